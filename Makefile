@@ -1,0 +1,38 @@
+# fleetplan: the two commands that matter are `make demo` and `make test`.
+GO       ?= go
+BIN      := bin/fleetplan
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+DEMO_DIR ?= $(CURDIR)/.demo
+FUZZTIME ?= 10s
+
+.PHONY: all build test demo fuzz bench vet fmt-check clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/fleetplan
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The test command: formatting, vet, then every test (unit, contract, CLI scripts,
+# crash/resume). Short fuzz runs live in `make fuzz`.
+test: fmt-check vet
+	$(GO) test -count=1 -timeout 20m ./...
+
+demo: build
+	@bash examples/demo.sh $(BIN) $(DEMO_DIR)
+
+fuzz:
+	@bash test/fuzz.sh $(FUZZTIME)
+
+bench: build
+	@bash test/bench.sh
+
+clean:
+	rm -rf bin .demo

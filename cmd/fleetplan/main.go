@@ -1,0 +1,87 @@
+// Command fleetplan plans and applies declarative YAML plans against SQL Server
+// and Azure SQL fleets: shard layouts, rolling upgrades and instance changes.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/fleet"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the CLI and returns the process exit code. Only this function
+// turns errors into exit codes and hints.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return exitCode(err, stderr)
+}
+
+// exitError carries a specific exit code (2 for "changes present" with
+// --detailed-exitcode, 3 for an offline mapping, ...). A nil Err prints nothing.
+type exitError struct {
+	Code int
+	Err  error
+}
+
+func (e *exitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.Err }
+
+// diagsPrinted marks diagnostics that a command already printed in the format
+// the user asked for, so main only sets the exit code.
+type diagsPrinted struct{ list diag.List }
+
+func (d *diagsPrinted) Error() string { return (&diag.ListError{List: d.list}).Error() }
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var printed *diagsPrinted
+	if errors.As(err, &printed) {
+		return 1
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			printError(stderr, ee.Err)
+		}
+		return ee.Code
+	}
+	printError(stderr, err)
+	return 1
+}
+
+func printError(w io.Writer, err error) {
+	var le *diag.ListError
+	if errors.As(err, &le) {
+		_ = diag.Write(w, le.List, "text")
+		return
+	}
+	fmt.Fprintf(w, "error: %v\n", err)
+	if hint := fleet.HintOf(err); hint != "" {
+		fmt.Fprintf(w, "hint: %s\n", hint)
+	}
+}

@@ -1,0 +1,199 @@
+package planner
+
+import (
+	"fmt"
+	"time"
+)
+
+// GraphFormatVersion is bumped whenever the JSON form of a Graph changes
+// incompatibly. Saved plans of another version are refused.
+const GraphFormatVersion = 1
+
+// Graph is an ordered step graph: what apply will do, with dependencies,
+// guards, rollback branches and estimates. It is plain data with no I/O; the
+// runner executes it and the renderers show it.
+type Graph struct {
+	FormatVersion int    `json:"formatVersion"`
+	Kind          string `json:"kind"`   // plan kind, e.g. "ShardLayout"
+	Plan          string `json:"plan"`   // metadata.name of the plan document
+	Source        string `json:"source"` // plan file path as given
+	Target        string `json:"target"` // target name in fleetplan.yaml
+	// Fingerprint identifies the live state the graph was computed from. A saved
+	// plan must not be applied once the live fingerprint differs.
+	Fingerprint string `json:"fingerprint"`
+	// OnFailure is "rollback" (default) or "pause".
+	OnFailure string   `json:"onFailure"`
+	Steps     []*Step  `json:"steps"`
+	Warnings  []string `json:"warnings,omitempty"`
+	// Changes summarises the diff for humans ("+ shard customers_2", ...).
+	Changes []Change `json:"changes,omitempty"`
+}
+
+// Change is one line of the human summary of a diff.
+type Change struct {
+	Op     ChangeOp `json:"op"`
+	Object string   `json:"object"` // e.g. "shard customers_2", "range [75000, +inf)"
+	Detail string   `json:"detail,omitempty"`
+}
+
+// ChangeOp is the kind of a Change.
+type ChangeOp string
+
+const (
+	Create ChangeOp = "create"
+	Update ChangeOp = "update"
+	Delete ChangeOp = "delete"
+	Move   ChangeOp = "move"
+)
+
+// Symbol is the one-character marker used by the text renderer.
+func (o ChangeOp) Symbol() string {
+	switch o {
+	case Create:
+		return "+"
+	case Delete:
+		return "-"
+	case Move:
+		return ">"
+	}
+	return "~"
+}
+
+// Step is one vertex of the graph.
+type Step struct {
+	ID     string         `json:"id"`
+	Action string         `json:"action"` // registry name, e.g. "shardmap.move-range"
+	Title  string         `json:"title,omitempty"`
+	With   map[string]any `json:"with,omitempty"` // action inputs, JSON-compatible values only
+	Needs  []string       `json:"needs,omitempty"`
+	// Guard must hold before the step runs; it is an expr-lang expression over
+	// the environment {live, params, steps, run}.
+	Guard *Guard `json:"guard,omitempty"`
+	// Rollback is the compensating step run if the plan fails after this step
+	// completed. Nil when the effect cannot or need not be undone.
+	Rollback *Step         `json:"rollback,omitempty"`
+	Approval bool          `json:"approval,omitempty"` // manual gate before the step runs
+	Retry    *RetryPolicy  `json:"retry,omitempty"`
+	Timeout  time.Duration `json:"timeout,omitempty"`
+	Estimate Estimate      `json:"estimate"`
+	// Production marks steps that touch production (shown in previews).
+	Production bool `json:"production,omitempty"`
+}
+
+// Guard is a named boolean expression.
+type Guard struct {
+	Name string `json:"name,omitempty"`
+	Expr string `json:"expr"`
+	// Wait, when set, polls the guard until it holds or the timeout passes.
+	Wait *Wait `json:"wait,omitempty"`
+}
+
+// Wait is a polling budget.
+type Wait struct {
+	Timeout  time.Duration `json:"timeout"`
+	Interval time.Duration `json:"interval"`
+}
+
+// RetryPolicy bounds retries of transient errors.
+type RetryPolicy struct {
+	Attempts int           `json:"attempts"`
+	Initial  time.Duration `json:"initial"`
+	Max      time.Duration `json:"max"`
+	// Budget is the total time retries may take; the default outlasts a 30 s failover.
+	Budget time.Duration `json:"budget"`
+}
+
+// Estimate is what a step is expected to cost.
+type Estimate struct {
+	Duration time.Duration `json:"duration"`
+	// Unavailable is how long some data is offline or read-only during the step.
+	Unavailable time.Duration `json:"unavailable,omitempty"`
+	Rows        int64         `json:"rows,omitempty"`
+	Basis       string        `json:"basis,omitempty"` // how the estimate was made
+}
+
+// Step returns the step with the given id, or nil.
+func (g *Graph) Step(id string) *Step {
+	for _, s := range g.Steps {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// Empty reports whether the graph has nothing to do.
+func (g *Graph) Empty() bool { return len(g.Steps) == 0 }
+
+// Validate checks structural invariants: unique ids, known needs, no cycles.
+func (g *Graph) Validate() error {
+	index := make(map[string]int, len(g.Steps))
+	for i, s := range g.Steps {
+		if s.ID == "" {
+			return fmt.Errorf("step %d has no id", i)
+		}
+		if _, dup := index[s.ID]; dup {
+			return fmt.Errorf("duplicate step id %q", s.ID)
+		}
+		index[s.ID] = i
+	}
+	for _, s := range g.Steps {
+		for _, n := range s.Needs {
+			if _, ok := index[n]; !ok {
+				return fmt.Errorf("step %q needs unknown step %q", s.ID, n)
+			}
+		}
+	}
+	if cycle := g.FindCycle(); cycle != nil {
+		return fmt.Errorf("dependency cycle: %v", cycle)
+	}
+	return nil
+}
+
+// FindCycle returns the ids of one dependency cycle (first id repeated at the
+// end), or nil when the graph is acyclic.
+func (g *Graph) FindCycle() []string {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := make(map[string]int, len(g.Steps))
+	byID := make(map[string]*Step, len(g.Steps))
+	for _, s := range g.Steps {
+		byID[s.ID] = s
+	}
+	var stack []string
+	var found []string
+	var visit func(id string) bool
+	visit = func(id string) bool {
+		color[id] = grey
+		stack = append(stack, id)
+		if s := byID[id]; s != nil {
+			for _, n := range s.Needs {
+				switch color[n] {
+				case grey:
+					for i, v := range stack {
+						if v == n {
+							found = append(append([]string{}, stack[i:]...), n)
+							return true
+						}
+					}
+				case white:
+					if _, ok := byID[n]; ok && visit(n) {
+						return true
+					}
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		color[id] = black
+		return false
+	}
+	for _, s := range g.Steps {
+		if color[s.ID] == white && visit(s.ID) {
+			return found
+		}
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+// Package steps holds the action registry and the actions, grouped by domain in
+// subpackages (shardmap, database, traffic, app, generic). Every action
+// implements Observe, Apply, Rollback and Estimate against a fleet target.
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/fleetplan/fleetplan/fleet"
+)
+
+// Inputs are a step's resolved `with:` values (JSON-compatible).
+type Inputs map[string]any
+
+// Outputs are what a step reports for later guards and steps (`steps.<id>.outputs`).
+type Outputs map[string]any
+
+// Reporter receives progress from long-running actions. Implementations must
+// be safe for concurrent use.
+type Reporter interface {
+	// Progress reports done out of total units ("rows", "batches") for a step.
+	Progress(stepID string, done, total int64, unit string)
+	// Logf reports one human-readable line about a step.
+	Logf(stepID string, format string, args ...any)
+}
+
+// Env is what an action runs against.
+type Env struct {
+	Target   fleet.Target // the opened driver for the plan's target
+	RunID    string
+	StepID   string
+	BaseDir  string // folder of the plan file, for relative paths in inputs
+	Reporter Reporter
+}
+
+// Logf reports through the env's reporter, if any.
+func (e *Env) Logf(format string, args ...any) {
+	if e.Reporter != nil {
+		e.Reporter.Logf(e.StepID, format, args...)
+	}
+}
+
+// Progress reports through the env's reporter, if any.
+func (e *Env) Progress(done, total int64, unit string) {
+	if e.Reporter != nil {
+		e.Reporter.Progress(e.StepID, done, total, unit)
+	}
+}
+
+// Estimate is what an action expects a step to cost.
+type Estimate struct {
+	Duration    time.Duration
+	Unavailable time.Duration
+	Rows        int64
+	Basis       string
+}
+
+// ErrNoRollback is returned by Rollback when an action has no compensating effect.
+var ErrNoRollback = errors.New("action has no rollback")
+
+// Action is one kind of step.
+//
+// Contract:
+//   - Observe must not change anything. It reports whether the step's effect is
+//     already live, which lets the planner prune the step.
+//   - Apply must be idempotent: after a crash at any point, calling it again
+//     finishes the job without duplicating or losing anything.
+//   - Rollback undoes a completed (or partly completed) Apply and is idempotent
+//     too; it returns ErrNoRollback when there is nothing it can undo.
+//   - Errors are *fleet.Error where the driver knows more (transient or not).
+type Action interface {
+	Observe(ctx context.Context, env *Env, in Inputs) (done bool, err error)
+	Apply(ctx context.Context, env *Env, in Inputs) (Outputs, error)
+	Rollback(ctx context.Context, env *Env, in Inputs) error
+	Estimate(in Inputs) Estimate
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Action{}
+)
+
+// Register adds an action under a name like "shardmap.move-range". It panics
+// on a duplicate name: that is a programming error.
+func Register(name string, a Action) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic("steps: action registered twice: " + name)
+	}
+	registry[name] = a
+}
+
+// Lookup returns the action registered under name.
+func Lookup(name string) (Action, error) {
+	mu.RLock()
+	defer mu.RUnlock()
+	a, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown action %q (known: %v)", name, namesLocked())
+	}
+	return a, nil
+}
+
+// Names lists registered actions, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return namesLocked()
+}
+
+func namesLocked() []string {
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
