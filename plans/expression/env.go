@@ -1,0 +1,95 @@
+package expression
+
+// Env is the environment every plan expression sees. It is method-free on
+// purpose: exported methods would become callable from expressions.
+type Env struct {
+	// Live is the observed state of the target, filled by the planner/runner.
+	Live Live `expr:"live"`
+	// Params are the `with:` values of the template (after defaults).
+	Params map[string]any `expr:"params"`
+	// Steps holds the state and outputs of steps that already ran, by step id.
+	Steps map[string]StepState `expr:"steps"`
+	// Run describes the current run.
+	Run Run `expr:"run"`
+}
+
+// StepState is what an expression can see of one step.
+type StepState struct {
+	Status  string         `expr:"status"` // "pending", "running", "done", "failed", "skipped", "rolled-back"
+	Outputs map[string]any `expr:"outputs"`
+}
+
+// Run describes the current run.
+type Run struct {
+	ID      string `expr:"id"`
+	Target  string `expr:"target"`
+	Plan    string `expr:"plan"`
+	Attempt int    `expr:"attempt"`
+}
+
+// Live is the observed state of a target, as expressions see it.
+type Live struct {
+	Shards            []LiveShard    `expr:"shards"`
+	Mappings          []LiveMapping  `expr:"mappings"`
+	Databases         []LiveDatabase `expr:"databases"`
+	Links             []LiveLink     `expr:"links"`
+	Endpoints         []LiveEndpoint `expr:"endpoints"`
+	Slots             []LiveSlot     `expr:"slots"`
+	PendingOperations int            `expr:"pendingOperations"`
+}
+
+// LiveShard is one shard of a shard map.
+type LiveShard struct {
+	Name     string `expr:"name"`
+	Server   string `expr:"server"`
+	Database string `expr:"database"`
+	Online   bool   `expr:"online"`
+	Mappings int    `expr:"mappings"`
+	Rows     int64  `expr:"rows"`
+}
+
+// LiveMapping is one range or point mapping; bounds are rendered as text.
+type LiveMapping struct {
+	Low    string `expr:"low"`
+	High   string `expr:"high"`
+	Shard  string `expr:"shard"`
+	Online bool   `expr:"online"`
+	Locked bool   `expr:"locked"`
+}
+
+// LiveDatabase is one database of the fleet.
+type LiveDatabase struct {
+	Server    string `expr:"server"`
+	Name      string `expr:"name"`
+	Role      string `expr:"role"` // "primary", "secondary", "standalone"
+	ReadOnly  bool   `expr:"readOnly"`
+	SizeBytes int64  `expr:"sizeBytes"`
+	Version   string `expr:"version"`
+}
+
+// LiveLink is a geo-replication link.
+type LiveLink struct {
+	Primary    string  `expr:"primary"`
+	Secondary  string  `expr:"secondary"`
+	State      string  `expr:"state"` // "seeding", "catchup", "synchronized", ...
+	LagSeconds float64 `expr:"lagSeconds"`
+}
+
+// LiveEndpoint is a traffic-manager endpoint.
+type LiveEndpoint struct {
+	Profile  string `expr:"profile"`
+	Name     string `expr:"name"`
+	Online   bool   `expr:"online"`
+	Priority int    `expr:"priority"`
+}
+
+// LiveSlot is an application deployment slot.
+type LiveSlot struct {
+	Name     string `expr:"name"`
+	Version  string `expr:"version"`
+	Database string `expr:"database"`
+	Server   string `expr:"server"`
+}
+
+// Roots are the top-level names of the environment.
+var Roots = []string{"live", "params", "steps", "run"}

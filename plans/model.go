@@ -1,0 +1,328 @@
+package plans
+
+import (
+	"time"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/plans/expression"
+)
+
+// APIVersion is the only apiVersion plan documents may declare.
+const APIVersion = "fleetplan/v1"
+
+// Plan kinds.
+const (
+	KindShardLayout      = "ShardLayout"
+	KindRollingUpgrade   = "RollingUpgrade"
+	KindInstanceChange   = "InstanceChange"
+	KindShardMapRecovery = "ShardMapRecovery"
+	KindTemplate         = "Template"
+)
+
+// Kinds lists the plan kinds in documentation order.
+var Kinds = []string{KindShardLayout, KindRollingUpgrade, KindInstanceChange, KindShardMapRecovery, KindTemplate}
+
+// OnFailure values.
+const (
+	OnFailureRollback = "rollback" // default: undo completed steps in reverse order
+	OnFailurePause    = "pause"    // stop and wait for an operator
+)
+
+// Set is everything loaded in one run: the config and every document.
+type Set struct {
+	// Config is the fleetplan.yaml shared by all documents; nil when documents
+	// use different configs or none was found (see Document.Config).
+	Config    *Config
+	Documents []*Document
+}
+
+// Document is one validated plan document. Exactly one of the kind pointers is
+// set, matching Kind. It is plain data: no I/O happens after loading.
+type Document struct {
+	APIVersion string
+	Kind       string
+	Metadata   Metadata
+	Pos        diag.Pos // start of the document
+	File       string   // path of the file as given (joined with the folder walked)
+	// Config is the fleetplan.yaml that applies to this document (nil for
+	// templates and when none was found).
+	Config *Config
+
+	ShardLayout      *ShardLayout
+	RollingUpgrade   *RollingUpgrade
+	InstanceChange   *InstanceChange
+	ShardMapRecovery *ShardMapRecovery
+	Template         *Template
+
+	// Steps are the expanded steps for kinds that run steps (from uses:/with:
+	// or inline steps:). Interpolations that mention only params are resolved;
+	// the others stay as "${{ ... }}" text for the runner (expression.Interpolate).
+	Steps []*StepSpec
+	// Params are the `with:` values after the template's defaults.
+	Params map[string]any
+}
+
+// Metadata names a document.
+type Metadata struct {
+	Name   string
+	Labels map[string]string
+}
+
+// Key types of a shard map.
+const (
+	KeyInt32          = "int32"
+	KeyInt64          = "int64"
+	KeyGUID           = "guid"
+	KeyBinary         = "binary"
+	KeyDateTime       = "datetime"
+	KeyTimeSpan       = "timespan"
+	KeyDateTimeOffset = "datetimeoffset"
+)
+
+// Map types.
+const (
+	MapRange = "range"
+	MapList  = "list"
+)
+
+// ShardLayout is the desired layout of one shard map.
+type ShardLayout struct {
+	Target   string
+	ShardMap string
+	MapType  string // MapRange (default) or MapList
+	KeyType  string // one of the Key* constants
+	Shards   []Shard
+	Ranges   []Range // range maps only
+	Points   []Point // list maps only
+	Tables   Tables
+	// SchemaFile is the resolved absolute path of the SQL applied to a new
+	// shard's database before data arrives; empty when not set.
+	SchemaFile        string
+	DropRemovedShards bool
+	Move              MoveSettings
+	Guards            []Guard
+	OnFailure         string
+}
+
+// Shard is one shard database. Name defaults to Database.
+type Shard struct {
+	Name, Server, Database string
+	Pos                    diag.Pos
+}
+
+// Range maps the half-open key interval [Low, High) to a shard.
+type Range struct {
+	Low  Key
+	High *Key // nil means unbounded (+inf)
+	// Shard is the name of a shard in ShardLayout.Shards.
+	Shard string
+	Pos   diag.Pos
+}
+
+// Point maps one key to a shard (list maps).
+type Point struct {
+	Key   Key
+	Shard string
+	Pos   diag.Pos
+}
+
+// Key is a sharding key as written and as a typed value.
+type Key struct {
+	Text string // as written in the plan
+	// Value is typed by key type: int32, int64, [16]byte (guid, RFC 4122 byte
+	// order), []byte (binary, trailing zero bytes removed), time.Time
+	// (datetime, UTC), time.Duration (timespan), DateTimeOffset.
+	Value any
+}
+
+// DateTimeOffset is a datetimeoffset key: an instant and the offset it was written with.
+type DateTimeOffset struct {
+	UTC    time.Time
+	Offset time.Duration
+}
+
+// Tables says how each table takes part in data movement.
+type Tables struct {
+	Sharded   []ShardedTable
+	Reference []string
+}
+
+// ShardedTable is a table whose rows move with their sharding key.
+type ShardedTable struct {
+	Table string // "name" or "schema.name"
+	Key   string // the sharding-key column
+}
+
+// MoveSettings tune data movement.
+type MoveSettings struct {
+	BatchSize int // shardlets per batch; default 100
+	Parallel  int // batches moved at once; default 1
+}
+
+// Guard is a named boolean expression, compiled at load.
+type Guard struct {
+	Name    string
+	Expr    string
+	Pos     diag.Pos
+	Program *expression.Program
+}
+
+// StepSpec is one step of a plan, after template expansion.
+type StepSpec struct {
+	ID     string // unique in the document; nested template steps are "<parent-id>.<id>"
+	Action string // registry name, e.g. "database.set-read-only"
+	With   map[string]any
+	Needs  []string
+	Guard  *Guard
+	Wait   *WaitSpec
+	Retry  *RetrySpec
+	// Timeout bounds one attempt; zero means the action's default.
+	Timeout  time.Duration
+	Approval bool          // manual gate before the step runs
+	Estimate time.Duration // duration hint for the preview; zero when not given
+	Rollback *StepSpec     // compensating step; its ID is empty
+	// Outputs maps output names to expressions evaluated after the step ran.
+	Outputs map[string]string
+	// Params are the template parameters in scope for this step's guard and
+	// unresolved interpolations (the document's Params for top-level steps).
+	Params map[string]any
+	Pos    diag.Pos
+}
+
+// WaitSpec polls a step's guard until it holds.
+type WaitSpec struct {
+	Timeout  time.Duration
+	Interval time.Duration
+}
+
+// RetrySpec bounds retries of a step's transient errors; zero fields mean the
+// runner's defaults.
+type RetrySpec struct {
+	Attempts int
+	Initial  time.Duration
+	Max      time.Duration
+	Budget   time.Duration
+}
+
+// RollingUpgrade upgrades an application and its database with little downtime.
+type RollingUpgrade struct {
+	Target  string
+	Desired UpgradeDesired
+	// Uses is the template reference as written ("./x.yaml", "builtin:NAME"); empty with inline steps.
+	Uses      string
+	OnFailure string
+	// ReadOnlyEstimate is the expected read-only window, shown in previews; zero when not given.
+	ReadOnlyEstimate time.Duration
+}
+
+// UpgradeDesired is what "done" looks like, observed live.
+type UpgradeDesired struct {
+	Endpoint string // traffic-manager endpoint that serves at the end
+	Version  string // application version at the end
+}
+
+// InstanceChange changes properties of one or many managed instances.
+type InstanceChange struct {
+	Target      string
+	Instances   InstanceSelector
+	Desired     InstanceDesired
+	MaxParallel int // default 1
+	Window      *ChangeWindow
+	OnFailure   string
+	Uses        string
+}
+
+// InstanceSelector picks instances by name or by labels (exactly one is set).
+type InstanceSelector struct {
+	Names  []string
+	Labels map[string]string
+}
+
+// InstanceDesired holds the desired properties; nil/empty fields are left alone.
+type InstanceDesired struct {
+	Tier              string // "GeneralPurpose", "BusinessCritical", "NextGenGeneralPurpose"
+	VCores            int
+	StorageGB         int
+	Hardware          string
+	ZoneRedundant     *bool
+	LicenseType       string // "LicenseIncluded", "BasePrice"
+	MaintenanceWindow string
+}
+
+// ChangeWindow is when changes may start.
+type ChangeWindow struct {
+	Days     []time.Weekday
+	Start    time.Duration // offset from midnight
+	Duration time.Duration
+	TimeZone string
+	Location *time.Location
+}
+
+// Resolutions of mapping differences.
+const (
+	ResolveKeepShardMapping    = "keepShardMapping"    // trust the LSM (usual after a failover)
+	ResolveKeepShardMapMapping = "keepShardMapMapping" // trust the GSM
+)
+
+// ShardMapRecovery detects and resolves GSM/LSM differences and repoints shards.
+type ShardMapRecovery struct {
+	Target    string
+	ShardMap  string
+	Failover  *Failover  // repoint every shard of FromServer to ToServer
+	Shards    []ShardRef // or: check these shards
+	Resolve   string     // ResolveKeepShardMapping (default) or ResolveKeepShardMapMapping
+	Force     bool       // detach even when the range is not known to be empty
+	Uses      string
+	OnFailure string
+}
+
+// Failover names the old and new server of a geo-failover.
+type Failover struct {
+	FromServer, ToServer string
+	Pos                  diag.Pos
+}
+
+// ShardRef names one shard location.
+type ShardRef struct {
+	Server, Database string
+	Pos              diag.Pos
+}
+
+// Template is a reusable step list with typed parameters.
+type Template struct {
+	// Parameters is the JSON Schema that `with:` values must satisfy.
+	Parameters map[string]any
+	// Steps are the template's own steps, unexpanded (interpolations as written).
+	Steps []*StepSpec
+	// Outputs maps output names to expressions.
+	Outputs map[string]string
+}
+
+// Config is a fleetplan.yaml file.
+type Config struct {
+	Path    string // absolute path of the file
+	Dir     string // its folder: relative paths inside are relative to it
+	Targets map[string]TargetSpec
+}
+
+// Target drivers.
+const (
+	DriverLocal     = "local"
+	DriverSQLServer = "sqlserver"
+	DriverAzure     = "azure"
+)
+
+// TargetSpec is one `targets:` entry.
+type TargetSpec struct {
+	Name, Driver string
+	Path         string // local: absolute folder of the fleet
+	Server       string // sqlserver
+	Database     string // sqlserver
+	Port         int    // sqlserver; zero means the default
+	// Auth holds credentials; secrets are only references, resolved when the
+	// target is opened.
+	Auth map[string]SecretRef
+	// Options holds driver-specific settings (azure: subscription, resourceGroup).
+	Options map[string]any
+	Pos     diag.Pos
+}
