@@ -1,0 +1,123 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// ForeignKey is one foreign key of a table (columns in order).
+type ForeignKey struct {
+	Table string   `json:"table"` // the referenced (parent) table
+	From  []string `json:"from"`  // columns of the child
+	To    []string `json:"to"`    // columns of the parent
+}
+
+// TableInfo describes one user table of a database.
+type TableInfo struct {
+	Name        string       `json:"name"`
+	Columns     []string     `json:"columns"`
+	PrimaryKey  []string     `json:"primaryKey"`
+	ForeignKeys []ForeignKey `json:"foreignKeys"`
+}
+
+// KeyRange is a half-open range of typed key values [Low, High): int32,
+// int64, uuid.UUID, []byte, ... as package shardkey decodes them. Low nil is
+// -inf, High nil is +inf.
+type KeyRange struct {
+	Low  any
+	High any
+}
+
+func (r KeyRange) String() string {
+	lo, hi := "-inf", "+inf"
+	if r.Low != nil {
+		lo = fmt.Sprint(r.Low)
+	}
+	if r.High != nil {
+		hi = fmt.Sprint(r.High)
+	}
+	return "[" + lo + ", " + hi + ")"
+}
+
+// DataMover moves shardlet rows between databases. Everything streams:
+// memory stays flat whatever the row count. Errors are *Error; transient ones
+// (IsTransient) are worth retrying because every method is safe to re-run.
+type DataMover interface {
+	// Tables lists the user tables of a database (no internal tables), with
+	// columns, primary key and foreign keys, ordered by name.
+	Tables(ctx context.Context, loc Location) ([]TableInfo, error)
+	// CountRange counts the rows of table whose keyCol is in r.
+	CountRange(ctx context.Context, loc Location, table, keyCol string, r KeyRange) (int64, error)
+	// NextBound returns the key value b such that [r.Low, b) holds about n
+	// distinct key values across the given sharded tables (keys may be
+	// sparse); b = r.High when fewer remain (nil for +inf). n must be > 0.
+	NextBound(ctx context.Context, loc Location, tables []ShardedTable, r KeyRange, n int) (any, error)
+	// CopyRange copies the rows in r of each table, in the order given
+	// (parents first), from src to dst in one dst transaction, and returns
+	// the rows copied per table. Idempotent: rows already on dst (same
+	// primary key) are not duplicated; callers verify with Checksum.
+	CopyRange(ctx context.Context, src, dst Location, tables []ShardedTable, r KeyRange) (map[string]int64, error)
+	// Checksum returns the row count and an order-independent checksum of
+	// the full rows of table whose keyCol is in r. Equal data gives equal
+	// sums in any two databases.
+	Checksum(ctx context.Context, loc Location, table, keyCol string, r KeyRange) (count int64, sum string, err error)
+	// DeleteRange deletes the rows in r of each table, in the order given
+	// (children first), in one transaction, and returns the rows deleted.
+	// Idempotent.
+	DeleteRange(ctx context.Context, loc Location, tables []ShardedTable, r KeyRange) (int64, error)
+	// CopyTableIfEmpty copies a whole (reference) table from src to dst when
+	// the dst table is empty; otherwise it copies nothing and returns 0.
+	CopyTableIfEmpty(ctx context.Context, src, dst Location, table string) (copied int64, err error)
+}
+
+// SortTables orders tables parents-first using their foreign keys, keeping
+// the given order where the keys allow it. Keys to tables not in the list and
+// self-references are ignored; a cycle is an error.
+func SortTables(tables []TableInfo) ([]TableInfo, error) {
+	index := map[string]int{}
+	for i, t := range tables {
+		index[strings.ToLower(t.Name)] = i
+	}
+	deps := make([]map[int]bool, len(tables)) // child -> parents
+	for i, t := range tables {
+		deps[i] = map[int]bool{}
+		for _, fk := range t.ForeignKeys {
+			if p, ok := index[strings.ToLower(fk.Table)]; ok && p != i {
+				deps[i][p] = true
+			}
+		}
+	}
+	done := make([]bool, len(tables))
+	out := make([]TableInfo, 0, len(tables))
+	for len(out) < len(tables) {
+		progressed := false
+		for i := range tables {
+			if done[i] {
+				continue
+			}
+			ready := true
+			for p := range deps[i] {
+				if !done[p] {
+					ready = false
+					break
+				}
+			}
+			if ready {
+				done[i] = true
+				out = append(out, tables[i])
+				progressed = true
+			}
+		}
+		if !progressed {
+			var cyc []string
+			for i := range tables {
+				if !done[i] {
+					cyc = append(cyc, tables[i].Name)
+				}
+			}
+			return nil, fmt.Errorf("%w: foreign keys form a cycle among %s", ErrInvalidArgument, strings.Join(cyc, ", "))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,139 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+)
+
+// ErrInvalidArgument marks a request that can never succeed as given (a split
+// point outside the mapping, mappings that are not adjacent, a key of the
+// wrong type). Drivers wrap it in *Error.
+var ErrInvalidArgument = errors.New("invalid argument")
+
+// ShardMapStore reads and changes Elastic Database shard maps: the global
+// shard map (GSM) in the shard map manager database and the local shard map
+// (LSM) in every shard. Implementations keep the library's invariants: the
+// same MappingId, bounds and status in GSM and LSM, a new shard Version on
+// every mapping change written to both, half-open ranges with Max nil = +inf,
+// and every multi-database change logged in OperationsLogGlobal before it
+// touches a shard.
+//
+// Errors are *Error wrapping a StoreResult (test with errors.Is, e.g.
+// errors.Is(err, ResultMappingNotOffline) or errors.Is(err, ErrNotFound)) or
+// ErrInvalidArgument. Writers that find an operation left pending by another
+// writer roll it back first (see RecoverPending), so a crashed writer never
+// blocks the next one.
+//
+// Locks: mutations of a locked mapping must present its owner, which callers
+// put in the context with WithLockOwner (default NoLock); a mismatch is
+// ResultMappingLockOwnerIDDiff. ForceUnlock matches every owner.
+//
+// Mapping ids change on every update (library semantics): find mappings again
+// by bounds (MappingForKey, Mappings) after changing them.
+type ShardMapStore interface {
+	// CreateShardMap creates an empty shard map. Idempotent: an existing map
+	// with the same name, type and key type is returned as is; one with the
+	// same name (case-insensitive) and another type is ResultShardMapExists.
+	CreateShardMap(ctx context.Context, name string, t MapType, k KeyType) (ShardMap, error)
+	// ShardMap returns the named map; errors.Is(err, ErrNotFound) when absent.
+	ShardMap(ctx context.Context, name string) (ShardMap, error)
+	// ShardMaps lists all maps, ordered by name.
+	ShardMaps(ctx context.Context) ([]ShardMap, error)
+
+	// AddShard registers a database as a shard of the map in the GSM and
+	// deploys the LSM tables (and the map's rows) in that database. The
+	// database must exist. Idempotent: a location that is already a shard of
+	// the map returns the existing shard.
+	AddShard(ctx context.Context, mapName string, loc Location) (Shard, error)
+	// RemoveShard removes a shard from GSM and its LSM rows. It refuses with
+	// ResultShardHasMappings while mappings point at it; ErrNotFound when the
+	// location is not a shard of the map.
+	RemoveShard(ctx context.Context, mapName string, loc Location) error
+	// Shards lists the map's shards, ordered by server and database.
+	Shards(ctx context.Context, mapName string) ([]Shard, error)
+
+	// Mappings lists the map's mappings ordered by Min.
+	Mappings(ctx context.Context, mapName string) ([]Mapping, error)
+	// MappingForKey returns the mapping that holds an encoded key (range:
+	// Min <= key < Max; list: Min = key), whatever its status. ErrNotFound
+	// (ResultMappingNotFoundForKey) when the key is unmapped.
+	MappingForKey(ctx context.Context, mapName string, key []byte) (Mapping, error)
+	// AddMapping maps [min, max) (range maps) or the point min (list maps,
+	// max ignored) to the shard at loc, online. ResultMappingRangeMapped /
+	// ResultMappingPointMapped on overlap, ErrNotFound for an unknown shard.
+	// Idempotent: an identical mapping (same bounds and shard) is returned.
+	AddMapping(ctx context.Context, mapName string, loc Location, min, max []byte) (Mapping, error)
+	// SplitMapping splits a range mapping at an encoded key strictly inside
+	// it (op 14): two new mappings on the same shard with the parent's status
+	// and lock owner, and a new shard Version. Not idempotent (the parent id
+	// is gone afterwards: ErrNotFound); callers check the bounds first.
+	SplitMapping(ctx context.Context, mapName string, id uuid.UUID, at []byte) (lower, upper Mapping, err error)
+	// MergeMappings merges two adjacent range mappings (left.Max = right.Min)
+	// on the same shard with the same status (op 15); the result carries the
+	// left mapping's lock owner. ErrInvalidArgument otherwise.
+	MergeMappings(ctx context.Context, mapName string, left, right uuid.UUID) (Mapping, error)
+	// RemoveMapping deletes an offline mapping (ResultMappingNotOffline when
+	// online), from GSM and LSM.
+	RemoveMapping(ctx context.Context, mapName string, id uuid.UUID) error
+	// SetMappingOnline marks a mapping online or offline (op 10). The mapping
+	// gets a NEW id and the shard a new Version, as in the library.
+	// Idempotent: a mapping already in that state is returned unchanged.
+	SetMappingOnline(ctx context.Context, mapName string, id uuid.UUID, online bool) (Mapping, error)
+	// UpdateMappingShard points an offline mapping at another shard of the
+	// map (op 10 with a shard change): new mapping id, new Versions of both
+	// shards, GSM + source LSM + target LSM. ResultMappingNotOffline when
+	// online. Idempotent: a mapping already on loc is returned unchanged.
+	UpdateMappingShard(ctx context.Context, mapName string, id uuid.UUID, to Location) (Mapping, error)
+	// LockMapping sets the mapping's lock owner (GSM only, like the library).
+	// ResultMappingAlreadyLocked when another owner holds it; idempotent for
+	// the same owner. owner must not be NoLock.
+	LockMapping(ctx context.Context, mapName string, id, owner uuid.UUID) error
+	// UnlockMapping clears the lock when owner matches (or is ForceUnlock);
+	// ResultMappingLockOwnerIDDiff otherwise. Idempotent: unlocking an
+	// unlocked mapping succeeds.
+	UnlockMapping(ctx context.Context, mapName string, id, owner uuid.UUID) error
+
+	// SetSchemaInfo stores the map's table kinds (ShardedDatabaseSchemaInfosGlobal,
+	// keyed by the map name). Idempotent: replaces what was there.
+	SetSchemaInfo(ctx context.Context, mapName string, s SchemaInfo) error
+	// SchemaInfo returns the stored table kinds; ErrNotFound when none.
+	SchemaInfo(ctx context.Context, mapName string) (SchemaInfo, error)
+
+	// RecoverPending rolls back every operation left pending by a crashed
+	// writer (a row in OperationsLogGlobal): LSM changes are undone, pending
+	// GSM rows removed, locked shard rows released, the log row deleted. It
+	// returns the ids of the operations it rolled back. Like the library,
+	// there is no roll-forward. Every writer calls it first; it is idempotent.
+	RecoverPending(ctx context.Context) ([]uuid.UUID, error)
+}
+
+type lockOwnerKey struct{}
+
+// WithLockOwner returns a context whose shard map mutations present owner as
+// the mapping lock token.
+func WithLockOwner(ctx context.Context, owner uuid.UUID) context.Context {
+	return context.WithValue(ctx, lockOwnerKey{}, owner)
+}
+
+// LockOwnerFrom returns the lock token put in ctx by WithLockOwner, or NoLock.
+func LockOwnerFrom(ctx context.Context) uuid.UUID {
+	if o, ok := ctx.Value(lockOwnerKey{}).(uuid.UUID); ok {
+		return o
+	}
+	return NoLock
+}
+
+// DatabaseAdmin creates and drops databases and runs SQL in them.
+type DatabaseAdmin interface {
+	// CreateDatabase creates an empty database (and its server when new).
+	// Idempotent: an existing database is left as is.
+	CreateDatabase(ctx context.Context, loc Location) error
+	// DropDatabase deletes a database. Idempotent: a missing one is fine.
+	DropDatabase(ctx context.Context, loc Location) error
+	// ApplySQL runs a script (several statements) in one transaction.
+	ApplySQL(ctx context.Context, loc Location, sql string) error
+	// Databases lists every database of the fleet, ordered by server and name.
+	Databases(ctx context.Context) ([]Location, error)
+}
