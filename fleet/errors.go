@@ -40,12 +40,18 @@ var transientCodes = map[int]bool{
 	40197: true, // service error processing request
 	40501: true, // service busy
 	40540: true, // service encountered an error
-	49918: true, 49919: true, 49920: true, // not enough resources / too many operations
-	10928: true, 10929: true, // resource limit reached
+	49918: true, // not enough resources to process the request
+	49919: true, // too many create or update operations
+	49920: true, // too many operations in progress
+	10928: true, // resource limit reached
+	10929: true, // resource limit reached (minimum guarantee)
 	4060:  true, // cannot open database (during failover)
 	4221:  true, // login to read-secondary failed during reconfiguration
-	10053: true, 10054: true, 10060: true, // transport-level errors / connection reset
-	233: true, 64: true,
+	10053: true, // transport-level error: connection aborted
+	10054: true, // transport-level error: connection reset
+	10060: true, // transport-level error: connection timed out
+	233:   true, // no process on the other end of the pipe
+	64:    true, // specified network name no longer available
 }
 
 // IsTransientCode reports whether a SQL error number is one to retry with backoff.
