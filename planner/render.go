@@ -1,0 +1,320 @@
+package planner
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Formats the renderers understand.
+const (
+	FormatText     = "text"
+	FormatMarkdown = "markdown"
+	FormatJSON     = "json"
+)
+
+// Render writes g in the given format.
+func Render(w io.Writer, g *Graph, format string) error {
+	switch format {
+	case "", FormatText:
+		return RenderText(w, g)
+	case FormatMarkdown, "md":
+		return RenderMarkdown(w, g)
+	case FormatJSON:
+		return RenderJSON(w, g)
+	}
+	return fmt.Errorf("unknown format %q (want text, markdown or json)", format)
+}
+
+// RenderJSON writes the graph as stable, versioned JSON.
+func RenderJSON(w io.Writer, g *Graph) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(g)
+}
+
+// Counts tallies changes by operation.
+func (g *Graph) Counts() map[ChangeOp]int {
+	m := map[ChangeOp]int{}
+	for _, c := range g.Changes {
+		m[c.Op]++
+	}
+	return m
+}
+
+// Total returns the sum of step estimates along the critical path (steps run
+// in parallel where their needs allow, so the sum of all steps would overstate it).
+func (g *Graph) Total() Estimate {
+	finish := map[string]time.Duration{}
+	var total Estimate
+	for _, s := range g.topo() {
+		var start time.Duration
+		for _, n := range s.Needs {
+			if finish[n] > start {
+				start = finish[n]
+			}
+		}
+		finish[s.ID] = start + s.Estimate.Duration
+		if finish[s.ID] > total.Duration {
+			total.Duration = finish[s.ID]
+		}
+		total.Unavailable += s.Estimate.Unavailable
+		total.Rows += s.Estimate.Rows
+	}
+	return total
+}
+
+// topo returns the steps in dependency order, stable with respect to g.Steps.
+func (g *Graph) topo() []*Step {
+	done := make(map[string]bool, len(g.Steps))
+	out := make([]*Step, 0, len(g.Steps))
+	for len(out) < len(g.Steps) {
+		progressed := false
+		for _, s := range g.Steps {
+			if done[s.ID] {
+				continue
+			}
+			ready := true
+			for _, n := range s.Needs {
+				if !done[n] && g.Step(n) != nil {
+					ready = false
+					break
+				}
+			}
+			if ready {
+				done[s.ID] = true
+				out = append(out, s)
+				progressed = true
+			}
+		}
+		if !progressed { // a cycle: Validate reports it; render the rest as listed
+			for _, s := range g.Steps {
+				if !done[s.ID] {
+					out = append(out, s)
+					done[s.ID] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+func summaryLine(g *Graph) string {
+	c := g.Counts()
+	return fmt.Sprintf("%d to create, %d to change, %d to move, %d to delete", c[Create], c[Update], c[Move], c[Delete])
+}
+
+// RenderText writes a readable diff with symbols and counts.
+func RenderText(w io.Writer, g *Graph) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %q on target %q\n", g.Kind, g.Plan, g.Target)
+	for _, warn := range g.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", warn)
+	}
+	if g.Empty() {
+		b.WriteString("\nNo changes. The live fleet matches the plan.\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	b.WriteString("\n")
+	for _, c := range g.Changes {
+		fmt.Fprintf(&b, "  %s %s", c.Op.Symbol(), c.Object)
+		if c.Detail != "" {
+			fmt.Fprintf(&b, "  (%s)", c.Detail)
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "\nSteps (%d):\n", len(g.Steps))
+	for i, s := range g.topo() {
+		fmt.Fprintf(&b, "  %2d. %-32s %s", i+1, s.ID, s.Action)
+		if est := formatEstimate(s.Estimate); est != "" {
+			fmt.Fprintf(&b, "  [%s]", est)
+		}
+		b.WriteString("\n")
+		if s.Title != "" {
+			fmt.Fprintf(&b, "      %s\n", s.Title)
+		}
+		if len(s.Needs) > 0 {
+			fmt.Fprintf(&b, "      needs: %s\n", strings.Join(s.Needs, ", "))
+		}
+		if s.Guard != nil {
+			fmt.Fprintf(&b, "      guard: %s\n", guardText(s.Guard))
+		}
+		if s.Approval {
+			b.WriteString("      approval: required before this step\n")
+		}
+		if s.Production {
+			b.WriteString("      touches production\n")
+		}
+		if s.Rollback != nil {
+			fmt.Fprintf(&b, "      rollback: %s\n", s.Rollback.Action)
+		}
+	}
+	t := g.Total()
+	fmt.Fprintf(&b, "\nPlan: %s.\n", summaryLine(g))
+	fmt.Fprintf(&b, "Estimated duration: %s", roundDuration(t.Duration))
+	if t.Rows > 0 {
+		fmt.Fprintf(&b, ", %s rows to move", thousands(t.Rows))
+	}
+	if t.Unavailable > 0 {
+		fmt.Fprintf(&b, ", unavailable or read-only for %s in total", roundDuration(t.Unavailable))
+	}
+	b.WriteString(".\n")
+	if g.OnFailure == "pause" {
+		b.WriteString("On failure: pause (resume with `fleetplan resume`).\n")
+	} else {
+		b.WriteString("On failure: roll back completed steps in reverse order.\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// RenderMarkdown writes a pull-request comment: summary table, mermaid graph,
+// estimates, guards and rollback branches.
+func RenderMarkdown(w io.Writer, g *Graph) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### fleetplan: `%s` %s on `%s`\n\n", g.Plan, g.Kind, g.Target)
+	for _, warn := range g.Warnings {
+		fmt.Fprintf(&b, "> **Warning:** %s\n\n", warn)
+	}
+	if g.Empty() {
+		b.WriteString("**No changes.** The live fleet matches the plan.\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	t := g.Total()
+	b.WriteString("| | count |\n|---|---:|\n")
+	c := g.Counts()
+	for _, op := range []ChangeOp{Create, Update, Move, Delete} {
+		fmt.Fprintf(&b, "| %s %s | %d |\n", op.Symbol(), op, c[op])
+	}
+	fmt.Fprintf(&b, "| steps | %d |\n| estimated duration | %s |\n", len(g.Steps), roundDuration(t.Duration))
+	if t.Rows > 0 {
+		fmt.Fprintf(&b, "| rows to move | %s |\n", thousands(t.Rows))
+	}
+	if t.Unavailable > 0 {
+		fmt.Fprintf(&b, "| unavailable / read-only | %s |\n", roundDuration(t.Unavailable))
+	}
+	b.WriteString("\n#### Changes\n\n```diff\n")
+	for _, ch := range g.Changes {
+		sym := ch.Op.Symbol()
+		if sym == ">" || sym == "~" {
+			sym = "!"
+		}
+		fmt.Fprintf(&b, "%s %s", sym, ch.Object)
+		if ch.Detail != "" {
+			fmt.Fprintf(&b, "  (%s)", ch.Detail)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("```\n\n#### Step graph\n\n```mermaid\nflowchart TD\n")
+	ids := map[string]string{}
+	for i, s := range g.Steps {
+		ids[s.ID] = fmt.Sprintf("s%d", i+1)
+	}
+	for _, s := range g.Steps {
+		shape := `["%s<br/><small>%s</small>"]`
+		if s.Approval {
+			shape = `{{"%s<br/><small>%s</small>"}}`
+		}
+		fmt.Fprintf(&b, "  %s"+shape+"\n", ids[s.ID], mermaidText(s.ID), mermaidText(s.Action))
+	}
+	for _, s := range g.Steps {
+		for _, n := range s.Needs {
+			fmt.Fprintf(&b, "  %s --> %s\n", ids[n], ids[s.ID])
+		}
+		if s.Rollback != nil {
+			fmt.Fprintf(&b, "  %s -. rollback .-> %s_rb[\"%s\"]\n", ids[s.ID], ids[s.ID], mermaidText(s.Rollback.Action))
+		}
+	}
+	b.WriteString("```\n\n#### Steps\n\n| # | step | action | needs | estimate | guard | rollback |\n|---:|---|---|---|---|---|---|\n")
+	for i, s := range g.topo() {
+		guard, rb := "", ""
+		if s.Guard != nil {
+			guard = "`" + mdCell(guardText(s.Guard)) + "`"
+		}
+		if s.Rollback != nil {
+			rb = "`" + s.Rollback.Action + "`"
+		}
+		if s.Approval {
+			guard = strings.TrimSpace(guard + " approval")
+		}
+		fmt.Fprintf(&b, "| %d | `%s` | `%s` | %s | %s | %s | %s |\n", i+1, s.ID, s.Action,
+			mdCell(strings.Join(s.Needs, ", ")), mdCell(formatEstimate(s.Estimate)), guard, rb)
+	}
+	if g.OnFailure == "pause" {
+		b.WriteString("\nOn failure the run **pauses**; `fleetplan resume` continues it.\n")
+	} else {
+		b.WriteString("\nOn failure, completed steps are **rolled back** in reverse order.\n")
+	}
+	if g.Fingerprint != "" {
+		fmt.Fprintf(&b, "\n<sub>live state fingerprint `%s`</sub>\n", g.Fingerprint)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func guardText(gd *Guard) string {
+	if gd.Name != "" {
+		return gd.Name + ": " + gd.Expr
+	}
+	return gd.Expr
+}
+
+func formatEstimate(e Estimate) string {
+	var parts []string
+	if e.Duration > 0 {
+		parts = append(parts, "~"+roundDuration(e.Duration))
+	}
+	if e.Rows > 0 {
+		parts = append(parts, thousands(e.Rows)+" rows")
+	}
+	if e.Unavailable > 0 {
+		parts = append(parts, roundDuration(e.Unavailable)+" unavailable")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func roundDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var out []string
+	for len(s) > 3 {
+		out = append([]string{s[len(s)-3:]}, out...)
+		s = s[:len(s)-3]
+	}
+	out = append([]string{s}, out...)
+	r := strings.Join(out, ",")
+	if neg {
+		r = "-" + r
+	}
+	return r
+}
+
+func mermaidText(s string) string {
+	return strings.NewReplacer(`"`, "#quot;", "<", "#lt;", ">", "#gt;").Replace(s)
+}
+
+func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// SortChanges orders changes for display: creates, updates, moves, deletes.
+func SortChanges(cs []Change) {
+	rank := map[ChangeOp]int{Create: 0, Update: 1, Move: 2, Delete: 3}
+	sort.SliceStable(cs, func(i, j int) bool { return rank[cs[i].Op] < rank[cs[j].Op] })
+}

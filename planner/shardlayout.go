@@ -1,0 +1,885 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
+	"github.com/fleetplan/fleetplan/plans"
+)
+
+// Action names of the shard-map steps (implemented in steps/shardmap).
+const (
+	ActCreateMap      = "shardmap.create-map"
+	ActCreateShard    = "shardmap.create-shard"
+	ActRemoveShard    = "shardmap.remove-shard"
+	ActSetSchemaInfo  = "shardmap.set-schema-info"
+	ActSplit          = "shardmap.split"
+	ActMerge          = "shardmap.merge"
+	ActMoveRange      = "shardmap.move-range"
+	ActAddMapping     = "shardmap.add-mapping"
+	ActRemoveMapping  = "shardmap.remove-mapping"
+	ActGuardGate      = "generic.noop"
+	defaultThroughput = 60000 // rows/s on the local driver, measured (docs/BENCHMARKS.md)
+)
+
+// RowCounter counts rows of a table in a key range on one database. The
+// local driver's DataMover satisfies it.
+type RowCounter interface {
+	CountRange(ctx context.Context, loc fleet.Location, table, keyCol string, r fleet.KeyRange) (int64, error)
+}
+
+// DatabaseState is what the planner needs to know about a database the plan names.
+type DatabaseState struct {
+	Exists bool
+	Tables []string // table names present (lower-case compare)
+}
+
+func (d DatabaseState) hasTable(name string) bool {
+	for _, t := range d.Tables {
+		if strings.EqualFold(t, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// ShardLayoutLive is the live state a ShardLayout diff reads.
+type ShardLayoutLive struct {
+	Target      string
+	Fingerprint string
+	// Map is the live shard map, nil when it does not exist yet.
+	Map *fleet.MapLayout
+	// Databases describes every database the plan or the live map names.
+	Databases map[fleet.Location]DatabaseState
+	// Rows counts rows per key range, for estimates and safety checks.
+	Rows RowCounter
+}
+
+// Options tune estimates.
+type Options struct {
+	// Throughput is the expected move speed in rows/s; zero means the default.
+	Throughput float64
+	// ThroughputBasis says where Throughput came from ("journal of run X").
+	ThroughputBasis string
+}
+
+// piece is an elementary key interval between consecutive boundaries.
+type piece struct {
+	min, max []byte // max nil = +inf
+	live     *fleet.Mapping
+	desired  *desiredRange
+}
+
+type desiredRange struct {
+	min, max []byte
+	shard    fleet.Location
+	name     string
+	pos      diag.Pos
+}
+
+// PlanShardLayout diffs a ShardLayout document against the live shard map.
+// Unsafe plans are refused with diagnostics pointing at the plan.
+func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayoutLive, opt Options) (*Graph, diag.List) {
+	var diags diag.List
+	spec := doc.ShardLayout
+	g := &Graph{
+		FormatVersion: GraphFormatVersion,
+		Kind:          doc.Kind,
+		Plan:          doc.Metadata.Name,
+		Source:        doc.File,
+		Target:        spec.Target,
+		Fingerprint:   live.Fingerprint,
+		OnFailure:     spec.OnFailure,
+	}
+	if g.OnFailure == "" {
+		g.OnFailure = plans.OnFailureRollback
+	}
+	kt, err := fleet.ParseKeyType(spec.KeyType)
+	if err != nil {
+		diags.Errorf(doc.Pos, "%v", err)
+		return nil, diags
+	}
+	mt, err := fleet.ParseMapType(orDefault(spec.MapType, plans.MapRange))
+	if err != nil {
+		diags.Errorf(doc.Pos, "%v", err)
+		return nil, diags
+	}
+	throughput, basis := opt.Throughput, opt.ThroughputBasis
+	if throughput <= 0 {
+		throughput, basis = defaultThroughput, "default local-driver throughput"
+	}
+	b := &layoutBuilder{ctx: ctx, doc: doc, spec: spec, live: live, kt: kt, mt: mt, g: g, diags: &diags,
+		throughput: throughput, basis: basis, shardByName: map[string]fleet.Location{}}
+	b.checkLiveHealth()
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	b.build()
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	SortChanges(g.Changes)
+	if err := g.Validate(); err != nil {
+		diags.Errorf(doc.Pos, "internal planner error: %v", err)
+		return nil, diags
+	}
+	return g, diags
+}
+
+type layoutBuilder struct {
+	ctx         context.Context
+	doc         *plans.Document
+	spec        *plans.ShardLayout
+	live        *ShardLayoutLive
+	kt          fleet.KeyType
+	mt          fleet.MapType
+	g           *Graph
+	diags       *diag.List
+	throughput  float64
+	basis       string
+	shardByName map[string]fleet.Location
+	shardPos    map[string]diag.Pos
+	// step ids that later steps depend on
+	createMap   string
+	schemaInfo  string
+	createShard map[fleet.Location]string
+	gates       []string
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// checkLiveHealth refuses to plan over a map someone else is changing.
+func (b *layoutBuilder) checkLiveHealth() {
+	m := b.live.Map
+	if m == nil {
+		return
+	}
+	if m.Map.Type != b.mt {
+		b.diags.Errorf(b.doc.Pos, "shard map %q is a %s map in the fleet but the plan says mapType %s", m.Map.Name, m.Map.Type, b.mt).
+			WithHint("a map's type cannot change; use a new shardMap name")
+	}
+	if m.Map.KeyType != b.kt {
+		b.diags.Errorf(b.doc.Pos, "shard map %q has key type %s in the fleet but the plan says keyType %s", m.Map.Name, m.Map.KeyType, b.kt).
+			WithHint("a map's key type cannot change")
+	}
+	for _, p := range m.Pending {
+		b.diags.Errorf(b.doc.Pos, "shard map %q has a pending operation %s (%s) left by another writer", m.Map.Name, p.ID, p.Name).
+			WithHint("run `fleetplan resume` if it was a fleetplan run, or let the owning tool finish; the next writer rolls it back")
+	}
+	for _, mp := range m.Mappings {
+		if mp.LockOwner != ([16]byte{}) {
+			b.diags.Errorf(b.doc.Pos, "mapping %s on %s is locked by owner %s", b.rangeText(mp.Min, mp.Max), mp.Location, mp.LockOwner).
+				WithHint("another tool holds this mapping; unlock it there, or wait for it to finish")
+		}
+		if !mp.Online {
+			b.diags.Errorf(b.doc.Pos, "mapping %s on %s is offline, probably an interrupted move", b.rangeText(mp.Min, mp.Max), mp.Location).
+				WithHint("run `fleetplan resume` to finish the interrupted run, or `fleetplan runs` to find it")
+		}
+	}
+}
+
+func (b *layoutBuilder) rangeText(min, max []byte) string {
+	if b.mt == fleet.ListMap {
+		return "key " + shardkey.FormatBound(b.kt, min)
+	}
+	return "[" + shardkey.FormatBound(b.kt, min) + ", " + shardkey.FormatBound(b.kt, max) + ")"
+}
+
+func (b *layoutBuilder) mapName() string { return b.spec.ShardMap }
+
+func (b *layoutBuilder) add(s *Step) *Step {
+	s.Needs = dedupe(append(s.Needs, b.gates...))
+	b.g.Steps = append(b.g.Steps, s)
+	return s
+}
+
+func (b *layoutBuilder) change(op ChangeOp, object, detail string) {
+	b.g.Changes = append(b.g.Changes, Change{Op: op, Object: object, Detail: detail})
+}
+
+func (b *layoutBuilder) build() {
+	b.addGuards()
+	b.planMapAndTables()
+	b.planShards()
+	if b.diags.HasErrors() {
+		return
+	}
+	if b.mt == fleet.ListMap {
+		b.planPoints()
+	} else {
+		b.planRanges()
+	}
+	if b.diags.HasErrors() {
+		return
+	}
+	b.planRemovedShards()
+	// Gates alone are not changes: with nothing else to do the graph is empty.
+	if len(b.g.Steps) == len(b.gates) {
+		b.g.Steps = nil
+	}
+}
+
+// addGuards turns the plan's guards into gate steps every other step needs.
+func (b *layoutBuilder) addGuards() {
+	for _, gd := range b.spec.Guards {
+		id := "guard-" + gd.Name
+		b.g.Steps = append(b.g.Steps, &Step{ID: id, Action: ActGuardGate, Title: "guard " + gd.Name,
+			Guard: &Guard{Name: gd.Name, Expr: gd.Expr}})
+		b.gates = append(b.gates, id)
+	}
+}
+
+func (b *layoutBuilder) desiredSchema() fleet.SchemaInfo {
+	var s fleet.SchemaInfo
+	for _, t := range b.spec.Tables.Sharded {
+		s.Sharded = append(s.Sharded, fleet.ShardedTable{Table: t.Table, KeyColumn: t.Key})
+	}
+	s.Reference = append(s.Reference, b.spec.Tables.Reference...)
+	return s
+}
+
+func schemaEqual(a, b fleet.SchemaInfo) bool {
+	if len(a.Sharded) != len(b.Sharded) || len(a.Reference) != len(b.Reference) {
+		return false
+	}
+	as := map[string]string{}
+	for _, t := range a.Sharded {
+		as[strings.ToLower(t.Table)] = strings.ToLower(t.KeyColumn)
+	}
+	for _, t := range b.Sharded {
+		if k, ok := as[strings.ToLower(t.Table)]; !ok || k != strings.ToLower(t.KeyColumn) {
+			return false
+		}
+	}
+	ar := map[string]bool{}
+	for _, r := range a.Reference {
+		ar[strings.ToLower(r)] = true
+	}
+	for _, r := range b.Reference {
+		if !ar[strings.ToLower(r)] {
+			return false
+		}
+	}
+	return true
+}
+
+func schemaInputs(s fleet.SchemaInfo) (sharded []any, reference []any) {
+	sharded, reference = []any{}, []any{}
+	for _, t := range s.Sharded {
+		sharded = append(sharded, map[string]any{"table": t.Table, "key": t.KeyColumn})
+	}
+	for _, r := range s.Reference {
+		reference = append(reference, r)
+	}
+	return sharded, reference
+}
+
+func (b *layoutBuilder) planMapAndTables() {
+	if b.live.Map == nil {
+		st := b.add(&Step{ID: "create-map", Action: ActCreateMap,
+			Title:    fmt.Sprintf("create %s shard map %s (%s keys)", b.mt, b.mapName(), b.kt),
+			With:     map[string]any{"shardMap": b.mapName(), "mapType": b.mt.String(), "keyType": b.kt.String()},
+			Estimate: Estimate{Duration: 50 * time.Millisecond, Basis: "metadata"}})
+		b.createMap = st.ID
+		b.change(Create, "shard map "+b.mapName(), fmt.Sprintf("%s, %s keys", b.mt, b.kt))
+	}
+	want := b.desiredSchema()
+	var have fleet.SchemaInfo
+	if b.live.Map != nil {
+		have = b.live.Map.Tables
+	}
+	if !schemaEqual(want, have) {
+		sh, ref := schemaInputs(want)
+		st := &Step{ID: "set-schema-info", Action: ActSetSchemaInfo,
+			Title:    "record sharded and reference tables in ShardedDatabaseSchemaInfosGlobal",
+			With:     map[string]any{"shardMap": b.mapName(), "sharded": sh, "reference": ref},
+			Estimate: Estimate{Duration: 20 * time.Millisecond, Basis: "metadata"}}
+		if b.createMap != "" {
+			st.Needs = []string{b.createMap}
+		}
+		if b.live.Map != nil {
+			osh, oref := schemaInputs(have)
+			st.Rollback = &Step{Action: ActSetSchemaInfo, With: map[string]any{"shardMap": b.mapName(), "sharded": osh, "reference": oref}}
+		}
+		b.add(st)
+		b.schemaInfo = st.ID
+		b.change(Update, "schema info of "+b.mapName(), fmt.Sprintf("%d sharded, %d reference tables", len(want.Sharded), len(want.Reference)))
+	}
+}
+
+func (b *layoutBuilder) liveShard(loc fleet.Location) *fleet.ShardState {
+	if b.live.Map == nil {
+		return nil
+	}
+	for i := range b.live.Map.Shards {
+		if b.live.Map.Shards[i].Shard.Location.Equal(loc) {
+			return &b.live.Map.Shards[i]
+		}
+	}
+	return nil
+}
+
+func (b *layoutBuilder) metaNeeds() []string {
+	var n []string
+	if b.createMap != "" {
+		n = append(n, b.createMap)
+	}
+	if b.schemaInfo != "" {
+		n = append(n, b.schemaInfo)
+	}
+	return n
+}
+
+// planShards registers new shards, creating their databases where needed.
+func (b *layoutBuilder) planShards() {
+	b.createShard = map[fleet.Location]string{}
+	b.shardPos = map[string]diag.Pos{}
+	tables := b.tableNames()
+	for _, s := range b.spec.Shards {
+		loc := fleet.Location{Server: s.Server, Database: s.Database}
+		b.shardByName[s.Name] = loc
+		b.shardPos[s.Name] = s.Pos
+		db := b.live.Databases[loc]
+		var missing []string
+		for _, t := range tables {
+			if !db.hasTable(t) {
+				missing = append(missing, t)
+			}
+		}
+		if b.liveShard(loc) != nil {
+			if db.Exists && len(missing) > 0 {
+				b.diags.Errorf(s.Pos, "shard %s (%s) lacks table(s) %s", s.Name, loc, strings.Join(missing, ", ")).
+					WithHint("create them on the shard first; fleetplan only applies schemaFile to new shards")
+			}
+			continue
+		}
+		if (!db.Exists || len(missing) > 0) && b.spec.SchemaFile == "" {
+			what := "does not exist"
+			if db.Exists {
+				what = "lacks table(s) " + strings.Join(missing, ", ")
+			}
+			b.diags.Errorf(s.Pos, "new shard %s: database %s %s and the plan has no schemaFile", s.Name, loc, what).
+				WithHint("add `schemaFile: schema.sql` to the spec, or create the tables on the database first")
+			continue
+		}
+		with := map[string]any{"shardMap": b.mapName(), "server": loc.Server, "database": loc.Database,
+			"createDatabase": !db.Exists}
+		if len(missing) > 0 {
+			with["schemaFile"] = b.spec.SchemaFile
+		}
+		detail := "register in GSM and LSM"
+		if !db.Exists {
+			detail = "create database, apply " + shortPath(b.spec.SchemaFile) + ", register in GSM and LSM"
+		} else if len(missing) > 0 {
+			detail = "apply " + shortPath(b.spec.SchemaFile) + ", register in GSM and LSM"
+		}
+		st := b.add(&Step{ID: "create-shard-" + s.Name, Action: ActCreateShard,
+			Title: fmt.Sprintf("add shard %s (%s)", s.Name, loc), With: with, Needs: b.metaNeeds(),
+			Rollback: &Step{Action: ActRemoveShard, With: map[string]any{"shardMap": b.mapName(),
+				"server": loc.Server, "database": loc.Database, "dropDatabase": !db.Exists}},
+			Estimate: Estimate{Duration: 200 * time.Millisecond, Basis: "metadata and schema"}})
+		b.createShard[loc] = st.ID
+		b.change(Create, fmt.Sprintf("shard %s (%s)", s.Name, loc), detail)
+	}
+}
+
+func shortPath(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+func (b *layoutBuilder) tableNames() []string {
+	var out []string
+	for _, t := range b.spec.Tables.Sharded {
+		out = append(out, bareTable(t.Table))
+	}
+	for _, t := range b.spec.Tables.Reference {
+		out = append(out, bareTable(t))
+	}
+	return out
+}
+
+// bareTable drops a schema prefix ("dbo.customers" -> "customers"); SQLite has one schema.
+func bareTable(t string) string {
+	if i := strings.LastIndex(t, "."); i >= 0 {
+		return t[i+1:]
+	}
+	return t
+}
+
+func (b *layoutBuilder) shardName(loc fleet.Location) string {
+	for _, s := range b.spec.Shards {
+		if (fleet.Location{Server: s.Server, Database: s.Database}).Equal(loc) {
+			return s.Name
+		}
+	}
+	return loc.Database
+}
+
+func (b *layoutBuilder) encode(k plans.Key, pos diag.Pos) []byte {
+	enc, err := shardkey.EncodeText(b.kt, k.Text)
+	if err != nil {
+		b.diags.Errorf(pos, "key %q: %v", k.Text, err)
+		return []byte{}
+	}
+	return enc
+}
+
+func (b *layoutBuilder) desiredRanges() []*desiredRange {
+	var out []*desiredRange
+	for _, r := range b.spec.Ranges {
+		d := &desiredRange{min: b.encode(r.Low, r.Pos), shard: b.shardByName[r.Shard], name: r.Shard, pos: r.Pos}
+		if r.High != nil {
+			d.max = b.encode(*r.High, r.Pos)
+		}
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return shardkey.Compare(out[i].min, out[j].min) < 0 })
+	return out
+}
+
+// cmpMax compares upper bounds, nil (+inf) being greatest.
+func cmpMax(a, b []byte) int { return shardkey.Compare(a, b) }
+
+// pieces cuts the key space at every live and desired boundary.
+func (b *layoutBuilder) pieces(desired []*desiredRange) []*piece {
+	var live []fleet.Mapping
+	if b.live.Map != nil {
+		live = b.live.Map.Mappings
+	}
+	bounds := [][]byte{}
+	seen := map[string]bool{}
+	addBound := func(x []byte) {
+		if x == nil || seen[string(x)] {
+			return
+		}
+		seen[string(x)] = true
+		bounds = append(bounds, x)
+	}
+	for _, m := range live {
+		addBound(m.Min)
+		addBound(m.Max)
+	}
+	for _, d := range desired {
+		addBound(d.min)
+		addBound(d.max)
+	}
+	sort.Slice(bounds, func(i, j int) bool { return shardkey.Compare(bounds[i], bounds[j]) < 0 })
+	var out []*piece
+	for i, lo := range bounds {
+		var hi []byte
+		if i+1 < len(bounds) {
+			hi = bounds[i+1]
+		}
+		p := &piece{min: lo, max: hi}
+		for j := range live {
+			if shardkey.Compare(live[j].Min, lo) <= 0 && cmpMax(hi, live[j].Max) <= 0 {
+				p.live = &live[j]
+				break
+			}
+		}
+		for _, d := range desired {
+			if shardkey.Compare(d.min, lo) <= 0 && cmpMax(hi, d.max) <= 0 {
+				p.desired = d
+				break
+			}
+		}
+		if p.live != nil || p.desired != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (b *layoutBuilder) keyRange(min, max []byte) fleet.KeyRange {
+	r, err := shardkey.Range(b.kt, min, max)
+	if err != nil {
+		b.diags.Errorf(b.doc.Pos, "key range %s: %v", b.rangeText(min, max), err)
+	}
+	return r
+}
+
+// rows counts the rows of every sharded table in [min, max) on a database.
+func (b *layoutBuilder) rows(loc fleet.Location, min, max []byte) (int64, map[string]int64) {
+	per := map[string]int64{}
+	if b.live.Rows == nil || !b.live.Databases[loc].Exists {
+		return 0, per
+	}
+	r := b.keyRange(min, max)
+	var total int64
+	for _, t := range b.spec.Tables.Sharded {
+		if !b.live.Databases[loc].hasTable(bareTable(t.Table)) {
+			continue
+		}
+		n, err := b.live.Rows.CountRange(b.ctx, loc, bareTable(t.Table), t.Key, r)
+		if err != nil {
+			b.diags.Errorf(b.doc.Pos, "count rows of %s in %s on %s: %v", t.Table, b.rangeText(min, max), loc, err)
+			continue
+		}
+		per[t.Table] = n
+		total += n
+	}
+	return total, per
+}
+
+func (b *layoutBuilder) rowDetail(per map[string]int64) string {
+	var parts []string
+	for _, t := range b.spec.Tables.Sharded {
+		if n, ok := per[t.Table]; ok {
+			parts = append(parts, fmt.Sprintf("%s %s", thousands(n), t.Table))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (b *layoutBuilder) moveEstimate(rows int64) Estimate {
+	batch := int64(orInt(b.spec.Move.BatchSize, 100))
+	d := time.Duration(float64(rows) / b.throughput * float64(time.Second))
+	// Per batch: two metadata round trips (offline, repoint+online) besides the copy.
+	batches := int64(1)
+	if rows > 0 {
+		batches = (rows + batch - 1) / batch
+	}
+	d += time.Duration(batches) * 4 * time.Millisecond
+	perBatch := d / time.Duration(batches)
+	return Estimate{Duration: d, Rows: rows, Unavailable: perBatch,
+		Basis: fmt.Sprintf("%s rows at %.0f rows/s (%s); each batch offline ~%s", thousands(rows), b.throughput, b.basis, roundDuration(perBatch))}
+}
+
+func orInt(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// planRanges diffs range mappings piece by piece.
+func (b *layoutBuilder) planRanges() {
+	desired := b.desiredRanges()
+	if b.diags.HasErrors() {
+		return
+	}
+	ps := b.pieces(desired)
+	// 1. splits: every desired boundary strictly inside a live mapping.
+	splitAt := map[string]string{} // bound -> step id
+	var lastSplit = map[string]string{}
+	if b.live.Map != nil {
+		for _, d := range desired {
+			for _, x := range [][]byte{d.min, d.max} {
+				if x == nil {
+					continue
+				}
+				for _, m := range b.live.Map.Mappings {
+					if shardkey.Compare(m.Min, x) < 0 && cmpMax(x, m.Max) < 0 {
+						if _, done := splitAt[string(x)]; done {
+							break
+						}
+						id := "split-" + shardkey.FormatBound(b.kt, x)
+						st := &Step{ID: stepID(id), Action: ActSplit,
+							Title: fmt.Sprintf("split %s at %s on %s (metadata only)", b.rangeText(m.Min, m.Max), shardkey.FormatBound(b.kt, x), b.shardName(m.Location)),
+							With:  map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(), "at": shardkey.BoundString(x)},
+							Rollback: &Step{Action: ActMerge, With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
+								"low": shardkey.BoundString(m.Min), "high": shardkey.BoundString(m.Max)}},
+							Estimate: Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}}
+						// Splits of one mapping run one after another.
+						if prev := lastSplit[m.ID.String()]; prev != "" {
+							st.Needs = []string{prev}
+						}
+						st.Needs = append(st.Needs, b.metaNeeds()...)
+						b.add(st)
+						splitAt[string(x)] = st.ID
+						lastSplit[m.ID.String()] = st.ID
+						b.change(Update, "split "+b.rangeText(m.Min, m.Max)+" at "+shardkey.FormatBound(b.kt, x), "metadata only, on "+b.shardName(m.Location))
+						break
+					}
+				}
+			}
+		}
+	}
+	splitsWithin := func(min, max []byte) []string {
+		var ids []string
+		for bound, id := range splitAt {
+			x := []byte(bound)
+			if shardkey.Compare(min, x) <= 0 && (max == nil || shardkey.Compare(x, max) <= 0) {
+				ids = append(ids, id)
+			}
+		}
+		sort.Strings(ids)
+		return ids
+	}
+	// 2. moves, adds and removals over maximal runs of like pieces.
+	touched := map[*desiredRange][]string{}
+	for i := 0; i < len(ps); {
+		p := ps[i]
+		j := i + 1
+		same := func(q *piece) bool {
+			if (q.live == nil) != (p.live == nil) || (q.desired == nil) != (p.desired == nil) {
+				return false
+			}
+			if p.live != nil && !q.live.Location.Equal(p.live.Location) {
+				return false
+			}
+			if p.desired != nil && q.desired != p.desired {
+				return false
+			}
+			return shardkey.Compare(ps[j-1].max, q.min) == 0
+		}
+		for j < len(ps) && same(ps[j]) {
+			j++
+		}
+		min, max := p.min, ps[j-1].max
+		switch {
+		case p.live != nil && p.desired == nil:
+			b.planUnmapped(p.live.Location, min, max, splitsWithin(min, max))
+		case p.live == nil && p.desired != nil:
+			id := b.planAdd(p.desired, min, max)
+			touched[p.desired] = append(touched[p.desired], id)
+		case !p.live.Location.Equal(p.desired.shard):
+			id := b.planMove(p.live.Location, p.desired, min, max, splitsWithin(min, max))
+			touched[p.desired] = append(touched[p.desired], id)
+		}
+		i = j
+	}
+	// 3. merges: each desired range ends as exactly one mapping.
+	for _, d := range desired {
+		n := 0
+		for _, p := range ps {
+			if p.desired == d {
+				n++
+			}
+		}
+		if n <= 1 && len(touched[d]) == 0 {
+			continue
+		}
+		if n <= 1 && len(touched[d]) == 1 && b.isAdd(touched[d][0]) {
+			continue // a single added mapping is already whole
+		}
+		needs := append(append([]string{}, touched[d]...), splitsWithin(d.min, d.max)...)
+		b.add(&Step{ID: stepID("merge-" + strings.Trim(b.rangeText(d.min, d.max), "[)")), Action: ActMerge,
+			Title: fmt.Sprintf("merge the mappings of %s on %s into one", b.rangeText(d.min, d.max), d.name),
+			With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
+				"low": shardkey.BoundString(d.min), "high": shardkey.BoundString(d.max)},
+			Needs:    dedupe(needs),
+			Estimate: Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
+		if len(touched[d]) == 0 {
+			b.change(Update, "merge "+b.rangeText(d.min, d.max), "metadata only, on "+d.name)
+		}
+	}
+}
+
+func (b *layoutBuilder) isAdd(id string) bool {
+	s := b.g.Step(id)
+	return s != nil && s.Action == ActAddMapping
+}
+
+func (b *layoutBuilder) shardNeeds(locs ...fleet.Location) []string {
+	var n []string
+	for _, l := range locs {
+		for loc, id := range b.createShard {
+			if loc.Equal(l) {
+				n = append(n, id)
+			}
+		}
+	}
+	return append(n, b.metaNeeds()...)
+}
+
+// planUnmapped handles keys mapped live that no desired range covers: allowed
+// only when they hold no rows (the mapping is then removed).
+func (b *layoutBuilder) planUnmapped(from fleet.Location, min, max []byte, splits []string) {
+	rows, per := b.rows(from, min, max)
+	if rows > 0 {
+		b.diags.Errorf(b.rangePos(), "keys %s hold %s rows on shard %s (%s) but no range in the plan maps them", b.rangeText(min, max),
+			thousands(rows), b.shardName(from), b.rowDetail(per)).
+			WithHint("map the range to a shard in spec.ranges, or move its rows away first")
+		return
+	}
+	b.add(&Step{ID: stepID("unmap-" + strings.Trim(b.rangeText(min, max), "[)")), Action: ActRemoveMapping,
+		Title: fmt.Sprintf("remove the empty mapping %s from %s", b.rangeText(min, max), b.shardName(from)),
+		With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
+			"low": shardkey.BoundString(min), "high": shardkey.BoundString(max), "server": from.Server, "database": from.Database},
+		Needs: dedupe(append(splits, b.metaNeeds()...)),
+		Rollback: &Step{Action: ActAddMapping, With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
+			"low": shardkey.BoundString(min), "high": shardkey.BoundString(max), "server": from.Server, "database": from.Database}},
+		Estimate: Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
+	b.change(Delete, "mapping "+b.rangeText(min, max), "empty, on "+b.shardName(from))
+}
+
+func (b *layoutBuilder) rangePos() diag.Pos {
+	for _, r := range b.spec.Ranges {
+		return r.Pos
+	}
+	return b.doc.Pos
+}
+
+func (b *layoutBuilder) planAdd(d *desiredRange, min, max []byte) string {
+	with := map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
+		"low": shardkey.BoundString(min), "high": shardkey.BoundString(max), "server": d.shard.Server, "database": d.shard.Database}
+	st := b.add(&Step{ID: stepID("map-" + strings.Trim(b.rangeText(min, max), "[)")), Action: ActAddMapping,
+		Title: fmt.Sprintf("map %s to %s", b.rangeText(min, max), d.name), With: with,
+		Needs:    b.shardNeeds(d.shard),
+		Rollback: &Step{Action: ActRemoveMapping, With: with},
+		Estimate: Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
+	b.change(Create, "mapping "+b.rangeText(min, max), "on "+d.name)
+	return st.ID
+}
+
+func (b *layoutBuilder) planMove(from fleet.Location, d *desiredRange, min, max []byte, splits []string) string {
+	if b.liveShard(d.shard) != nil || b.live.Databases[d.shard].Exists {
+		if n, per := b.rows(d.shard, min, max); n > 0 {
+			b.diags.Errorf(d.pos, "target shard %s already holds %s rows in %s (%s)", d.name, thousands(n), b.rangeText(min, max), b.rowDetail(per)).
+				WithHint("the target range must be empty before a move; remove those rows or pick another shard")
+			return ""
+		}
+	}
+	rows, per := b.rows(from, min, max)
+	sh, ref := schemaInputs(b.desiredSchema())
+	with := map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
+		"low": shardkey.BoundString(min), "high": shardkey.BoundString(max),
+		"from":      map[string]any{"server": from.Server, "database": from.Database},
+		"to":        map[string]any{"server": d.shard.Server, "database": d.shard.Database},
+		"batchSize": orInt(b.spec.Move.BatchSize, 100), "sharded": sh, "reference": ref}
+	back := map[string]any{}
+	for k, v := range with {
+		back[k] = v
+	}
+	back["from"], back["to"] = with["to"], with["from"]
+	st := b.add(&Step{ID: stepID("move-" + strings.Trim(b.rangeText(min, max), "[)")), Action: ActMoveRange,
+		Title: fmt.Sprintf("move %s from %s to %s in batches of %d", b.rangeText(min, max), b.shardName(from), d.name, orInt(b.spec.Move.BatchSize, 100)),
+		With:  with, Needs: dedupe(append(splits, b.shardNeeds(d.shard)...)),
+		Rollback: &Step{Action: ActMoveRange, With: back},
+		Estimate: b.moveEstimate(rows)})
+	detail := b.shardName(from) + " -> " + d.name
+	if rows > 0 {
+		detail += ", " + b.rowDetail(per)
+	}
+	b.change(Move, "range "+b.rangeText(min, max), detail)
+	return st.ID
+}
+
+// planPoints diffs list mappings key by key.
+func (b *layoutBuilder) planPoints() {
+	type want struct {
+		key   []byte
+		shard fleet.Location
+		name  string
+		pos   diag.Pos
+	}
+	wanted := map[string]want{}
+	var order []string
+	for _, p := range b.spec.Points {
+		k := b.encode(p.Key, p.Pos)
+		wanted[string(k)] = want{key: k, shard: b.shardByName[p.Shard], name: p.Shard, pos: p.Pos}
+		order = append(order, string(k))
+	}
+	liveBy := map[string]fleet.Mapping{}
+	if b.live.Map != nil {
+		for _, m := range b.live.Map.Mappings {
+			liveBy[string(m.Min)] = m
+			if _, ok := wanted[string(m.Min)]; !ok {
+				order = append(order, string(m.Min))
+			}
+		}
+	}
+	sort.Slice(order, func(i, j int) bool { return shardkey.Compare([]byte(order[i]), []byte(order[j])) < 0 })
+	for _, k := range order {
+		w, isWanted := wanted[k]
+		m, isLive := liveBy[k]
+		key := []byte(k)
+		next := shardkey.Next(b.kt, key)
+		switch {
+		case isLive && !isWanted:
+			b.planUnmapped(m.Location, key, next, nil)
+		case !isLive && isWanted:
+			b.planAdd(&desiredRange{min: key, max: next, shard: w.shard, name: w.name, pos: w.pos}, key, next)
+		case isLive && isWanted && !m.Location.Equal(w.shard):
+			b.planMove(m.Location, &desiredRange{min: key, max: next, shard: w.shard, name: w.name, pos: w.pos}, key, next, nil)
+		}
+	}
+}
+
+// planRemovedShards unregisters live shards the plan no longer lists.
+func (b *layoutBuilder) planRemovedShards() {
+	if b.live.Map == nil {
+		return
+	}
+	for _, s := range b.live.Map.Shards {
+		loc := s.Shard.Location
+		listed := false
+		for _, l := range b.shardByName {
+			if l.Equal(loc) {
+				listed = true
+			}
+		}
+		if listed {
+			continue
+		}
+		// Every step that takes keys off this shard must finish first.
+		var needs []string
+		for _, st := range b.g.Steps {
+			if from, ok := st.With["from"].(map[string]any); ok && (fleet.Location{Server: from["server"].(string), Database: from["database"].(string)}).Equal(loc) {
+				needs = append(needs, st.ID)
+			}
+			if st.Action == ActRemoveMapping && st.With["server"] == loc.Server && st.With["database"] == loc.Database {
+				needs = append(needs, st.ID)
+			}
+		}
+		drop := b.spec.DropRemovedShards
+		detail := "unregister; database kept"
+		if drop {
+			detail = "unregister and drop the database"
+		}
+		st := &Step{ID: stepID("remove-shard-" + loc.Database), Action: ActRemoveShard,
+			Title: fmt.Sprintf("remove shard %s from the shard map", loc),
+			With:  map[string]any{"shardMap": b.mapName(), "server": loc.Server, "database": loc.Database, "dropDatabase": drop},
+			Needs: dedupe(needs), Estimate: Estimate{Duration: 50 * time.Millisecond, Basis: "metadata"}}
+		if !drop {
+			st.Rollback = &Step{Action: ActCreateShard, With: map[string]any{"shardMap": b.mapName(),
+				"server": loc.Server, "database": loc.Database, "createDatabase": false}}
+		}
+		b.add(st)
+		b.change(Delete, fmt.Sprintf("shard %s", loc), detail)
+	}
+}
+
+// stepID turns a title-like string into a step id: lower-case, [a-z0-9.-].
+func stepID(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.'
+		if ok {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.Trim(b.String(), "-")
+}
+
+func dedupe(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}

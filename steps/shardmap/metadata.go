@@ -1,0 +1,483 @@
+// Package shardmap holds the shard-layout actions: creating maps and shards,
+// splitting and merging mappings, and moving key ranges between shards in
+// batches with the split-merge semantics of the Elastic Database tools.
+package shardmap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
+	"github.com/fleetplan/fleetplan/steps"
+)
+
+func init() {
+	steps.Register("shardmap.create-map", createMap{})
+	steps.Register("shardmap.set-schema-info", setSchemaInfo{})
+	steps.Register("shardmap.create-shard", createShard{})
+	steps.Register("shardmap.remove-shard", removeShard{})
+	steps.Register("shardmap.split", split{})
+	steps.Register("shardmap.merge", merge{})
+	steps.Register("shardmap.add-mapping", addMapping{})
+	steps.Register("shardmap.remove-mapping", removeMapping{})
+	steps.Register("shardmap.move-range", moveRange{})
+}
+
+var metadataEstimate = steps.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}
+
+// ---- create-map ----
+
+type createMap struct{}
+
+func (createMap) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return false, err
+	}
+	a := args{in: in}
+	_, err = c.store.ShardMap(ctx, a.str("shardMap"))
+	if errors.Is(err, fleet.ErrNotFound) {
+		return false, a.err
+	}
+	return err == nil, err
+}
+
+func (createMap) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return nil, err
+	}
+	a := args{in: in}
+	name := a.str("shardMap")
+	mt, err1 := fleet.ParseMapType(a.str("mapType"))
+	kt := a.keyType()
+	if a.err != nil {
+		return nil, a.err
+	}
+	if err1 != nil {
+		return nil, err1
+	}
+	m, err := c.store.ShardMap(ctx, name)
+	if err == nil {
+		if m.Type != mt || m.KeyType != kt {
+			return nil, fmt.Errorf("shard map %q exists as a %s map of %s keys", name, m.Type, m.KeyType)
+		}
+		return steps.Outputs{"shardMapId": m.ID.String()}, nil
+	}
+	if !errors.Is(err, fleet.ErrNotFound) {
+		return nil, err
+	}
+	m, err = c.store.CreateShardMap(ctx, name, mt, kt)
+	if err != nil {
+		return nil, err
+	}
+	return steps.Outputs{"shardMapId": m.ID.String()}, nil
+}
+
+func (createMap) Rollback(context.Context, *steps.Env, steps.Inputs) error {
+	return steps.ErrNoRollback
+}
+func (createMap) Estimate(steps.Inputs) steps.Estimate { return metadataEstimate }
+
+// ---- set-schema-info ----
+
+type setSchemaInfo struct{}
+
+func (setSchemaInfo) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return false, err
+	}
+	a := args{in: in}
+	want := a.schema()
+	have, err := c.store.SchemaInfo(ctx, a.str("shardMap"))
+	if errors.Is(err, fleet.ErrNotFound) {
+		return false, a.err
+	}
+	if err != nil {
+		return false, err
+	}
+	return fmt.Sprint(want) == fmt.Sprint(have), a.err
+}
+
+func (setSchemaInfo) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return nil, err
+	}
+	a := args{in: in}
+	name, s := a.str("shardMap"), a.schema()
+	if a.err != nil {
+		return nil, a.err
+	}
+	return nil, c.store.SetSchemaInfo(ctx, name, s)
+}
+
+func (setSchemaInfo) Rollback(context.Context, *steps.Env, steps.Inputs) error {
+	return steps.ErrNoRollback // the planner supplies the previous value as the rollback step
+}
+func (setSchemaInfo) Estimate(steps.Inputs) steps.Estimate { return metadataEstimate }
+
+// ---- create-shard ----
+
+type createShard struct{}
+
+func findShard(ctx context.Context, c caps, mapName string, loc fleet.Location) (*fleet.Shard, error) {
+	shards, err := c.store.Shards(ctx, mapName)
+	if err != nil {
+		return nil, err
+	}
+	for i := range shards {
+		if shards[i].Location.Equal(loc) {
+			return &shards[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func (createShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return false, err
+	}
+	a := args{in: in}
+	name, loc := a.str("shardMap"), a.location("")
+	if a.err != nil {
+		return false, a.err
+	}
+	s, err := findShard(ctx, c, name, loc)
+	if errors.Is(err, fleet.ErrNotFound) {
+		return false, nil
+	}
+	return s != nil, err
+}
+
+func (createShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return nil, err
+	}
+	a := args{in: in}
+	name, loc, schemaFile, create := a.str("shardMap"), a.location(""), a.optStr("schemaFile"), a.boolean("createDatabase")
+	if a.err != nil {
+		return nil, a.err
+	}
+	if create {
+		if err := c.admin.CreateDatabase(ctx, loc); err != nil {
+			return nil, err
+		}
+	}
+	if schemaFile != "" {
+		tables, err := c.data.Tables(ctx, loc)
+		if err != nil {
+			return nil, err
+		}
+		// Idempotent: the schema goes onto a database with no tables of its own yet.
+		if len(tables) == 0 {
+			sql, err := readFile(env, schemaFile)
+			if err != nil {
+				return nil, err
+			}
+			env.Logf("applying %s to %s", schemaFile, loc)
+			if err := c.admin.ApplySQL(ctx, loc, sql); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s, err := c.store.AddShard(ctx, name, loc)
+	if err != nil {
+		return nil, err
+	}
+	return steps.Outputs{"shardId": s.ID.String()}, nil
+}
+
+func (createShard) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
+	rm := steps.Inputs{}
+	for k, v := range in {
+		rm[k] = v
+	}
+	rm["dropDatabase"] = in["createDatabase"]
+	_, err := removeShard{}.Apply(ctx, env, rm)
+	return err
+}
+
+func (createShard) Estimate(steps.Inputs) steps.Estimate {
+	return steps.Estimate{Duration: 200 * time.Millisecond, Basis: "metadata and schema"}
+}
+
+// ---- remove-shard ----
+
+type removeShard struct{}
+
+func (removeShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	registered, err := createShard{}.Observe(ctx, env, in)
+	return !registered, err
+}
+
+func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return nil, err
+	}
+	a := args{in: in}
+	name, loc, drop := a.str("shardMap"), a.location(""), a.boolean("dropDatabase")
+	if a.err != nil {
+		return nil, a.err
+	}
+	if err := c.store.RemoveShard(ctx, name, loc); err != nil && !errors.Is(err, fleet.ErrNotFound) {
+		return nil, err
+	}
+	if drop {
+		if err := c.admin.DropDatabase(ctx, loc); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+func (removeShard) Rollback(context.Context, *steps.Env, steps.Inputs) error {
+	return steps.ErrNoRollback // the planner supplies re-registration where it is possible
+}
+func (removeShard) Estimate(steps.Inputs) steps.Estimate { return metadataEstimate }
+
+// ---- split ----
+
+type split struct{}
+
+func (split) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return false, err
+	}
+	a := args{in: in}
+	name, at := a.str("shardMap"), a.bound("at")
+	if a.err != nil {
+		return false, a.err
+	}
+	m, err := c.store.MappingForKey(ctx, name, at)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(m.Min, at), nil
+}
+
+func (split) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return nil, err
+	}
+	a := args{in: in}
+	name, at := a.str("shardMap"), a.bound("at")
+	if a.err != nil {
+		return nil, a.err
+	}
+	return nil, splitAt(ctx, c, name, at)
+}
+
+// splitAt makes `at` a mapping boundary; a no-op when it already is one.
+func splitAt(ctx context.Context, c caps, mapName string, at []byte) error {
+	if at == nil {
+		return nil
+	}
+	m, err := c.store.MappingForKey(ctx, mapName, at)
+	if errors.Is(err, fleet.ErrNotFound) {
+		return nil // unmapped keys need no boundary
+	}
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(m.Min, at) {
+		return nil
+	}
+	_, _, err = c.store.SplitMapping(ctx, mapName, m.ID, at)
+	return err
+}
+
+func (split) Rollback(context.Context, *steps.Env, steps.Inputs) error { return steps.ErrNoRollback }
+func (split) Estimate(steps.Inputs) steps.Estimate                     { return metadataEstimate }
+
+// ---- merge ----
+
+type merge struct{}
+
+// within returns the mappings inside [low, high), ordered by Min.
+func within(ctx context.Context, c caps, mapName string, low, high []byte) ([]fleet.Mapping, error) {
+	all, err := c.store.Mappings(ctx, mapName)
+	if err != nil {
+		return nil, err
+	}
+	var out []fleet.Mapping
+	for _, m := range all {
+		if shardkey.Compare(m.Min, low) >= 0 && (high == nil || (m.Max != nil && shardkey.Compare(m.Max, high) <= 0)) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func (merge) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return false, err
+	}
+	a := args{in: in}
+	name, low, high := a.str("shardMap"), a.bound("low"), a.bound("high")
+	if a.err != nil {
+		return false, a.err
+	}
+	ms, err := within(ctx, c, name, low, high)
+	return len(ms) == 1 && bytes.Equal(ms[0].Min, low) && bytes.Equal(ms[0].Max, high) && (ms[0].Max == nil) == (high == nil), err
+}
+
+func (merge) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return nil, err
+	}
+	a := args{in: in}
+	name, low, high := a.str("shardMap"), a.bound("low"), a.bound("high")
+	if a.err != nil {
+		return nil, a.err
+	}
+	for {
+		ms, err := within(ctx, c, name, low, high)
+		if err != nil {
+			return nil, err
+		}
+		if len(ms) <= 1 {
+			return nil, nil
+		}
+		left, right := ms[0], ms[1]
+		if !bytes.Equal(left.Max, right.Min) {
+			return nil, fmt.Errorf("cannot merge %s: a gap between mappings at %x", shardkey.BoundString(low), left.Max)
+		}
+		if _, err := c.store.MergeMappings(ctx, name, left.ID, right.ID); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (merge) Rollback(context.Context, *steps.Env, steps.Inputs) error { return steps.ErrNoRollback }
+func (merge) Estimate(steps.Inputs) steps.Estimate                     { return metadataEstimate }
+
+// ---- add-mapping / remove-mapping ----
+
+type addMapping struct{}
+
+func (addMapping) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return false, err
+	}
+	a := args{in: in}
+	name, low, high, loc := a.str("shardMap"), a.bound("low"), a.bound("high"), a.location("")
+	if a.err != nil {
+		return false, a.err
+	}
+	ms, err := within(ctx, c, name, low, high)
+	if err != nil {
+		return false, err
+	}
+	return len(ms) > 0 && allOn(ms, loc) && covers(ms, low, high), nil
+}
+
+func allOn(ms []fleet.Mapping, loc fleet.Location) bool {
+	for _, m := range ms {
+		if !m.Location.Equal(loc) || !m.Online {
+			return false
+		}
+	}
+	return true
+}
+
+func covers(ms []fleet.Mapping, low, high []byte) bool {
+	if !bytes.Equal(ms[0].Min, low) {
+		return false
+	}
+	for i := 1; i < len(ms); i++ {
+		if !bytes.Equal(ms[i-1].Max, ms[i].Min) {
+			return false
+		}
+	}
+	last := ms[len(ms)-1].Max
+	return (last == nil) == (high == nil) && bytes.Equal(last, high)
+}
+
+func (addMapping) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	if done, err := (addMapping{}).Observe(ctx, env, in); err != nil || done {
+		return nil, err
+	}
+	c, _ := capsOf(env)
+	a := args{in: in}
+	name, low, high, loc := a.str("shardMap"), a.bound("low"), a.bound("high"), a.location("")
+	m, err := c.store.AddMapping(ctx, name, loc, low, high)
+	if err != nil {
+		return nil, err
+	}
+	return steps.Outputs{"mappingId": m.ID.String()}, nil
+}
+
+func (addMapping) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
+	_, err := removeMapping{}.Apply(ctx, env, in)
+	return err
+}
+func (addMapping) Estimate(steps.Inputs) steps.Estimate { return metadataEstimate }
+
+type removeMapping struct{}
+
+func (removeMapping) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return false, err
+	}
+	a := args{in: in}
+	name, low, high := a.str("shardMap"), a.bound("low"), a.bound("high")
+	if a.err != nil {
+		return false, a.err
+	}
+	ms, err := within(ctx, c, name, low, high)
+	return len(ms) == 0, err
+}
+
+func (removeMapping) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return nil, err
+	}
+	a := args{in: in}
+	name, low, high := a.str("shardMap"), a.bound("low"), a.bound("high")
+	if a.err != nil {
+		return nil, a.err
+	}
+	if err := splitAt(ctx, c, name, low); err != nil {
+		return nil, err
+	}
+	if err := splitAt(ctx, c, name, high); err != nil {
+		return nil, err
+	}
+	ms, err := within(ctx, c, name, low, high)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if m.Online {
+			if m, err = c.store.SetMappingOnline(ctx, name, m.ID, false); err != nil {
+				return nil, err
+			}
+		}
+		if err := c.store.RemoveMapping(ctx, name, m.ID); err != nil && !errors.Is(err, fleet.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+func (removeMapping) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
+	_, err := addMapping{}.Apply(ctx, env, in)
+	return err
+}
+func (removeMapping) Estimate(steps.Inputs) steps.Estimate { return metadataEstimate }

@@ -1,0 +1,420 @@
+package shardmap
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/faults"
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
+	"github.com/fleetplan/fleetplan/steps"
+)
+
+// moveRange moves the keys [low, high) from one shard to another in batches,
+// with the split-merge service's order of events per batch:
+//
+//	offline (GSM+LSM) -> copy parents-first -> verify counts and checksums ->
+//	repoint the mapping to the target -> online -> delete source rows children-first
+//
+// All state lives in the shard map and the data itself, so Apply can resume
+// after a crash at any point:
+//   - a mapping already on the target: bring it online, finish deleting the
+//     source rows, go on;
+//   - an offline mapping on the source: the batch was in flight; rows on the
+//     target in that range can only be a partial earlier copy (the target range
+//     was verified empty and nothing routes there), so they are cleared and the
+//     batch is copied again.
+type moveRange struct{}
+
+type moveArgs struct {
+	mapName   string
+	kt        fleet.KeyType
+	low, high []byte
+	from, to  fleet.Location
+	batch     int
+	schema    fleet.SchemaInfo
+}
+
+func parseMove(in steps.Inputs) (moveArgs, error) {
+	a := args{in: in}
+	m := moveArgs{mapName: a.str("shardMap"), kt: a.keyType(), low: a.bound("low"), high: a.bound("high"),
+		from: a.location("from"), to: a.location("to"), batch: a.integer("batchSize", 100), schema: a.schema()}
+	if m.low == nil && a.err == nil {
+		a.fail("input low: a range needs a lower bound (0x for the minimum)")
+	}
+	if m.batch < 1 {
+		a.fail("input batchSize: must be at least 1")
+	}
+	if len(m.schema.Sharded) == 0 {
+		a.fail("input sharded: at least one sharded table is needed to move data")
+	}
+	return m, a.err
+}
+
+func (m moveArgs) rangeText() string {
+	return "[" + shardkey.FormatBound(m.kt, m.low) + ", " + shardkey.FormatBound(m.kt, m.high) + ")"
+}
+
+func (moveRange) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return false, err
+	}
+	m, err := parseMove(in)
+	if err != nil {
+		return false, err
+	}
+	ms, err := within(ctx, c, m.mapName, m.low, m.high)
+	if err != nil {
+		return false, err
+	}
+	if len(ms) == 0 || !covers(ms, m.low, m.high) || !allOn(ms, m.to) {
+		return false, nil
+	}
+	r, err := shardkey.Range(m.kt, m.low, m.high)
+	if err != nil {
+		return false, err
+	}
+	for _, t := range m.schema.Sharded {
+		n, err := c.data.CountRange(ctx, m.from, bareTable(t.Table), t.KeyColumn, r)
+		if err != nil {
+			return false, err
+		}
+		if n > 0 {
+			return false, nil // source rows still to delete
+		}
+	}
+	return true, nil
+}
+
+func bareTable(t string) string {
+	if i := strings.LastIndex(t, "."); i >= 0 {
+		return t[i+1:]
+	}
+	return t
+}
+
+// orderTables returns the sharded tables parents-first, using the foreign keys
+// of the source database.
+func orderTables(ctx context.Context, c caps, loc fleet.Location, sharded []fleet.ShardedTable) ([]fleet.ShardedTable, error) {
+	infos, err := c.data.Tables(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]fleet.ShardedTable{}
+	for _, t := range sharded {
+		want[strings.ToLower(bareTable(t.Table))] = fleet.ShardedTable{Table: bareTable(t.Table), KeyColumn: t.KeyColumn}
+	}
+	var subset []fleet.TableInfo
+	for _, ti := range infos {
+		if _, ok := want[strings.ToLower(ti.Name)]; ok {
+			subset = append(subset, ti)
+		}
+	}
+	if len(subset) != len(want) {
+		var missing []string
+		for name := range want {
+			found := false
+			for _, ti := range subset {
+				found = found || strings.EqualFold(ti.Name, name)
+			}
+			if !found {
+				missing = append(missing, name)
+			}
+		}
+		return nil, &fleet.Error{Op: "move", Target: loc.String(), Err: fmt.Errorf("sharded table(s) %s not found", strings.Join(missing, ", "))}
+	}
+	sorted, err := fleet.SortTables(subset)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fleet.ShardedTable, 0, len(sorted))
+	for _, ti := range sorted {
+		out = append(out, want[strings.ToLower(ti.Name)])
+	}
+	return out, nil
+}
+
+func reversed(ts []fleet.ShardedTable) []fleet.ShardedTable {
+	out := make([]fleet.ShardedTable, len(ts))
+	for i, t := range ts {
+		out[len(ts)-1-i] = t
+	}
+	return out
+}
+
+func (moveRange) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	c, err := capsOf(env)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseMove(in)
+	if err != nil {
+		return nil, err
+	}
+	mv := &mover{c: c, env: env, m: m}
+	return mv.run(ctx)
+}
+
+type mover struct {
+	c        caps
+	env      *steps.Env
+	m        moveArgs
+	parents  []fleet.ShardedTable // parents-first
+	children []fleet.ShardedTable // children-first
+	total    int64
+	done     int64
+	batches  int64
+}
+
+func (mv *mover) run(ctx context.Context) (steps.Outputs, error) {
+	m := mv.m
+	var err error
+	if mv.parents, err = orderTables(ctx, mv.c, m.from, m.schema.Sharded); err != nil {
+		return nil, err
+	}
+	mv.children = reversed(mv.parents)
+	// Reference tables first, in foreign-key order, only into empty tables.
+	if err := mv.copyReference(ctx); err != nil {
+		return nil, err
+	}
+	if mv.total, err = mv.count(ctx, m.from, m.low, m.high); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	mv.env.Progress(0, mv.total, "rows")
+	cur := m.low
+	for m.high == nil || shardkey.Compare(cur, m.high) < 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		next, err := mv.step(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
+		if next == nil {
+			break // reached +inf
+		}
+		cur = next
+	}
+	secs := time.Since(start).Seconds()
+	out := steps.Outputs{"rows": mv.done, "batches": mv.batches, "seconds": secs}
+	if secs > 0 && mv.done > 0 {
+		out["rowsPerSecond"] = float64(mv.done) / secs
+	}
+	return out, nil
+}
+
+func (mv *mover) copyReference(ctx context.Context) error {
+	if len(mv.m.schema.Reference) == 0 {
+		return nil
+	}
+	infos, err := mv.c.data.Tables(ctx, mv.m.from)
+	if err != nil {
+		return err
+	}
+	var refs []fleet.TableInfo
+	for _, ti := range infos {
+		for _, r := range mv.m.schema.Reference {
+			if strings.EqualFold(ti.Name, bareTable(r)) {
+				refs = append(refs, ti)
+			}
+		}
+	}
+	sorted, err := fleet.SortTables(refs)
+	if err != nil {
+		return err
+	}
+	for _, ti := range sorted {
+		n, err := mv.c.data.CopyTableIfEmpty(ctx, mv.m.from, mv.m.to, ti.Name)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			mv.env.Logf("copied reference table %s (%d rows) to %s", ti.Name, n, mv.m.to)
+		}
+	}
+	return nil
+}
+
+func (mv *mover) count(ctx context.Context, loc fleet.Location, low, high []byte) (int64, error) {
+	r, err := shardkey.Range(mv.m.kt, low, high)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, t := range mv.parents {
+		n, err := mv.c.data.CountRange(ctx, loc, t.Table, t.KeyColumn, r)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// minBound returns the smaller upper bound (nil = +inf).
+func minBound(a, b []byte) []byte {
+	if shardkey.Compare(a, b) <= 0 {
+		return a
+	}
+	return b
+}
+
+// step advances the move from key cur by one batch (or finishes a mapping that
+// already sits on the target) and returns the next key; nil means +inf.
+func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
+	m, store := mv.m, mv.c.store
+	mp, err := store.MappingForKey(ctx, m.mapName, cur)
+	if err != nil {
+		return nil, fmt.Errorf("move %s: no mapping for key %s: %w", m.rangeText(), shardkey.FormatBound(m.kt, cur), err)
+	}
+	end := minBound(mp.Max, m.high)
+	switch {
+	case mp.Location.Equal(m.to):
+		// Repointed earlier: make sure it is online and the source is clean.
+		if !mp.Online {
+			if _, err := store.SetMappingOnline(ctx, m.mapName, mp.ID, true); err != nil {
+				return nil, err
+			}
+		}
+		if err := mv.deleteSource(ctx, cur, end); err != nil {
+			return nil, err
+		}
+		return end, nil
+	case !mp.Location.Equal(m.from):
+		return nil, &fleet.Error{Op: "move " + m.rangeText(), Target: mp.Location.String(),
+			Err:  fmt.Errorf("key %s is mapped to %s, neither source %s nor target %s", shardkey.FormatBound(m.kt, cur), mp.Location, m.from, m.to),
+			Hint: "someone else changed the shard map; re-plan"}
+	}
+	if mp.Online {
+		if !bytes.Equal(mp.Min, cur) {
+			if err := splitAt(ctx, mv.c, m.mapName, cur); err != nil {
+				return nil, err
+			}
+		}
+		// Choose the batch from the real data, so sparse keys move about
+		// batchSize shardlets at a time.
+		r, err := shardkey.Range(m.kt, cur, end)
+		if err != nil {
+			return nil, err
+		}
+		bv, err := mv.c.data.NextBound(ctx, m.from, mv.parents, r, m.batch)
+		if err != nil {
+			return nil, err
+		}
+		batchEnd := end
+		if bv != nil {
+			enc, err := shardkey.Encode(m.kt, bv)
+			if err != nil {
+				return nil, err
+			}
+			batchEnd = minBound(enc, end)
+		}
+		if batchEnd != nil && (mp.Max == nil || shardkey.Compare(batchEnd, mp.Max) < 0) {
+			if err := splitAt(ctx, mv.c, m.mapName, batchEnd); err != nil {
+				return nil, err
+			}
+		}
+		if mp, err = store.MappingForKey(ctx, m.mapName, cur); err != nil {
+			return nil, err
+		}
+		if err := faults.Hit("move.offline"); err != nil {
+			return nil, err
+		}
+		if mp, err = store.SetMappingOnline(ctx, m.mapName, mp.ID, false); err != nil {
+			return nil, err
+		}
+	} else if mp.Max == nil && m.high != nil || mp.Max != nil && m.high != nil && shardkey.Compare(mp.Max, m.high) > 0 {
+		// An offline mapping reaching past our range: cut it at our bound.
+		if err := splitAt(ctx, mv.c, m.mapName, m.high); err != nil {
+			return nil, err
+		}
+		if mp, err = store.MappingForKey(ctx, m.mapName, cur); err != nil {
+			return nil, err
+		}
+	}
+	if err := mv.copyBatch(ctx, mp); err != nil {
+		return nil, err
+	}
+	if err := faults.Hit("move.repoint"); err != nil {
+		return nil, err
+	}
+	moved, err := store.UpdateMappingShard(ctx, m.mapName, mp.ID, m.to)
+	if err != nil {
+		return nil, err
+	}
+	if err := faults.Hit("move.online"); err != nil {
+		return nil, err
+	}
+	if _, err := store.SetMappingOnline(ctx, m.mapName, moved.ID, true); err != nil {
+		return nil, err
+	}
+	if err := mv.deleteSource(ctx, mp.Min, mp.Max); err != nil {
+		return nil, err
+	}
+	mv.batches++
+	return mp.Max, nil
+}
+
+// copyBatch copies the offline mapping's rows to the target and verifies them.
+func (mv *mover) copyBatch(ctx context.Context, mp fleet.Mapping) error {
+	m := mv.m
+	r, err := shardkey.Range(m.kt, mp.Min, mp.Max)
+	if err != nil {
+		return err
+	}
+	// Anything on the target in this range is a partial earlier attempt.
+	if _, err := mv.c.data.DeleteRange(ctx, m.to, mv.children, r); err != nil {
+		return err
+	}
+	copied, err := mv.c.data.CopyRange(ctx, m.from, m.to, mv.parents, r)
+	if err != nil {
+		return err
+	}
+	if err := faults.Hit("move.verify"); err != nil {
+		return err
+	}
+	var rows int64
+	for _, t := range mv.parents {
+		sn, ssum, err := mv.c.data.Checksum(ctx, m.from, t.Table, t.KeyColumn, r)
+		if err != nil {
+			return err
+		}
+		tn, tsum, err := mv.c.data.Checksum(ctx, m.to, t.Table, t.KeyColumn, r)
+		if err != nil {
+			return err
+		}
+		if sn != tn || ssum != tsum {
+			return &fleet.Error{Op: "verify batch " + r.String(), Target: m.to.String(),
+				Err:  fmt.Errorf("table %s: source has %d rows (checksum %s), target %d (checksum %s) after copying %d", t.Table, sn, ssum, tn, tsum, copied[t.Table]),
+				Hint: "something writes to the target range; the mapping stays offline on the source until this is resolved"}
+		}
+		rows += sn
+	}
+	mv.done += rows
+	mv.env.Progress(mv.done, mv.total, "rows")
+	return nil
+}
+
+func (mv *mover) deleteSource(ctx context.Context, low, high []byte) error {
+	r, err := shardkey.Range(mv.m.kt, low, high)
+	if err != nil {
+		return err
+	}
+	_, err = mv.c.data.DeleteRange(ctx, mv.m.from, mv.children, r)
+	return err
+}
+
+// Rollback moves the range back: the planner gives the reverse move as this
+// step's rollback, so there is nothing else to undo here.
+func (moveRange) Rollback(context.Context, *steps.Env, steps.Inputs) error {
+	return steps.ErrNoRollback
+}
+
+func (moveRange) Estimate(in steps.Inputs) steps.Estimate {
+	return steps.Estimate{Basis: "rows counted at plan time"}
+}
