@@ -3,6 +3,8 @@ package plans
 import (
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/plans/expression"
 )
@@ -60,6 +62,8 @@ type Document struct {
 	Steps []*StepSpec
 	// Params are the `with:` values after the template's defaults.
 	Params map[string]any
+
+	source *yaml.Node // the document as written, for Render
 }
 
 // Metadata names a document.

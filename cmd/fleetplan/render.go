@@ -1,0 +1,29 @@
+package main
+
+import (
+	"github.com/fleetplan/fleetplan/plans"
+	"github.com/spf13/cobra"
+)
+
+func init() { commands = append(commands, newRenderCmd) }
+
+func newRenderCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "render PATH...",
+		Short: "Print plans fully expanded: templates inlined, parameters resolved",
+		Long: `render loads plans like validate and prints each document as YAML, with uses:/with:
+replaced by the template's steps and every interpolation that depends only on params
+resolved. Interpolations over steps, live or run stay as written: they are resolved
+when the plan runs. Problems are printed on stderr; with any error nothing is rendered.`,
+		Example: `  fleetplan render examples/upgrade/contoso-v2.yaml
+  fleetplan render examples/ > expanded.yaml`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			set, diags := plans.Options{ConfigPath: a.configPath}.Load(args...)
+			if err := a.writeDiags(diags, "text"); err != nil {
+				return err
+			}
+			return plans.Render(a.stdout, set.Documents)
+		},
+	}
+}

@@ -1,0 +1,142 @@
+package plans
+
+import (
+	"path/filepath"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/schema"
+)
+
+// LoadConfig reads and validates one fleetplan.yaml.
+func LoadConfig(path string) (*Config, diag.List) {
+	l := newLoader(Options{})
+	cfg := l.config(absPath(path), path)
+	return cfg, l.diags.Sort()
+}
+
+// FindConfig returns the fleetplan.yaml that applies to a plan in dir: the
+// one in dir or in the nearest parent. ok is false when there is none.
+func FindConfig(dir string) (path string, ok bool) {
+	dir = absPath(dir)
+	for {
+		for _, name := range ConfigFileNames {
+			p := filepath.Join(dir, name)
+			if fileExists(p) {
+				return p, true
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+// explicitConfig loads Options.ConfigPath.
+func (l *loader) explicitConfig() *Config {
+	return l.config(absPath(l.opts.ConfigPath), l.opts.ConfigPath)
+}
+
+// configFor returns the config that applies to a plan file. found is false
+// when there is none; cfg is nil when it exists but is unusable.
+func (l *loader) configFor(file string) (cfg *Config, found bool) {
+	if l.opts.ConfigPath != "" {
+		return l.explicitConfig(), true
+	}
+	dir := filepath.Dir(absPath(file))
+	path, cached := l.configDir[dir]
+	if !cached {
+		path, _ = FindConfig(dir)
+		l.configDir[dir] = path
+	}
+	if path == "" {
+		return nil, false
+	}
+	return l.config(path, l.displayPath(path)), true
+}
+
+// config reads one fleetplan.yaml, once.
+func (l *loader) config(abs, display string) *Config {
+	if cfg, ok := l.configs[abs]; ok {
+		return cfg
+	}
+	l.configs[abs] = nil
+	data, d := readFile(display)
+	if d != nil {
+		l.diags.Add(*d)
+		return nil
+	}
+	raws := decodeYAML(display, data, &l.diags)
+	switch {
+	case len(raws) == 0:
+		l.diags.Errorf(diag.Pos{File: display, Line: 1, Col: 1}, "fleetplan.yaml is empty").
+			WithHint("write targets: {NAME: {driver: local, path: DIR}}")
+		return nil
+	case len(raws) > 1:
+		l.diags.Errorf(raws[1].pos(""), "fleetplan.yaml must hold one document")
+	}
+	raw := raws[0]
+	m, ok := raw.value.(map[string]any)
+	if !ok {
+		l.diags.Errorf(raw.pos(""), "fleetplan.yaml must be a mapping with targets:")
+		return nil
+	}
+	sch, _ := schema.ForKind(schema.ConfigKind)
+	l.diags.Add(sch.Validate(raw.value, raw.locator(""), "")...)
+	cfg := &Config{Path: abs, Dir: filepath.Dir(abs), Targets: map[string]TargetSpec{}}
+	root := obj{d: raw, m: m, diags: &l.diags}
+	targets := root.obj("targets")
+	for name := range targets.m {
+		t := targets.obj(name)
+		if t.m == nil {
+			continue
+		}
+		spec := TargetSpec{
+			Name: name, Driver: t.str("driver"), Server: t.str("server"), Database: t.str("database"),
+			Port: t.integer("port", 0), Pos: t.selfKeyPos(),
+		}
+		if p := t.str("path"); p != "" {
+			spec.Path = cfg.resolve(p)
+		}
+		auth := t.obj("auth")
+		for k, v := range auth.m {
+			s, ok := v.(string)
+			if !ok {
+				continue
+			}
+			ref, isRef := parseSecretRef(s)
+			switch {
+			case isRef && ref.Kind == SecretFile:
+				ref.Ref = cfg.resolve(ref.Ref)
+			case !isRef:
+				ref = SecretRef{Kind: SecretValue, Ref: s}
+			}
+			if spec.Auth == nil {
+				spec.Auth = map[string]SecretRef{}
+			}
+			spec.Auth[k] = ref
+		}
+		opts, _ := t.m["options"].(map[string]any)
+		for _, k := range []string{"subscription", "resourceGroup"} {
+			if s := t.str(k); s != "" {
+				if opts == nil {
+					opts = map[string]any{}
+				}
+				opts[k] = s
+			}
+		}
+		spec.Options = opts
+		cfg.Targets[name] = spec
+	}
+	l.configs[abs] = cfg
+	return cfg
+}
+
+// resolve makes a path from the config absolute, relative to its folder.
+func (c *Config) resolve(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(c.Dir, p)
+}

@@ -1,0 +1,333 @@
+package plans
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/schema"
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileSize is the largest plan or config file fleetplan reads (4 MiB).
+// Larger files are refused before parsing, so a stray dump cannot eat memory.
+const MaxFileSize = 4 << 20
+
+// Alias expansion budget: a document may produce at most this many values
+// beyond aliasSlackFactor times the nodes written in it. Billion-laughs style
+// documents blow through it after a few thousand expansions.
+const (
+	aliasSlack       = 10_000
+	aliasSlackFactor = 4
+	maxDepth         = 200
+)
+
+// rawDoc is one YAML document converted to plain values, with the source
+// position of every value by JSON pointer.
+type rawDoc struct {
+	file  string
+	node  *yaml.Node // the document's root content node
+	value any
+	index map[string]nodeRef
+}
+
+// nodeRef is the key and value nodes of a value (key is nil for the root and
+// for list items).
+type nodeRef struct{ key, value *yaml.Node }
+
+func nodePos(file string, n *yaml.Node) diag.Pos {
+	if n == nil {
+		return diag.Pos{File: file}
+	}
+	return diag.Pos{File: file, Line: n.Line, Col: n.Column}
+}
+
+// loc returns the location of the value at ptr or of its nearest ancestor.
+func (d *rawDoc) loc(ptr string) schema.Loc {
+	for {
+		if r, ok := d.index[ptr]; ok {
+			l := schema.Loc{Value: nodePos(d.file, r.value)}
+			if r.key != nil {
+				l.Key = nodePos(d.file, r.key)
+			}
+			return l
+		}
+		if ptr == "" {
+			return schema.Loc{Value: nodePos(d.file, d.node)}
+		}
+		ptr = ptr[:strings.LastIndexByte(ptr, '/')]
+	}
+}
+
+// locator returns a schema.Locator for pointers relative to base.
+func (d *rawDoc) locator(base string) schema.Locator {
+	return func(ptr string) schema.Loc { return d.loc(base + ptr) }
+}
+
+// pos is the value position at ptr; keyPos the key position (or the value's).
+func (d *rawDoc) pos(ptr string) diag.Pos { return d.loc(ptr).Value }
+
+func (d *rawDoc) keyPos(ptr string) diag.Pos {
+	l := d.loc(ptr)
+	if l.Key.Line != 0 {
+		return l.Key
+	}
+	return l.Value
+}
+
+// node returns the YAML value node at ptr, or nil.
+func (d *rawDoc) nodeAt(ptr string) *yaml.Node { return d.index[ptr].value }
+
+// readFile reads a plan or config file, refusing files over MaxFileSize
+// without reading them whole.
+func readFile(path string) ([]byte, *diag.Diagnostic) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &diag.Diagnostic{Pos: diag.Pos{File: path}, Message: "cannot read file: " + unwrapPathError(err)}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, &diag.Diagnostic{Pos: diag.Pos{File: path}, Message: "cannot read file: " + unwrapPathError(err)}
+	}
+	if len(data) > MaxFileSize {
+		size := int64(len(data))
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		return nil, &diag.Diagnostic{Pos: diag.Pos{File: path, Line: 1, Col: 1},
+			Message: fmt.Sprintf("file is too large (%s); plan files are limited to %s", humanSize(size), humanSize(MaxFileSize)),
+			Hint:    "split the plan into several files"}
+	}
+	return data, nil
+}
+
+func unwrapPathError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func humanSize(n int64) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// decodeYAML splits a file into documents and converts each to plain values.
+// Problems are appended to diags; documents that could not be converted are
+// dropped.
+func decodeYAML(file string, data []byte, diags *diag.List) []*rawDoc {
+	var docs []*rawDoc
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := safeDecode(dec, &n)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			reportYAMLError(file, data, err, diags)
+			break
+		}
+		if n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
+			continue
+		}
+		root := n.Content[0]
+		if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+			continue // an empty document, e.g. after a trailing ---
+		}
+		c := &converter{file: file, diags: diags, index: map[string]nodeRef{}, expanding: map[*yaml.Node]bool{}}
+		c.limit = aliasSlackFactor*countNodes(root) + aliasSlack
+		v := c.convert(root, nil, "", 0)
+		if c.aborted {
+			continue
+		}
+		docs = append(docs, &rawDoc{file: file, node: root, value: v, index: c.index})
+	}
+	return docs
+}
+
+func safeDecode(dec *yaml.Decoder, n *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: %v", r)
+		}
+	}()
+	return dec.Decode(n)
+}
+
+// reportYAMLError turns a yaml.v3 syntax error into a diagnostic. Tabs in
+// indentation get their own message, at the tab.
+func reportYAMLError(file string, data []byte, err error, diags *diag.List) {
+	msg := err.Error()
+	line := 0
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		if line != 0 && i+1 > line {
+			break
+		}
+		indent := len(l) - len(strings.TrimLeft(l, " \t"))
+		if j := strings.IndexByte(l[:indent], '\t'); j >= 0 {
+			diags.Errorf(diag.Pos{File: file, Line: i + 1, Col: j + 1}, "tab character in indentation").
+				WithHint("YAML indents with spaces only; replace the tab with spaces")
+			return
+		}
+	}
+	pos := diag.Pos{File: file, Line: line, Col: 1}
+	if line == 0 {
+		pos.Line = 1
+	} else if line <= len(lines) {
+		l := lines[line-1]
+		pos.Col = len(l) - len(strings.TrimLeft(l, " ")) + 1
+	}
+	diags.Errorf(pos, "invalid YAML: %s", msg)
+}
+
+func countNodes(n *yaml.Node) int {
+	c := 1
+	for _, ch := range n.Content {
+		c += countNodes(ch)
+	}
+	return c
+}
+
+// converter turns yaml.Node trees into plain values the way JSON would see
+// them: strings, int, float64, bool, nil, []any and map[string]any.
+type converter struct {
+	file      string
+	diags     *diag.List
+	index     map[string]nodeRef
+	count     int
+	limit     int
+	aborted   bool
+	expanding map[*yaml.Node]bool // anchors being expanded, to refuse self-reference
+}
+
+func (c *converter) pos(n *yaml.Node) diag.Pos { return nodePos(c.file, n) }
+
+func (c *converter) convert(n, key *yaml.Node, ptr string, depth int) any {
+	if c.aborted {
+		return nil
+	}
+	c.count++
+	if c.count > c.limit {
+		c.diags.Errorf(c.pos(n), "document expands to more than %d values through aliases", c.limit).
+			WithHint("this looks like an alias bomb; write the values out instead of nesting aliases")
+		c.aborted = true
+		return nil
+	}
+	if depth > maxDepth {
+		c.diags.Errorf(c.pos(n), "document is nested more than %d levels deep", maxDepth)
+		c.aborted = true
+		return nil
+	}
+	if n.Kind != yaml.AliasNode {
+		c.index[ptr] = nodeRef{key: key, value: n}
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		if n.Alias == nil || c.expanding[n.Alias] {
+			c.diags.Errorf(c.pos(n), "alias *%s refers to itself", n.Value)
+			c.aborted = true
+			return nil
+		}
+		c.expanding[n.Alias] = true
+		v := c.convert(n.Alias, key, ptr, depth+1)
+		delete(c.expanding, n.Alias)
+		if r, ok := c.index[ptr]; ok {
+			// Report problems in an aliased value where the alias is used.
+			c.index[ptr] = nodeRef{key: key, value: &yaml.Node{Line: n.Line, Column: n.Column, Kind: r.value.Kind, Style: r.value.Style, Value: r.value.Value, Tag: r.value.Tag}}
+		}
+		return v
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		first := map[string]*yaml.Node{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.AliasNode && k.Alias != nil {
+				k = k.Alias
+			}
+			if k.Kind != yaml.ScalarNode {
+				c.diags.Errorf(c.pos(k), "mapping keys must be plain strings")
+				continue
+			}
+			if k.Value == "<<" && k.ShortTag() == "!!merge" {
+				c.diags.Errorf(c.pos(k), "merge keys (<<) are not supported").
+					WithHint("write the fields out, or use a template with uses:/with:")
+				continue
+			}
+			if prev, dup := first[k.Value]; dup {
+				c.diags.Errorf(c.pos(k), "duplicate key %q (first defined at line %d)", k.Value, prev.Line)
+				continue
+			}
+			first[k.Value] = k
+			child := ptr + "/" + schema.Escape(k.Value)
+			v := c.convert(val, k, child, depth+1)
+			if s, ok := v.(string); ok {
+				if why := inlineSecret(k.Value, s); why != "" {
+					c.diags.Errorf(c.pos(val), "%s", why).
+						WithHint("write %s: env:VARIABLE or %s: file:PATH; never put secrets in plan files", k.Value, k.Value)
+				}
+			}
+			out[k.Value] = v
+		}
+		return out
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for i, item := range n.Content {
+			out = append(out, c.convert(item, nil, ptr+"/"+strconv.Itoa(i), depth+1))
+		}
+		return out
+	case yaml.ScalarNode:
+		return scalarValue(n)
+	case yaml.DocumentNode:
+		if len(n.Content) > 0 {
+			return c.convert(n.Content[0], key, ptr, depth+1)
+		}
+	}
+	return nil
+}
+
+// scalarValue resolves a scalar as JSON would see it. Dates and timestamps
+// stay strings; integers that do not fit an int become float64.
+func scalarValue(n *yaml.Node) any {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil
+	case "!!bool":
+		if b, err := strconv.ParseBool(strings.ToLower(n.Value)); err == nil {
+			return b
+		}
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil && i >= math.MinInt && i <= math.MaxInt {
+			return int(i)
+		}
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			return f
+		}
+	case "!!float":
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return f
+		}
+	}
+	return n.Value
+}

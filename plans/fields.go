@@ -1,0 +1,208 @@
+package plans
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/plans/expression"
+	"github.com/fleetplan/fleetplan/schema"
+	"gopkg.in/yaml.v3"
+)
+
+// obj reads fields of one mapping of a document. Wrong types read as zero
+// values: the schema has already reported them, and semantic checks skip
+// what they cannot read.
+type obj struct {
+	d     *rawDoc
+	ptr   string
+	m     map[string]any
+	diags *diag.List
+}
+
+func (o obj) child(k string) string { return o.ptr + "/" + schema.Escape(k) }
+
+func (o obj) has(k string) bool { _, ok := o.m[k]; return ok }
+
+func (o obj) str(k string) string { s, _ := o.m[k].(string); return s }
+
+func (o obj) strOr(k, def string) string {
+	if s, ok := o.m[k].(string); ok {
+		return s
+	}
+	return def
+}
+
+func (o obj) boolean(k string) bool { b, _ := o.m[k].(bool); return b }
+
+func (o obj) integer(k string, def int) int {
+	if i, ok := o.m[k].(int); ok {
+		return i
+	}
+	return def
+}
+
+func (o obj) obj(k string) obj {
+	m, _ := o.m[k].(map[string]any)
+	return obj{d: o.d, ptr: o.child(k), m: m, diags: o.diags}
+}
+
+func (o obj) items(k string) []obj {
+	list, _ := o.m[k].([]any)
+	out := make([]obj, 0, len(list))
+	for i, e := range list {
+		m, _ := e.(map[string]any)
+		out = append(out, obj{d: o.d, ptr: o.child(k) + "/" + strconv.Itoa(i), m: m, diags: o.diags})
+	}
+	return out
+}
+
+func (o obj) strings(k string) []string {
+	list, _ := o.m[k].([]any)
+	var out []string
+	for _, e := range list {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (o obj) stringMap(k string) map[string]string {
+	m, _ := o.m[k].(map[string]any)
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for key, v := range m {
+		if s, ok := v.(string); ok {
+			out[key] = s
+		}
+	}
+	return out
+}
+
+// at is the position of the mapping itself; pos and keyPos of one field.
+func (o obj) at() diag.Pos             { return o.d.pos(o.ptr) }
+func (o obj) pos(k string) diag.Pos    { return o.d.pos(o.child(k)) }
+func (o obj) keyPos(k string) diag.Pos { return o.d.keyPos(o.child(k)) }
+
+// selfKeyPos is the position of the key holding this mapping (or the mapping).
+func (o obj) selfKeyPos() diag.Pos { return o.d.keyPos(o.ptr) }
+
+func (o obj) errorf(k string, format string, args ...any) *diag.Diagnostic {
+	return o.diags.Errorf(o.pos(k), format, args...)
+}
+
+// duration parses a duration field (zero when absent). The schema checks the
+// syntax; this reports values Go cannot hold.
+func (o obj) duration(k string) time.Duration {
+	s, ok := o.m[k].(string)
+	if !ok {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// path names a field for messages: spec.move.batchSize.
+func (o obj) path(k string) string { return schema.Path(o.child(k)) }
+
+// compileGuard compiles a boolean expression written at field k. what names it
+// in messages ("guard \"all-online\"").
+func (o obj) compileGuard(k, what string) *expression.Program {
+	src := o.str(k)
+	if src == "" {
+		return nil
+	}
+	p, err := expression.Compile(src, expression.Bool)
+	if err != nil {
+		o.exprError(o.child(k), 0, what, err)
+		return nil
+	}
+	return p
+}
+
+// exprError reports an expression error at the file position of the error
+// inside the YAML scalar at ptr, when the scalar's text maps 1:1 to the file.
+// off is the byte offset of the expression inside the scalar's value.
+func (o obj) exprError(ptr string, off int, what string, err error) {
+	pos := o.d.pos(ptr)
+	if e, ok := err.(*expression.Error); ok && e.Column > 0 {
+		if n := o.d.nodeAt(ptr); n != nil && verbatimScalar(n) && e.Line <= 1 {
+			pos.Col += utf8.RuneCountInString(n.Value[:off]) + e.Column - 1
+			if n.Style == yaml.DoubleQuotedStyle || n.Style == yaml.SingleQuotedStyle {
+				pos.Col++
+			}
+		}
+	}
+	o.diags.Errorf(pos, "%s: %v", what, err)
+}
+
+// verbatimScalar reports whether a scalar's value appears in the file exactly
+// as written on one line, so columns inside it map to file columns.
+func verbatimScalar(n *yaml.Node) bool {
+	if n.Kind != yaml.ScalarNode || strings.ContainsAny(n.Value, "\n\r\t") {
+		return false
+	}
+	switch n.Style {
+	case 0, yaml.FlowStyle:
+		return true
+	case yaml.SingleQuotedStyle:
+		return !strings.Contains(n.Value, "'")
+	case yaml.DoubleQuotedStyle:
+		return !strings.ContainsAny(n.Value, `"\`)
+	}
+	return false
+}
+
+// compileInterps compiles every ${{ }} in the strings of v (found at ptr)
+// and reports errors at their positions.
+func (o obj) compileInterps(ptr string, v any) {
+	walkStrings(v, ptr, func(p, s string) {
+		if !expression.HasInterpolation(s) {
+			return
+		}
+		if _, err := expression.CompileInterp(s); err != nil {
+			o.exprError(p, 0, schema.Path(p), err)
+		}
+	})
+}
+
+// walkStrings calls fn for every string in v with its JSON pointer, in a
+// stable order.
+func walkStrings(v any, ptr string, fn func(ptr, s string)) {
+	switch x := v.(type) {
+	case string:
+		fn(ptr, x)
+	case []any:
+		for i, e := range x {
+			walkStrings(e, ptr+"/"+strconv.Itoa(i), fn)
+		}
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			walkStrings(x[k], ptr+"/"+schema.Escape(k), fn)
+		}
+	}
+}
+
+// quoteList renders names for hints: "a", "b", "c".
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,126 @@
+package plans
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // change windows name IANA time zones; do not depend on the host's database
+)
+
+func (l *loader) rollingUpgrade(doc *Document, spec obj) *RollingUpgrade {
+	desired := spec.obj("desired")
+	r := &RollingUpgrade{
+		Target:           l.target(doc, spec),
+		Desired:          UpgradeDesired{Endpoint: desired.str("endpoint"), Version: desired.str("version")},
+		Uses:             spec.str("uses"),
+		OnFailure:        onFailure(spec),
+		ReadOnlyEstimate: spec.duration("readOnlyEstimate"),
+	}
+	l.stepSource(doc, spec, true)
+	return r
+}
+
+// weekdays maps the day names of change windows.
+var weekdays = map[string]time.Weekday{
+	"Sun": time.Sunday, "Mon": time.Monday, "Tue": time.Tuesday, "Wed": time.Wednesday,
+	"Thu": time.Thursday, "Fri": time.Friday, "Sat": time.Saturday,
+}
+
+func (l *loader) instanceChange(doc *Document, spec obj) *InstanceChange {
+	inst, desired := spec.obj("instances"), spec.obj("desired")
+	c := &InstanceChange{
+		Target:      l.target(doc, spec),
+		Instances:   InstanceSelector{Names: inst.strings("names"), Labels: inst.stringMap("labels")},
+		MaxParallel: spec.integer("maxParallel", 1),
+		OnFailure:   onFailure(spec),
+		Uses:        spec.str("uses"),
+		Desired: InstanceDesired{
+			Tier: desired.str("tier"), VCores: desired.integer("vCores", 0), StorageGB: desired.integer("storageGB", 0),
+			Hardware: desired.str("hardware"), LicenseType: desired.str("licenseType"), MaintenanceWindow: desired.str("maintenanceWindow"),
+		},
+	}
+	if zr, ok := desired.m["zoneRedundant"].(bool); ok {
+		c.Desired.ZoneRedundant = &zr
+	}
+	if inst.has("names") && inst.has("labels") {
+		l.diags.Errorf(inst.keyPos("labels"), "spec.instances: give either names: or labels:, not both")
+	}
+	seen := map[string]int{}
+	for i, n := range c.Instances.Names {
+		if j, dup := seen[strings.ToLower(n)]; dup {
+			l.diags.Errorf(inst.d.pos(inst.child("names")+"/"+strconv.Itoa(i)), "instance %q is listed twice (also item %d)", n, j)
+		}
+		seen[strings.ToLower(n)] = i
+	}
+	if w := spec.obj("window"); w.m != nil {
+		win := &ChangeWindow{Duration: w.duration("duration"), TimeZone: w.strOr("timeZone", "UTC")}
+		for _, d := range w.strings("days") {
+			win.Days = append(win.Days, weekdays[d])
+		}
+		if start := w.str("start"); len(start) == 5 {
+			h, _ := strconv.Atoi(start[:2])
+			m, _ := strconv.Atoi(start[3:])
+			win.Start = time.Duration(h)*time.Hour + time.Duration(m)*time.Minute
+		}
+		loc, err := time.LoadLocation(win.TimeZone)
+		if err != nil {
+			w.errorf("timeZone", "%s: unknown time zone %q", w.path("timeZone"), win.TimeZone).
+				WithHint("use an IANA name like UTC, Europe/Paris or America/New_York")
+		}
+		win.Location = loc
+		if win.Duration < 0 || win.Duration > 7*24*time.Hour {
+			w.errorf("duration", "%s: a change window lasts more than 0 and at most a week", w.path("duration"))
+		}
+		if w.has("duration") && win.Duration == 0 {
+			w.errorf("duration", "%s: a change window must not be empty", w.path("duration"))
+		}
+		c.Window = win
+	}
+	if spec.has("uses") || spec.has("steps") || spec.has("with") {
+		l.stepSource(doc, spec, false)
+	}
+	return c
+}
+
+func (l *loader) shardMapRecovery(doc *Document, spec obj) *ShardMapRecovery {
+	r := &ShardMapRecovery{
+		Target:    l.target(doc, spec),
+		ShardMap:  spec.str("shardMap"),
+		Resolve:   spec.strOr("resolve", ResolveKeepShardMapping),
+		Force:     spec.boolean("force"),
+		OnFailure: onFailure(spec),
+		Uses:      spec.str("uses"),
+	}
+	if f := spec.obj("failover"); f.m != nil {
+		r.Failover = &Failover{FromServer: f.str("fromServer"), ToServer: f.str("toServer"), Pos: f.at()}
+		if r.Failover.FromServer != "" && strings.EqualFold(r.Failover.FromServer, r.Failover.ToServer) {
+			f.errorf("toServer", "spec.failover: fromServer and toServer are the same server %q", r.Failover.ToServer)
+		}
+	}
+	seen := map[string]int{}
+	for _, it := range spec.items("shards") {
+		ref := ShardRef{Server: it.str("server"), Database: it.str("database"), Pos: it.at()}
+		if ref.Server == "" || ref.Database == "" {
+			continue
+		}
+		k := strings.ToLower(ref.Server + "/" + ref.Database)
+		if line, dup := seen[k]; dup {
+			l.diags.Errorf(it.at(), "shard %s/%s is listed twice (first at line %d)", ref.Server, ref.Database, line)
+			continue
+		}
+		seen[k] = it.at().Line
+		r.Shards = append(r.Shards, ref)
+	}
+	switch {
+	case spec.has("failover") && spec.has("shards"):
+		l.diags.Errorf(spec.keyPos("shards"), "give either failover: or shards:, not both").
+			WithHint("failover: repoints every shard of a server; shards: checks the listed shards")
+	case !spec.has("failover") && !spec.has("shards") && spec.m != nil:
+		l.diags.Errorf(spec.selfKeyPos(), "missing failover: or shards: in spec").
+			WithHint("failover: {fromServer, toServer} repoints shards after a geo-failover; shards: [{server, database}] checks those shards")
+	}
+	if spec.has("uses") || spec.has("steps") || spec.has("with") {
+		l.stepSource(doc, spec, false)
+	}
+	return r
+}

@@ -1,0 +1,276 @@
+package plans
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/schema"
+)
+
+// Defaults of ShardLayout.move.
+const (
+	DefaultBatchSize = 100
+	DefaultParallel  = 1
+)
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// shardLayout builds a ShardLayout and runs its semantic checks.
+func (l *loader) shardLayout(doc *Document, spec obj) *ShardLayout {
+	s := &ShardLayout{
+		Target:            l.target(doc, spec),
+		ShardMap:          spec.str("shardMap"),
+		MapType:           spec.strOr("mapType", MapRange),
+		KeyType:           spec.str("keyType"),
+		DropRemovedShards: spec.boolean("dropRemovedShards"),
+		OnFailure:         onFailure(spec),
+	}
+	move := spec.obj("move")
+	s.Move = MoveSettings{BatchSize: move.integer("batchSize", DefaultBatchSize), Parallel: move.integer("parallel", DefaultParallel)}
+	l.shards(s, spec)
+	l.mappings(s, spec)
+	l.tables(s, spec)
+	if f := spec.str("schemaFile"); f != "" {
+		s.SchemaFile = filepath.Join(filepath.Dir(absPath(doc.File)), f)
+		if filepath.IsAbs(f) {
+			s.SchemaFile = f
+		}
+		if !fileExists(s.SchemaFile) {
+			spec.errorf("schemaFile", "schema file %q not found", f).WithHint("schemaFile is relative to the plan's folder")
+		}
+	}
+	s.Guards = guards(spec)
+	return s
+}
+
+// guards compiles spec.guards.
+func guards(spec obj) []Guard {
+	var out []Guard
+	for _, g := range spec.items("guards") {
+		name := g.str("name")
+		out = append(out, Guard{Name: name, Expr: g.str("expr"), Pos: g.at(), Program: g.compileGuard("expr", fmt.Sprintf("guard %q", name))})
+	}
+	return out
+}
+
+func (l *loader) shards(s *ShardLayout, spec obj) {
+	byName := map[string]obj{}
+	byLoc := map[string]obj{}
+	for _, it := range spec.items("shards") {
+		sh := Shard{Name: it.strOr("name", it.str("database")), Server: it.str("server"), Database: it.str("database"), Pos: it.at()}
+		if sh.Name == "" || sh.Server == "" || sh.Database == "" {
+			continue // the schema reported what is missing
+		}
+		namePos := it.pos("name")
+		if !it.has("name") {
+			namePos = it.pos("database")
+		}
+		if first, dup := byName[sh.Name]; dup {
+			l.diags.Errorf(namePos, "duplicate shard name %q (first defined at line %d)", sh.Name, first.at().Line)
+			continue
+		}
+		loc := strings.ToLower(sh.Server) + "/" + strings.ToLower(sh.Database)
+		if first, dup := byLoc[loc]; dup {
+			l.diags.Errorf(it.at(), "duplicate shard location %s/%s: shards %q and %q are the same database",
+				sh.Server, sh.Database, first.strOr("name", first.str("database")), sh.Name).
+				WithHint("each shard must be its own database (first defined at line %d)", first.at().Line)
+			continue
+		}
+		byName[sh.Name], byLoc[loc] = it, it
+		s.Shards = append(s.Shards, sh)
+	}
+}
+
+// shardRef checks that field k of it names a shard of the layout.
+func (l *loader) shardRef(s *ShardLayout, it obj, k string) string {
+	name := it.str(k)
+	if name == "" {
+		return ""
+	}
+	known := make([]string, 0, len(s.Shards))
+	for _, sh := range s.Shards {
+		if sh.Name == name {
+			return name
+		}
+		known = append(known, sh.Name)
+	}
+	d := it.errorf(k, "unknown shard %q", name)
+	if sug := schema.Suggest(name, known); sug != "" {
+		d.WithHint("did you mean %q? shards: %s", sug, strings.Join(known, ", "))
+	} else if len(known) > 0 {
+		d.WithHint("shards: %s", strings.Join(known, ", "))
+	}
+	return name
+}
+
+// key parses field k of it as a sharding key; ok is false when it is not valid.
+func (l *loader) key(s *ShardLayout, it obj, k string) (Key, bool) {
+	v, present := it.m[k]
+	if !present || s.KeyType == "" {
+		return Key{}, false
+	}
+	var text string
+	switch x := v.(type) {
+	case string:
+		text = x
+	case int, float64:
+		text = fmt.Sprint(x)
+		if n := it.d.nodeAt(it.child(k)); n != nil {
+			text = n.Value // as written, so 0x10 or 1e3 are judged as typed
+		}
+	default:
+		return Key{}, false // the schema reported the type
+	}
+	key, err := ParseKey(s.KeyType, text)
+	if err != nil {
+		it.errorf(k, "%s: %v", it.path(k), err)
+		return Key{}, false
+	}
+	return key, true
+}
+
+func (l *loader) mappings(s *ShardLayout, spec obj) {
+	switch {
+	case s.MapType == MapRange && spec.has("points"):
+		l.diags.Errorf(spec.keyPos("points"), "points are for list maps, but this is a range map").
+			WithHint("use ranges: with low/high, or set mapType: list")
+	case s.MapType == MapList && spec.has("ranges"):
+		l.diags.Errorf(spec.keyPos("ranges"), "ranges are for range maps, but this is a list map (mapType: list)").
+			WithHint("use points: with key/shard, or set mapType: range")
+	}
+	if s.MapType == MapRange {
+		l.ranges(s, spec)
+	} else {
+		l.points(s, spec)
+	}
+}
+
+type placedRange struct {
+	r  Range
+	it obj
+}
+
+func (l *loader) ranges(s *ShardLayout, spec obj) {
+	var placed []placedRange
+	for _, it := range spec.items("ranges") {
+		r := Range{Shard: l.shardRef(s, it, "shard"), Pos: it.at()}
+		low, okLow := l.key(s, it, "low")
+		r.Low = low
+		okHigh := true
+		if it.has("high") {
+			var high Key
+			high, okHigh = l.key(s, it, "high")
+			r.High = &high
+		}
+		if !okLow || !okHigh {
+			continue
+		}
+		if r.High != nil && CompareKeys(r.Low, *r.High) >= 0 {
+			l.diags.Errorf(it.at(), "range low %s is not below high %s", r.Low.Text, r.High.Text).
+				WithHint("ranges are half-open [low, high): low must be smaller than high; leave out high for an unbounded range")
+			continue
+		}
+		s.Ranges = append(s.Ranges, r)
+		placed = append(placed, placedRange{r, it})
+	}
+	sort.SliceStable(placed, func(i, j int) bool { return CompareKeys(placed[i].r.Low, placed[j].r.Low) < 0 })
+	// Sweep in key order, keeping the range that reaches highest so far.
+	var reach *placedRange
+	for i := range placed {
+		cur := &placed[i]
+		if reach != nil {
+			if reach.r.High == nil || CompareKeys(cur.r.Low, *reach.r.High) < 0 {
+				// Report at whichever of the two comes later in the file.
+				later, earlier := cur, reach
+				if later.r.Pos.Line < earlier.r.Pos.Line || (later.r.Pos.Line == earlier.r.Pos.Line && later.r.Pos.Col < earlier.r.Pos.Col) {
+					later, earlier = earlier, later
+				}
+				l.diags.Errorf(later.it.at(), "range %s overlaps range %s (line %d)", rangeText(later.r), rangeText(earlier.r), earlier.r.Pos.Line).
+					WithHint("ranges must not overlap; every key maps to one shard")
+			} else if c := CompareKeys(cur.r.Low, *reach.r.High); c > 0 {
+				l.diags.Warnf(cur.it.at(), "keys [%s, %s) are not mapped to any shard", reach.r.High.Text, cur.r.Low.Text)
+			}
+		}
+		if reach == nil || (reach.r.High != nil && (cur.r.High == nil || CompareKeys(*cur.r.High, *reach.r.High) > 0)) {
+			reach = cur
+		}
+	}
+}
+
+func rangeText(r Range) string {
+	high := "+inf"
+	if r.High != nil {
+		high = r.High.Text
+	}
+	return fmt.Sprintf("[%s, %s)", r.Low.Text, high)
+}
+
+func (l *loader) points(s *ShardLayout, spec obj) {
+	type placedPoint struct {
+		p  Point
+		it obj
+	}
+	var placed []placedPoint
+	for _, it := range spec.items("points") {
+		p := Point{Shard: l.shardRef(s, it, "shard"), Pos: it.at()}
+		key, ok := l.key(s, it, "key")
+		if !ok {
+			continue
+		}
+		p.Key = key
+		s.Points = append(s.Points, p)
+		placed = append(placed, placedPoint{p, it})
+	}
+	sort.SliceStable(placed, func(i, j int) bool { return CompareKeys(placed[i].p.Key, placed[j].p.Key) < 0 })
+	for i := 1; i < len(placed); i++ {
+		if CompareKeys(placed[i-1].p.Key, placed[i].p.Key) == 0 {
+			a, b := placed[i-1], placed[i]
+			if b.p.Pos.Line < a.p.Pos.Line {
+				a, b = b, a
+			}
+			b.it.errorf("key", "key %s is mapped twice (also at line %d)", b.p.Key.Text, a.p.Pos.Line).
+				WithHint("a list map maps each key to one shard")
+		}
+	}
+}
+
+func (l *loader) tables(s *ShardLayout, spec obj) {
+	tables := spec.obj("tables")
+	seen := map[string]int{}
+	check := func(name string, pos diag.Pos) bool {
+		if name == "" {
+			return false
+		}
+		k := strings.ToLower(name)
+		if !strings.Contains(k, ".") {
+			k = "dbo." + k
+		}
+		if line, dup := seen[k]; dup {
+			l.diags.Errorf(pos, "table %q is listed twice (first at line %d)", name, line).
+				WithHint("a table is either sharded or reference, once")
+			return false
+		}
+		seen[k] = pos.Line
+		return true
+	}
+	for _, it := range tables.items("sharded") {
+		t := ShardedTable{Table: it.str("table"), Key: it.str("key")}
+		if check(t.Table, it.pos("table")) && t.Key != "" {
+			s.Tables.Sharded = append(s.Tables.Sharded, t)
+		}
+	}
+	list, _ := tables.m["reference"].([]any)
+	for i, v := range list {
+		name, _ := v.(string)
+		if check(name, tables.d.pos(fmt.Sprintf("%s/%d", tables.child("reference"), i))) {
+			s.Tables.Reference = append(s.Tables.Reference, name)
+		}
+	}
+}
