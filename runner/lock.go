@@ -1,0 +1,149 @@
+package runner
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/fleetplan/fleetplan/fleet"
+)
+
+// Holder describes the process holding a target lock. It is written beside the
+// lock file so a refused run can say who holds the lock and since when.
+type Holder struct {
+	PID     int       `json:"pid"`
+	Run     string    `json:"run"`
+	Host    string    `json:"host"`
+	Command string    `json:"command,omitempty"`
+	Since   time.Time `json:"since"`
+}
+
+// LockedError says that another process holds the target lock.
+type LockedError struct {
+	Target string
+	Holder *Holder // nil when the holder did not leave its details
+}
+
+func (e *LockedError) Error() string {
+	if e.Holder == nil {
+		return fmt.Sprintf("target %q is locked by another fleetplan process", e.Target)
+	}
+	h := e.Holder
+	return fmt.Sprintf("target %q is locked by run %s (pid %d on %s, since %s)",
+		e.Target, h.Run, h.PID, h.Host, h.Since.Local().Format(time.RFC3339))
+}
+
+// targetLock is a held lock on one target. The kernel drops an flock when its
+// holder dies, so a killed process never keeps the target locked.
+type targetLock struct {
+	fl     *flock.Flock
+	holder string
+}
+
+func lockPaths(dir, target string) (lock, holder string) {
+	base := filepath.Join(dir, "locks", safeName(target))
+	return base + ".lock", base + ".holder.json"
+}
+
+// safeName turns a target name into a file name.
+func safeName(s string) string {
+	if s == "" {
+		return "default"
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// acquireLock takes the target lock without blocking (a few short retries
+// absorb status probes that hold it for an instant) and records the holder.
+func acquireLock(dir, target string, h Holder) (*targetLock, error) {
+	lockPath, holderPath := lockPaths(dir, target)
+	if err := os.MkdirAll(filepath.Dir(lockPath), 0o755); err != nil {
+		return nil, err
+	}
+	fl := flock.New(lockPath)
+	var ok bool
+	var err error
+	for i := 0; i < 5; i++ {
+		if ok, err = fl.TryLock(); err != nil || ok {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock target %q: %w", target, err)
+	}
+	if !ok {
+		le := &LockedError{Target: target, Holder: readHolder(holderPath)}
+		hint := "wait for that run to finish, or look at it with `fleetplan status " + runOf(le.Holder) + "`; the lock is released as soon as its process exits"
+		return nil, &fleet.Error{Op: "lock target", Target: target, Err: le, Hint: hint}
+	}
+	b, _ := json.Marshal(h)
+	if err := writeFileAtomic(holderPath, b); err != nil {
+		_ = fl.Unlock()
+		return nil, fmt.Errorf("record lock holder: %w", err)
+	}
+	return &targetLock{fl: fl, holder: holderPath}, nil
+}
+
+func runOf(h *Holder) string {
+	if h == nil {
+		return ""
+	}
+	return h.Run
+}
+
+// release removes the holder file, then the lock (in this order, so the next
+// holder's file is never removed).
+func (l *targetLock) release() {
+	if l == nil {
+		return
+	}
+	_ = os.Remove(l.holder)
+	_ = l.fl.Unlock()
+}
+
+func readHolder(path string) *Holder {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var h Holder
+	if json.Unmarshal(b, &h) != nil {
+		return nil
+	}
+	return &h
+}
+
+// liveHolder reports who holds the target lock, or nil when nobody does. It
+// never blocks a runner: it probes with a shared lock and lets go at once.
+func liveHolder(dir, target string) *Holder {
+	lockPath, holderPath := lockPaths(dir, target)
+	if _, err := os.Stat(lockPath); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	fl := flock.New(lockPath)
+	ok, err := fl.TryRLock()
+	if err != nil {
+		return nil
+	}
+	if ok {
+		_ = fl.Unlock()
+		return nil
+	}
+	if h := readHolder(holderPath); h != nil {
+		return h
+	}
+	return &Holder{}
+}

@@ -1,0 +1,236 @@
+package runner
+
+import (
+	"sort"
+	"time"
+
+	"github.com/fleetplan/fleetplan/steps"
+)
+
+// Run statuses, as shown by Status and List.
+const (
+	StatusRunning          = "running"      // a live process is executing the run
+	StatusRollingBack      = "rolling-back" // a live process is rolling the run back
+	StatusInterrupted      = "interrupted"  // the process died or was stopped; resume continues
+	StatusPaused           = "paused"       // a step failed and the plan says onFailure: pause
+	StatusAwaitingApproval = "awaiting-approval"
+	StatusDone             = "done"
+	StatusRolledBack       = "rolled-back"
+	StatusRollbackFailed   = "rollback-failed"
+	StatusCancelled        = "cancelled"
+)
+
+// Step states, as shown by Status and seen by guards (steps.<id>.status).
+const (
+	StatePending          = "pending"
+	StateRunning          = "running" // started, not finished (re-run on resume)
+	StateDone             = "done"
+	StateSkipped          = "skipped" // effect was already live
+	StateFailed           = "failed"
+	StateAwaitingApproval = "awaiting-approval"
+	StateApproved         = "approved"
+	StateRejected         = "rejected"
+)
+
+// Rollback states of a step.
+const (
+	RollbackNone        = ""
+	RollbackRunning     = "rolling-back"
+	RollbackDoneState   = "rolled-back"
+	RollbackFailedSt    = "rollback-failed"
+	RollbackNothingToDo = "nothing-to-undo"
+)
+
+type phase int
+
+const (
+	phaseForward phase = iota
+	phaseRollback
+)
+
+// replayed is the state of a run rebuilt from its journal.
+type replayed struct {
+	runID, plan, kind, target string
+	total                     int
+	started, updated          time.Time
+	last                      RecordType // last run-level record, "" if none
+	reason                    string     // why the run failed, paused or stopped
+	phase                     phase
+	sessions                  int // run-started + run-resumed records
+	steps                     map[string]*stepRec
+	seq                       int
+	ncomplete                 int // steps done or skipped
+}
+
+// stepRec is one step's state rebuilt from the journal.
+type stepRec struct {
+	state                  string
+	rollback               string
+	attempts, retries      int
+	waited                 time.Duration
+	err                    string
+	rollbackErr            string
+	outputs                steps.Outputs
+	applied                bool // failed after Apply was called
+	ownSkip                bool // skipped after an interrupted start: this run's own effect
+	startedAt, finishedAt  time.Time
+	approvedBy, rejectedBy string
+	rejectReason           string
+	seq                    int // journal position of the latest forward transition
+}
+
+func (p *replayed) step(id string) *stepRec {
+	s := p.steps[id]
+	if s == nil {
+		s = &stepRec{state: StatePending}
+		p.steps[id] = s
+	}
+	return s
+}
+
+// replay folds journal records into run and step state.
+func replay(recs []Record) *replayed {
+	p := &replayed{steps: map[string]*stepRec{}}
+	for _, r := range recs {
+		p.apply(r)
+	}
+	return p
+}
+
+func (p *replayed) apply(r Record) {
+	p.seq++
+	p.updated = r.Time
+	switch r.Type {
+	case RunStarted:
+		p.runID, p.plan, p.kind, p.target, p.total = r.Run, r.Plan, r.Kind, r.Target, r.Steps
+		p.started = r.Time
+		p.last, p.reason = r.Type, ""
+		p.sessions++
+	case RunResumed:
+		p.last, p.reason = r.Type, ""
+		p.sessions++
+	case RunPaused, RunAwaitingApproval, RunDone, RunCancelled, RunInterrupted, RunRolledBack, RunRollbackFailed:
+		p.last = r.Type
+		if r.Reason != "" || r.Type != RunRolledBack {
+			p.reason = r.Reason
+		}
+	case RunFailed, RunRollbackStarted:
+		p.last, p.reason = r.Type, r.Reason
+		p.phase = phaseRollback
+
+	case StepStarted:
+		s := p.step(r.Step)
+		s.state, s.err, s.startedAt, s.seq = StateRunning, "", r.Time, p.seq
+	case StepDone:
+		s := p.step(r.Step)
+		p.countComplete(s)
+		s.state, s.err, s.outputs, s.finishedAt, s.seq = StateDone, "", r.Outputs, r.Time, p.seq
+		s.attempts = r.Attempt
+	case StepSkipped:
+		s := p.step(r.Step)
+		p.countComplete(s)
+		s.state, s.err, s.finishedAt, s.seq = StateSkipped, "", r.Time, p.seq
+		s.ownSkip = s.ownSkip || r.Resumed
+		s.attempts = r.Attempt
+	case StepFailed:
+		s := p.step(r.Step)
+		s.state, s.err, s.finishedAt, s.seq = StateFailed, r.Error, r.Time, p.seq
+		s.applied = s.applied || r.Applied
+		s.attempts = r.Attempt
+	case StepRetrying:
+		s := p.step(r.Step)
+		s.retries++
+		s.waited += r.Wait
+		s.attempts = r.Attempt
+		s.err = r.Error
+	case StepAwaitingApproval:
+		p.step(r.Step).state = StateAwaitingApproval
+	case StepApproved:
+		s := p.step(r.Step)
+		s.state, s.approvedBy = StateApproved, r.Who
+	case StepRejected:
+		s := p.step(r.Step)
+		s.state, s.rejectedBy, s.rejectReason = StateRejected, r.Who, r.Reason
+
+	case RollbackStarted:
+		p.step(r.Step).rollback = RollbackRunning
+	case RollbackDone:
+		p.step(r.Step).rollback = RollbackDoneState
+	case RollbackSkipped:
+		p.step(r.Step).rollback = RollbackNothingToDo
+	case RollbackFailed:
+		s := p.step(r.Step)
+		s.rollback, s.rollbackErr = RollbackFailedSt, r.Error
+	}
+}
+
+func (p *replayed) countComplete(s *stepRec) {
+	if s.state != StateDone && s.state != StateSkipped {
+		p.ncomplete++
+	}
+}
+
+// status derives the run status; live says whether a process holds the run.
+func (p *replayed) status(live bool) string {
+	switch p.last {
+	case RunPaused:
+		return StatusPaused
+	case RunAwaitingApproval:
+		return StatusAwaitingApproval
+	case RunDone:
+		return StatusDone
+	case RunRolledBack:
+		return StatusRolledBack
+	case RunRollbackFailed:
+		return StatusRollbackFailed
+	case RunCancelled:
+		return StatusCancelled
+	case RunInterrupted:
+		if live {
+			return StatusRunning
+		}
+		return StatusInterrupted
+	}
+	if !live {
+		return StatusInterrupted
+	}
+	if p.phase == phaseRollback {
+		return StatusRollingBack
+	}
+	return StatusRunning
+}
+
+// finished reports whether nothing more can happen to the run by resuming it.
+func finished(status string) bool {
+	return status == StatusDone || status == StatusRolledBack || status == StatusCancelled
+}
+
+// rollbackOrder lists the steps a rollback must undo, most recent first: steps
+// done by this run, steps that failed after Apply was called, and steps that
+// started but never finished (their effect may be partial). Steps already
+// rolled back, or with nothing to undo, are left out.
+func (p *replayed) rollbackOrder() []string {
+	type cand struct {
+		id  string
+		seq int
+	}
+	var cs []cand
+	for id, s := range p.steps {
+		if s.rollback == RollbackDoneState || s.rollback == RollbackNothingToDo {
+			continue
+		}
+		switch {
+		case s.state == StateDone,
+			s.state == StateSkipped && s.ownSkip,
+			s.state == StateFailed && s.applied,
+			s.state == StateRunning:
+			cs = append(cs, cand{id, s.seq})
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].seq > cs[j].seq })
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.id
+	}
+	return out
+}

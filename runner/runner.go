@@ -1,0 +1,966 @@
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/steps"
+)
+
+// Options configure a run. Dir is required; everything else has a default.
+type Options struct {
+	// Dir is the state directory (the .fleetplan folder beside fleetplan.yaml):
+	// runs live under Dir/runs/<id>/, target locks under Dir/locks/.
+	Dir string
+	// Target is the opened fleet the actions run against.
+	Target fleet.Target
+	// Parallel is how many steps may run at once (default 4).
+	Parallel int
+	// Evaluator checks guards and resolves inputs (default Literal).
+	Evaluator Evaluator
+	// Events receives transitions and progress (default: none).
+	Events EventSink
+	// Retry fills the fields a step's own retry policy leaves at zero
+	// (default DefaultRetry: budget 60 s, initial 250 ms, max 5 s, full jitter).
+	Retry planner.RetryPolicy
+	// Sleep waits between retries and guard polls (default: a timer that
+	// stops early when ctx is done). Tests pass a fake.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// BaseDir is the folder relative inputs are resolved against (default:
+	// the folder of the graph's Source).
+	BaseDir string
+	// Command is recorded in the lock holder file ("fleetplan apply ...").
+	Command string
+}
+
+// Result is how a run ended for this call.
+type Result struct {
+	RunID  string
+	Dir    string // the run's folder
+	Status string // a Status* constant
+	Reason string // why it failed, paused or stopped
+	Total  int    // steps in the graph
+	Done   int    // steps done or already live
+	Failed int
+	// Awaiting lists steps waiting for approval when Status is awaiting-approval.
+	Awaiting []string
+}
+
+// RunError is returned together with a Result when a run did not reach the
+// outcome asked for: Start and Resume aim for done (awaiting-approval is a
+// clean stop, not an error), Rollback aims for rolled-back.
+type RunError struct {
+	RunID  string
+	Status string
+	Reason string
+}
+
+func (e *RunError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("run %s ended %s", e.RunID, e.Status)
+	}
+	return fmt.Sprintf("run %s ended %s: %s", e.RunID, e.Status, e.Reason)
+}
+
+// faultHit is the fault-injection hook at the runner's named points
+// ("runner.step.before", "runner.step.after", "runner.rollback.before").
+var faultHit = func(point string) error { return nil }
+
+// Start begins a new run of g: it takes the target lock, creates
+// Dir/runs/<id>/ with plan.json and the journal, and executes the graph.
+// The returned Result is non-nil whenever a run was created, even with an error.
+func Start(ctx context.Context, g *planner.Graph, opt Options) (*Result, error) {
+	if err := checkOptions(&opt); err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return nil, errors.New("runner: nil graph")
+	}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid step graph: %w", err)
+	}
+	actions, err := resolveActions(g)
+	if err != nil {
+		return nil, err
+	}
+	target, err := targetName(g, opt)
+	if err != nil {
+		return nil, err
+	}
+	runsDir := filepath.Join(opt.Dir, "runs")
+	if err := os.MkdirAll(runsDir, 0o755); err != nil {
+		return nil, err
+	}
+	id, err := newRunDir(runsDir)
+	if err != nil {
+		return nil, err
+	}
+	runDir := filepath.Join(runsDir, id)
+	lock, err := acquireLock(opt.Dir, target, holder(id, opt))
+	if err != nil {
+		_ = os.Remove(runDir)
+		return nil, err
+	}
+	defer lock.release()
+
+	j, _, err := openJournal(filepath.Join(runDir, journalFile))
+	if err != nil {
+		return nil, err
+	}
+	defer j.close()
+	planJSON, err := json.Marshal(g)
+	if err != nil {
+		return nil, fmt.Errorf("encode plan: %w", err)
+	}
+	// The atomic write fsyncs the run folder, which makes the journal's
+	// directory entry durable as well.
+	if err := writeFileAtomic(filepath.Join(runDir, planFile), planJSON); err != nil {
+		return nil, fmt.Errorf("write plan: %w", err)
+	}
+	if err := syncDir(runsDir); err != nil {
+		return nil, err
+	}
+
+	r := newRun(g, opt, id, runDir, target, actions, j, replay(nil))
+	host, _ := os.Hostname()
+	r.record(Record{Type: RunStarted, Run: id, Plan: g.Plan, Kind: g.Kind, Target: target,
+		Steps: len(g.Steps), PID: os.Getpid(), Host: host})
+	r.info.Session = 1
+	return r.finish(r.forward(ctx), StatusDone)
+}
+
+// Resume continues a run that did not finish: it replays the journal, re-runs
+// steps that started but did not finish (and a failed step of a paused run),
+// runs approved steps, and rolls back a run whose step was rejected or whose
+// rollback was interrupted. Resuming a finished run is an error.
+func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
+	r, unlock, err := openRun(runID, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	status := r.st.status(false)
+	switch {
+	case status == StatusCancelled:
+		return r.result(), &RunError{RunID: runID, Status: status, Reason: "the run was cancelled; `fleetplan rollback " + runID + "` undoes what it did"}
+	case finished(status):
+		return r.result(), fmt.Errorf("run %s already ended %s; nothing to resume", runID, status)
+	}
+	host, _ := os.Hostname()
+	r.record(Record{Type: RunResumed, PID: os.Getpid(), Host: host})
+	if r.cancelRequested() {
+		r.record(Record{Type: RunCancelled, Reason: "cancel requested"})
+		if err := r.commit(); err != nil {
+			return r.finish(phaseResult{err: err}, StatusDone)
+		}
+		return r.finish(phaseResult{status: StatusCancelled, reason: "cancel requested"}, StatusDone)
+	}
+	if r.st.phase == phaseRollback {
+		return r.finish(r.rollback(ctx, r.st.reason), StatusDone)
+	}
+	for _, s := range r.g.Steps {
+		if rec := r.st.steps[s.ID]; rec != nil && rec.state == StateRejected {
+			reason := fmt.Sprintf("step %q was rejected by %s", s.ID, rec.rejectedBy)
+			if rec.rejectReason != "" {
+				reason += ": " + rec.rejectReason
+			}
+			r.record(Record{Type: RunFailed, Reason: reason})
+			return r.finish(r.rollback(ctx, reason), StatusDone)
+		}
+	}
+	return r.finish(r.forward(ctx), StatusDone)
+}
+
+// Rollback undoes a run: the rollback branches of its completed steps run in
+// reverse completion order (a step without a branch has its action's
+// Rollback called). Steps already rolled back are not undone twice, so an
+// interrupted or failed rollback can be run again.
+func Rollback(ctx context.Context, runID string, opt Options) (*Result, error) {
+	r, unlock, err := openRun(runID, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if status := r.st.status(false); status == StatusRolledBack {
+		return r.result(), fmt.Errorf("run %s is already rolled back", runID)
+	}
+	reason := "rollback requested"
+	if r.st.reason != "" {
+		reason += " (" + r.st.reason + ")"
+	}
+	host, _ := os.Hostname()
+	r.record(Record{Type: RunResumed, PID: os.Getpid(), Host: host})
+	r.record(Record{Type: RunRollbackStarted, Reason: reason})
+	return r.finish(r.rollback(ctx, reason), StatusRolledBack)
+}
+
+func checkOptions(opt *Options) error {
+	if opt.Dir == "" {
+		return errors.New("runner: Options.Dir (the state directory) is required")
+	}
+	if opt.Parallel <= 0 {
+		opt.Parallel = 4
+	}
+	if opt.Evaluator == nil {
+		opt.Evaluator = Literal{}
+	}
+	if opt.Sleep == nil {
+		opt.Sleep = sleepCtx
+	}
+	return nil
+}
+
+func targetName(g *planner.Graph, opt Options) (string, error) {
+	name := g.Target
+	if opt.Target != nil {
+		if name != "" && opt.Target.Name() != name {
+			return "", fmt.Errorf("the plan is for target %q but the runner was given target %q", name, opt.Target.Name())
+		}
+		name = opt.Target.Name()
+	}
+	if name == "" {
+		name = "default"
+	}
+	return name, nil
+}
+
+// resolveActions looks up every action (and rollback branch action) up front,
+// so an unknown name fails before anything runs.
+func resolveActions(g *planner.Graph) (map[string]steps.Action, error) {
+	out := map[string]steps.Action{}
+	var unknown []string
+	add := func(s *planner.Step) {
+		if _, ok := out[s.Action]; ok {
+			return
+		}
+		a, err := steps.Lookup(s.Action)
+		if err != nil {
+			unknown = append(unknown, fmt.Sprintf("step %q: %v", s.ID, err))
+			return
+		}
+		out[s.Action] = a
+	}
+	for _, s := range g.Steps {
+		add(s)
+		if s.Rollback != nil {
+			add(s.Rollback)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, errors.New(strings.Join(unknown, "\n"))
+	}
+	return out, nil
+}
+
+// NewRunID returns a time-sortable run id: UTC time to the second and four
+// random hex digits, e.g. 20261122T101500Z-ab12.
+func NewRunID(now time.Time) string {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+func newRunDir(runsDir string) (string, error) {
+	for i := 0; ; i++ {
+		id := NewRunID(time.Now())
+		err := os.Mkdir(filepath.Join(runsDir, id), 0o755)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			return "", err
+		}
+	}
+}
+
+func holder(id string, opt Options) Holder {
+	host, _ := os.Hostname()
+	return Holder{PID: os.Getpid(), Run: id, Host: host, Command: opt.Command, Since: time.Now().UTC()}
+}
+
+// openRun loads a run's plan, takes its target lock and replays its journal.
+func openRun(runID string, opt Options) (*run, func(), error) {
+	if err := checkOptions(&opt); err != nil {
+		return nil, nil, err
+	}
+	runDir, err := runPath(opt.Dir, runID)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := loadPlan(runDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	actions, err := resolveActions(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	target, err := targetName(g, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	lock, err := acquireLock(opt.Dir, target, holder(runID, opt))
+	if err != nil {
+		return nil, nil, err
+	}
+	j, recs, err := openJournal(filepath.Join(runDir, journalFile))
+	if err != nil {
+		lock.release()
+		return nil, nil, err
+	}
+	st := replay(recs)
+	r := newRun(g, opt, runID, runDir, target, actions, j, st)
+	r.info.Session = st.sessions + 1
+	return r, func() { _ = j.close(); lock.release() }, nil
+}
+
+// runPath returns the folder of a run, checking that it exists.
+func runPath(dir, runID string) (string, error) {
+	if runID == "" || strings.ContainsAny(runID, `/\`) || runID == "." || runID == ".." {
+		return "", fmt.Errorf("invalid run id %q", runID)
+	}
+	p := filepath.Join(dir, "runs", runID)
+	if _, err := os.Stat(filepath.Join(p, planFile)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", &fleet.Error{Op: "find run", Target: runID, Err: errors.New("no such run"),
+				Hint: "list runs with `fleetplan runs`"}
+		}
+		return "", err
+	}
+	return p, nil
+}
+
+func loadPlan(runDir string) (*planner.Graph, error) {
+	b, err := os.ReadFile(filepath.Join(runDir, planFile))
+	if err != nil {
+		return nil, err
+	}
+	var g planner.Graph
+	if err := json.Unmarshal(b, &g); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(runDir, planFile), err)
+	}
+	if g.FormatVersion != planner.GraphFormatVersion {
+		return nil, fmt.Errorf("%s: plan format version %d, this fleetplan reads version %d",
+			filepath.Join(runDir, planFile), g.FormatVersion, planner.GraphFormatVersion)
+	}
+	return &g, nil
+}
+
+// run is one process's work on a run.
+type run struct {
+	g       *planner.Graph
+	opt     Options
+	id      string
+	dir     string
+	target  string
+	actions map[string]steps.Action
+	j       *journal
+	ev      *events
+	info    RunInfo
+	baseDir string
+	index   map[string]int
+
+	mu sync.RWMutex // guards st for State readers; only the scheduler writes
+	st *replayed
+}
+
+func newRun(g *planner.Graph, opt Options, id, dir, target string, actions map[string]steps.Action, j *journal, st *replayed) *run {
+	r := &run{
+		g: g, opt: opt, id: id, dir: dir, target: target, actions: actions, j: j, st: st,
+		info:  RunInfo{ID: id, Plan: g.Plan, Kind: g.Kind, Target: target},
+		index: make(map[string]int, len(g.Steps)),
+	}
+	if opt.Events != nil {
+		r.ev = &events{sink: opt.Events, run: id}
+	}
+	r.baseDir = opt.BaseDir
+	if r.baseDir == "" && g.Source != "" {
+		r.baseDir = filepath.Dir(g.Source)
+	}
+	for i, s := range g.Steps {
+		r.index[s.ID] = i
+	}
+	return r
+}
+
+// Run implements State.
+func (r *run) Run() RunInfo { return r.info }
+
+// Step implements State.
+func (r *run) Step(id string) (string, steps.Outputs, bool) {
+	if _, ok := r.index[id]; !ok {
+		return "", nil, false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	s := r.st.steps[id]
+	if s == nil {
+		return StatePending, nil, true
+	}
+	return s.state, s.outputs, true
+}
+
+// record applies a transition to the in-memory state (the same fold that
+// replays the journal) and buffers it for the next commit.
+func (r *run) record(rec Record) {
+	rec.Time = time.Now().UTC()
+	r.mu.Lock()
+	r.st.apply(rec)
+	r.mu.Unlock()
+	r.j.add(rec)
+}
+
+// commit makes the buffered records durable with one fsync and reports them.
+func (r *run) commit() error {
+	recs, err := r.j.commit()
+	if err != nil {
+		return err
+	}
+	if r.ev != nil {
+		for _, rec := range recs {
+			r.ev.emit(recordEvent(rec, r.st.ncomplete, len(r.g.Steps)))
+		}
+	}
+	return nil
+}
+
+func (r *run) cancelRequested() bool {
+	_, err := os.Stat(filepath.Join(r.dir, cancelFile))
+	return err == nil
+}
+
+// phaseResult is how a phase ended.
+type phaseResult struct {
+	status, reason string
+	awaiting       []string
+	err            error // journal or infrastructure failure
+}
+
+func (r *run) result() *Result {
+	res := &Result{RunID: r.id, Dir: r.dir, Total: len(r.g.Steps), Status: r.st.status(false), Reason: r.st.reason}
+	for _, s := range r.st.steps {
+		switch s.state {
+		case StateDone, StateSkipped:
+			res.Done++
+		case StateFailed:
+			res.Failed++
+		}
+	}
+	return res
+}
+
+// finish turns a phase result into the API result; want is the status the
+// call aimed for.
+func (r *run) finish(pr phaseResult, want string) (*Result, error) {
+	res := r.result()
+	res.Awaiting = pr.awaiting
+	if pr.err != nil {
+		return res, pr.err
+	}
+	res.Status, res.Reason = pr.status, pr.reason
+	if pr.status == want || (want == StatusDone && pr.status == StatusAwaitingApproval) {
+		return res, nil
+	}
+	return res, &RunError{RunID: r.id, Status: pr.status, Reason: pr.reason}
+}
+
+// msgKind is what a step worker reports to the scheduler.
+type msgKind int
+
+const (
+	msgDone msgKind = iota
+	msgSkipped
+	msgFailed
+	msgInterrupted
+	msgRetry
+)
+
+type msg struct {
+	idx      int
+	kind     msgKind
+	outputs  steps.Outputs
+	err      error
+	attempts int
+	wait     time.Duration
+	applied  bool
+}
+
+// forward walks the graph: ready steps (all needs done) run in parallel up to
+// opt.Parallel. The scheduler is the only writer of the journal; it commits
+// once per turn, covering every step that finished since the last turn and
+// every step it is about to start (group commit). A step's "started" record
+// is durable before its action runs, and its "done" record before any
+// dependent starts.
+func (r *run) forward(ctx context.Context) phaseResult {
+	n := len(r.g.Steps)
+	waiting := make([]int, n)
+	dependents := make([][]int, n)
+	complete := make([]bool, n)
+	// ownEffect marks steps that an earlier session started (or applied and
+	// then failed): if their effect is live now, it is this run's doing.
+	ownEffect := make([]bool, n)
+	for i, s := range r.g.Steps {
+		if rec := r.st.steps[s.ID]; rec != nil {
+			complete[i] = rec.state == StateDone || rec.state == StateSkipped
+			ownEffect[i] = rec.state == StateRunning || (rec.state == StateFailed && rec.applied)
+		}
+	}
+	for i, s := range r.g.Steps {
+		for _, need := range s.Needs {
+			j := r.index[need]
+			dependents[j] = append(dependents[j], i)
+			if !complete[j] {
+				waiting[i]++
+			}
+		}
+	}
+	ready := make([]int, 0, n)
+	for i := range r.g.Steps {
+		if !complete[i] && waiting[i] == 0 {
+			ready = append(ready, i)
+		}
+	}
+
+	const (
+		goOn = iota
+		stopFailed
+		stopCancelled
+		stopInterrupted
+		stopJournal
+	)
+	stop := goOn
+	var failure string
+	var journalErr error
+	var awaiting []string
+	var finished []int // steps done or skipped in the current turn
+	msgs := make(chan msg, 2*r.opt.Parallel+16)
+	inFlight := 0
+	var batch []msg
+
+	for {
+		finished = finished[:0]
+		for _, m := range batch {
+			s := r.g.Steps[m.idx]
+			switch m.kind {
+			case msgRetry:
+				r.record(Record{Type: StepRetrying, Step: s.ID, Attempt: m.attempts, Wait: m.wait,
+					Error: m.err.Error(), Transient: true})
+				continue
+			case msgDone:
+				r.record(Record{Type: StepDone, Step: s.ID, Attempt: m.attempts, Outputs: m.outputs})
+			case msgSkipped:
+				r.record(Record{Type: StepSkipped, Step: s.ID, Attempt: m.attempts, Resumed: ownEffect[m.idx]})
+			case msgFailed:
+				r.record(Record{Type: StepFailed, Step: s.ID, Attempt: m.attempts, Error: m.err.Error(),
+					Transient: fleet.IsTransient(m.err), Applied: m.applied})
+				if stop == goOn {
+					stop, failure = stopFailed, fmt.Sprintf("step %q failed: %v", s.ID, m.err)
+				}
+			case msgInterrupted:
+				if stop == goOn {
+					stop = stopInterrupted
+				}
+			}
+			inFlight--
+			if m.kind == msgDone || m.kind == msgSkipped {
+				finished = append(finished, m.idx)
+				for _, d := range dependents[m.idx] {
+					waiting[d]--
+					if waiting[d] == 0 {
+						ready = append(ready, d)
+					}
+				}
+			}
+		}
+		batch = batch[:0]
+		if stop == goOn && ctx.Err() != nil {
+			stop = stopInterrupted
+		}
+		if stop == goOn && len(ready) > 0 && r.cancelRequested() {
+			stop = stopCancelled
+		}
+		var launch []int
+		for stop == goOn && inFlight+len(launch) < r.opt.Parallel && len(ready) > 0 {
+			i := ready[0]
+			ready = ready[1:]
+			s := r.g.Steps[i]
+			if s.Approval {
+				rec := r.st.steps[s.ID]
+				if rec == nil || rec.state != StateApproved {
+					if rec == nil || rec.state != StateAwaitingApproval {
+						r.record(Record{Type: StepAwaitingApproval, Step: s.ID})
+					}
+					awaiting = append(awaiting, s.ID)
+					continue
+				}
+			}
+			r.record(Record{Type: StepStarted, Step: s.ID})
+			launch = append(launch, i)
+		}
+		if journalErr == nil {
+			if err := r.commit(); err != nil {
+				journalErr = err
+				stop = stopJournal
+				launch = nil
+			}
+		}
+		if journalErr == nil {
+			// Steps in launch are journaled as started, so they run even if
+			// a fault fails the run here; nothing further is started.
+			for _, i := range finished {
+				if err := faultHit("runner.step.after"); err != nil && stop == goOn {
+					stop, failure = stopFailed, fmt.Sprintf("after step %q: %v", r.g.Steps[i].ID, err)
+				}
+			}
+		}
+		for _, i := range launch {
+			inFlight++
+			go func(i int) { msgs <- r.execStep(ctx, i, msgs) }(i)
+		}
+		if inFlight == 0 && (stop != goOn || len(ready) == 0) {
+			break
+		}
+		batch = append(batch, <-msgs)
+	drain:
+		for {
+			select {
+			case m := <-msgs:
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+	}
+
+	switch stop {
+	case stopJournal:
+		return phaseResult{err: journalErr}
+	case stopFailed:
+		if r.g.OnFailure == "pause" {
+			r.record(Record{Type: RunPaused, Reason: failure})
+			if err := r.commit(); err != nil {
+				return phaseResult{err: err}
+			}
+			return phaseResult{status: StatusPaused, reason: failure}
+		}
+		r.record(Record{Type: RunFailed, Reason: failure})
+		return r.rollback(ctx, failure)
+	case stopInterrupted:
+		reason := "stopped before finishing"
+		if ctx.Err() != nil {
+			reason = "stopped: " + context.Cause(ctx).Error()
+		}
+		r.record(Record{Type: RunInterrupted, Reason: reason})
+		if err := r.commit(); err != nil {
+			return phaseResult{err: err}
+		}
+		return phaseResult{status: StatusInterrupted, reason: reason}
+	case stopCancelled:
+		r.record(Record{Type: RunCancelled, Reason: "cancel requested"})
+		if err := r.commit(); err != nil {
+			return phaseResult{err: err}
+		}
+		return phaseResult{status: StatusCancelled, reason: "cancel requested"}
+	}
+	if len(awaiting) > 0 {
+		sort.Strings(awaiting)
+		reason := "waiting for approval of " + quoteList(awaiting)
+		r.record(Record{Type: RunAwaitingApproval, Reason: reason})
+		if err := r.commit(); err != nil {
+			return phaseResult{err: err}
+		}
+		return phaseResult{status: StatusAwaitingApproval, reason: reason, awaiting: awaiting}
+	}
+	if r.st.ncomplete != n {
+		// Unreachable for a validated graph: every step is either complete,
+		// blocked behind a gate (awaiting), or was started.
+		return phaseResult{err: fmt.Errorf("internal error: run stopped with %d of %d steps complete", r.st.ncomplete, n)}
+	}
+	r.record(Record{Type: RunDone})
+	if err := r.commit(); err != nil {
+		return phaseResult{err: err}
+	}
+	return phaseResult{status: StatusDone}
+}
+
+func quoteList(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = fmt.Sprintf("%q", id)
+	}
+	return strings.Join(q, ", ")
+}
+
+// execStep runs one step: guard, inputs, Observe, then Apply, retrying
+// transient errors within the step's timeout. It runs on its own goroutine
+// and reports retries on msgs; the returned msg is its final word.
+func (r *run) execStep(ctx context.Context, i int, msgs chan<- msg) msg {
+	s := r.g.Steps[i]
+	sctx, cancel := stepContext(ctx, s.Timeout)
+	defer cancel()
+	action := r.actions[s.Action]
+	env := r.env(s.ID)
+	var out steps.Outputs
+	skipped, applied := false, false
+	attempts, err := r.retry(sctx, s, func(attempt int, wait time.Duration, err error) {
+		msgs <- msg{idx: i, kind: msgRetry, attempts: attempt, wait: wait, err: err}
+	}, func(ctx context.Context) error {
+		if err := faultHit("runner.step.before"); err != nil {
+			return err
+		}
+		if err := r.checkGuard(ctx, s); err != nil {
+			return err
+		}
+		in, err := r.opt.Evaluator.Inputs(ctx, s, r)
+		if err != nil {
+			return fmt.Errorf("resolve inputs: %w", err)
+		}
+		live, err := action.Observe(ctx, env, in)
+		if err != nil {
+			return err
+		}
+		if live {
+			skipped = true
+			return nil
+		}
+		applied = true
+		o, err := action.Apply(ctx, env, in)
+		if err != nil {
+			return err
+		}
+		out = normalizeOutputs(o)
+		return nil
+	})
+	switch {
+	case err == nil && skipped:
+		return msg{idx: i, kind: msgSkipped, attempts: attempts}
+	case err == nil:
+		return msg{idx: i, kind: msgDone, attempts: attempts, outputs: out}
+	case ctx.Err() != nil:
+		return msg{idx: i, kind: msgInterrupted}
+	}
+	return msg{idx: i, kind: msgFailed, attempts: attempts, err: timeoutErr(sctx, s.Timeout, err), applied: applied}
+}
+
+func stepContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout > 0 {
+		return context.WithTimeout(ctx, timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+func timeoutErr(sctx context.Context, timeout time.Duration, err error) error {
+	if errors.Is(sctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("timed out after %s: %w", timeout, err)
+	}
+	return err
+}
+
+func (r *run) env(stepID string) *steps.Env {
+	env := &steps.Env{Target: r.opt.Target, RunID: r.id, StepID: stepID, BaseDir: r.baseDir}
+	if r.ev != nil {
+		env.Reporter = reporter{r.ev}
+	}
+	return env
+}
+
+// normalizeOutputs passes outputs through JSON so a live run and a resumed
+// run (which reads them back from the journal) see the same values.
+func normalizeOutputs(o steps.Outputs) steps.Outputs {
+	if len(o) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return o // add() records the encoding problem
+	}
+	var out steps.Outputs
+	if json.Unmarshal(b, &out) != nil {
+		return o
+	}
+	return out
+}
+
+// retry calls fn until it succeeds, fails with a non-transient error, the
+// step's retry policy is exhausted, or ctx is done. It returns the number of
+// attempts made.
+func (r *run) retry(ctx context.Context, s *planner.Step, onRetry func(int, time.Duration, error), fn func(context.Context) error) (int, error) {
+	b := newBackoff(mergeRetry(s.Retry, r.opt.Retry, DefaultRetry))
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil || !fleet.IsTransient(err) || ctx.Err() != nil {
+			return attempt, err
+		}
+		wait, ok := b.next()
+		if !ok {
+			return attempt, fmt.Errorf("gave up after %d attempts and %s of backoff: %w", attempt, b.waited.Round(time.Millisecond), err)
+		}
+		onRetry(attempt, wait, err)
+		if serr := r.opt.Sleep(ctx, wait); serr != nil {
+			return attempt, err
+		}
+	}
+}
+
+// checkGuard evaluates the step's guard, polling it while its wait budget
+// lasts. A guard that does not hold is a *GuardError.
+func (r *run) checkGuard(ctx context.Context, s *planner.Step) error {
+	if s.Guard == nil || s.Guard.Expr == "" {
+		return nil
+	}
+	var waited time.Duration
+	for {
+		ok, detail, err := r.opt.Evaluator.Guard(ctx, s, r)
+		if err != nil {
+			name := s.Guard.Name
+			if name == "" {
+				name = s.Guard.Expr
+			}
+			return fmt.Errorf("evaluate guard %q: %w", name, err)
+		}
+		if ok {
+			return nil
+		}
+		w := s.Guard.Wait
+		if w == nil || waited >= w.Timeout {
+			ge := &GuardError{Step: s.ID, Name: s.Guard.Name, Expr: s.Guard.Expr, Detail: detail}
+			if w != nil {
+				ge.Detail = strings.TrimSpace(ge.Detail + fmt.Sprintf(" after waiting %s", w.Timeout))
+			}
+			return ge
+		}
+		interval := w.Interval
+		if interval <= 0 {
+			interval = time.Second
+		}
+		interval = min(interval, w.Timeout-waited)
+		if err := r.opt.Sleep(ctx, interval); err != nil {
+			return err
+		}
+		waited += interval
+	}
+}
+
+// errNothingToUndo marks a rollback with no effect to undo.
+var errNothingToUndo = errors.New("nothing to undo")
+
+// rollback runs the rollback of every completed step, most recently completed
+// first, one at a time, journaling each. The first rollback that fails stops
+// the run as rollback-failed (running it again retries from there).
+func (r *run) rollback(ctx context.Context, reason string) phaseResult {
+	if err := r.commit(); err != nil {
+		return phaseResult{err: err}
+	}
+	for _, id := range r.st.rollbackOrder() {
+		s := r.g.Steps[r.index[id]]
+		if ctx.Err() != nil {
+			break
+		}
+		r.record(Record{Type: RollbackStarted, Step: id})
+		if err := r.commit(); err != nil {
+			return phaseResult{err: err}
+		}
+		err := r.undo(ctx, s)
+		switch {
+		case err == nil:
+			r.record(Record{Type: RollbackDone, Step: id})
+		case errors.Is(err, errNothingToUndo):
+			r.record(Record{Type: RollbackSkipped, Step: id, Reason: "the action has no rollback"})
+		case ctx.Err() != nil:
+			// Left as rolling-back; an interrupted rollback resumes here.
+		default:
+			why := fmt.Sprintf("rollback of step %q failed: %v", id, err)
+			if reason != "" {
+				why += " (rolling back because " + reason + ")"
+			}
+			r.record(Record{Type: RollbackFailed, Step: id, Error: err.Error()})
+			r.record(Record{Type: RunRollbackFailed, Reason: why})
+			if cerr := r.commit(); cerr != nil {
+				return phaseResult{err: cerr}
+			}
+			return phaseResult{status: StatusRollbackFailed, reason: why}
+		}
+		if err := r.commit(); err != nil {
+			return phaseResult{err: err}
+		}
+	}
+	if ctx.Err() != nil {
+		why := "rollback stopped: " + context.Cause(ctx).Error()
+		r.record(Record{Type: RunInterrupted, Reason: why})
+		if err := r.commit(); err != nil {
+			return phaseResult{err: err}
+		}
+		return phaseResult{status: StatusInterrupted, reason: why}
+	}
+	r.record(Record{Type: RunRolledBack, Reason: reason})
+	if err := r.commit(); err != nil {
+		return phaseResult{err: err}
+	}
+	return phaseResult{status: StatusRolledBack, reason: reason}
+}
+
+// undo runs a step's rollback branch (Observe, then Apply of the branch's
+// action) or, without a branch, the step's action's own Rollback.
+func (r *run) undo(ctx context.Context, s *planner.Step) error {
+	onRetry := func(attempt int, wait time.Duration, err error) {
+		r.record(Record{Type: StepRetrying, Step: s.ID, Attempt: attempt, Wait: wait, Error: err.Error(), Transient: true, Reason: "rollback"})
+		_ = r.commit()
+	}
+	if b := s.Rollback; b != nil {
+		sctx, cancel := stepContext(ctx, b.Timeout)
+		defer cancel()
+		action := r.actions[b.Action]
+		env := r.env(s.ID)
+		_, err := r.retry(sctx, b, onRetry, func(ctx context.Context) error {
+			if err := faultHit("runner.rollback.before"); err != nil {
+				return err
+			}
+			if err := r.checkGuard(ctx, b); err != nil {
+				return err
+			}
+			in, err := r.opt.Evaluator.Inputs(ctx, b, r)
+			if err != nil {
+				return fmt.Errorf("resolve inputs: %w", err)
+			}
+			if live, err := action.Observe(ctx, env, in); err != nil || live {
+				return err
+			}
+			_, err = action.Apply(ctx, env, in)
+			return err
+		})
+		return timeoutErr(sctx, b.Timeout, err)
+	}
+	sctx, cancel := stepContext(ctx, s.Timeout)
+	defer cancel()
+	action := r.actions[s.Action]
+	env := r.env(s.ID)
+	_, err := r.retry(sctx, s, onRetry, func(ctx context.Context) error {
+		if err := faultHit("runner.rollback.before"); err != nil {
+			return err
+		}
+		in, err := r.opt.Evaluator.Inputs(ctx, s, r)
+		if err != nil {
+			return fmt.Errorf("resolve inputs: %w", err)
+		}
+		if err := action.Rollback(ctx, env, in); err != nil {
+			if errors.Is(err, steps.ErrNoRollback) {
+				return errNothingToUndo
+			}
+			return err
+		}
+		return nil
+	})
+	return timeoutErr(sctx, s.Timeout, err)
+}

@@ -1,0 +1,3 @@
+// Package generic holds actions that touch no fleet: no-op steps used to
+// sequence a graph or mark a gate.
+package generic
