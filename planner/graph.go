@@ -22,9 +22,11 @@ type Graph struct {
 	// plan must not be applied once the live fingerprint differs.
 	Fingerprint string `json:"fingerprint"`
 	// OnFailure is "rollback" (default) or "pause".
-	OnFailure string   `json:"onFailure"`
-	Steps     []*Step  `json:"steps"`
-	Warnings  []string `json:"warnings,omitempty"`
+	OnFailure string `json:"onFailure"`
+	// Parallel is how many steps may run at once (move.parallel); 0 means the runner's default.
+	Parallel int      `json:"parallel,omitempty"`
+	Steps    []*Step  `json:"steps"`
+	Warnings []string `json:"warnings,omitempty"`
 	// Changes summarises the diff for humans ("+ shard customers_2", ...).
 	Changes []Change `json:"changes,omitempty"`
 }

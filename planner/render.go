@@ -45,8 +45,9 @@ func (g *Graph) Counts() map[ChangeOp]int {
 	return m
 }
 
-// Total returns the sum of step estimates along the critical path (steps run
-// in parallel where their needs allow, so the sum of all steps would overstate it).
+// Total returns the duration along the critical path (steps run in parallel
+// where their needs allow, so the sum of all steps would overstate it), the
+// rows to move, and the longest window in which any data is unavailable.
 func (g *Graph) Total() Estimate {
 	finish := map[string]time.Duration{}
 	var total Estimate
@@ -61,7 +62,7 @@ func (g *Graph) Total() Estimate {
 		if finish[s.ID] > total.Duration {
 			total.Duration = finish[s.ID]
 		}
-		total.Unavailable += s.Estimate.Unavailable
+		total.Unavailable = max(total.Unavailable, s.Estimate.Unavailable)
 		total.Rows += s.Estimate.Rows
 	}
 	return total
@@ -160,7 +161,7 @@ func RenderText(w io.Writer, g *Graph) error {
 		fmt.Fprintf(&b, ", %s rows to move", thousands(t.Rows))
 	}
 	if t.Unavailable > 0 {
-		fmt.Fprintf(&b, ", unavailable or read-only for %s in total", roundDuration(t.Unavailable))
+		fmt.Fprintf(&b, "; no key is offline or read-only for longer than ~%s", roundDuration(t.Unavailable))
 	}
 	b.WriteString(".\n")
 	if g.OnFailure == "pause" {
@@ -196,7 +197,7 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 		fmt.Fprintf(&b, "| rows to move | %s |\n", thousands(t.Rows))
 	}
 	if t.Unavailable > 0 {
-		fmt.Fprintf(&b, "| unavailable / read-only | %s |\n", roundDuration(t.Unavailable))
+		fmt.Fprintf(&b, "| longest offline / read-only window | %s |\n", roundDuration(t.Unavailable))
 	}
 	b.WriteString("\n#### Changes\n\n```diff\n")
 	for _, ch := range g.Changes {

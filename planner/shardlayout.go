@@ -96,6 +96,7 @@ func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayout
 		Target:        spec.Target,
 		Fingerprint:   live.Fingerprint,
 		OnFailure:     spec.OnFailure,
+		Parallel:      spec.Move.Parallel,
 	}
 	if g.OnFailure == "" {
 		g.OnFailure = plans.OnFailureRollback
@@ -115,7 +116,8 @@ func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayout
 		throughput, basis = defaultThroughput, "default local-driver throughput"
 	}
 	b := &layoutBuilder{ctx: ctx, doc: doc, spec: spec, live: live, kt: kt, mt: mt, g: g, diags: &diags,
-		throughput: throughput, basis: basis, shardByName: map[string]fleet.Location{}}
+		throughput: throughput, basis: basis, shardByName: map[string]fleet.Location{},
+		nameByLoc: map[string]string{}, actionOf: map[string]string{}}
 	b.checkLiveHealth()
 	if diags.HasErrors() {
 		return nil, diags
@@ -148,8 +150,11 @@ type layoutBuilder struct {
 	// step ids that later steps depend on
 	createMap   string
 	schemaInfo  string
-	createShard map[fleet.Location]string
+	createShard map[string]string // locKey -> step id
 	gates       []string
+	nameByLoc   map[string]string            // locKey -> shard name in the plan
+	liveByLoc   map[string]*fleet.ShardState // locKey -> live shard
+	actionOf    map[string]string            // step id -> action
 }
 
 func orDefault(s, def string) string {
@@ -201,6 +206,7 @@ func (b *layoutBuilder) mapName() string { return b.spec.ShardMap }
 func (b *layoutBuilder) add(s *Step) *Step {
 	s.Needs = dedupe(append(s.Needs, b.gates...))
 	b.g.Steps = append(b.g.Steps, s)
+	b.actionOf[s.ID] = s.Action
 	return s
 }
 
@@ -319,15 +325,15 @@ func (b *layoutBuilder) planMapAndTables() {
 }
 
 func (b *layoutBuilder) liveShard(loc fleet.Location) *fleet.ShardState {
-	if b.live.Map == nil {
-		return nil
-	}
-	for i := range b.live.Map.Shards {
-		if b.live.Map.Shards[i].Shard.Location.Equal(loc) {
-			return &b.live.Map.Shards[i]
+	if b.liveByLoc == nil {
+		b.liveByLoc = map[string]*fleet.ShardState{}
+		if b.live.Map != nil {
+			for i := range b.live.Map.Shards {
+				b.liveByLoc[locKey(b.live.Map.Shards[i].Shard.Location)] = &b.live.Map.Shards[i]
+			}
 		}
 	}
-	return nil
+	return b.liveByLoc[locKey(loc)]
 }
 
 func (b *layoutBuilder) metaNeeds() []string {
@@ -343,12 +349,13 @@ func (b *layoutBuilder) metaNeeds() []string {
 
 // planShards registers new shards, creating their databases where needed.
 func (b *layoutBuilder) planShards() {
-	b.createShard = map[fleet.Location]string{}
+	b.createShard = map[string]string{}
 	b.shardPos = map[string]diag.Pos{}
 	tables := b.tableNames()
 	for _, s := range b.spec.Shards {
 		loc := fleet.Location{Server: s.Server, Database: s.Database}
 		b.shardByName[s.Name] = loc
+		b.nameByLoc[locKey(loc)] = s.Name
 		b.shardPos[s.Name] = s.Pos
 		db := b.live.Databases[loc]
 		var missing []string
@@ -389,7 +396,7 @@ func (b *layoutBuilder) planShards() {
 			Rollback: &Step{Action: ActRemoveShard, With: map[string]any{"shardMap": b.mapName(),
 				"server": loc.Server, "database": loc.Database, "dropDatabase": !db.Exists}},
 			Estimate: Estimate{Duration: 200 * time.Millisecond, Basis: "metadata and schema"}})
-		b.createShard[loc] = st.ID
+		b.createShard[locKey(loc)] = st.ID
 		b.change(Create, fmt.Sprintf("shard %s (%s)", s.Name, loc), detail)
 	}
 }
@@ -421,10 +428,8 @@ func bareTable(t string) string {
 }
 
 func (b *layoutBuilder) shardName(loc fleet.Location) string {
-	for _, s := range b.spec.Shards {
-		if (fleet.Location{Server: s.Server, Database: s.Database}).Equal(loc) {
-			return s.Name
-		}
+	if n, ok := b.nameByLoc[locKey(loc)]; ok {
+		return n
 	}
 	return loc.Database
 }
@@ -454,48 +459,67 @@ func (b *layoutBuilder) desiredRanges() []*desiredRange {
 // cmpMax compares upper bounds, nil (+inf) being greatest.
 func cmpMax(a, b []byte) int { return shardkey.Compare(a, b) }
 
-// pieces cuts the key space at every live and desired boundary.
-func (b *layoutBuilder) pieces(desired []*desiredRange) []*piece {
-	var live []fleet.Mapping
-	if b.live.Map != nil {
-		live = b.live.Map.Mappings
+// liveMappings returns the live mappings ordered by Min.
+func (b *layoutBuilder) liveMappings() []fleet.Mapping {
+	if b.live.Map == nil {
+		return nil
 	}
-	bounds := [][]byte{}
-	seen := map[string]bool{}
-	addBound := func(x []byte) {
-		if x == nil || seen[string(x)] {
-			return
-		}
-		seen[string(x)] = true
-		bounds = append(bounds, x)
+	ms := append([]fleet.Mapping(nil), b.live.Map.Mappings...)
+	sort.Slice(ms, func(i, j int) bool { return shardkey.Compare(ms[i].Min, ms[j].Min) < 0 })
+	return ms
+}
+
+// containing returns the index of the mapping (ordered by Min) that holds key x, or -1.
+func containing(ms []fleet.Mapping, x []byte) int {
+	i := sort.Search(len(ms), func(i int) bool { return shardkey.Compare(ms[i].Min, x) > 0 }) - 1
+	if i >= 0 && cmpMax(x, ms[i].Max) < 0 {
+		return i
 	}
+	return -1
+}
+
+// pieces cuts the key space at every live and desired boundary, in one sweep
+// over both sorted lists (the plan may hold 100,000 ranges).
+func (b *layoutBuilder) pieces(live []fleet.Mapping, desired []*desiredRange) []*piece {
+	bounds := make([][]byte, 0, 2*(len(live)+len(desired)))
 	for _, m := range live {
-		addBound(m.Min)
-		addBound(m.Max)
+		bounds = append(bounds, m.Min)
+		if m.Max != nil {
+			bounds = append(bounds, m.Max)
+		}
 	}
 	for _, d := range desired {
-		addBound(d.min)
-		addBound(d.max)
+		bounds = append(bounds, d.min)
+		if d.max != nil {
+			bounds = append(bounds, d.max)
+		}
 	}
 	sort.Slice(bounds, func(i, j int) bool { return shardkey.Compare(bounds[i], bounds[j]) < 0 })
+	uniq := bounds[:0]
+	for i, x := range bounds {
+		if i == 0 || shardkey.Compare(x, uniq[len(uniq)-1]) != 0 {
+			uniq = append(uniq, x)
+		}
+	}
 	var out []*piece
-	for i, lo := range bounds {
+	li, di := 0, 0
+	for i, lo := range uniq {
 		var hi []byte
-		if i+1 < len(bounds) {
-			hi = bounds[i+1]
+		if i+1 < len(uniq) {
+			hi = uniq[i+1]
 		}
 		p := &piece{min: lo, max: hi}
-		for j := range live {
-			if shardkey.Compare(live[j].Min, lo) <= 0 && cmpMax(hi, live[j].Max) <= 0 {
-				p.live = &live[j]
-				break
-			}
+		for li < len(live) && live[li].Max != nil && shardkey.Compare(live[li].Max, lo) <= 0 {
+			li++
 		}
-		for _, d := range desired {
-			if shardkey.Compare(d.min, lo) <= 0 && cmpMax(hi, d.max) <= 0 {
-				p.desired = d
-				break
-			}
+		if li < len(live) && shardkey.Compare(live[li].Min, lo) <= 0 && cmpMax(hi, live[li].Max) <= 0 {
+			p.live = &live[li]
+		}
+		for di < len(desired) && desired[di].max != nil && shardkey.Compare(desired[di].max, lo) <= 0 {
+			di++
+		}
+		if di < len(desired) && shardkey.Compare(desired[di].min, lo) <= 0 && cmpMax(hi, desired[di].max) <= 0 {
+			p.desired = desired[di]
 		}
 		if p.live != nil || p.desired != nil {
 			out = append(out, p)
@@ -572,52 +596,50 @@ func (b *layoutBuilder) planRanges() {
 	if b.diags.HasErrors() {
 		return
 	}
-	ps := b.pieces(desired)
+	live := b.liveMappings()
+	ps := b.pieces(live, desired)
 	// 1. splits: every desired boundary strictly inside a live mapping.
 	splitAt := map[string]string{} // bound -> step id
-	var lastSplit = map[string]string{}
-	if b.live.Map != nil {
-		for _, d := range desired {
-			for _, x := range [][]byte{d.min, d.max} {
-				if x == nil {
-					continue
-				}
-				for _, m := range b.live.Map.Mappings {
-					if shardkey.Compare(m.Min, x) < 0 && cmpMax(x, m.Max) < 0 {
-						if _, done := splitAt[string(x)]; done {
-							break
-						}
-						id := "split-" + shardkey.FormatBound(b.kt, x)
-						st := &Step{ID: stepID(id), Action: ActSplit,
-							Title: fmt.Sprintf("split %s at %s on %s (metadata only)", b.rangeText(m.Min, m.Max), shardkey.FormatBound(b.kt, x), b.shardName(m.Location)),
-							With:  map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(), "at": shardkey.BoundString(x)},
-							Rollback: &Step{Action: ActMerge, With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
-								"low": shardkey.BoundString(m.Min), "high": shardkey.BoundString(m.Max)}},
-							Estimate: Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}}
-						// Splits of one mapping run one after another.
-						if prev := lastSplit[m.ID.String()]; prev != "" {
-							st.Needs = []string{prev}
-						}
-						st.Needs = append(st.Needs, b.metaNeeds()...)
-						b.add(st)
-						splitAt[string(x)] = st.ID
-						lastSplit[m.ID.String()] = st.ID
-						b.change(Update, "split "+b.rangeText(m.Min, m.Max)+" at "+shardkey.FormatBound(b.kt, x), "metadata only, on "+b.shardName(m.Location))
-						break
-					}
-				}
+	var splitBounds [][]byte       // sorted, for splitsWithin
+	lastSplit := map[string]string{}
+	for _, d := range desired {
+		for _, x := range [][]byte{d.min, d.max} {
+			if x == nil {
+				continue
 			}
+			i := containing(live, x)
+			if i < 0 || shardkey.Compare(live[i].Min, x) == 0 {
+				continue
+			}
+			if _, done := splitAt[string(x)]; done {
+				continue
+			}
+			m := live[i]
+			st := &Step{ID: stepID("split-" + shardkey.FormatBound(b.kt, x)), Action: ActSplit,
+				Title: fmt.Sprintf("split %s at %s on %s (metadata only)", b.rangeText(m.Min, m.Max), shardkey.FormatBound(b.kt, x), b.shardName(m.Location)),
+				With:  map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(), "at": shardkey.BoundString(x)},
+				Rollback: &Step{Action: ActMerge, With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
+					"low": shardkey.BoundString(m.Min), "high": shardkey.BoundString(m.Max)}},
+				Estimate: Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}}
+			// Splits of one mapping run one after another.
+			if prev := lastSplit[m.ID.String()]; prev != "" {
+				st.Needs = []string{prev}
+			}
+			st.Needs = append(st.Needs, b.metaNeeds()...)
+			b.add(st)
+			splitAt[string(x)] = st.ID
+			splitBounds = append(splitBounds, x)
+			lastSplit[m.ID.String()] = st.ID
+			b.change(Update, "split "+b.rangeText(m.Min, m.Max)+" at "+shardkey.FormatBound(b.kt, x), "metadata only, on "+b.shardName(m.Location))
 		}
 	}
+	sort.Slice(splitBounds, func(i, j int) bool { return shardkey.Compare(splitBounds[i], splitBounds[j]) < 0 })
 	splitsWithin := func(min, max []byte) []string {
 		var ids []string
-		for bound, id := range splitAt {
-			x := []byte(bound)
-			if shardkey.Compare(min, x) <= 0 && (max == nil || shardkey.Compare(x, max) <= 0) {
-				ids = append(ids, id)
-			}
+		i := sort.Search(len(splitBounds), func(i int) bool { return shardkey.Compare(splitBounds[i], min) >= 0 })
+		for ; i < len(splitBounds) && (max == nil || shardkey.Compare(splitBounds[i], max) <= 0); i++ {
+			ids = append(ids, splitAt[string(splitBounds[i])])
 		}
-		sort.Strings(ids)
 		return ids
 	}
 	// 2. moves, adds and removals over maximal runs of like pieces.
@@ -654,13 +676,14 @@ func (b *layoutBuilder) planRanges() {
 		i = j
 	}
 	// 3. merges: each desired range ends as exactly one mapping.
-	for _, d := range desired {
-		n := 0
-		for _, p := range ps {
-			if p.desired == d {
-				n++
-			}
+	piecesOf := map[*desiredRange]int{}
+	for _, p := range ps {
+		if p.desired != nil {
+			piecesOf[p.desired]++
 		}
+	}
+	for _, d := range desired {
+		n := piecesOf[d]
 		if n <= 1 && len(touched[d]) == 0 {
 			continue
 		}
@@ -680,18 +703,13 @@ func (b *layoutBuilder) planRanges() {
 	}
 }
 
-func (b *layoutBuilder) isAdd(id string) bool {
-	s := b.g.Step(id)
-	return s != nil && s.Action == ActAddMapping
-}
+func (b *layoutBuilder) isAdd(id string) bool { return b.actionOf[id] == ActAddMapping }
 
 func (b *layoutBuilder) shardNeeds(locs ...fleet.Location) []string {
 	var n []string
 	for _, l := range locs {
-		for loc, id := range b.createShard {
-			if loc.Equal(l) {
-				n = append(n, id)
-			}
+		if id, ok := b.createShard[locKey(l)]; ok {
+			n = append(n, id)
 		}
 	}
 	return append(n, b.metaNeeds()...)
@@ -855,12 +873,12 @@ func (b *layoutBuilder) planRemovedShards() {
 	}
 }
 
-// stepID turns a title-like string into a step id: lower-case, [a-z0-9.-].
+// stepID turns a title-like string into a step id: lower-case, [a-z0-9._-].
 func stepID(s string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(s) {
-		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.'
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_'
 		if ok {
 			b.WriteRune(r)
 			dash = false
@@ -883,3 +901,6 @@ func dedupe(ids []string) []string {
 	}
 	return out
 }
+
+// locKey is a case-insensitive map key for a location.
+func locKey(l fleet.Location) string { return strings.ToLower(l.Server + "/" + l.Database) }
