@@ -181,6 +181,9 @@ func reportYAMLError(file string, data []byte, err error, diags *diag.List) {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
 	lines := strings.Split(string(data), "\n")
+	if line != 0 && isParserError(msg) {
+		line = firstFailingLine(lines, line)
+	}
 	for i, l := range lines {
 		if line != 0 && i+1 > line {
 			break
@@ -202,6 +205,49 @@ func reportYAMLError(file string, data []byte, err error, diags *diag.List) {
 	diags.Errorf(pos, "invalid YAML: %s", msg)
 }
 
+// isParserError tells yaml.v3 parser errors, whose line is that of the
+// enclosing context (often far above the mistake), from scanner errors,
+// whose line is right.
+func isParserError(msg string) bool {
+	return strings.HasPrefix(msg, "did not find expected ") &&
+		!strings.HasPrefix(msg, "did not find expected comment") &&
+		!strings.HasPrefix(msg, "did not find expected hex") &&
+		!strings.HasPrefix(msg, "did not find expected tag") &&
+		!strings.HasPrefix(msg, "did not find URI")
+}
+
+// firstFailingLine finds the line where YAML stops parsing: the smallest
+// prefix of lines that fails, by bisection over prefixes (a handful of
+// parses). It returns fallback when the search finds nothing better.
+func firstFailingLine(lines []string, fallback int) int {
+	fails := func(k int) bool {
+		dec := yaml.NewDecoder(strings.NewReader(strings.Join(lines[:k], "\n") + "\n"))
+		for {
+			var n yaml.Node
+			err := safeDecode(dec, &n)
+			if err == io.EOF {
+				return false
+			}
+			if err != nil {
+				return true
+			}
+		}
+	}
+	lo, hi := 0, len(lines) // prefix lo parses; prefix hi fails
+	if !fails(hi) {
+		return fallback
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
 func countNodes(n *yaml.Node) int {
 	c := 1
 	for _, ch := range n.Content {
@@ -213,13 +259,14 @@ func countNodes(n *yaml.Node) int {
 // converter turns yaml.Node trees into plain values the way JSON would see
 // them: strings, int, float64, bool, nil, []any and map[string]any.
 type converter struct {
-	file      string
-	diags     *diag.List
-	index     map[string]nodeRef
-	count     int
-	limit     int
-	aborted   bool
-	expanding map[*yaml.Node]bool // anchors being expanded, to refuse self-reference
+	file       string
+	diags      *diag.List
+	index      map[string]nodeRef
+	count      int
+	limit      int
+	aborted    bool
+	expanding  map[*yaml.Node]bool // anchors being expanded, to refuse self-reference
+	outerAlias *yaml.Node          // the outermost alias being expanded, where a blow-up is reported
 }
 
 func (c *converter) pos(n *yaml.Node) diag.Pos { return nodePos(c.file, n) }
@@ -230,7 +277,11 @@ func (c *converter) convert(n, key *yaml.Node, ptr string, depth int) any {
 	}
 	c.count++
 	if c.count > c.limit {
-		c.diags.Errorf(c.pos(n), "document expands to more than %d values through aliases", c.limit).
+		at := n
+		if c.outerAlias != nil {
+			at = c.outerAlias
+		}
+		c.diags.Errorf(c.pos(at), "aliases expand this document to more than %d values", c.limit).
 			WithHint("this looks like an alias bomb; write the values out instead of nesting aliases")
 		c.aborted = true
 		return nil
@@ -251,6 +302,10 @@ func (c *converter) convert(n, key *yaml.Node, ptr string, depth int) any {
 			return nil
 		}
 		c.expanding[n.Alias] = true
+		if c.outerAlias == nil {
+			c.outerAlias = n
+			defer func() { c.outerAlias = nil }()
+		}
 		v := c.convert(n.Alias, key, ptr, depth+1)
 		delete(c.expanding, n.Alias)
 		if r, ok := c.index[ptr]; ok {

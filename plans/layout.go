@@ -78,9 +78,9 @@ func (l *loader) shards(s *ShardLayout, spec obj) {
 		}
 		loc := strings.ToLower(sh.Server) + "/" + strings.ToLower(sh.Database)
 		if first, dup := byLoc[loc]; dup {
-			l.diags.Errorf(it.at(), "duplicate shard location %s/%s: shards %q and %q are the same database",
-				sh.Server, sh.Database, first.strOr("name", first.str("database")), sh.Name).
-				WithHint("each shard must be its own database (first defined at line %d)", first.at().Line)
+			l.diags.Errorf(it.at(), "duplicate shard location %s/%s (already shard %q at line %d)",
+				sh.Server, sh.Database, first.strOr("name", first.str("database")), first.at().Line).
+				WithHint("each shard must be a database of its own")
 			continue
 		}
 		byName[sh.Name], byLoc[loc] = it, it

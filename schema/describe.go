@@ -334,35 +334,44 @@ func Suggest(word string, options []string) string {
 		if strings.EqualFold(o, word) {
 			return o
 		}
-		d := levenshtein(strings.ToLower(word), strings.ToLower(o))
+		d := editDistance(strings.ToLower(word), strings.ToLower(o))
 		if bestDist < 0 || d < bestDist {
 			best, bestDist = o, d
 		}
 	}
-	limit := max(1, min(3, len(word)/3))
+	limit := 1
+	if n := len([]rune(word)); n > 3 {
+		limit = min(3, max(2, n/3))
+	}
 	if bestDist >= 0 && bestDist <= limit {
 		return best
 	}
 	return ""
 }
 
-func levenshtein(a, b string) int {
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and swaps of neighbours each cost 1.
+func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return d[len(ra)][len(rb)]
 }

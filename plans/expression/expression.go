@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -103,7 +104,8 @@ func Compile(src string, kind Kind) (p *Program, err error) {
 func toError(err error) error {
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		e := &Error{Msg: fe.Message}
+		// Name environment types as plans see them, not as Go does.
+		e := &Error{Msg: strings.ReplaceAll(fe.Message, "expression.", "")}
 		if fe.Line > 0 {
 			e.Line, e.Column = fe.Line, fe.Column+1
 		}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var updateScripts = flag.Bool("update", false, "rewrite the expected output of testscript files")
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"fleetplan": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the CLI scripts of test/testdata/script: each txtar file
+// holds plan files, the commands, and the exact expected output.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:           "../../test/testdata/script",
+		UpdateScripts: *updateScripts,
+		Setup: func(env *testscript.Env) error {
+			examples, err := filepath.Abs("../../examples")
+			env.Setenv("EXAMPLES", examples)
+			return err
+		},
+		Cmds:          map[string]func(ts *testscript.TestScript, neg bool, args []string){"bigfile": bigFile},
+	})
+}
+
+// bigFile NAME SIZE writes a plan file of SIZE bytes (a valid header, then
+// comment lines), so huge inputs need not be committed.
+func bigFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: bigfile NAME SIZE")
+	}
+	size, err := strconv.Atoi(args[1])
+	if err != nil {
+		ts.Fatalf("bigfile: %v", err)
+	}
+	var b strings.Builder
+	b.WriteString("apiVersion: fleetplan/v1\nkind: ShardLayout\n")
+	line := "# " + strings.Repeat("x", 97) + "\n"
+	for b.Len()+len(line) <= size {
+		b.WriteString(line)
+	}
+	b.WriteString(strings.Repeat("#", size-b.Len()))
+	f, err := os.Create(ts.MkAbs(args[0]))
+	if err != nil {
+		ts.Fatalf("bigfile: %v", err)
+	}
+	defer f.Close()
+	if _, err := fmt.Fprint(f, b.String()); err != nil {
+		ts.Fatalf("bigfile: %v", err)
+	}
+}
