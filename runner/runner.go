@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -633,14 +634,21 @@ func (r *run) forward(ctx context.Context) phaseResult {
 			break
 		}
 		batch = append(batch, <-msgs)
-	drain:
-		for {
+		// Group commit: collect what else has finished. Steps that are about
+		// to finish get a few chances to run first, so that one fsync covers
+		// them too instead of costing one each.
+		for spins := 0; ; {
 			select {
 			case m := <-msgs:
 				batch = append(batch, m)
+				continue
 			default:
-				break drain
 			}
+			if spins == groupSpins || finals(batch) >= inFlight {
+				break
+			}
+			spins++
+			runtime.Gosched()
 		}
 	}
 
@@ -693,6 +701,21 @@ func (r *run) forward(ctx context.Context) phaseResult {
 		return phaseResult{err: err}
 	}
 	return phaseResult{status: StatusDone}
+}
+
+// groupSpins bounds how often the scheduler yields to let running steps
+// finish before it commits a turn.
+const groupSpins = 3
+
+// finals counts the messages that end a step (not retry notices).
+func finals(batch []msg) int {
+	n := 0
+	for _, m := range batch {
+		if m.kind != msgRetry {
+			n++
+		}
+	}
+	return n
 }
 
 func quoteList(ids []string) string {
