@@ -31,7 +31,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("EXAMPLES", examples)
 			return err
 		},
-		Cmds:          map[string]func(ts *testscript.TestScript, neg bool, args []string){"bigfile": bigFile},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"bigfile": bigFile},
 	})
 }
 

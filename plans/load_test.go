@@ -1,0 +1,354 @@
+package plans
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/google/go-cmp/cmp"
+)
+
+// writeFiles creates files under a temp folder and returns the folder.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const testConfig = `targets:
+  local: {driver: local, path: fleet}
+  prod:
+    driver: sqlserver
+    server: sql-prod
+    database: smm
+    auth: {user: fleetplan, password: env:PROD_PW}
+`
+
+func mustLoad(t *testing.T, paths ...string) *Set {
+	t.Helper()
+	set, diags := Load(paths...)
+	if diags.HasErrors() {
+		t.Fatalf("unexpected diagnostics:\n%v", diags.Err())
+	}
+	return set
+}
+
+func TestLoadShardLayout(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"fleetplan.yaml": testConfig,
+		"plans/layout.yaml": `apiVersion: fleetplan/v1
+kind: ShardLayout
+metadata: {name: customers, labels: {team: data}}
+spec:
+  target: local
+  shardMap: CustomerMap
+  keyType: int64
+  shards:
+    - {server: sql-1, database: customers_0}
+    - {name: c1, server: sql-1, database: customers_1}
+  ranges:
+    - {low: 0, high: 50000, shard: customers_0}
+    - {low: 50000, shard: c1}
+  tables:
+    sharded: [{table: dbo.customers, key: id}]
+    reference: [regions]
+  schemaFile: schema.sql
+  guards: [{name: online, expr: "all(live.shards, .online)"}]
+`,
+		"plans/schema.sql": "create table t(x int);",
+	})
+	set := mustLoad(t, filepath.Join(dir, "plans"))
+	if len(set.Documents) != 1 {
+		t.Fatalf("got %d documents", len(set.Documents))
+	}
+	doc := set.Documents[0]
+	s := doc.ShardLayout
+	if s == nil {
+		t.Fatal("no ShardLayout")
+	}
+	if doc.Config == nil || set.Config != doc.Config || doc.Config.Targets["local"].Path != filepath.Join(dir, "fleet") {
+		t.Errorf("config not found or path not resolved: %+v", doc.Config)
+	}
+	if got := doc.Config.Targets["prod"].Auth["password"]; got != (SecretRef{Kind: SecretEnv, Ref: "PROD_PW"}) {
+		t.Errorf("password ref = %+v", got)
+	}
+	if s.MapType != MapRange || s.Move != (MoveSettings{BatchSize: 100, Parallel: 1}) || s.OnFailure != OnFailureRollback {
+		t.Errorf("defaults not applied: %+v %+v %q", s.MapType, s.Move, s.OnFailure)
+	}
+	if s.Shards[0].Name != "customers_0" {
+		t.Errorf("shard name did not default to database: %+v", s.Shards[0])
+	}
+	if len(s.Ranges) != 2 || s.Ranges[1].High != nil || s.Ranges[0].High.Value != int64(50000) || s.Ranges[0].Pos.Line != 12 {
+		t.Errorf("ranges = %+v", s.Ranges)
+	}
+	if s.SchemaFile != filepath.Join(dir, "plans", "schema.sql") {
+		t.Errorf("SchemaFile = %q", s.SchemaFile)
+	}
+	if len(s.Guards) != 1 || s.Guards[0].Program == nil {
+		t.Errorf("guards = %+v", s.Guards)
+	}
+	if doc.Metadata.Labels["team"] != "data" {
+		t.Errorf("labels = %v", doc.Metadata.Labels)
+	}
+}
+
+func TestLoadTemplateExpansion(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"fleetplan.yaml": testConfig,
+		"up.yaml": `apiVersion: fleetplan/v1
+kind: RollingUpgrade
+metadata: {name: app}
+spec:
+  target: local
+  uses: ./t.yaml
+  with: {db: app}
+`,
+		"t.yaml": `apiVersion: fleetplan/v1
+kind: Template
+metadata: {name: t}
+parameters:
+  type: object
+  properties: {db: {type: string}, wait: {type: string, default: 5m}}
+steps:
+  - id: a
+    action: database.set-read-only
+    with: {database: "${{ params.db }}", timeout: "${{ params.wait }}", note: "${{ run.id }}"}
+    guard: "params.db != ''"
+  - id: b
+    uses: ./inner.yaml
+    needs: [a]
+  - id: c
+    action: traffic.switch-endpoint
+    needs: [b]
+`,
+		"inner.yaml": `apiVersion: fleetplan/v1
+kind: Template
+metadata: {name: inner}
+steps:
+  - {id: x, action: sql.run-script}
+  - {id: y, action: sql.run-script}
+`,
+	})
+	set := mustLoad(t, filepath.Join(dir, "up.yaml"))
+	doc := set.Documents[0]
+	if diff := cmp.Diff(map[string]any{"db": "app", "wait": "5m"}, doc.Params); diff != "" {
+		t.Errorf("params (-want +got):\n%s", diff)
+	}
+	type step struct {
+		ID    string
+		Needs []string
+	}
+	var got []step
+	for _, s := range doc.Steps {
+		got = append(got, step{s.ID, s.Needs})
+	}
+	want := []step{{"a", nil}, {"b.x", []string{"a"}}, {"b.y", []string{"a"}}, {"c", []string{"b.x", "b.y"}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]any{"database": "app", "timeout": "5m", "note": "${{ run.id }}"}, doc.Steps[0].With); diff != "" {
+		t.Errorf("with (-want +got):\n%s", diff)
+	}
+	if doc.Steps[0].Guard == nil || doc.Steps[0].Params["db"] != "app" {
+		t.Errorf("guard or step params missing: %+v", doc.Steps[0])
+	}
+}
+
+func TestLoadReportsEverything(t *testing.T) {
+	// Several independent problems in one run, each at its own position.
+	dir := writeFiles(t, map[string]string{
+		"fleetplan.yaml": testConfig,
+		"a.yaml": `apiVersion: fleetplan/v1
+kind: ShardLayout
+metadata: {name: x}
+spec:
+  target: nope
+  shardMap: M
+  keyType: int32
+  shards: [{server: s, database: d}]
+  ranges:
+    - {low: 5, high: 1, shard: d}
+  extra: 1
+`,
+		"b.yaml": "kind: Nope\n",
+	})
+	_, diags := Load(dir)
+	var got []string
+	for _, d := range diags {
+		got = append(got, strings.TrimPrefix(d.Pos.String(), dir+string(filepath.Separator)))
+	}
+	want := []string{"a.yaml:5:11", "a.yaml:10:7", "a.yaml:11:3", "b.yaml:1:7"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("positions (-want +got):\n%s\n%v", diff, diags.Err())
+	}
+}
+
+func TestConfigOption(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"ops/other.yaml": "targets:\n  staging: {driver: local, path: ../st}\n",
+		"plan.yaml": `apiVersion: fleetplan/v1
+kind: ShardMapRecovery
+metadata: {name: r}
+spec: {target: staging, shardMap: M, shards: [{server: a, database: b}]}
+`,
+	})
+	set, diags := Options{ConfigPath: filepath.Join(dir, "ops/other.yaml")}.Load(filepath.Join(dir, "plan.yaml"))
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	r := set.Documents[0].ShardMapRecovery
+	if r.Resolve != ResolveKeepShardMapping || len(r.Shards) != 1 || set.Config.Targets["staging"].Path != filepath.Join(dir, "st") {
+		t.Errorf("recovery = %+v, config = %+v", r, set.Config)
+	}
+}
+
+func TestSecretRefResolve(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	if err := os.WriteFile(file, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FLEETPLAN_TEST_PW", "from-env")
+	cases := map[string]struct {
+		ref     SecretRef
+		want    string
+		wantErr string
+	}{
+		"env":         {ref: SecretRef{Kind: SecretEnv, Ref: "FLEETPLAN_TEST_PW"}, want: "from-env"},
+		"env missing": {ref: SecretRef{Kind: SecretEnv, Ref: "FLEETPLAN_TEST_NOPE"}, wantErr: "FLEETPLAN_TEST_NOPE is not set"},
+		"file":        {ref: SecretRef{Kind: SecretFile, Ref: file}, want: "s3cret"},
+		"file gone":   {ref: SecretRef{Kind: SecretFile, Ref: file + "x"}, wantErr: "no such file"},
+		"value":       {ref: SecretRef{Kind: SecretValue, Ref: "sa"}, want: "sa"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := tc.ref.Resolve()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Error("error leaks the secret")
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestInlineSecret(t *testing.T) {
+	cases := map[string]struct {
+		key, value string
+		bad        bool
+	}{
+		"password literal":  {"password", "hunter2", true},
+		"password env":      {"password", "env:PW", false},
+		"client secret":     {"clientSecret", "abc", true},
+		"admin password":    {"adminPassword", "file:/run/pw", false},
+		"connection string": {"dsn", "Server=x;Password=y", true},
+		"interpolated":      {"password", "${{ params.pw }}", false},
+		"shard key":         {"key", "customer_id", false},
+	}
+	for name, tc := range cases {
+		if got := inlineSecret(tc.key, tc.value) != ""; got != tc.bad {
+			t.Errorf("%s: inlineSecret(%q, %q) bad = %v, want %v", name, tc.key, tc.value, got, tc.bad)
+		}
+	}
+}
+
+func TestDecodeLimits(t *testing.T) {
+	cases := map[string]struct {
+		yaml    string
+		wantMsg string
+	}{
+		"self alias":     {"a: &a [*a]\n", "alias"},
+		"deep nesting":   {strings.Repeat("[", 300) + strings.Repeat("]", 300) + "\n", "nested more than"},
+		"merge":          {"a: &a {x: 1}\nb:\n  <<: *a\n", "merge keys"},
+		"non-string key": {"? [a]\n: 1\n", "mapping keys must be plain strings"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var diags diag.List
+			decodeYAML("t.yaml", []byte(tc.yaml), &diags)
+			if !diags.HasErrors() || !strings.Contains(diags.Err().Error(), tc.wantMsg) {
+				t.Errorf("diags = %v, want %q", diags, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestScalarsAsJSON(t *testing.T) {
+	var diags diag.List
+	docs := decodeYAML("t.yaml", []byte("a: 2024-01-01\nb: 0x10\nc: 1.5\nd: ~\ne: yes\nf: true\ng: 99999999999999999999\n"), &diags)
+	want := map[string]any{"a": "2024-01-01", "b": 16, "c": 1.5, "d": nil, "e": "yes", "f": true, "g": 1e20}
+	if diff := cmp.Diff(want, docs[0].value); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestWindowParsed(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"fleetplan.yaml": testConfig,
+		"ic.yaml": `apiVersion: fleetplan/v1
+kind: InstanceChange
+metadata: {name: mi}
+spec:
+  target: local
+  instances: {labels: {env: prod}}
+  desired: {tier: GeneralPurpose, zoneRedundant: true}
+  window: {days: [Sat, Sun], start: "02:30", duration: 4h, timeZone: Europe/Paris}
+`,
+	})
+	ic := mustLoad(t, dir).Documents[0].InstanceChange
+	w := ic.Window
+	if w.Start != 2*time.Hour+30*time.Minute || w.Duration != 4*time.Hour || w.Location == nil || len(w.Days) != 2 || w.Days[0] != time.Saturday {
+		t.Errorf("window = %+v", w)
+	}
+	if ic.Desired.ZoneRedundant == nil || !*ic.Desired.ZoneRedundant || ic.MaxParallel != 1 {
+		t.Errorf("desired = %+v", ic.Desired)
+	}
+}
+
+func TestExamplesValidate(t *testing.T) {
+	if _, err := os.Stat("../examples/shards/schema.sql"); err != nil {
+		t.Skip("examples/shards/schema.sql is not there yet")
+	}
+	set := mustLoad(t, "../examples")
+	if len(set.Documents) < 6 {
+		t.Errorf("only %d example documents", len(set.Documents))
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		"apiVersion: fleetplan/v1\nkind: ShardLayout\nmetadata: {name: x}\nspec: {target: a}\n",
+		"a: &a [1]\nb: *a\n", "- [", "\t- a", "{a: 1, a: 2}", "<<: {a: 1}", "---\n---\n", "? [a]\n: b\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<16 {
+			return
+		}
+		var diags diag.List
+		for _, d := range decodeYAML("f.yaml", data, &diags) {
+			l := newLoader(Options{})
+			l.document(d)
+		}
+	})
+}
