@@ -20,6 +20,9 @@ import (
 	"github.com/fleetplan/fleetplan/steps"
 )
 
+// StateDirName is the state folder's name; it lives beside fleetplan.yaml.
+const StateDirName = ".fleetplan"
+
 // Options configure a run. Dir is required; everything else has a default.
 type Options struct {
 	// Dir is the state directory (the .fleetplan folder beside fleetplan.yaml):

@@ -46,19 +46,40 @@ type Sink struct {
 // the same step (first and last lines are always printed).
 const ProgressEvery = time.Second
 
-// New returns a sink writing format ("text" or "json") to w. With bars, text
-// progress is drawn as a progress bar (use it only when w is a terminal, see
-// IsTerminal); transitions are still printed one per line above the bar.
-func New(w io.Writer, format string, bars bool) (*Sink, error) {
-	s := &Sink{w: w, format: format, lastProgress: map[string]time.Time{}, active: map[string][2]int64{}}
+// New returns a sink writing format to w, with progress bars when the format
+// is text and w is a terminal, and a finish function that clears the bar (it
+// may be called more than once). An unknown format is treated as text;
+// commands check their flag with CheckFormat first.
+func New(w io.Writer, format string) (*Sink, func()) {
+	if CheckFormat(format) != nil {
+		format = FormatText
+	}
+	s, _ := NewSink(w, format, format != FormatJSON && IsTerminal(w))
+	return s, func() { _ = s.Close() }
+}
+
+// CheckFormat reports whether format is one New accepts.
+func CheckFormat(format string) error {
 	switch format {
-	case FormatText, "":
+	case FormatText, FormatJSON, "":
+		return nil
+	}
+	return fmt.Errorf("unknown output format %q (want text or json)", format)
+}
+
+// NewSink returns a sink writing format ("text" or "json") to w. With bars,
+// text progress is drawn as a progress bar (use it only when w is a terminal,
+// see IsTerminal); transitions are still printed one per line above the bar.
+func NewSink(w io.Writer, format string, bars bool) (*Sink, error) {
+	if err := CheckFormat(format); err != nil {
+		return nil, err
+	}
+	s := &Sink{w: w, format: format, lastProgress: map[string]time.Time{}, active: map[string][2]int64{}}
+	if format == FormatJSON {
+		s.enc = json.NewEncoder(w)
+	} else {
 		s.format = FormatText
 		s.bars = bars
-	case FormatJSON:
-		s.enc = json.NewEncoder(w)
-	default:
-		return nil, fmt.Errorf("unknown output format %q (want text or json)", format)
 	}
 	return s, nil
 }

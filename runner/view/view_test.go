@@ -39,7 +39,7 @@ var sample = []runner.Event{
 
 func TestText(t *testing.T) {
 	var buf bytes.Buffer
-	s, err := New(&buf, "text", false)
+	s, err := NewSink(&buf, "text", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestLine(t *testing.T) {
 
 func TestJSONLines(t *testing.T) {
 	var buf bytes.Buffer
-	s, _ := New(&buf, "json", true) // bars never apply to JSON
+	s, _ := NewSink(&buf, "json", true) // bars never apply to JSON
 	for _, e := range sample {
 		s.Event(e)
 	}
@@ -115,7 +115,7 @@ func TestJSONLines(t *testing.T) {
 
 func TestBars(t *testing.T) {
 	var buf bytes.Buffer
-	s, _ := New(&buf, "text", true)
+	s, _ := NewSink(&buf, "text", true)
 	for _, e := range sample {
 		s.Event(e)
 	}
@@ -134,8 +134,17 @@ func TestBars(t *testing.T) {
 	}
 }
 
-func TestUnknownFormat(t *testing.T) {
-	if _, err := New(&bytes.Buffer{}, "yaml", false); err == nil {
-		t.Fatal("want error")
+func TestFormats(t *testing.T) {
+	if _, err := NewSink(&bytes.Buffer{}, "yaml", false); err == nil {
+		t.Fatal("want error for an unknown format")
+	}
+	// New never draws bars on something that is not a terminal.
+	var buf bytes.Buffer
+	s, finish := New(&buf, "text")
+	s.Event(sample[3])
+	finish()
+	finish()
+	if buf.String() != "10:15:00Z step move-1: 500/1000 rows (50%)\n" {
+		t.Fatalf("got %q", buf.String())
 	}
 }
