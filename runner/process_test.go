@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/faults"
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/steps"
 )
@@ -109,8 +110,8 @@ func TestLockHeldByAnotherProcessUntilItIsKilled(t *testing.T) {
 
 // Crash test: a helper process runs a 50-step graph whose steps each append
 // a marker line (idempotently) to effects.log. It is killed with SIGKILL at
-// seeded moments (at a chosen hook point in the runner or inside an action,
-// or after a random delay from outside), sometimes with a torn line added to
+// seeded moments (at a runner fault point, inside an action, or after a
+// random delay from outside), sometimes with a torn line added to
 // the journal, and resumed each time until the run is done. Then every marker
 // exists exactly once and the journal says done. Rounds on fresh folders
 // repeat until at least 12 kills have landed.
@@ -144,15 +145,23 @@ func crashRound(t *testing.T, rnd *rand.Rand, dir string) (kills, sessions int) 
 		if sessions > 100 {
 			t.Fatalf("run does not finish after %d sessions", sessions)
 		}
-		external := rnd.IntN(3) == 0
-		crashAt := 1 + rnd.IntN(8)
-		if sessions > 40 {
-			external, crashAt = false, 0 // let it finish
+		// Where this session dies: from outside after a random delay, at
+		// the n-th pass of a runner fault point (FLEETPLAN_FAULTS, as a user
+		// would inject it), or inside an action once its effect is written.
+		external := false
+		var env []string
+		switch mode := rnd.IntN(4); {
+		case sessions > 40:
+			// let it finish
+		case mode == 0:
+			external = true
+		case mode == 1:
+			env = []string{"RUNNER_CRASH_AT=" + strconv.Itoa(1+rnd.IntN(4))}
+		default:
+			point := []string{"runner.step.before", "runner.step.after"}[mode-2]
+			env = []string{faults.EnvSpec + "=" + point + ":exit:" + strconv.Itoa(1+rnd.IntN(6)), faults.EnvIKnow + "=yes"}
 		}
-		cmd := helperCmd("crash-run", dir, "RUNNER_CRASH_AT="+strconv.Itoa(crashAt))
-		if external {
-			cmd = helperCmd("crash-run", dir)
-		}
+		cmd := helperCmd("crash-run", dir, env...)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
@@ -291,7 +300,7 @@ func (m *marker) Estimate(steps.Inputs) steps.Estimate { return steps.Estimate{}
 
 // helperCrashRun starts the crash graph, or resumes its run; it prints "run
 // done" once the run is done. With RUNNER_CRASH_AT=n it kills itself with
-// SIGKILL at the n-th hook point it passes.
+// SIGKILL in the n-th Apply, right after writing the marker.
 func helperCrashRun() int {
 	dir := os.Getenv("RUNNER_TEST_DIR")
 	if n, err := strconv.Atoi(os.Getenv("RUNNER_CRASH_AT")); err == nil && n > 0 {
@@ -302,7 +311,6 @@ func helperCrashRun() int {
 				select {}
 			}
 		}
-		faultHit = func(string) error { crashPoint(); return nil }
 	}
 	o := Options{Dir: dir, Parallel: 4}
 	runs, err := List(dir)

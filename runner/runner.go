@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/faults"
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/steps"
 )
@@ -78,9 +79,11 @@ func (e *RunError) Error() string {
 	return fmt.Sprintf("run %s ended %s: %s", e.RunID, e.Status, e.Reason)
 }
 
-// faultHit is the fault-injection hook at the runner's named points
-// ("runner.step.before", "runner.step.after", "runner.rollback.before").
-var faultHit = func(point string) error { return nil }
+// faultHit is the fault-injection hook at the runner's named points:
+// "runner.step.before" (before each attempt of a step), "runner.step.after"
+// (once a step's completion is durable; steps whose start that same fsync
+// made durable still run) and "runner.rollback.before".
+var faultHit = faults.Hit
 
 // Start begins a new run of g: it takes the target lock, creates
 // Dir/runs/<id>/ with plan.json and the journal, and executes the graph.
