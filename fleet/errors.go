@@ -14,6 +14,9 @@ type Error struct {
 	Code   int    // SQL Server / Azure SQL error number when known (40613, ...), else 0
 	Err    error
 	Hint   string
+	// Transient marks a retryable condition that has no SQL Server error
+	// number (an SQLite lock wait that timed out, for example).
+	Transient bool
 }
 
 func (e *Error) Error() string {
@@ -58,7 +61,7 @@ var transientCodes = map[int]bool{
 func IsTransientCode(code int) bool { return transientCodes[code] }
 
 // IsTransient reports whether the error is worth retrying with backoff.
-func (e *Error) IsTransient() bool { return IsTransientCode(e.Code) }
+func (e *Error) IsTransient() bool { return e.Transient || IsTransientCode(e.Code) }
 
 // IsTransient reports whether err, or anything it wraps, is transient.
 func IsTransient(err error) bool {

@@ -106,7 +106,8 @@ func OperationName(code int) string {
 }
 
 // Difference kinds between the GSM and a shard's LSM (after the library's
-// DetectMappingDifferences, plus the states an operator must know about).
+// DetectMappingDifferences). Pending operations and lock owners are reported
+// in MapLayout.Pending and Mapping.LockOwner, not as differences.
 const (
 	DiffMappingInShardMapOnly = "MappingInShardMapOnly" // GSM row, no LSM row
 	DiffMappingInShardOnly    = "MappingInShardOnly"    // LSM row, no GSM row
@@ -114,8 +115,6 @@ const (
 	DiffShardVersionMismatch  = "ShardVersionMismatch"  // GSM and LSM shard Version differ
 	DiffShardMissingInShard   = "ShardMissingInShard"   // no ShardsLocal row for the shard
 	DiffDatabaseMissing       = "DatabaseMissing"       // the shard's database does not exist
-	DiffNotReadable           = "NotReadable"           // Readable = 0 row (operation in flight)
-	DiffLocked                = "Locked"                // mapping carries a lock owner
 )
 
 // Difference is one disagreement found while observing a shard.

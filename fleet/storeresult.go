@@ -109,4 +109,6 @@ var (
 	ErrNotADatabase    = errors.New("not a database file")
 	ErrStoreVersion    = errors.New("unsupported shard map store version")
 	ErrCorruptMappings = errors.New("corrupt mapping set")
+	// ErrNoDatabase: the database named by a location does not exist.
+	ErrNoDatabase = errors.New("database does not exist")
 )
