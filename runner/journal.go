@@ -189,6 +189,12 @@ func parseJournal(path string, data []byte) ([]Record, int64, error) {
 // openJournal reads the journal at path, truncates a torn tail, and opens it
 // for appending. The file is created if missing.
 func openJournal(path string) (*journal, []Record, error) {
+	return openJournalMode(path, true)
+}
+
+// openJournalMode is openJournal; with truncate false a torn-looking tail is
+// left alone (it may be a line a live runner is writing at this moment).
+func openJournalMode(path string, truncate bool) (*journal, []Record, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, nil, err
@@ -203,7 +209,7 @@ func openJournal(path string) (*journal, []Record, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	if valid < int64(len(data)) {
+	if truncate && valid < int64(len(data)) {
 		if err := f.Truncate(valid); err != nil {
 			f.Close()
 			return nil, nil, fmt.Errorf("truncate torn journal tail: %w", err)
@@ -222,9 +228,24 @@ func openJournal(path string) (*journal, []Record, error) {
 }
 
 // appendRecords appends records to a run's journal from outside a runner
-// (approve, reject, cancel): one O_APPEND write and an fsync.
-func appendRecords(runDir string, recs ...Record) error {
-	j, _, err := openJournal(filepath.Join(runDir, journalFile))
+// (approve, reject, cancel): one O_APPEND write and an fsync. It takes the
+// target lock for the moment it needs when it can, so it may repair a torn
+// tail; when a live runner holds the lock for this run, it appends without
+// touching what is there (the runner's own lines are whole writes).
+func appendRecords(dir, runID, target string, recs ...Record) error {
+	runDir := filepath.Join(dir, "runs", runID)
+	truncate := true
+	lock, err := acquireLock(dir, target, holder(runID, Options{Command: "journal note"}))
+	if err != nil {
+		var le *LockedError
+		if !errors.As(err, &le) {
+			return err
+		}
+		truncate = le.Holder != nil && le.Holder.Run != runID
+	} else {
+		defer lock.release()
+	}
+	j, _, err := openJournalMode(filepath.Join(runDir, journalFile), truncate)
 	if err != nil {
 		return err
 	}

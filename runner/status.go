@@ -246,25 +246,26 @@ func Cancel(dir, runID string) error {
 	if runHolder(dir, st.Target, runID) != nil {
 		return nil // the live runner records the cancellation
 	}
-	return appendRecords(runDir, Record{Type: RunCancelled, Reason: "cancelled while " + st.Status})
+	return appendRecords(dir, runID, st.Target, Record{Type: RunCancelled, Reason: "cancelled while " + st.Status})
 }
 
 // Approve records approval of a step that awaits it; `Resume` then runs it.
 func Approve(dir, runID, stepID, who string) error {
-	if _, err := gateCheck(dir, runID, stepID); err != nil {
+	st, err := gateCheck(dir, runID, stepID)
+	if err != nil {
 		return err
 	}
-	return appendRecords(filepath.Join(dir, "runs", runID), Record{Type: StepApproved, Step: stepID, Who: who})
+	return appendRecords(dir, runID, st.Target, Record{Type: StepApproved, Step: stepID, Who: who})
 }
 
 // Reject records rejection of a step that awaits approval; the next `Resume`
 // rolls the run back.
 func Reject(dir, runID, stepID, who, reason string) error {
-	if _, err := gateCheck(dir, runID, stepID); err != nil {
+	st, err := gateCheck(dir, runID, stepID)
+	if err != nil {
 		return err
 	}
-	return appendRecords(filepath.Join(dir, "runs", runID),
-		Record{Type: StepRejected, Step: stepID, Who: who, Reason: reason})
+	return appendRecords(dir, runID, st.Target, Record{Type: StepRejected, Step: stepID, Who: who, Reason: reason})
 }
 
 // gateCheck verifies that stepID of runID awaits approval.
