@@ -2,12 +2,13 @@ package runner
 
 import (
 	"context"
-	"github.com/fleetplan/fleetplan/planner"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetplan/fleetplan/planner"
 )
 
 func TestParseJournal(t *testing.T) {
