@@ -405,6 +405,16 @@ func newRun(g *planner.Graph, opt Options, id, dir, target string, actions map[s
 // Run implements State.
 func (r *run) Run() RunInfo { return r.info }
 
+// StepIDs lists the graph's step ids in graph order, so evaluators can offer
+// every step's state to expressions.
+func (r *run) StepIDs() []string {
+	ids := make([]string, 0, len(r.index))
+	for _, s := range r.g.Steps {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}
+
 // Step implements State.
 func (r *run) Step(id string) (string, steps.Outputs, bool) {
 	if _, ok := r.index[id]; !ok {

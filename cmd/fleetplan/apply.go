@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/fleetplan/fleetplan/engine"
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/runner"
+)
+
+func init() { commands = append(commands, newApplyCmd) }
+
+func newApplyCmd(a *app) *cobra.Command {
+	var autoApprove bool
+	var output string
+	cmd := &cobra.Command{
+		Use:   "apply PLAN|SAVED-PLAN",
+		Short: "Plan and run the step graph, with a checkpoint after every step",
+		Long: `apply plans a plan file (or takes a plan saved with plan --out, refusing it if
+the fleet changed since), shows it, asks for confirmation on a terminal, and runs it.
+Every transition is journaled under .fleetplan/runs/<run-id>/ beside fleetplan.yaml;
+after a crash, fleetplan resume finishes the run.`,
+		Example: `  fleetplan apply examples/shards/split.yaml --auto-approve
+  fleetplan plan examples/shards/split.yaml --out split.plan && fleetplan apply split.plan --auto-approve
+  fleetplan apply examples/shards/split.yaml --auto-approve --output json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			doc, g, target, err := a.planOrSaved(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer target.Close()
+			if output != "json" {
+				if err := planner.RenderText(a.stdout, g); err != nil {
+					return err
+				}
+			}
+			if g.Empty() {
+				return nil
+			}
+			if !autoApprove {
+				if err := a.confirm(len(g.Steps)); err != nil {
+					return err
+				}
+			}
+			sink, finish := a.eventSink(output)
+			defer finish()
+			opt := engine.RunOptions(doc.Config, target, g, sink, "fleetplan apply "+args[0])
+			res, err := runner.Start(ctx, g, opt)
+			finish()
+			return a.runResult(res, err, output)
+		},
+	}
+	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "run without asking for confirmation (required without a terminal)")
+	cmd.Flags().StringVar(&output, "output", "text", "event output: text (progress bars on a terminal) or json (one event per line)")
+	return cmd
+}
+
+// planOrSaved returns the graph to run: a saved plan after checking it is
+// still fresh, or a new plan of a plan file.
+func (a *app) planOrSaved(cmd *cobra.Command, path string) (*plans.Document, *planner.Graph, fleet.Target, error) {
+	ctx := cmd.Context()
+	saved, isSaved, err := engine.LoadSavedPlan(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	source := path
+	configPath := a.configPath
+	if isSaved {
+		source = saved.Graph.Source
+		if configPath == "" {
+			configPath = saved.Config
+		}
+	}
+	doc, diags := engine.LoadDocument(source, configPath)
+	if diags.HasErrors() {
+		return nil, nil, nil, diags.Err()
+	}
+	a.warn(diags)
+	target, err := engine.OpenTarget(ctx, doc.Config, engine.TargetOf(doc))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if isSaved {
+		if err := engine.CheckFresh(ctx, saved.Graph, doc, target); err != nil {
+			target.Close()
+			return nil, nil, nil, err
+		}
+		return doc, saved.Graph, target, nil
+	}
+	g, diags := engine.Plan(ctx, doc, target, planner.Options{})
+	if diags.HasErrors() {
+		target.Close()
+		return nil, nil, nil, diags.Err()
+	}
+	a.warn(diags)
+	return doc, g, target, nil
+}
+
+// confirm asks on a terminal; without one it refuses.
+func (a *app) confirm(steps int) error {
+	f, ok := a.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return &exitError{Code: 1, Err: &fleet.Error{Op: "apply", Err: errors.New("refusing to apply without confirmation: no terminal to ask on"),
+			Hint: "review the plan above and pass --auto-approve"}}
+	}
+	fmt.Fprintf(a.stdout, "\nRun these %d steps? Only 'yes' is accepted: ", steps)
+	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		return &exitError{Code: 1, Err: errors.New("apply cancelled")}
+	}
+	return nil
+}
+
+// runResult reports how a run ended and maps it to an error for main.
+func (a *app) runResult(res *runner.Result, err error, output string) error {
+	if res == nil {
+		return err
+	}
+	if output != "json" {
+		switch res.Status {
+		case runner.StatusDone:
+			fmt.Fprintf(a.stdout, "\nRun %s done: %d of %d steps.\n", res.RunID, res.Done, res.Total)
+		case runner.StatusAwaitingApproval:
+			fmt.Fprintf(a.stdout, "\nRun %s is waiting for approval of %s.\n  fleetplan approve %s %s\n  fleetplan resume %s\n",
+				res.RunID, strings.Join(res.Awaiting, ", "), res.RunID, firstOr(res.Awaiting, "STEP"), res.RunID)
+		default:
+			fmt.Fprintf(a.stdout, "\nRun %s ended %s: %s\n", res.RunID, res.Status, res.Reason)
+		}
+	}
+	return err
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return def
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/engine"
+	"github.com/fleetplan/fleetplan/planner"
+)
+
+func init() { commands = append(commands, newPlanCmd) }
+
+func newPlanCmd(a *app) *cobra.Command {
+	var format, out string
+	var detailed bool
+	cmd := &cobra.Command{
+		Use:   "plan PLAN",
+		Short: "Show what apply would change: the step graph diffed against the live fleet",
+		Long: `plan loads a plan file, observes its target and prints the ordered step graph
+that apply would run, with guards, rollback branches and estimates. Nothing changes.`,
+		Example: `  fleetplan plan examples/shards/split.yaml
+  fleetplan plan examples/shards/split.yaml --format markdown > comment.md
+  fleetplan plan examples/shards/split.yaml --out split.plan && fleetplan apply split.plan`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			doc, diags := engine.LoadDocument(args[0], a.configPath)
+			if diags.HasErrors() {
+				return diags.Err()
+			}
+			a.warn(diags)
+			target, err := engine.OpenTarget(ctx, doc.Config, engine.TargetOf(doc))
+			if err != nil {
+				return err
+			}
+			defer target.Close()
+			g, diags := engine.Plan(ctx, doc, target, planner.Options{})
+			if diags.HasErrors() {
+				return diags.Err()
+			}
+			a.warn(diags)
+			if err := planner.Render(a.stdout, g, format); err != nil {
+				return err
+			}
+			if out != "" {
+				if err := engine.SavePlan(out, doc.Config, g); err != nil {
+					return err
+				}
+				if format != planner.FormatJSON {
+					a.printf("\nSaved the plan to %s; `fleetplan apply %s` runs exactly this graph.\n", out, out)
+				}
+			}
+			if detailed && !g.Empty() {
+				return &exitError{Code: 2}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, flagFormat, "text", "output format: text, markdown or json")
+	cmd.Flags().StringVar(&out, "out", "", "save the plan (with the live-state fingerprint) to this file")
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 2 for changes, 1 for errors")
+	return cmd
+}
+
+// warn prints non-error diagnostics to stderr.
+func (a *app) warn(d diag.List) {
+	if len(d) > 0 {
+		_ = diag.Write(a.stderr, d, "text")
+	}
+}

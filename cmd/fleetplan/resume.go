@@ -1,0 +1,87 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/fleetplan/fleetplan/engine"
+	"github.com/fleetplan/fleetplan/runner"
+)
+
+func init() {
+	commands = append(commands, newResumeCmd, newRollbackCmd)
+}
+
+// continueRun opens the target of a journaled run and hands it to fn (the
+// runner's Resume or Rollback).
+func (a *app) continueRun(cmd *cobra.Command, runID, output, verb string,
+	fn func(dir, runID string, opt runner.Options) (*runner.Result, error)) error {
+	ctx := cmd.Context()
+	cfg, err := engine.LoadConfig(a.configPath)
+	if err != nil {
+		return err
+	}
+	dir := engine.StateDir(cfg)
+	if runID == "" {
+		if runID, err = runner.NewestUnfinished(dir, ""); err != nil {
+			return err
+		}
+	}
+	st, err := runner.Status(dir, runID)
+	if err != nil {
+		return err
+	}
+	target, err := engine.OpenTarget(ctx, cfg, st.Target)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	sink, finish := a.eventSink(output)
+	defer finish()
+	opt := runner.Options{Dir: dir, Target: target, Events: sink, Evaluator: &engine.Evaluator{Target: target},
+		Command: "fleetplan " + verb + " " + runID}
+	res, err := fn(dir, runID, opt)
+	finish()
+	return a.runResult(res, err, output)
+}
+
+func newResumeCmd(a *app) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "resume [RUN]",
+		Short: "Finish an interrupted, paused or approved run from its journal",
+		Long: `resume replays a run's journal and continues it: steps that finished are kept,
+a step that started but did not finish runs again (actions are idempotent).
+Without RUN it resumes the newest unfinished run.`,
+		Example: `  fleetplan resume
+  fleetplan resume 20261122T101500Z-ab12`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var id string
+			if len(args) == 1 {
+				id = args[0]
+			}
+			return a.continueRun(cmd, id, output, "resume", func(_, runID string, opt runner.Options) (*runner.Result, error) {
+				return runner.Resume(cmd.Context(), runID, opt)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&output, "output", "text", "event output: text or json")
+	return cmd
+}
+
+func newRollbackCmd(a *app) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "rollback RUN",
+		Short: "Undo a run: run the rollback branches of its completed steps in reverse order",
+		Example: `  fleetplan rollback 20261122T101500Z-ab12`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.continueRun(cmd, args[0], output, "rollback", func(_, runID string, opt runner.Options) (*runner.Result, error) {
+				return runner.Rollback(cmd.Context(), runID, opt)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&output, "output", "text", "event output: text or json")
+	return cmd
+}

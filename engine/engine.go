@@ -1,0 +1,317 @@
+// Package engine wires the stages for one command: load plans, open the
+// target, observe it, plan, and hand the graph to the runner. It holds no
+// domain logic of its own; each stage lives in its package.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/runner"
+
+	// Drivers and actions register themselves.
+	_ "github.com/fleetplan/fleetplan/fleet/local"
+	_ "github.com/fleetplan/fleetplan/steps/generic"
+	_ "github.com/fleetplan/fleetplan/steps/shardmap"
+)
+
+// StateDirName is the folder beside fleetplan.yaml that holds runs and locks.
+const StateDirName = ".fleetplan"
+
+// StateDir returns the state folder for a config.
+func StateDir(cfg *plans.Config) string { return filepath.Join(cfg.Dir, StateDirName) }
+
+// FindStateDir locates the state folder from an explicit config path or the
+// fleetplan.yaml found from the working directory upwards.
+func FindStateDir(configPath string) (string, error) {
+	if configPath == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", err
+		}
+		p, ok := plans.FindConfig(wd)
+		if !ok {
+			return "", &fleet.Error{Op: "find fleetplan.yaml", Target: wd, Err: errors.New("no fleetplan.yaml here or in a parent folder"),
+				Hint: "run from your plan repository, or pass --config path/to/fleetplan.yaml"}
+		}
+		configPath = p
+	}
+	abs, err := filepath.Abs(configPath)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(abs), StateDirName), nil
+}
+
+// LoadConfig loads fleetplan.yaml from an explicit path or by searching upwards
+// from the working directory.
+func LoadConfig(configPath string) (*plans.Config, error) {
+	if configPath == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		p, ok := plans.FindConfig(wd)
+		if !ok {
+			return nil, &fleet.Error{Op: "find fleetplan.yaml", Target: wd, Err: errors.New("no fleetplan.yaml here or in a parent folder"),
+				Hint: "run from your plan repository, or pass --config path/to/fleetplan.yaml"}
+		}
+		configPath = p
+	}
+	cfg, diags := plans.LoadConfig(configPath)
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// LoadDocument loads the plan file(s) at path and returns the one runnable
+// document in it (the only non-Template document).
+func LoadDocument(path, configPath string) (*plans.Document, diag.List) {
+	set, diags := plans.Options{ConfigPath: configPath}.Load(path)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var runnable []*plans.Document
+	for _, d := range set.Documents {
+		if d.Kind != plans.KindTemplate {
+			runnable = append(runnable, d)
+		}
+	}
+	switch len(runnable) {
+	case 0:
+		diags.Errorf(diag.Pos{File: path}, "no plan document (ShardLayout, RollingUpgrade, InstanceChange, ShardMapRecovery) found").
+			WithHint("point at a plan file, not only templates")
+		return nil, diags
+	case 1:
+		return runnable[0], diags
+	}
+	for _, d := range runnable[1:] {
+		diags.Errorf(d.Pos, "more than one plan document (%s %q and %s %q); plan and apply take one at a time",
+			runnable[0].Kind, runnable[0].Metadata.Name, d.Kind, d.Metadata.Name).WithHint("split them into separate files")
+	}
+	return nil, diags
+}
+
+// OpenTarget opens a target named in the config.
+func OpenTarget(ctx context.Context, cfg *plans.Config, name string) (fleet.Target, error) {
+	spec, ok := cfg.Targets[name]
+	if !ok {
+		var known []string
+		for n := range cfg.Targets {
+			known = append(known, n)
+		}
+		return nil, &fleet.Error{Op: "open target", Target: name, Err: fmt.Errorf("no target %q in %s", name, cfg.Path),
+			Hint: "known targets: " + strings.Join(known, ", ")}
+	}
+	tc := fleet.TargetConfig{Name: name, Driver: spec.Driver, Path: spec.Path, Options: map[string]string{}}
+	for k, v := range spec.Options {
+		tc.Options[k] = fmt.Sprint(v)
+	}
+	if spec.Server != "" {
+		tc.Options["server"] = spec.Server
+	}
+	if spec.Database != "" {
+		tc.Options["database"] = spec.Database
+	}
+	if spec.Port != 0 {
+		tc.Options["port"] = strconv.Itoa(spec.Port)
+	}
+	for k, ref := range spec.Auth {
+		v, err := ref.Resolve()
+		if err != nil {
+			return nil, &fleet.Error{Op: "open target", Target: name, Err: err,
+				Hint: fmt.Sprintf("set the secret %s named in %s", ref, cfg.Path)}
+		}
+		tc.Options["auth."+k] = v
+	}
+	return fleet.Open(ctx, tc)
+}
+
+// targetOf returns the spec.target of a runnable document.
+func targetOf(doc *plans.Document) string {
+	switch {
+	case doc.ShardLayout != nil:
+		return doc.ShardLayout.Target
+	case doc.RollingUpgrade != nil:
+		return doc.RollingUpgrade.Target
+	case doc.InstanceChange != nil:
+		return doc.InstanceChange.Target
+	case doc.ShardMapRecovery != nil:
+		return doc.ShardMapRecovery.Target
+	}
+	return ""
+}
+
+// TargetOf returns the target name a document runs against.
+func TargetOf(doc *plans.Document) string { return targetOf(doc) }
+
+// Plan observes the target and diffs the document into a graph.
+func Plan(ctx context.Context, doc *plans.Document, target fleet.Target, opt planner.Options) (*planner.Graph, diag.List) {
+	var diags diag.List
+	switch {
+	case doc.ShardLayout != nil:
+		live, err := ObserveShardLayout(ctx, doc.ShardLayout, target)
+		if err != nil {
+			diags.Errorf(doc.Pos, "observe target %q: %v", target.Name(), err)
+			return nil, diags
+		}
+		g, diags := planner.PlanShardLayout(ctx, doc, live, opt)
+		if g != nil {
+			// The runner resolves relative inputs against the plan's folder,
+			// whatever folder resume is started from.
+			if abs, err := filepath.Abs(g.Source); err == nil {
+				g.Source = abs
+			}
+		}
+		return g, diags
+	}
+	diags.Errorf(doc.Pos, "planning %s documents is not supported yet", doc.Kind)
+	return nil, diags
+}
+
+// ObserveShardLayout reads what a ShardLayout diff needs from the target.
+func ObserveShardLayout(ctx context.Context, spec *plans.ShardLayout, target fleet.Target) (*planner.ShardLayoutLive, error) {
+	obs, ok := target.(fleet.Observer)
+	if !ok {
+		return nil, fmt.Errorf("driver %s cannot observe shard maps", target.Driver())
+	}
+	mover, _ := target.(fleet.DataMover)
+	admin, _ := target.(fleet.DatabaseAdmin)
+	live := &planner.ShardLayoutLive{Target: target.Name(), Databases: map[fleet.Location]planner.DatabaseState{}}
+	if mover != nil {
+		live.Rows = mover
+	}
+	layout, err := obs.Observe(ctx, spec.ShardMap)
+	switch {
+	case errors.Is(err, fleet.ErrNotFound):
+		live.Fingerprint = fleet.Fingerprint(nil)
+	case err != nil:
+		return nil, err
+	default:
+		live.Fingerprint = layout.Fingerprint
+		live.Map = layout.Map(spec.ShardMap)
+	}
+	locs := map[fleet.Location]bool{}
+	for _, s := range spec.Shards {
+		locs[fleet.Location{Server: s.Server, Database: s.Database}] = true
+	}
+	if live.Map != nil {
+		for _, s := range live.Map.Shards {
+			locs[s.Shard.Location] = true
+		}
+	}
+	existing := map[string]bool{}
+	if admin != nil {
+		dbs, err := admin.Databases(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range dbs {
+			existing[strings.ToLower(d.String())] = true
+		}
+	}
+	for loc := range locs {
+		st := planner.DatabaseState{Exists: existing[strings.ToLower(loc.String())]}
+		if st.Exists && mover != nil {
+			tables, err := mover.Tables(ctx, loc)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range tables {
+				st.Tables = append(st.Tables, t.Name)
+			}
+		}
+		live.Databases[loc] = st
+	}
+	return live, nil
+}
+
+// SavedPlan is the file `plan --out` writes: the graph (with the live
+// fingerprint it was made from) plus where it came from.
+type SavedPlan struct {
+	FormatVersion int            `json:"formatVersion"`
+	Config        string         `json:"config"`
+	Graph         *planner.Graph `json:"graph"`
+}
+
+// SavePlan writes a plan file atomically.
+func SavePlan(path string, cfg *plans.Config, g *planner.Graph) error {
+	b, err := json.MarshalIndent(SavedPlan{FormatVersion: planner.GraphFormatVersion, Config: cfg.Path, Graph: g}, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// LoadSavedPlan reads a plan file written by SavePlan. ok is false when the
+// file is not a saved plan (a YAML plan, say).
+func LoadSavedPlan(path string) (sp *SavedPlan, ok bool, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, err
+	}
+	trimmed := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(trimmed, "{") {
+		return nil, false, nil
+	}
+	sp = &SavedPlan{}
+	if err := json.Unmarshal(b, sp); err != nil {
+		return nil, true, fmt.Errorf("%s: not a valid saved plan: %v", path, err)
+	}
+	if sp.Graph == nil || sp.FormatVersion != planner.GraphFormatVersion || sp.Graph.FormatVersion != planner.GraphFormatVersion {
+		return nil, true, fmt.Errorf("%s: saved plan format %d, this fleetplan reads %d", path, sp.FormatVersion, planner.GraphFormatVersion)
+	}
+	return sp, true, nil
+}
+
+// ErrStalePlan marks a saved plan whose live state has changed since.
+var ErrStalePlan = errors.New("the fleet has changed since this plan was made")
+
+// CheckFresh re-observes the target and refuses a saved graph made from other
+// live state.
+func CheckFresh(ctx context.Context, g *planner.Graph, doc *plans.Document, target fleet.Target) error {
+	var now string
+	switch {
+	case doc != nil && doc.ShardLayout != nil:
+		live, err := ObserveShardLayout(ctx, doc.ShardLayout, target)
+		if err != nil {
+			return err
+		}
+		now = live.Fingerprint
+	default:
+		return fmt.Errorf("cannot check the freshness of a saved %s plan", g.Kind)
+	}
+	if now != g.Fingerprint {
+		return &fleet.Error{Op: "apply saved plan", Target: g.Target, Err: fmt.Errorf("%w (fingerprint %s, now %s)", ErrStalePlan, short(g.Fingerprint), short(now)),
+			Hint: "run `fleetplan plan` again and review the new plan"}
+	}
+	return nil
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// RunOptions builds runner options for a target.
+func RunOptions(cfg *plans.Config, target fleet.Target, g *planner.Graph, events runner.EventSink, command string) runner.Options {
+	return runner.Options{Dir: StateDir(cfg), Target: target, Parallel: max(g.Parallel, 1), Events: events,
+		Evaluator: &Evaluator{Target: target}, Command: command}
+}

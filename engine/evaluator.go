@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
+	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/plans/expression"
+	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/steps"
+)
+
+// Evaluator checks guards and resolves `${{ }}` inputs with expr-lang against
+// the live state of the target, observed afresh for every guard.
+type Evaluator struct {
+	Target fleet.Target
+	Params map[string]any
+}
+
+var _ runner.Evaluator = (*Evaluator)(nil)
+
+// env builds the expression environment for one evaluation.
+func (e *Evaluator) env(ctx context.Context, st runner.State, needLive bool) (*expression.Env, error) {
+	info := st.Run()
+	env := &expression.Env{Params: e.Params, Steps: map[string]expression.StepState{},
+		Run: expression.Run{ID: info.ID, Target: info.Target, Plan: info.Plan, Attempt: info.Session}}
+	if s, ok := st.(interface{ StepIDs() []string }); ok {
+		for _, id := range s.StepIDs() {
+			status, outputs, _ := st.Step(id)
+			env.Steps[id] = expression.StepState{Status: status, Outputs: outputs}
+		}
+	}
+	if needLive {
+		live, err := ObserveLive(ctx, e.Target)
+		if err != nil {
+			return nil, err
+		}
+		env.Live = *live
+	}
+	return env, nil
+}
+
+// Guard implements runner.Evaluator.
+func (e *Evaluator) Guard(ctx context.Context, step *planner.Step, st runner.State) (bool, string, error) {
+	if step.Guard == nil || step.Guard.Expr == "" {
+		return true, "", nil
+	}
+	prog, err := expression.Compile(step.Guard.Expr, expression.Bool)
+	if err != nil {
+		return false, "", err
+	}
+	env, err := e.env(ctx, st, prog.References("live"))
+	if err != nil {
+		return false, "", err
+	}
+	ok, err := prog.EvalBool(env)
+	if err != nil {
+		return false, "", err
+	}
+	if ok {
+		return true, "", nil
+	}
+	return false, describe(prog, env), nil
+}
+
+// describe lists the values of the roots an expression read, so a failed
+// guard shows what it saw.
+func describe(p *expression.Program, env *expression.Env) string {
+	var parts []string
+	if p.References("live") {
+		var shards []string
+		for _, s := range env.Live.Shards {
+			shards = append(shards, fmt.Sprintf("%s(online=%t, mappings=%d, rows=%d)", s.Name, s.Online, s.Mappings, s.Rows))
+		}
+		parts = append(parts, "live.shards = ["+strings.Join(shards, ", ")+"]")
+		parts = append(parts, fmt.Sprintf("live.pendingOperations = %d", env.Live.PendingOperations))
+	}
+	if p.References("steps") {
+		ids := make([]string, 0, len(env.Steps))
+		for id := range env.Steps {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			parts = append(parts, fmt.Sprintf("steps[%q] = {status: %s, outputs: %v}", id, env.Steps[id].Status, env.Steps[id].Outputs))
+		}
+	}
+	if p.References("params") {
+		parts = append(parts, fmt.Sprintf("params = %v", env.Params))
+	}
+	if p.References("run") {
+		parts = append(parts, fmt.Sprintf("run = %+v", env.Run))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Inputs implements runner.Evaluator.
+func (e *Evaluator) Inputs(ctx context.Context, step *planner.Step, st runner.State) (steps.Inputs, error) {
+	needLive := false
+	walkStrings(step.With, func(s string) {
+		if expression.HasInterpolation(s) && strings.Contains(s, "live") {
+			needLive = true
+		}
+	})
+	env, err := e.env(ctx, st, needLive)
+	if err != nil {
+		return nil, err
+	}
+	out, err := expression.Interpolate(map[string]any(step.With), env)
+	if err != nil {
+		return nil, fmt.Errorf("step %q inputs: %w", step.ID, err)
+	}
+	m, _ := out.(map[string]any)
+	return steps.Inputs(m), nil
+}
+
+func walkStrings(v any, f func(string)) {
+	switch x := v.(type) {
+	case string:
+		f(x)
+	case map[string]any:
+		for _, e := range x {
+			walkStrings(e, f)
+		}
+	case []any:
+		for _, e := range x {
+			walkStrings(e, f)
+		}
+	}
+}
+
+// ObserveLive renders the target's live state for expressions.
+func ObserveLive(ctx context.Context, target fleet.Target) (*expression.Live, error) {
+	live := &expression.Live{}
+	obs, ok := target.(fleet.Observer)
+	if !ok {
+		return live, nil
+	}
+	layout, err := obs.Observe(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range layout.Maps {
+		live.PendingOperations += len(m.Pending)
+		perShard := map[string]int{}
+		for _, mp := range m.Mappings {
+			perShard[mp.ShardID.String()]++
+			live.Mappings = append(live.Mappings, expression.LiveMapping{
+				Low: shardkey.FormatBound(m.Map.KeyType, mp.Min), High: shardkey.FormatBound(m.Map.KeyType, mp.Max),
+				Shard: mp.Location.Database, Online: mp.Online, Locked: mp.LockOwner != [16]byte{}})
+		}
+		for _, s := range m.Shards {
+			var rows int64
+			for _, t := range m.Tables.Sharded {
+				rows += s.RowCounts[t.Table]
+			}
+			live.Shards = append(live.Shards, expression.LiveShard{Name: s.Shard.Location.Database, Server: s.Shard.Location.Server,
+				Database: s.Shard.Location.Database, Online: s.Exists && s.Shard.Status == fleet.ShardOnline,
+				Mappings: perShard[s.Shard.ID.String()], Rows: rows})
+		}
+	}
+	return live, nil
+}
