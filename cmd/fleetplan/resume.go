@@ -72,8 +72,8 @@ Without RUN it resumes the newest unfinished run.`,
 func newRollbackCmd(a *app) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:   "rollback RUN",
-		Short: "Undo a run: run the rollback branches of its completed steps in reverse order",
+		Use:     "rollback RUN",
+		Short:   "Undo a run: run the rollback branches of its completed steps in reverse order",
 		Example: `  fleetplan rollback 20261122T101500Z-ab12`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
