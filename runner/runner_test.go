@@ -96,8 +96,9 @@ func TestNeedsRespected(t *testing.T) {
 						violations = append(violations, env.StepID+" ran before "+n)
 					}
 				}
+				pause := time.Duration(rnd.IntN(200)) * time.Microsecond
 				mu.Unlock()
-				time.Sleep(time.Duration(rnd.IntN(200)) * time.Microsecond)
+				time.Sleep(pause)
 				mu.Lock()
 				done[env.StepID] = true
 				mu.Unlock()
