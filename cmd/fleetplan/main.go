@@ -13,6 +13,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/faults"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -27,6 +28,10 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Fault injection must be asked for twice; a half-set environment stops here.
+	if err := faults.Check(); err != nil {
+		return exitCode(err, stderr)
+	}
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
+)
+
+func init() { commands = append(commands, newLayoutCmd) }
+
+func newLayoutCmd(a *app) *cobra.Command {
+	var (
+		ff      fleetFlags
+		mapName string
+		format  string
+	)
+	cmd := &cobra.Command{
+		Use:   "layout",
+		Short: "Show the live shard layout: shards, mappings, row counts, pending operations, GSM/LSM differences",
+		Long: `layout observes the target and prints every shard map (or one, with
+--shard-map): its shards with their row counts per table, its mappings with
+status and lock owner, the table kinds, operations left pending in
+OperationsLogGlobal, and differences between the global shard map and each
+shard's local shard map. The fingerprint changes whenever any of that does.`,
+		Example: `  fleetplan layout --target local
+  fleetplan layout --target local --shard-map CustomerMap --format json
+  fleetplan layout --fleet /tmp/fleet`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return usageErr(fmt.Sprintf("--format %q: want text or json", format), "")
+			}
+			ctx := cmd.Context()
+			t, err := ff.open(ctx, a)
+			if err != nil {
+				return err
+			}
+			defer t.Close()
+			obs, ok := t.(fleet.Observer)
+			if !ok {
+				return &fleet.Error{Op: "layout", Target: t.Name(), Err: fmt.Errorf("the %s driver cannot observe shard maps", t.Driver())}
+			}
+			lay, err := obs.Observe(ctx, mapName)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(layoutView(lay))
+			}
+			return printLayout(a.stdout, lay)
+		},
+	}
+	ff.add(cmd)
+	cmd.Flags().StringVar(&mapName, "shard-map", "", "only this shard map")
+	cmd.Flags().StringVar(&format, flagFormat, "text", "text or json")
+	return cmd
+}
+
+// The JSON view decodes key bounds and keeps their stored hex.
+type layoutJSON struct {
+	Target      string    `json:"target"`
+	Fingerprint string    `json:"fingerprint"`
+	Maps        []mapJSON `json:"maps"`
+}
+
+type mapJSON struct {
+	Name        string                   `json:"name"`
+	ID          string                   `json:"id"`
+	Type        string                   `json:"type"`
+	KeyType     string                   `json:"keyType"`
+	Shards      []shardJSON              `json:"shards"`
+	Mappings    []mappingJSON            `json:"mappings"`
+	Tables      fleet.SchemaInfo         `json:"tables"`
+	Pending     []fleet.PendingOperation `json:"pending"`
+	Differences []diffJSON               `json:"differences"`
+}
+
+type shardJSON struct {
+	Server      string           `json:"server"`
+	Database    string           `json:"database"`
+	ID          string           `json:"id"`
+	Version     string           `json:"version"`
+	LSMVersion  string           `json:"lsmVersion"`
+	Status      int              `json:"status"`
+	Exists      bool             `json:"exists"`
+	RowCounts   map[string]int64 `json:"rowCounts"`
+	OperationID string           `json:"operationId,omitempty"`
+}
+
+type mappingJSON struct {
+	ID          string  `json:"id"`
+	Low         string  `json:"low"`
+	High        string  `json:"high"`
+	MinValue    string  `json:"minValue"`
+	MaxValue    *string `json:"maxValue"`
+	Server      string  `json:"server"`
+	Database    string  `json:"database"`
+	Online      bool    `json:"online"`
+	LockOwner   string  `json:"lockOwner,omitempty"`
+	OperationID string  `json:"operationId,omitempty"`
+}
+
+type diffJSON struct {
+	Server    string `json:"server"`
+	Database  string `json:"database"`
+	Kind      string `json:"kind"`
+	Detail    string `json:"detail"`
+	MappingID string `json:"mappingId,omitempty"`
+}
+
+func hex0x(b []byte) string { return "0x" + strings.ToUpper(hex.EncodeToString(b)) }
+
+func layoutView(l *fleet.Layout) layoutJSON {
+	out := layoutJSON{Target: l.Target, Fingerprint: l.Fingerprint, Maps: []mapJSON{}}
+	for _, m := range l.Maps {
+		k := m.Map.KeyType
+		mj := mapJSON{Name: m.Map.Name, ID: m.Map.ID.String(), Type: m.Map.Type.String(), KeyType: k.String(),
+			Shards: []shardJSON{}, Mappings: []mappingJSON{}, Tables: m.Tables, Pending: m.Pending, Differences: []diffJSON{}}
+		for _, s := range m.Shards {
+			sj := shardJSON{Server: s.Shard.Location.Server, Database: s.Shard.Location.Database, ID: s.Shard.ID.String(),
+				Version: s.Shard.Version.String(), LSMVersion: s.LSMVersion.String(), Status: s.Shard.Status, Exists: s.Exists, RowCounts: s.RowCounts}
+			if s.Shard.OperationID != nil {
+				sj.OperationID = s.Shard.OperationID.String()
+			}
+			mj.Shards = append(mj.Shards, sj)
+		}
+		for _, mp := range m.Mappings {
+			mm := mappingJSON{ID: mp.ID.String(), Low: shardkey.FormatBound(k, mp.Min), High: shardkey.FormatBound(k, mp.Max),
+				MinValue: hex0x(mp.Min), Server: mp.Location.Server, Database: mp.Location.Database, Online: mp.Online}
+			if mp.Max != nil {
+				h := hex0x(mp.Max)
+				mm.MaxValue = &h
+			}
+			if mp.LockOwner != fleet.NoLock {
+				mm.LockOwner = mp.LockOwner.String()
+			}
+			if mp.OperationID != nil {
+				mm.OperationID = mp.OperationID.String()
+			}
+			mj.Mappings = append(mj.Mappings, mm)
+		}
+		for _, d := range m.Differences {
+			dj := diffJSON{Server: d.Shard.Server, Database: d.Shard.Database, Kind: d.Kind, Detail: d.Detail}
+			if d.MappingID != (fleet.Mapping{}).ID {
+				dj.MappingID = d.MappingID.String()
+			}
+			mj.Differences = append(mj.Differences, dj)
+		}
+		out.Maps = append(out.Maps, mj)
+	}
+	return out
+}
+
+func printLayout(w io.Writer, l *fleet.Layout) error {
+	fmt.Fprintf(w, "Target %s  (fingerprint %s)\n", l.Target, l.Fingerprint)
+	if len(l.Maps) == 0 {
+		fmt.Fprintln(w, "\nNo shard maps.")
+		return nil
+	}
+	for _, m := range l.Maps {
+		k := m.Map.KeyType
+		fmt.Fprintf(w, "\nShard map %s (%s, %s)\n", m.Map.Name, m.Map.Type, k)
+		tables := m.Tables.Tables()
+		extra := map[string]bool{}
+		for _, s := range m.Shards {
+			for t := range s.RowCounts {
+				extra[t] = true
+			}
+		}
+		for _, t := range tables {
+			delete(extra, t)
+		}
+		var more []string
+		for t := range extra {
+			more = append(more, t)
+		}
+		sort.Strings(more)
+		tables = append(tables, more...)
+
+		fmt.Fprintln(w, "  Shards:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		head := "    SHARD\tSTATUS\tVERSION"
+		for _, t := range tables {
+			head += "\t" + t
+		}
+		fmt.Fprintln(tw, head)
+		for _, s := range m.Shards {
+			status := "online"
+			if s.Shard.Status != fleet.ShardOnline {
+				status = "offline"
+			}
+			if !s.Exists {
+				status += ", database missing"
+			}
+			line := fmt.Sprintf("    %s\t%s\t%s", s.Shard.Location, status, s.Shard.Version.String()[:8])
+			for _, t := range tables {
+				if n, ok := s.RowCounts[t]; ok {
+					line += fmt.Sprintf("\t%d", n)
+				} else {
+					line += "\t-"
+				}
+			}
+			fmt.Fprintln(tw, line)
+		}
+		tw.Flush()
+
+		fmt.Fprintln(w, "  Mappings:")
+		if len(m.Mappings) == 0 {
+			fmt.Fprintln(w, "    none")
+		} else {
+			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "    RANGE\tSHARD\tSTATUS\tLOCK\tMAPPING ID")
+			for _, mp := range m.Mappings {
+				rng := fmt.Sprintf("[%s, %s)", shardkey.FormatBound(k, mp.Min), shardkey.FormatBound(k, mp.Max))
+				if m.Map.Type == fleet.ListMap {
+					rng = shardkey.FormatBound(k, mp.Min)
+				}
+				status := "online"
+				if !mp.Online {
+					status = "OFFLINE"
+				}
+				if mp.OperationID != nil {
+					status += " (operation pending)"
+				}
+				lock := "-"
+				if mp.LockOwner != fleet.NoLock {
+					lock = mp.LockOwner.String()
+				}
+				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", rng, mp.Location, status, lock, mp.ID)
+			}
+			tw.Flush()
+		}
+
+		var sharded []string
+		for _, t := range m.Tables.Sharded {
+			sharded = append(sharded, t.Table+"("+t.KeyColumn+")")
+		}
+		fmt.Fprintf(w, "  Tables: sharded %s; reference %s\n", orNone(strings.Join(sharded, ", ")), orNone(strings.Join(m.Tables.Reference, ", ")))
+		if len(m.Pending) == 0 {
+			fmt.Fprintln(w, "  Pending operations: none")
+		} else {
+			fmt.Fprintln(w, "  Pending operations (rolled back by the next shard map writer):")
+			for _, p := range m.Pending {
+				fmt.Fprintf(w, "    %s %s (code %d)\n", p.ID, p.Name, p.Code)
+			}
+		}
+		if len(m.Differences) == 0 {
+			fmt.Fprintln(w, "  Differences (GSM vs LSM): none")
+		} else {
+			fmt.Fprintln(w, "  Differences (GSM vs LSM):")
+			for _, d := range m.Differences {
+				fmt.Fprintf(w, "    %s %s: %s\n", d.Shard, d.Kind, d.Detail)
+			}
+		}
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
+)
+
+func init() { commands = append(commands, newRouteCmd) }
+
+// databasePather is implemented by drivers whose databases are files.
+type databasePather interface {
+	DatabasePath(ctx context.Context, loc fleet.Location) (string, error)
+}
+
+type routeJSON struct {
+	Key      string `json:"key"`
+	ShardMap string `json:"shardMap"`
+	Server   string `json:"server"`
+	Database string `json:"database"`
+	File     string `json:"file,omitempty"`
+	Low      string `json:"low"`
+	High     string `json:"high"`
+	Online   bool   `json:"online"`
+	Mapping  string `json:"mappingId"`
+}
+
+func newRouteCmd(a *app) *cobra.Command {
+	var (
+		ff      fleetFlags
+		mapName string
+		format  string
+	)
+	cmd := &cobra.Command{
+		Use:   "route KEY",
+		Short: "Show which shard and database file hold a sharding key",
+		Long: `route looks KEY up in the global shard map, as data-dependent routing does, and
+prints the shard (server and database) and, on a local fleet, the database
+file. KEY is written as plans write keys of the map's key type (int64: 50000,
+guid: 6ba7b810-..., binary: 0x0a0b, datetime: 2024-01-02T03:04:05Z); put a
+negative key after -- (fleetplan route --target local -- -5).
+
+Exit status: 0 routed; 3 the mapping is offline (routing refuses offline
+shardlets, as the Elastic Database library does; a move may be running);
+1 the key is not mapped or another error.`,
+		Example: `  fleetplan route 49999 --target local --shard-map CustomerMap
+  fleetplan route 50000 --fleet /tmp/fleet --shard-map CustomerMap --format json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return usageErr(fmt.Sprintf("--format %q: want text or json", format), "")
+			}
+			ctx := cmd.Context()
+			t, err := ff.open(ctx, a)
+			if err != nil {
+				return err
+			}
+			defer t.Close()
+			store, ok := t.(fleet.ShardMapStore)
+			if !ok {
+				return &fleet.Error{Op: "route", Target: t.Name(), Err: fmt.Errorf("the %s driver has no shard maps", t.Driver())}
+			}
+			m, err := pickMap(ctx, store, mapName)
+			if err != nil {
+				return err
+			}
+			key, err := shardkey.EncodeText(m.KeyType, args[0])
+			if err != nil {
+				return &fleet.Error{Op: "route", Target: m.Name, Err: err,
+					Hint: fmt.Sprintf("%s is keyed by %s", m.Name, m.KeyType)}
+			}
+			mp, err := store.MappingForKey(ctx, m.Name, key)
+			if errors.Is(err, fleet.ErrNotFound) {
+				return &fleet.Error{Op: "route", Target: m.Name, Err: fmt.Errorf("key %s is not mapped to any shard", args[0]),
+					Hint: "see the mapped ranges with: fleetplan layout --shard-map " + m.Name}
+			}
+			if err != nil {
+				return err
+			}
+			r := routeJSON{Key: args[0], ShardMap: m.Name, Server: mp.Location.Server, Database: mp.Location.Database,
+				Low: shardkey.FormatBound(m.KeyType, mp.Min), High: shardkey.FormatBound(m.KeyType, mp.Max), Online: mp.Online, Mapping: mp.ID.String()}
+			if p, ok := t.(databasePather); ok {
+				if r.File, err = p.DatabasePath(ctx, mp.Location); err != nil {
+					return err
+				}
+			}
+			if format == "json" {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(a.stdout, "key %s -> shard %s/%s\n", r.Key, r.Server, r.Database)
+				fmt.Fprintf(a.stdout, "  server:   %s\n  database: %s\n", r.Server, r.Database)
+				if r.File != "" {
+					fmt.Fprintf(a.stdout, "  file:     %s\n", r.File)
+				}
+				status := "online"
+				if !r.Online {
+					status = "OFFLINE"
+				}
+				rng := fmt.Sprintf("[%s, %s)", r.Low, r.High)
+				if m.Type == fleet.ListMap {
+					rng = "point " + r.Low
+				}
+				fmt.Fprintf(a.stdout, "  mapping:  %s %s (id %s)\n", rng, status, r.Mapping)
+			}
+			if !mp.Online {
+				return &exitError{Code: 3, Err: fmt.Errorf("the mapping of key %s on %s is offline: routing refuses it until it is back online (a move may be in progress)",
+					args[0], mp.Location)}
+			}
+			return nil
+		},
+	}
+	ff.add(cmd)
+	cmd.Flags().StringVar(&mapName, "shard-map", "", "shard map to route in (default: the only shard map)")
+	cmd.Flags().StringVar(&format, flagFormat, "text", "text or json")
+	return cmd
+}
+
+// pickMap finds the named map, or the only map when name is empty.
+func pickMap(ctx context.Context, store fleet.ShardMapStore, name string) (fleet.ShardMap, error) {
+	if name != "" {
+		return store.ShardMap(ctx, name)
+	}
+	maps, err := store.ShardMaps(ctx)
+	if err != nil {
+		return fleet.ShardMap{}, err
+	}
+	if len(maps) != 1 {
+		var names []string
+		for _, m := range maps {
+			names = append(names, m.Name)
+		}
+		return fleet.ShardMap{}, usageErr(fmt.Sprintf("--shard-map is required: the fleet has %s %v", plural(len(maps), "shard map"), names),
+			"pass --shard-map NAME")
+	}
+	return maps[0], nil
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fleetplan/fleetplan/engine"
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/local"
+)
+
+// flagFleet opens a local fleet directory directly, without fleetplan.yaml.
+const flagFleet = "fleet"
+
+// fleetFlags are the ways layout and route find a fleet.
+type fleetFlags struct {
+	target, dir string
+}
+
+func (f *fleetFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.target, flagTarget, "", "target name in fleetplan.yaml (default: the only target)")
+	cmd.Flags().StringVar(&f.dir, flagFleet, "", "open a local fleet directory directly instead of a target")
+}
+
+// open returns the fleet named by --fleet or --target.
+func (f *fleetFlags) open(ctx context.Context, a *app) (fleet.Target, error) {
+	if f.dir != "" {
+		if f.target != "" {
+			return nil, usageErr("--fleet and --target exclude each other", "use one of them")
+		}
+		return local.Open(ctx, f.dir)
+	}
+	cfg, err := engine.LoadConfig(a.configPath)
+	if err != nil {
+		return nil, err
+	}
+	name := f.target
+	if name == "" {
+		names := make([]string, 0, len(cfg.Targets))
+		for n := range cfg.Targets {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if len(names) != 1 {
+			return nil, usageErr("--target is required: "+cfg.Path+" names "+plural(len(names), "target")+" ("+strings.Join(names, ", ")+")",
+				"pass --target NAME, or --fleet DIR for a local fleet")
+		}
+		name = names[0]
+	}
+	return engine.OpenTarget(ctx, cfg, name)
+}
