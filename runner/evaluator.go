@@ -27,6 +27,9 @@ type State interface {
 	// Step returns the status (a State* constant) and outputs of a step, and
 	// false when no such step exists.
 	Step(id string) (status string, outputs steps.Outputs, ok bool)
+	// StepIDs lists every step id in graph order. The slice is shared: do
+	// not modify it.
+	StepIDs() []string
 }
 
 // Evaluator checks guards and resolves `${{ }}` inputs. The caller implements

@@ -378,6 +378,7 @@ type run struct {
 	info    RunInfo
 	baseDir string
 	index   map[string]int
+	ids     []string // step ids in graph order
 
 	mu sync.RWMutex // guards st for State readers; only the scheduler writes
 	st *replayed
@@ -396,8 +397,10 @@ func newRun(g *planner.Graph, opt Options, id, dir, target string, actions map[s
 	if r.baseDir == "" && g.Source != "" {
 		r.baseDir = filepath.Dir(g.Source)
 	}
+	r.ids = make([]string, len(g.Steps))
 	for i, s := range g.Steps {
 		r.index[s.ID] = i
+		r.ids[i] = s.ID
 	}
 	return r
 }
@@ -405,15 +408,8 @@ func newRun(g *planner.Graph, opt Options, id, dir, target string, actions map[s
 // Run implements State.
 func (r *run) Run() RunInfo { return r.info }
 
-// StepIDs lists the graph's step ids in graph order, so evaluators can offer
-// every step's state to expressions.
-func (r *run) StepIDs() []string {
-	ids := make([]string, 0, len(r.index))
-	for _, s := range r.g.Steps {
-		ids = append(ids, s.ID)
-	}
-	return ids
-}
+// StepIDs implements State.
+func (r *run) StepIDs() []string { return r.ids }
 
 // Step implements State.
 func (r *run) Step(id string) (string, steps.Outputs, bool) {

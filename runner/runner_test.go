@@ -645,14 +645,14 @@ func TestEvaluatorSeesOutputsOfDoneSteps(t *testing.T) {
 		in, _ := Literal{}.Inputs(context.Background(), step, st)
 		if step.ID == "use" {
 			status, out, ok := st.Step("make")
-			in["from"] = fmt.Sprint(status, " ", out["shard"], " ", ok, " ", st.Run().Plan, " ", st.Run().Session)
+			in["from"] = fmt.Sprint(status, " ", out["shard"], " ", ok, " ", st.Run().Plan, " ", st.Run().Session, " ", st.StepIDs())
 		}
 		return in, nil
 	}}
 	if _, err := Start(context.Background(), graph(st("make", producer), st("use", consumer, "make")), o); err != nil {
 		t.Fatal(err)
 	}
-	if got["from"] != "done customers_2 true test-plan 1" {
+	if got["from"] != "done customers_2 true test-plan 1 [make use]" {
 		t.Fatalf("inputs %v", got)
 	}
 }
