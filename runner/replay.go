@@ -34,11 +34,11 @@ const (
 
 // Rollback states of a step.
 const (
-	RollbackNone        = ""
-	RollbackRunning     = "rolling-back"
-	RollbackDoneState   = "rolled-back"
-	RollbackFailedSt    = "rollback-failed"
-	RollbackNothingToDo = "nothing-to-undo"
+	RollbackStateNone    = ""
+	RollbackStateRunning = "rolling-back"
+	RollbackStateDone    = "rolled-back"
+	RollbackStateFailed  = "rollback-failed"
+	RollbackStateNothing = "nothing-to-undo"
 )
 
 type phase int
@@ -153,14 +153,14 @@ func (p *replayed) apply(r Record) {
 		s.state, s.rejectedBy, s.rejectReason = StateRejected, r.Who, r.Reason
 
 	case RollbackStarted:
-		p.step(r.Step).rollback = RollbackRunning
+		p.step(r.Step).rollback = RollbackStateRunning
 	case RollbackDone:
-		p.step(r.Step).rollback = RollbackDoneState
+		p.step(r.Step).rollback = RollbackStateDone
 	case RollbackSkipped:
-		p.step(r.Step).rollback = RollbackNothingToDo
+		p.step(r.Step).rollback = RollbackStateNothing
 	case RollbackFailed:
 		s := p.step(r.Step)
-		s.rollback, s.rollbackErr = RollbackFailedSt, r.Error
+		s.rollback, s.rollbackErr = RollbackStateFailed, r.Error
 	}
 }
 
@@ -216,7 +216,7 @@ func (p *replayed) rollbackOrder() []string {
 	}
 	var cs []cand
 	for id, s := range p.steps {
-		if s.rollback == RollbackDoneState || s.rollback == RollbackNothingToDo {
+		if s.rollback == RollbackStateDone || s.rollback == RollbackStateNothing {
 			continue
 		}
 		switch {

@@ -192,9 +192,9 @@ func TestFailureRollsBackInReverseCompletionOrder(t *testing.T) {
 		t.Fatalf("status %s", rs.Status)
 	}
 	wantStates := map[string][2]string{
-		"a": {StateDone, RollbackDoneState}, "b": {StateDone, RollbackDoneState},
-		"c": {StateDone, RollbackDoneState}, "d": {StateDone, RollbackNothingToDo},
-		"e": {StateFailed, RollbackDoneState}, "f": {StatePending, RollbackNone},
+		"a": {StateDone, RollbackStateDone}, "b": {StateDone, RollbackStateDone},
+		"c": {StateDone, RollbackStateDone}, "d": {StateDone, RollbackStateNothing},
+		"e": {StateFailed, RollbackStateDone}, "f": {StatePending, RollbackStateNone},
 	}
 	for id, w := range wantStates {
 		s := stepState(rs, id)

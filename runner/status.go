@@ -38,7 +38,7 @@ type StepStatus struct {
 	Action      string        `json:"action"`
 	Title       string        `json:"title,omitempty"`
 	State       string        `json:"state"`              // a State* constant
-	Rollback    string        `json:"rollback,omitempty"` // a Rollback* constant
+	Rollback    string        `json:"rollback,omitempty"` // a RollbackState* constant
 	Attempts    int           `json:"attempts,omitempty"`
 	Retries     int           `json:"retries,omitempty"`
 	Waited      time.Duration `json:"waited,omitempty"`
