@@ -8,6 +8,10 @@ targets=(
   "./plans FuzzDecode"
   "./plans/expression FuzzCompileExpression"
 )
+# The key codec's round trips and raw decoding.
+for f in $(grep -ho '^func Fuzz[A-Za-z0-9]*' fleet/shardkey/*_test.go | sed 's/^func //'); do
+  targets+=("./fleet/shardkey $f")
+done
 for t in "${targets[@]}"; do
   read -r pkg name <<<"$t"
   echo "fuzz $name ($pkg) for $time"

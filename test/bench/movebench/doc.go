@@ -1,0 +1,10 @@
+// Command movebench measures end-to-end shard move throughput on the local
+// driver against the in-engine limit, both in the same run on copies of the
+// same SQLite files, and prints one table row with the ratio.
+//
+// End to end: plan and apply examples/shards/split.yaml (split [50000, +inf)
+// at 75000, move the upper part to a new shard) through the engine and the
+// runner, with offline/online per batch, checksums and source deletes.
+// In-engine limit: one ATTACH + INSERT..SELECT + DELETE of the same rows
+// between the same files, through the same SQLite driver.
+package main
