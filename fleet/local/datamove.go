@@ -2,28 +2,249 @@ package local
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/faults"
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
+	"github.com/google/uuid"
+	"modernc.org/sqlite"
 )
 
 var _ fleet.DataMover = (*Target)(nil)
 
-// quote makes an SQLite identifier.
-func quote(id string) string { return `"` + strings.ReplaceAll(id, `"`, `""`) + `"` }
+// SQL functions the mover registers with the SQLite driver:
+//
+//	fleetplan_key(keyType, value) -> BLOB: the stored-key encoding of a column
+//	  value (guid as text or 16 RFC-4122 bytes, binary as BLOB, datetime and
+//	  datetimeoffset as RFC 3339 text, timespan as integer ticks), NULL when
+//	  the value does not parse. Ranges of non-integer keys filter on it, so
+//	  rows are selected in the shard map's order (SQL Server GUID order...).
+//	fleetplan_rowsum(col, ...) -> TEXT: an order-independent checksum of rows
+//	  (the lane-wise sum of each row's SHA-256 over type-tagged values).
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("fleetplan_key", 2, sqlKey)
+	sqlite.MustRegisterFunction("fleetplan_rowsum", &sqlite.FunctionImpl{
+		NArgs:         -1,
+		Deterministic: true,
+		MakeAggregate: func(sqlite.FunctionContext) (sqlite.AggregateFunction, error) { return &rowSum{}, nil },
+	})
+}
 
-// Tables lists the user tables of a database (not the shard map tables),
-// with columns, primary key and foreign keys from the schema itself.
+func sqlKey(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	kt, ok := args[0].(int64)
+	if !ok || args[1] == nil {
+		return nil, nil
+	}
+	k := fleet.KeyType(kt)
+	var v any
+	var err error
+	switch x := args[1].(type) {
+	case string:
+		v, err = shardkey.ParseText(k, x)
+	case []byte:
+		switch {
+		case k == fleet.KeyGuid && len(x) == 16:
+			var u uuid.UUID
+			copy(u[:], x)
+			v = u
+		case k == fleet.KeyGuid:
+			v, err = shardkey.ParseText(k, string(x))
+		default:
+			v = append([]byte(nil), x...)
+		}
+	case int64:
+		switch k {
+		case fleet.KeyTimeSpan:
+			v = shardkey.TimeSpan(x)
+		default:
+			v = x
+		}
+	case float64:
+		v = x
+	default:
+		return nil, nil
+	}
+	if err != nil {
+		return nil, nil
+	}
+	b, err := shardkey.Encode(k, v)
+	if err != nil {
+		return nil, nil
+	}
+	return b, nil
+}
+
+// rowSum is the fleetplan_rowsum aggregate.
+type rowSum struct {
+	lanes [4]uint64
+	buf   []byte
+}
+
+func (r *rowSum) Step(_ *sqlite.FunctionContext, args []driver.Value) error {
+	b := r.buf[:0]
+	for _, a := range args {
+		switch v := a.(type) {
+		case nil:
+			b = append(b, 'N')
+		case int64:
+			b = append(b, 'I')
+			b = binary.BigEndian.AppendUint64(b, uint64(v))
+		case float64:
+			b = append(b, 'R')
+			b = binary.BigEndian.AppendUint64(b, math.Float64bits(v))
+		case string:
+			b = append(b, 'T')
+			b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
+		case []byte:
+			b = append(b, 'B')
+			b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
+		case bool:
+			b = append(b, 'I')
+			n := uint64(0)
+			if v {
+				n = 1
+			}
+			b = binary.BigEndian.AppendUint64(b, n)
+		case time.Time:
+			b = append(b, 'T')
+			s := v.Format(time.RFC3339Nano)
+			b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+			b = append(b, s...)
+		default:
+			return fmt.Errorf("fleetplan_rowsum: unexpected value %T", a)
+		}
+	}
+	r.buf = b
+	h := sha256.Sum256(b)
+	for i := range r.lanes {
+		r.lanes[i] += binary.BigEndian.Uint64(h[i*8:])
+	}
+	return nil
+}
+
+func (r *rowSum) WindowInverse(*sqlite.FunctionContext, []driver.Value) error {
+	return errors.New("fleetplan_rowsum is not a window function")
+}
+
+func (r *rowSum) WindowValue(*sqlite.FunctionContext) (driver.Value, error) {
+	var out [32]byte
+	for i, l := range r.lanes {
+		binary.BigEndian.PutUint64(out[i*8:], l)
+	}
+	return hex.EncodeToString(out[:]), nil
+}
+
+func (r *rowSum) Final(*sqlite.FunctionContext) {}
+
+// keyFilter renders "key in r" for a column reference c (a quoted,
+// possibly qualified column). Integer keys (int32, int64,
+// timespan ticks) compare directly, which uses the column's index; other
+// key types compare the fleetplan_key encoding. The whole range still
+// excludes NULL keys.
+func keyFilter(c string, r fleet.KeyRange) (string, []any, error) {
+	kind := r.Low
+	if kind == nil {
+		kind = r.High
+	}
+	if kind == nil {
+		return c + " IS NOT NULL", nil, nil
+	}
+	var conds []string
+	var args []any
+	if _, ok := intKey(kind); ok {
+		conds = append(conds, c+" IS NOT NULL")
+		for _, b := range []struct {
+			v  any
+			op string
+		}{{r.Low, ">="}, {r.High, "<"}} {
+			if b.v == nil {
+				continue
+			}
+			n, ok := intKey(b.v)
+			if !ok {
+				return "", nil, fmt.Errorf("%w: key range %s mixes value types", fleet.ErrInvalidArgument, r)
+			}
+			conds = append(conds, c+" "+b.op+" ?")
+			args = append(args, n)
+		}
+		return strings.Join(conds, " AND "), args, nil
+	}
+	kt, err := keyTypeOf(kind)
+	if err != nil {
+		return "", nil, err
+	}
+	expr := fmt.Sprintf("fleetplan_key(%d, %s)", int(kt), c)
+	conds = append(conds, expr+" IS NOT NULL")
+	for _, b := range []struct {
+		v  any
+		op string
+	}{{r.Low, ">="}, {r.High, "<"}} {
+		if b.v == nil {
+			continue
+		}
+		enc, err := shardkey.Encode(kt, b.v)
+		if err != nil {
+			return "", nil, err
+		}
+		conds = append(conds, expr+" "+b.op+" ?")
+		args = append(args, keyArg(enc))
+	}
+	return strings.Join(conds, " AND "), args, nil
+}
+
+// intKey reports the integer of an integer-like key value.
+func intKey(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case int64:
+		return x, true
+	case shardkey.TimeSpan:
+		return int64(x), true
+	}
+	return 0, false
+}
+
+func keyTypeOf(v any) (fleet.KeyType, error) {
+	switch v.(type) {
+	case uuid.UUID:
+		return fleet.KeyGuid, nil
+	case []byte:
+		return fleet.KeyBinary, nil
+	case time.Time:
+		return fleet.KeyDateTime, nil
+	case shardkey.DateTimeOffset:
+		return fleet.KeyDateTimeOffset, nil
+	}
+	return 0, fmt.Errorf("%w: unsupported key value %T", fleet.ErrInvalidArgument, v)
+}
+
+// Tables implements fleet.DataMover.
 func (t *Target) Tables(ctx context.Context, loc fleet.Location) ([]fleet.TableInfo, error) {
 	db, err := t.db(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'
-		AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_\_ShardManagement%' ESCAPE '\' ORDER BY name`)
+	return tablesOf(ctx, db, loc)
+}
+
+func tablesOf(ctx context.Context, q querier, loc fleet.Location) ([]fleet.TableInfo, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'
+		AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_\_ShardManagement\_%' ESCAPE '\' ORDER BY name`)
 	if err != nil {
 		return nil, sqlErr("list tables", loc, err)
 	}
@@ -32,218 +253,255 @@ func (t *Target) Tables(ctx context.Context, loc fleet.Location) ([]fleet.TableI
 		var n string
 		if err := rows.Scan(&n); err != nil {
 			rows.Close()
-			return nil, sqlErr("list tables", loc, err)
+			return nil, err
 		}
 		names = append(names, n)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, sqlErr("list tables", loc, err)
+		return nil, err
 	}
 	out := make([]fleet.TableInfo, 0, len(names))
 	for _, n := range names {
-		ti := fleet.TableInfo{Name: n}
-		cols, err := db.QueryContext(ctx, `SELECT name, pk FROM pragma_table_info(?) ORDER BY cid`, n)
+		ti, err := tableInfo(ctx, q, loc, n)
 		if err != nil {
-			return nil, sqlErr("read columns of "+n, loc, err)
-		}
-		pks := map[int]string{}
-		for cols.Next() {
-			var c string
-			var pk int
-			if err := cols.Scan(&c, &pk); err != nil {
-				cols.Close()
-				return nil, sqlErr("read columns of "+n, loc, err)
-			}
-			ti.Columns = append(ti.Columns, c)
-			if pk > 0 {
-				pks[pk] = c
-			}
-		}
-		cols.Close()
-		for i := 1; i <= len(pks); i++ {
-			ti.PrimaryKey = append(ti.PrimaryKey, pks[i])
-		}
-		fks, err := db.QueryContext(ctx, `SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq`, n)
-		if err != nil {
-			return nil, sqlErr("read foreign keys of "+n, loc, err)
-		}
-		byID := map[int]*fleet.ForeignKey{}
-		var order []int
-		for fks.Next() {
-			var id int
-			var parent, from string
-			var to sql.NullString
-			if err := fks.Scan(&id, &parent, &from, &to); err != nil {
-				fks.Close()
-				return nil, sqlErr("read foreign keys of "+n, loc, err)
-			}
-			fk, ok := byID[id]
-			if !ok {
-				fk = &fleet.ForeignKey{Table: parent}
-				byID[id] = fk
-				order = append(order, id)
-			}
-			fk.From = append(fk.From, from)
-			fk.To = append(fk.To, to.String)
-		}
-		fks.Close()
-		for _, id := range order {
-			ti.ForeignKeys = append(ti.ForeignKeys, *byID[id])
+			return nil, err
 		}
 		out = append(out, ti)
 	}
 	return out, nil
 }
 
-// where renders "key >= ? AND key < ?" for a range; nil bounds are open.
-func where(keyCol string, r fleet.KeyRange, prefix string) (string, []any) {
-	var conds []string
-	var args []any
-	col := prefix + quote(keyCol)
-	if r.Low != nil {
-		conds = append(conds, col+" >= ?")
-		args = append(args, r.Low)
+// tableInfo describes table name of the main database (not an attached one).
+func tableInfo(ctx context.Context, q querier, loc fleet.Location, name string) (fleet.TableInfo, error) {
+	ti := fleet.TableInfo{Name: name}
+	rows, err := q.QueryContext(ctx, `SELECT name, pk FROM pragma_table_info(?, 'main') ORDER BY cid`, name)
+	if err != nil {
+		return ti, sqlErr("describe table "+name, loc, err)
 	}
-	if r.High != nil {
-		conds = append(conds, col+" < ?")
-		args = append(args, r.High)
+	pk := map[int]string{}
+	for rows.Next() {
+		var col string
+		var pos int
+		if err := rows.Scan(&col, &pos); err != nil {
+			rows.Close()
+			return ti, err
+		}
+		ti.Columns = append(ti.Columns, col)
+		if pos > 0 {
+			pk[pos] = col
+		}
 	}
-	if len(conds) == 0 {
-		return "1", nil
+	rows.Close()
+	for i := 1; i <= len(pk); i++ {
+		ti.PrimaryKey = append(ti.PrimaryKey, pk[i])
 	}
-	return strings.Join(conds, " AND "), args
+	rows, err = q.QueryContext(ctx, `SELECT id, "table", "from", coalesce("to", '') FROM pragma_foreign_key_list(?, 'main') ORDER BY id, seq`, name)
+	if err != nil {
+		return ti, sqlErr("describe table "+name, loc, err)
+	}
+	defer rows.Close()
+	last := -1
+	for rows.Next() {
+		var id int
+		var parent, from, to string
+		if err := rows.Scan(&id, &parent, &from, &to); err != nil {
+			return ti, err
+		}
+		if id != last {
+			ti.ForeignKeys = append(ti.ForeignKeys, fleet.ForeignKey{Table: parent})
+			last = id
+		}
+		fk := &ti.ForeignKeys[len(ti.ForeignKeys)-1]
+		fk.From = append(fk.From, from)
+		fk.To = append(fk.To, to)
+	}
+	return ti, rows.Err()
 }
 
-// CountRange counts the rows of table whose key column lies in r.
+// CountRange implements fleet.DataMover.
 func (t *Target) CountRange(ctx context.Context, loc fleet.Location, table, keyCol string, r fleet.KeyRange) (int64, error) {
 	db, err := t.db(ctx, loc)
 	if err != nil {
 		return 0, err
 	}
-	w, args := where(keyCol, r, "")
-	var n int64
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+quote(table)+` WHERE `+w, args...).Scan(&n); err != nil {
-		return 0, sqlErr("count "+table, loc, err)
+	where, args, err := keyFilter(quoteIdent(keyCol), r)
+	if err != nil {
+		return 0, &fleet.Error{Op: "count rows", Target: loc.String(), Err: err}
 	}
-	return n, nil
+	var n int64
+	err = db.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(table)+` WHERE `+where, args...).Scan(&n)
+	return n, sqlErr("count rows of "+table, loc, err)
 }
 
-// NextBound returns the key b such that [r.Low, b) holds about n distinct key
-// values of the first table's key column (the parent table carries every
-// shardlet), or r.High when fewer remain. It reads the key index only.
+// NextBound implements fleet.DataMover. It reads at most n+1 distinct keys
+// of each table (in key order, through the key's index when there is one),
+// so its cost depends on n, not on the size of the range.
 func (t *Target) NextBound(ctx context.Context, loc fleet.Location, tables []fleet.ShardedTable, r fleet.KeyRange, n int) (any, error) {
-	if len(tables) == 0 || n < 1 {
-		return nil, fmt.Errorf("%w: NextBound needs a table and n >= 1", fleet.ErrInvalidArgument)
+	if n <= 0 {
+		return nil, &fleet.Error{Op: "next bound", Target: loc.String(), Err: fmt.Errorf("%w: batch size %d", fleet.ErrInvalidArgument, n)}
+	}
+	if len(tables) == 0 {
+		return r.High, nil
 	}
 	db, err := t.db(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
-	// The n+1-th distinct key over all tables is the exclusive bound.
+	kind := r.Low
+	if kind == nil {
+		kind = r.High
+	}
+	_, isInt := intKey(kind)
+	var kt fleet.KeyType
+	if kind != nil && !isInt {
+		if kt, err = keyTypeOf(kind); err != nil {
+			return nil, &fleet.Error{Op: "next bound", Target: loc.String(), Err: err}
+		}
+	}
 	var parts []string
 	var args []any
 	for _, tb := range tables {
-		w, a := where(tb.KeyColumn, r, "")
-		parts = append(parts, `SELECT `+quote(tb.KeyColumn)+` AS k FROM `+quote(tb.Table)+` WHERE `+w)
-		args = append(args, a...)
+		where, a, err := keyFilter(quoteIdent(tb.KeyColumn), r)
+		if err != nil {
+			return nil, &fleet.Error{Op: "next bound", Target: loc.String(), Err: err}
+		}
+		expr := quoteIdent(tb.KeyColumn)
+		if kt != 0 {
+			expr = fmt.Sprintf("fleetplan_key(%d, %s)", int(kt), expr)
+		}
+		parts = append(parts, fmt.Sprintf(`SELECT k FROM (SELECT DISTINCT %s AS k FROM %s WHERE %s ORDER BY k LIMIT ?)`,
+			expr, quoteIdent(tb.Table), where))
+		args = append(append(args, a...), n+1)
 	}
 	q := `SELECT k FROM (` + strings.Join(parts, " UNION ") + `) ORDER BY k LIMIT 1 OFFSET ?`
 	args = append(args, n)
-	var b any
-	err = db.QueryRowContext(ctx, q, args...).Scan(&b)
-	if err == sql.ErrNoRows {
-		return r.High, nil
+	var k any
+	err = db.QueryRowContext(ctx, q, args...).Scan(&k)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r.High, nil // fewer than n+1 keys remain
 	}
 	if err != nil {
-		return nil, sqlErr("choose batch", loc, err)
+		return nil, sqlErr("next bound", loc, err)
 	}
-	return b, nil
+	if kt != 0 {
+		b, _ := k.([]byte)
+		if b == nil {
+			b = []byte{}
+		}
+		return shardkey.Decode(kt, b)
+	}
+	switch v := k.(type) {
+	case int64:
+		switch kind.(type) {
+		case int32:
+			return int32(v), nil
+		case shardkey.TimeSpan:
+			return shardkey.TimeSpan(v), nil
+		}
+		return v, nil
+	}
+	return nil, &fleet.Error{Op: "next bound", Target: loc.String(), Err: fmt.Errorf("key column holds %T values, not integers", k)}
 }
 
-// CopyRange copies the rows in r of each table (parents first) from src to dst
-// inside one transaction on dst: ATTACH + INSERT..SELECT, the fastest path
-// SQLite offers, streaming inside the engine.
-func (t *Target) CopyRange(ctx context.Context, src, dst fleet.Location, tables []fleet.ShardedTable, r fleet.KeyRange) (map[string]int64, error) {
-	if err := faults.Hit("move.copy"); err != nil {
-		return nil, err
-	}
-	srcPath, err := t.DatabasePath(ctx, src)
+// attach opens a dedicated connection to dst with src attached as "src".
+// release detaches it (or discards the connection if that fails).
+func (t *Target) attach(ctx context.Context, src, dst fleet.Location) (*sql.Conn, func(), error) {
+	_, srcPath, err := t.resolve(ctx, src)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if _, err := t.dbAt(src, srcPath); err != nil { // checks that the file is SQLite
+		return nil, nil, err
 	}
 	db, err := t.db(ctx, dst)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, sqlErr("copy", dst, err)
+		return nil, nil, sqlErr("connect", dst, err)
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS src`, srcPath); err != nil {
-		return nil, sqlErr("attach "+src.String(), dst, err)
+	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS src`, "file:"+strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(srcPath)+"?mode=ro"); err != nil {
+		conn.Close()
+		return nil, nil, sqlErr("attach "+src.String(), dst, err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE src`)
-	out := map[string]int64{}
-	err = withTx(ctx, conn, func() error {
-		for _, tb := range tables {
-			cols, err := columnList(ctx, conn, tb.Table)
-			if err != nil {
-				return err
-			}
-			w, args := where(tb.KeyColumn, r, "")
-			res, err := conn.ExecContext(ctx, `INSERT INTO main.`+quote(tb.Table)+` (`+cols+`) SELECT `+cols+` FROM src.`+quote(tb.Table)+` WHERE `+w, args...)
-			if err != nil {
-				return err
-			}
-			n, _ := res.RowsAffected()
-			out[tb.Table] = n
+	release := func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE src`); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
-		return nil
-	})
+		conn.Close()
+	}
+	return conn, release, nil
+}
+
+func columnList(cols []string, prefix string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = prefix + quoteIdent(c)
+	}
+	return strings.Join(q, ", ")
+}
+
+// CopyRange implements fleet.DataMover: one dst transaction with the source
+// attached read-only; per table INSERT .. SELECT of the rows in r that dst
+// does not have yet (by primary key, or by every column for tables without
+// one). The fault point move.copy is hit before the commit.
+func (t *Target) CopyRange(ctx context.Context, src, dst fleet.Location, tables []fleet.ShardedTable, r fleet.KeyRange) (map[string]int64, error) {
+	const what = "copy range"
+	conn, release, err := t.attach(ctx, src, dst)
 	if err != nil {
-		return nil, sqlErr("copy "+r.String()+" from "+src.String(), dst, err)
+		return nil, err
+	}
+	defer release()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, sqlErr(what, dst, err)
+	}
+	defer tx.Rollback()
+	out := map[string]int64{}
+	for _, tb := range tables {
+		ti, err := tableInfo(ctx, tx, dst, tb.Table)
+		if err != nil {
+			return nil, err
+		}
+		if len(ti.Columns) == 0 {
+			return nil, &fleet.Error{Op: what, Target: dst.String(), Err: fmt.Errorf("%w: table %s does not exist on the target", fleet.ErrInvalidArgument, tb.Table),
+				Hint: "create the shard's schema before moving data into it"}
+		}
+		where, args, err := keyFilter("s."+quoteIdent(tb.KeyColumn), r)
+		if err != nil {
+			return nil, &fleet.Error{Op: what, Target: dst.String(), Err: err}
+		}
+		match := ti.PrimaryKey
+		if len(match) == 0 {
+			match = ti.Columns
+		}
+		var eq []string
+		for _, c := range match {
+			eq = append(eq, "d."+quoteIdent(c)+" IS s."+quoteIdent(c))
+		}
+		q := fmt.Sprintf(`INSERT INTO main.%s (%s) SELECT %s FROM src.%s AS s WHERE %s AND NOT EXISTS (SELECT 1 FROM main.%s AS d WHERE %s)`,
+			quoteIdent(tb.Table), columnList(ti.Columns, ""), columnList(ti.Columns, "s."), quoteIdent(tb.Table),
+			where, quoteIdent(tb.Table), strings.Join(eq, " AND "))
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return nil, sqlErr(what+" "+tb.Table, dst, err)
+		}
+		n, _ := res.RowsAffected()
+		out[tb.Table] = n
+	}
+	if err := faults.Hit("move.copy"); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, sqlErr(what, dst, err)
 	}
 	return out, nil
 }
 
-func columnList(ctx context.Context, conn *sql.Conn, table string) (string, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT name FROM pragma_table_info(?, 'main') ORDER BY cid`, table)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	var cols []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return "", err
-		}
-		cols = append(cols, quote(c))
-	}
-	if len(cols) == 0 {
-		return "", fmt.Errorf("table %s does not exist on the target", table)
-	}
-	return strings.Join(cols, ", "), rows.Err()
-}
-
-// withTx runs f inside BEGIN IMMEDIATE / COMMIT on one connection.
-func withTx(ctx context.Context, conn *sql.Conn, f func() error) error {
-	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		return err
-	}
-	if err := f(); err != nil {
-		conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
-		return err
-	}
-	_, err := conn.ExecContext(ctx, `COMMIT`)
-	return err
-}
-
-// Checksum returns the row count and an order-independent checksum of the
-// full rows of table in r: the sum and the xor-mix of a 64-bit FNV-1a hash of
-// each row's SQL literal text (quote() keeps types and NULLs apart).
+// Checksum implements fleet.DataMover: count(*) and fleetplan_rowsum over
+// every column of the rows in r. The fault point move.checksum is hit first.
 func (t *Target) Checksum(ctx context.Context, loc fleet.Location, table, keyCol string, r fleet.KeyRange) (int64, string, error) {
 	if err := faults.Hit("move.checksum"); err != nil {
 		return 0, "", err
@@ -252,131 +510,106 @@ func (t *Target) Checksum(ctx context.Context, loc fleet.Location, table, keyCol
 	if err != nil {
 		return 0, "", err
 	}
-	conn, err := db.Conn(ctx)
+	ti, err := tableInfo(ctx, db, loc, table)
 	if err != nil {
-		return 0, "", sqlErr("checksum", loc, err)
+		return 0, "", err
 	}
-	defer conn.Close()
-	cols, err := columnList(ctx, conn, table)
+	if len(ti.Columns) == 0 {
+		return 0, "", &fleet.Error{Op: "checksum", Target: loc.String(), Err: fmt.Errorf("%w: no table %s", fleet.ErrInvalidArgument, table)}
+	}
+	where, args, err := keyFilter(quoteIdent(keyCol), r)
 	if err != nil {
-		return 0, "", sqlErr("checksum "+table, loc, err)
+		return 0, "", &fleet.Error{Op: "checksum", Target: loc.String(), Err: err}
 	}
-	// quote() renders each value as an SQL literal, so types and NULLs count.
-	var parts []string
-	for _, c := range strings.Split(cols, ", ") {
-		parts = append(parts, "quote("+c+")")
-	}
-	w, args := where(keyCol, r, "")
-	// SQLite has no built-in hash: hash each row's literal text in Go while
-	// streaming rows one at a time, so memory stays flat.
-	rows, err := conn.QueryContext(ctx, `SELECT `+strings.Join(parts, " || '|' || ")+` FROM `+quote(table)+` WHERE `+w, args...)
-	if err != nil {
-		return 0, "", sqlErr("checksum "+table, loc, err)
-	}
-	defer rows.Close()
 	var n int64
-	var acc, acc2 uint64
-	var text []byte
-	for rows.Next() {
-		if err := rows.Scan(&text); err != nil {
-			return 0, "", sqlErr("checksum "+table, loc, err)
-		}
-		h := fnv64(text)
-		acc += h
-		acc2 ^= h * 0x9E3779B97F4A7C15
-		n++
-	}
-	if err := rows.Err(); err != nil {
+	var sum sql.NullString
+	err = db.QueryRowContext(ctx, `SELECT count(*), fleetplan_rowsum(`+columnList(ti.Columns, "")+`) FROM `+quoteIdent(table)+` WHERE `+where, args...).Scan(&n, &sum)
+	if err != nil {
 		return 0, "", sqlErr("checksum "+table, loc, err)
 	}
-	return n, fmt.Sprintf("%016x%016x", acc, acc2), nil
-}
-
-func fnv64(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
+	if !sum.Valid || n == 0 {
+		sum.String = strings.Repeat("0", 64)
 	}
-	return h
+	return n, sum.String, nil
 }
 
-// DeleteRange deletes the rows in r of each table, in the order given
-// (children first), in one transaction.
+// DeleteRange implements fleet.DataMover: one transaction, tables in the
+// order given (children first). The fault point move.delete is hit before
+// the commit.
 func (t *Target) DeleteRange(ctx context.Context, loc fleet.Location, tables []fleet.ShardedTable, r fleet.KeyRange) (int64, error) {
-	if err := faults.Hit("move.delete"); err != nil {
-		return 0, err
-	}
+	const what = "delete range"
 	db, err := t.db(ctx, loc)
 	if err != nil {
 		return 0, err
 	}
-	conn, err := db.Conn(ctx)
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, sqlErr("delete", loc, err)
+		return 0, sqlErr(what, loc, err)
 	}
-	defer conn.Close()
+	defer tx.Rollback()
 	var total int64
-	err = withTx(ctx, conn, func() error {
-		for _, tb := range tables {
-			w, args := where(tb.KeyColumn, r, "")
-			res, err := conn.ExecContext(ctx, `DELETE FROM `+quote(tb.Table)+` WHERE `+w, args...)
-			if err != nil {
-				return err
-			}
-			n, _ := res.RowsAffected()
-			total += n
+	for _, tb := range tables {
+		where, args, err := keyFilter(quoteIdent(tb.KeyColumn), r)
+		if err != nil {
+			return 0, &fleet.Error{Op: what, Target: loc.String(), Err: err}
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, sqlErr("delete "+r.String(), loc, err)
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+quoteIdent(tb.Table)+` WHERE `+where, args...)
+		if err != nil {
+			return 0, sqlErr(what+" "+tb.Table, loc, err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	if err := faults.Hit("move.delete"); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, sqlErr(what, loc, err)
 	}
 	return total, nil
 }
 
-// CopyTableIfEmpty copies a whole (reference) table from src to dst when the
-// target table is empty; otherwise it changes nothing.
+// CopyTableIfEmpty implements fleet.DataMover. The emptiness check and the
+// copy are one dst transaction. The fault point move.reference is hit
+// before the commit.
 func (t *Target) CopyTableIfEmpty(ctx context.Context, src, dst fleet.Location, table string) (int64, error) {
-	srcPath, err := t.DatabasePath(ctx, src)
+	const what = "copy reference table"
+	conn, release, err := t.attach(ctx, src, dst)
 	if err != nil {
 		return 0, err
 	}
-	db, err := t.db(ctx, dst)
+	defer release()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, sqlErr(what, dst, err)
+	}
+	defer tx.Rollback()
+	ti, err := tableInfo(ctx, tx, dst, table)
 	if err != nil {
 		return 0, err
 	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return 0, sqlErr("copy "+table, dst, err)
+	if len(ti.Columns) == 0 {
+		return 0, &fleet.Error{Op: what, Target: dst.String(), Err: fmt.Errorf("%w: table %s does not exist on the target", fleet.ErrInvalidArgument, table),
+			Hint: "create the shard's schema before copying reference data into it"}
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS src`, srcPath); err != nil {
-		return 0, sqlErr("attach "+src.String(), dst, err)
+	var any int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM main.`+quoteIdent(table)+` LIMIT 1)`).Scan(&any); err != nil {
+		return 0, sqlErr(what, dst, err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE src`)
-	var n int64
-	err = withTx(ctx, conn, func() error {
-		var exists int
-		if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM main.`+quote(table)+`)`).Scan(&exists); err != nil {
-			return err
-		}
-		if exists == 1 {
-			return nil
-		}
-		cols, err := columnList(ctx, conn, table)
-		if err != nil {
-			return err
-		}
-		res, err := conn.ExecContext(ctx, `INSERT INTO main.`+quote(table)+` (`+cols+`) SELECT `+cols+` FROM src.`+quote(table))
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		return nil
-	})
+	if any > 0 {
+		return 0, nil
+	}
+	res, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO main.%s (%s) SELECT %s FROM src.%s`,
+		quoteIdent(table), columnList(ti.Columns, ""), columnList(ti.Columns, ""), quoteIdent(table)))
 	if err != nil {
-		return 0, sqlErr("copy reference table "+table, dst, err)
+		return 0, sqlErr(what+" "+table, dst, err)
+	}
+	n, _ := res.RowsAffected()
+	if err := faults.Hit("move.reference"); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, sqlErr(what, dst, err)
 	}
 	return n, nil
 }
