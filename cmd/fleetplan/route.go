@@ -134,6 +134,10 @@ func pickMap(ctx context.Context, store fleet.ShardMapStore, name string) (fleet
 	if err != nil {
 		return fleet.ShardMap{}, err
 	}
+	if len(maps) == 0 {
+		return fleet.ShardMap{}, &fleet.Error{Op: "route", Err: fmt.Errorf("%w: the fleet has no shard maps", fleet.ErrNotFound),
+			Hint: "create one by applying a ShardLayout plan"}
+	}
 	if len(maps) != 1 {
 		var names []string
 		for _, m := range maps {
