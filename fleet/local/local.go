@@ -44,6 +44,10 @@ func init() {
 		if cfg.Name != "" {
 			t.name = cfg.Name
 		}
+		if err := t.configure(cfg.Options); err != nil {
+			t.Close()
+			return nil, err
+		}
 		return t, nil
 	})
 }
@@ -71,6 +75,8 @@ type Target struct {
 
 	crashMu sync.Mutex
 	crashAt string // see SimulateCrash
+
+	cp controlPlane // geo-replication, traffic manager, app slots (controlplane.go)
 }
 
 // Dir returns the fleet directory.
@@ -414,9 +420,16 @@ func (t *Target) DatabaseExists(ctx context.Context, loc fleet.Location) (bool, 
 
 // db returns the (cached) connection pool of an existing database.
 func (t *Target) db(ctx context.Context, loc fleet.Location) (*sql.DB, error) {
-	_, p, err := t.resolve(ctx, loc)
+	c, p, err := t.resolve(ctx, loc)
 	if err != nil {
 		return nil, err
+	}
+	// A read-only database (its setting, or a geo-secondary) is opened with
+	// query_only connections, so no write path of the driver can change it.
+	if ro, err := t.refusesWrites(ctx, c); err != nil {
+		return nil, err
+	} else if ro {
+		return t.readOnlyDB(c, p)
 	}
 	return t.dbAt(loc, p)
 }
@@ -583,6 +596,10 @@ func sqlErr(op string, loc fleet.Location, err error) error {
 	if strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_LOCKED") {
 		e.Transient = true
 		e.Hint = "another writer held the database longer than the busy timeout; retry"
+	}
+	if strings.Contains(msg, "readonly database") || strings.Contains(msg, "SQLITE_READONLY") {
+		e.Err = fmt.Errorf("%w: %v", fleet.ErrReadOnly, err)
+		e.Hint = "the database is read-only (its read-only setting, or a geo-secondary); set it read-write or disconnect it before writing"
 	}
 	return e
 }
