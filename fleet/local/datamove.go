@@ -481,9 +481,16 @@ func (t *Target) CopyRange(ctx context.Context, src, dst fleet.Location, tables 
 		for _, c := range match {
 			eq = append(eq, "d."+quoteIdent(c)+" IS s."+quoteIdent(c))
 		}
-		q := fmt.Sprintf(`INSERT INTO main.%s (%s) SELECT %s FROM src.%s AS s WHERE %s AND NOT EXISTS (SELECT 1 FROM main.%s AS d WHERE %s)`,
-			quoteIdent(tb.Table), columnList(ti.Columns, ""), columnList(ti.Columns, "s."), quoteIdent(tb.Table),
-			where, quoteIdent(tb.Table), strings.Join(eq, " AND "))
+		// The usual case, an empty target range, needs no per-row probe.
+		var present int
+		if err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM main.%s AS s WHERE %s)`, quoteIdent(tb.Table), where), args...).Scan(&present); err != nil {
+			return nil, sqlErr(what+" "+tb.Table, dst, err)
+		}
+		q := fmt.Sprintf(`INSERT INTO main.%s (%s) SELECT %s FROM src.%s AS s WHERE %s`,
+			quoteIdent(tb.Table), columnList(ti.Columns, ""), columnList(ti.Columns, "s."), quoteIdent(tb.Table), where)
+		if present == 1 {
+			q += fmt.Sprintf(` AND NOT EXISTS (SELECT 1 FROM main.%s AS d WHERE %s)`, quoteIdent(tb.Table), strings.Join(eq, " AND "))
+		}
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return nil, sqlErr(what+" "+tb.Table, dst, err)

@@ -168,6 +168,37 @@ type mover struct {
 	total    int64
 	done     int64
 	batches  int64
+	// Source deletes trail behind on a second goroutine, as in the
+	// split-merge service: the range is already online on the target, and a
+	// crash leaves nothing a resume cannot finish.
+	deletes chan [2][]byte
+	deleted chan error
+}
+
+// startDeleter runs source deletes one after another in the background.
+func (mv *mover) startDeleter(ctx context.Context) {
+	mv.deletes = make(chan [2][]byte, 1)
+	mv.deleted = make(chan error, 1)
+	go func() {
+		var first error
+		for r := range mv.deletes {
+			if first == nil {
+				first = mv.deleteSource(ctx, r[0], r[1])
+			}
+		}
+		mv.deleted <- first
+	}()
+}
+
+// finishDeletes waits for the trailing deletes and returns their first error.
+func (mv *mover) finishDeletes() error {
+	if mv.deletes == nil {
+		return nil
+	}
+	close(mv.deletes)
+	err := <-mv.deleted
+	mv.deletes = nil
+	return err
 }
 
 func (mv *mover) run(ctx context.Context) (steps.Outputs, error) {
@@ -186,19 +217,25 @@ func (mv *mover) run(ctx context.Context) (steps.Outputs, error) {
 	}
 	start := time.Now()
 	mv.env.Progress(0, mv.total, "rows")
+	mv.startDeleter(ctx)
 	cur := m.low
 	for m.high == nil || shardkey.Compare(cur, m.high) < 0 {
 		if err := ctx.Err(); err != nil {
+			mv.finishDeletes()
 			return nil, err
 		}
 		next, err := mv.step(ctx, cur)
 		if err != nil {
+			mv.finishDeletes()
 			return nil, err
 		}
 		if next == nil {
 			break // reached +inf
 		}
 		cur = next
+	}
+	if err := mv.finishDeletes(); err != nil {
+		return nil, err
 	}
 	secs := time.Since(start).Seconds()
 	out := steps.Outputs{"rows": mv.done, "batches": mv.batches, "seconds": secs}
@@ -353,10 +390,13 @@ func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 	if _, err := store.SetMappingOnline(ctx, m.mapName, moved.ID, true); err != nil {
 		return nil, err
 	}
-	if err := mv.deleteSource(ctx, mp.Min, mp.Max); err != nil {
+	mv.batches++
+	select {
+	case mv.deletes <- [2][]byte{mp.Min, mp.Max}:
+	case err := <-mv.deleted: // the deleter stopped early: report why
+		mv.deletes = nil
 		return nil, err
 	}
-	mv.batches++
 	return mp.Max, nil
 }
 
@@ -380,14 +420,26 @@ func (mv *mover) copyBatch(ctx context.Context, mp fleet.Mapping) error {
 	}
 	var rows int64
 	for _, t := range mv.parents {
+		// Source and target are summed at the same time, on two connections.
+		type sum struct {
+			n   int64
+			s   string
+			err error
+		}
+		tgt := make(chan sum, 1)
+		go func() {
+			n, s, err := mv.c.data.Checksum(ctx, m.to, t.Table, t.KeyColumn, r)
+			tgt <- sum{n, s, err}
+		}()
 		sn, ssum, err := mv.c.data.Checksum(ctx, m.from, t.Table, t.KeyColumn, r)
+		ts := <-tgt
 		if err != nil {
 			return err
 		}
-		tn, tsum, err := mv.c.data.Checksum(ctx, m.to, t.Table, t.KeyColumn, r)
-		if err != nil {
-			return err
+		if ts.err != nil {
+			return ts.err
 		}
+		tn, tsum := ts.n, ts.s
 		if sn != tn || ssum != tsum {
 			return &fleet.Error{Op: "verify batch " + r.String(), Target: m.to.String(),
 				Err:  fmt.Errorf("table %s: source has %d rows (checksum %s), target %d (checksum %s) after copying %d", t.Table, sn, ssum, tn, tsum, copied[t.Table]),

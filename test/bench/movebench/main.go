@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -22,14 +23,29 @@ func main() {
 	customers := flag.Int("customers", 100000, "customers in the demo fleet (3 orders each)")
 	batch := flag.Int("batch", 5000, "move.batchSize (shardlets per batch)")
 	header := flag.Bool("header", false, "print the table header first")
+	rounds := flag.Int("rounds", 3, "rounds; each contender's best round counts (the machine is noisy)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file")
 	flag.Parse()
-	if err := run(*customers, *batch, *header); err != nil {
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "movebench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "movebench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*customers, *batch, *rounds, *header); err != nil {
 		fmt.Fprintln(os.Stderr, "movebench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(customers, batch int, header bool) error {
+func run(customers, batch, rounds int, header bool) error {
 	ctx := context.Background()
 	root, err := repoRoot()
 	if err != nil {
@@ -40,15 +56,12 @@ func run(customers, batch int, header bool) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	e2e, base := filepath.Join(dir, "e2e"), filepath.Join(dir, "base")
-	t, err := local.CreateDemo(ctx, filepath.Join(e2e, "fleet"), local.DemoOptions{Customers: customers, Seed: 1})
+	pristine := filepath.Join(dir, "pristine")
+	t, err := local.CreateDemo(ctx, filepath.Join(pristine, "fleet"), local.DemoOptions{Customers: customers, Seed: 1})
 	if err != nil {
 		return err
 	}
 	t.Close()
-	if out, err := exec.Command("cp", "-a", e2e, base).CombinedOutput(); err != nil {
-		return fmt.Errorf("copy fleet: %v %s", err, out)
-	}
 	schema, err := os.ReadFile(filepath.Join(root, "examples", "shards", "schema.sql"))
 	if err != nil {
 		return err
@@ -62,23 +75,67 @@ func run(customers, batch int, header bool) error {
 		"fleetplan.yaml": "targets:\n  local: {driver: local, path: fleet}\n",
 		"schema.sql":     string(schema), "split.yaml": planText,
 	} {
-		if err := os.WriteFile(filepath.Join(e2e, name), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(pristine, name), []byte(content), 0o644); err != nil {
 			return err
 		}
 	}
+	var bestE2E, bestBase time.Duration
+	var rows int64
+	for r := 0; r < rounds; r++ {
+		e2e, base := filepath.Join(dir, fmt.Sprint("e2e", r)), filepath.Join(dir, fmt.Sprint("base", r))
+		for _, to := range []string{e2e, base} {
+			if out, err := exec.Command("cp", "-a", pristine, to).CombinedOutput(); err != nil {
+				return fmt.Errorf("copy fleet: %v %s", err, out)
+			}
+		}
+		n, d, err := endToEnd(ctx, e2e)
+		if err != nil {
+			return err
+		}
+		bn, bd, err := inEngine(ctx, base, string(schema))
+		if err != nil {
+			return err
+		}
+		if bn != n {
+			return fmt.Errorf("the baseline moved %d rows, the plan %d", bn, n)
+		}
+		rows = n
+		if bestE2E == 0 || d < bestE2E {
+			bestE2E = d
+		}
+		if bestBase == 0 || bd < bestBase {
+			bestBase = bd
+		}
+		os.RemoveAll(e2e)
+		os.RemoveAll(base)
+	}
+	e2eRate := float64(rows) / bestE2E.Seconds()
+	baseRate := float64(rows) / bestBase.Seconds()
+	if header {
+		fmt.Println("| benchmark | rows | fleetplan (best of rounds) | in-engine limit (best of rounds) | ratio |")
+		fmt.Println("|---|---:|---:|---:|---:|")
+	}
+	fmt.Printf("| move [75000, +inf), batch %d, %d rounds | %d | %.0f rows/s (%.2fs) | %.0f rows/s (%.2fs) | %.2f |\n",
+		batch, rounds, rows, e2eRate, bestE2E.Seconds(), baseRate, bestBase.Seconds(), e2eRate/baseRate)
+	return nil
+}
+
+// endToEnd plans and applies split.yaml in ws through the engine and runner.
+func endToEnd(ctx context.Context, e2e string) (int64, time.Duration, error) {
 
 	// End to end through plan + runner.
 	doc, diags := engine.LoadDocument(filepath.Join(e2e, "split.yaml"), "")
 	if err := diags.Err(); err != nil {
-		return err
+		return 0, 0, err
 	}
 	target, err := engine.OpenTarget(ctx, doc.Config, "local")
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
+	defer target.Close()
 	g, diags := engine.Plan(ctx, doc, target, planner.Options{})
 	if err := diags.Err(); err != nil {
-		return err
+		return 0, 0, err
 	}
 	var rows int64
 	for _, s := range g.Steps {
@@ -87,43 +144,46 @@ func run(customers, batch int, header bool) error {
 	start := time.Now()
 	res, err := runner.Start(ctx, g, engine.RunOptions(doc.Config, target, g, nil, "movebench"))
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	e2eTime := time.Since(start)
-	target.Close()
 	if res.Status != runner.StatusDone {
-		return fmt.Errorf("run ended %s: %s", res.Status, res.Reason)
+		return 0, 0, fmt.Errorf("run ended %s: %s", res.Status, res.Reason)
 	}
+	return rows, time.Since(start), nil
+}
+
+// inEngine moves the same rows with one ATTACH + INSERT..SELECT + DELETE.
+func inEngine(ctx context.Context, base, schema string) (int64, time.Duration, error) {
 
 	// In-engine limit on the copy: create customers_2 with the schema, then
 	// one ATTACH + INSERT..SELECT + DELETE per table.
 	bt, err := local.Open(ctx, filepath.Join(base, "fleet"))
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	dst := fleet.Location{Server: "sql-1", Database: "customers_2"}
 	if err := bt.CreateDatabase(ctx, dst); err != nil {
-		return err
+		return 0, 0, err
 	}
-	if err := bt.ApplySQL(ctx, dst, string(schema)); err != nil {
-		return err
+	if err := bt.ApplySQL(ctx, dst, schema); err != nil {
+		return 0, 0, err
 	}
 	srcPath, _ := bt.DatabasePath(ctx, fleet.Location{Server: "sql-1", Database: "customers_1"})
 	dstPath, _ := bt.DatabasePath(ctx, dst)
 	bt.Close()
 	db, err := sql.Open("sqlite", "file:"+dstPath+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)")
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	// The reference table arrives first in both contenders; not timed here.
 	for _, q := range []string{`ATTACH DATABASE '` + srcPath + `' AS src`, `INSERT INTO main.regions SELECT * FROM src.regions`} {
 		if _, err := db.Exec(q); err != nil {
-			return fmt.Errorf("%s: %v", q, err)
+			return 0, 0, fmt.Errorf("%s: %v", q, err)
 		}
 	}
-	start = time.Now()
+	start := time.Now()
 	var baseRows int64
 	stmts := []string{
 		`BEGIN IMMEDIATE`,
@@ -136,26 +196,14 @@ func run(customers, batch int, header bool) error {
 	for i, q := range stmts {
 		r, err := db.Exec(q)
 		if err != nil {
-			return fmt.Errorf("%s: %v", q, err)
+			return 0, 0, fmt.Errorf("%s: %v", q, err)
 		}
 		if i == 1 || i == 2 {
 			n, _ := r.RowsAffected()
 			baseRows += n
 		}
 	}
-	baseTime := time.Since(start)
-	if baseRows != rows {
-		return fmt.Errorf("the baseline moved %d rows, the plan %d", baseRows, rows)
-	}
-	e2eRate := float64(rows) / e2eTime.Seconds()
-	baseRate := float64(baseRows) / baseTime.Seconds()
-	if header {
-		fmt.Println("| benchmark | rows | fleetplan | in-engine limit | ratio |")
-		fmt.Println("|---|---:|---:|---:|---:|")
-	}
-	fmt.Printf("| move [75000, +inf), batch %d | %d | %.0f rows/s (%.2fs) | %.0f rows/s (%.2fs) | %.2f |\n",
-		batch, rows, e2eRate, e2eTime.Seconds(), baseRate, baseTime.Seconds(), e2eRate/baseRate)
-	return nil
+	return baseRows, time.Since(start), nil
 }
 
 func repoRoot() (string, error) {
