@@ -1,0 +1,177 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/steps"
+)
+
+// Action names.
+const (
+	DeployName = "app.deploy-app"
+	RemoveName = "app.remove-app"
+)
+
+func init() {
+	steps.Register(DeployName, Deploy{})
+	steps.Register(RemoveName, Remove{})
+}
+
+func slotRef(in steps.Inputs) []steps.Ref {
+	s, ok := in["slot"].(string)
+	if !ok || s == "" || strings.Contains(s, "${{") {
+		return nil
+	}
+	return []steps.Ref{{Kind: steps.RefSlot, Name: s, Changes: true}}
+}
+
+func slotOf(ctx context.Context, cp fleet.ControlPlane, name string) (fleet.Slot, bool, error) {
+	s, err := cp.Slot(ctx, name)
+	if errors.Is(err, fleet.ErrNotFound) {
+		return s, false, nil
+	}
+	return s, err == nil, err
+}
+
+// Deploy deploys an application version to a slot, pointing at a database.
+//
+// Inputs: slot, server, database, version. An empty version keeps whatever a
+// slot that already points at the database runs (for rollback branches that
+// restore a removed slot from the removal's outputs). Observe: the slot runs
+// that version against that database. Apply: deploys; the database must
+// exist. Rollback: removes the slot unless it serves. Estimate: a minute.
+type Deploy struct{}
+
+func deployArgs(in steps.Inputs) (fleet.Slot, error) {
+	ar := steps.ArgsOf(DeployName, in)
+	s := fleet.Slot{Name: ar.String("slot"), Database: ar.Location("server", "database"), Version: ar.OptString("version", "")}
+	return s, ar.Err()
+}
+
+// Observe implements steps.Action.
+func (Deploy) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	want, err := deployArgs(in)
+	if err != nil {
+		return false, err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return false, err
+	}
+	have, ok, err := slotOf(ctx, cp, want.Name)
+	if !ok {
+		return false, err
+	}
+	return have.Database.Equal(want.Database) && (want.Version == "" || have.Version == want.Version), nil
+}
+
+// Apply implements steps.Action.
+func (Deploy) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	want, err := deployArgs(in)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return nil, err
+	}
+	if err := steps.HitFault(DeployName); err != nil {
+		return nil, err
+	}
+	if err := cp.DeploySlot(ctx, want); err != nil {
+		return nil, err
+	}
+	env.Logf("slot %s runs version %s on %s", want.Name, want.Version, want.Database)
+	return steps.Outputs{"version": want.Version}, nil
+}
+
+// Rollback implements steps.Action.
+func (Deploy) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
+	want, err := deployArgs(in)
+	if err != nil {
+		return err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return err
+	}
+	return cp.RemoveSlot(ctx, want.Name)
+}
+
+// Estimate implements steps.Action.
+func (Deploy) Estimate(steps.Inputs) steps.Estimate {
+	return steps.Estimate{Duration: time.Minute, Basis: "a slot deployment"}
+}
+
+// Refs implements steps.Referrer.
+func (Deploy) Refs(in steps.Inputs) []steps.Ref { return slotRef(in) }
+
+// Remove removes an application slot.
+//
+// Inputs: slot. Observe: the slot does not exist. Apply: removes it,
+// refusing a slot that serves traffic; outputs the removed slot's version,
+// server and database. Rollback: none of its own (a rollback branch
+// deploys it again from those outputs). Estimate: seconds.
+type Remove struct{}
+
+func removeArgs(in steps.Inputs) (string, error) {
+	ar := steps.ArgsOf(RemoveName, in)
+	s := ar.String("slot")
+	return s, ar.Err()
+}
+
+// Observe implements steps.Action.
+func (Remove) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	name, err := removeArgs(in)
+	if err != nil {
+		return false, err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return false, err
+	}
+	_, ok, err := slotOf(ctx, cp, name)
+	return !ok && err == nil, err
+}
+
+// Apply implements steps.Action.
+func (Remove) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	name, err := removeArgs(in)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return nil, err
+	}
+	if err := steps.HitFault(RemoveName); err != nil {
+		return nil, err
+	}
+	have, ok, err := slotOf(ctx, cp, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := cp.RemoveSlot(ctx, name); err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, nil
+	}
+	env.Logf("removed slot %s (version %s on %s)", name, have.Version, have.Database)
+	return steps.Outputs{"version": have.Version, "server": have.Database.Server, "database": have.Database.Database}, nil
+}
+
+// Rollback implements steps.Action.
+func (Remove) Rollback(context.Context, *steps.Env, steps.Inputs) error { return steps.ErrNoRollback }
+
+// Estimate implements steps.Action.
+func (Remove) Estimate(steps.Inputs) steps.Estimate {
+	return steps.Estimate{Duration: 10 * time.Second, Basis: "a slot removal"}
+}
+
+// Refs implements steps.Referrer.
+func (Remove) Refs(in steps.Inputs) []steps.Ref { return slotRef(in) }

@@ -1,0 +1,3 @@
+// Package app holds the application-slot actions: deploying a version that
+// points at a database, and removing a slot.
+package app

@@ -1,0 +1,207 @@
+package database
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/steps"
+)
+
+// Action names.
+const (
+	CreateSecondaryName = "database.create-secondary"
+	WaitSeededName      = "database.wait-seeded"
+	SetReadOnlyName     = "database.set-read-only"
+	SetReadWriteName    = "database.set-read-write"
+	DisconnectName      = "database.disconnect-secondary"
+	RunScriptName       = "database.run-sql-script"
+	DropName            = "database.drop-database"
+)
+
+func init() {
+	steps.Register(CreateSecondaryName, CreateSecondary{})
+	steps.Register(WaitSeededName, WaitSeeded{})
+	steps.Register(SetReadOnlyName, SetReadOnly{ReadOnly: true})
+	steps.Register(SetReadWriteName, SetReadOnly{ReadOnly: false})
+	steps.Register(DisconnectName, Disconnect{})
+	steps.Register(RunScriptName, RunScript{})
+	steps.Register(DropName, Drop{})
+}
+
+// lookup returns a database's control-plane view; ok is false when it does
+// not exist (which Observe reports as "not live", not as an error).
+func lookup(ctx context.Context, cp fleet.ControlPlane, loc fleet.Location) (fleet.DatabaseInfo, bool, error) {
+	info, err := cp.Database(ctx, loc)
+	if errors.Is(err, fleet.ErrNoDatabase) {
+		return info, false, nil
+	}
+	return info, err == nil, err
+}
+
+func dbRef(loc fleet.Location, changes bool) steps.Ref {
+	return steps.Ref{Kind: steps.RefDatabase, Name: loc.String(), Changes: changes}
+}
+
+// resolved reports whether a string input is a literal (not "${{ }}" text
+// left for the runner).
+func resolved(in steps.Inputs, keys ...string) bool {
+	for _, k := range keys {
+		s, ok := in[k].(string)
+		if !ok || s == "" || strings.Contains(s, "${{") {
+			return false
+		}
+	}
+	return true
+}
+
+// SetReadOnly sets a database read-only (ReadOnly) or read-write.
+//
+// Inputs: server, database. Observe: the setting is already as wanted.
+// Apply: changes it; connections of the process are closed so no write
+// slips through. Rollback: the opposite setting. Estimate: a few seconds.
+type SetReadOnly struct{ ReadOnly bool }
+
+func (a SetReadOnly) name() string {
+	if a.ReadOnly {
+		return SetReadOnlyName
+	}
+	return SetReadWriteName
+}
+
+func (a SetReadOnly) args(in steps.Inputs) (fleet.Location, error) {
+	ar := steps.ArgsOf(a.name(), in)
+	loc := ar.Location("server", "database")
+	return loc, ar.Err()
+}
+
+// Observe implements steps.Action.
+func (a SetReadOnly) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	loc, err := a.args(in)
+	if err != nil {
+		return false, err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return false, err
+	}
+	info, ok, err := lookup(ctx, cp, loc)
+	if !ok {
+		return false, err
+	}
+	return info.ReadOnly == a.ReadOnly, nil
+}
+
+// Apply implements steps.Action.
+func (a SetReadOnly) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	loc, err := a.args(in)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return nil, err
+	}
+	if err := steps.HitFault(a.name()); err != nil {
+		return nil, err
+	}
+	if err := cp.SetReadOnly(ctx, loc, a.ReadOnly); err != nil {
+		return nil, err
+	}
+	env.Logf("%s is now %s", loc, map[bool]string{true: "read-only", false: "read-write"}[a.ReadOnly])
+	return steps.Outputs{"readOnly": a.ReadOnly}, nil
+}
+
+// Rollback implements steps.Action: the opposite setting.
+func (a SetReadOnly) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
+	loc, err := a.args(in)
+	if err != nil {
+		return err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return err
+	}
+	if _, ok, err := lookup(ctx, cp, loc); !ok {
+		return err // gone: nothing to undo
+	}
+	return cp.SetReadOnly(ctx, loc, !a.ReadOnly)
+}
+
+// Estimate implements steps.Action.
+func (a SetReadOnly) Estimate(steps.Inputs) steps.Estimate {
+	return steps.Estimate{Duration: 2 * time.Second, Basis: "a catalog change"}
+}
+
+// Refs implements steps.Referrer.
+func (a SetReadOnly) Refs(in steps.Inputs) []steps.Ref {
+	if !resolved(in, "server", "database") {
+		return nil
+	}
+	return []steps.Ref{dbRef(fleet.Location{Server: in["server"].(string), Database: in["database"].(string)}, true)}
+}
+
+// Drop drops a database and its link to its primary.
+//
+// Inputs: server, database. Observe: the database does not exist. Apply:
+// drops it; a database that still has secondaries or that an app slot points
+// at is refused. Rollback: none (the data is gone). Estimate: seconds.
+type Drop struct{}
+
+func dropArgs(in steps.Inputs) (fleet.Location, error) {
+	ar := steps.ArgsOf(DropName, in)
+	loc := ar.Location("server", "database")
+	return loc, ar.Err()
+}
+
+// Observe implements steps.Action.
+func (Drop) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	loc, err := dropArgs(in)
+	if err != nil {
+		return false, err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return false, err
+	}
+	_, ok, err := lookup(ctx, cp, loc)
+	return !ok && err == nil, err
+}
+
+// Apply implements steps.Action.
+func (Drop) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	loc, err := dropArgs(in)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return nil, err
+	}
+	if err := steps.HitFault(DropName); err != nil {
+		return nil, err
+	}
+	if err := cp.RemoveDatabase(ctx, loc); err != nil {
+		return nil, err
+	}
+	env.Logf("dropped %s", loc)
+	return nil, nil
+}
+
+// Rollback implements steps.Action.
+func (Drop) Rollback(context.Context, *steps.Env, steps.Inputs) error { return steps.ErrNoRollback }
+
+// Estimate implements steps.Action.
+func (Drop) Estimate(steps.Inputs) steps.Estimate {
+	return steps.Estimate{Duration: 5 * time.Second, Basis: "a catalog change and a file removal"}
+}
+
+// Refs implements steps.Referrer.
+func (Drop) Refs(in steps.Inputs) []steps.Ref {
+	if !resolved(in, "server", "database") {
+		return nil
+	}
+	return []steps.Ref{dbRef(fleet.Location{Server: in["server"].(string), Database: in["database"].(string)}, true)}
+}

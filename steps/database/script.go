@@ -1,0 +1,132 @@
+package database
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/steps"
+)
+
+// RunScript runs a SQL script (an upgrade script) in one transaction.
+//
+// Inputs: server, database; file (a path relative to the plan's folder) or
+// sql (the script inline). Observe: the script (by content) already ran in
+// the database. Apply: runs it; a failing script changes nothing, and a
+// read-only database refuses it with a read-only error. The database records
+// the script, so running it again is a no-op. Rollback: none (the usual
+// compensation is dropping the upgraded copy). Estimate: the plan's hint;
+// without one, a nominal minute.
+type RunScript struct{}
+
+type scriptArgs struct {
+	loc    fleet.Location
+	file   string // as given
+	path   string // resolved
+	inline string
+}
+
+func runArgs(env *steps.Env, in steps.Inputs) (scriptArgs, error) {
+	ar := steps.ArgsOf(RunScriptName, in)
+	s := scriptArgs{loc: ar.Location("server", "database"), file: ar.OptString("file", ""), inline: ar.OptString("sql", "")}
+	if err := ar.Err(); err != nil {
+		return s, err
+	}
+	if (s.file == "") == (s.inline == "") {
+		return s, &fleet.Error{Op: RunScriptName, Target: s.loc.String(), Err: fmt.Errorf("%w: give exactly one of file and sql", fleet.ErrInvalidArgument)}
+	}
+	if s.file != "" {
+		s.path = s.file
+		if !filepath.IsAbs(s.path) && env != nil && env.BaseDir != "" {
+			s.path = filepath.Join(env.BaseDir, s.path)
+		}
+	}
+	return s, nil
+}
+
+func (s scriptArgs) text() (string, error) {
+	if s.file == "" {
+		return s.inline, nil
+	}
+	b, err := os.ReadFile(s.path)
+	if err != nil {
+		return "", &fleet.Error{Op: RunScriptName, Target: s.loc.String(), Err: fmt.Errorf("%w: read script: %v", fleet.ErrInvalidArgument, err),
+			Hint: "file: is relative to the folder of the plan file"}
+	}
+	return string(b), nil
+}
+
+// Observe implements steps.Action. A missing script file is an error, so a
+// plan naming one fails at planning rather than half-way through a run.
+func (RunScript) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
+	s, err := runArgs(env, in)
+	if err != nil {
+		return false, err
+	}
+	script, err := s.text()
+	if err != nil {
+		return false, err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return false, err
+	}
+	if _, ok, err := lookup(ctx, cp, s.loc); !ok {
+		return false, err
+	}
+	return cp.ScriptApplied(ctx, s.loc, script)
+}
+
+// Apply implements steps.Action.
+func (RunScript) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	s, err := runArgs(env, in)
+	if err != nil {
+		return nil, err
+	}
+	script, err := s.text()
+	if err != nil {
+		return nil, err
+	}
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return nil, err
+	}
+	if err := steps.HitFault(RunScriptName); err != nil {
+		return nil, err
+	}
+	applied, err := cp.RunScript(ctx, s.loc, script)
+	if err != nil {
+		return nil, err
+	}
+	name := s.file
+	if name == "" {
+		name = "inline script"
+	}
+	if applied {
+		env.Logf("ran %s in %s", name, s.loc)
+	} else {
+		env.Logf("%s had already run in %s", name, s.loc)
+	}
+	return steps.Outputs{"applied": applied, "bytes": len(script)}, nil
+}
+
+// Rollback implements steps.Action.
+func (RunScript) Rollback(context.Context, *steps.Env, steps.Inputs) error {
+	return steps.ErrNoRollback
+}
+
+// Estimate implements steps.Action.
+func (RunScript) Estimate(steps.Inputs) steps.Estimate {
+	return steps.Estimate{Duration: time.Minute, Basis: "nominal: give the step an estimate, or run it once to measure it"}
+}
+
+// Refs implements steps.Referrer.
+func (RunScript) Refs(in steps.Inputs) []steps.Ref {
+	if !resolved(in, "server", "database") {
+		return nil
+	}
+	return []steps.Ref{dbRef(fleet.Location{Server: in["server"].(string), Database: in["database"].(string)}, true)}
+}
