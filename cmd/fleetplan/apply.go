@@ -98,7 +98,7 @@ func (a *app) planOrSaved(cmd *cobra.Command, path string) (*plans.Document, *pl
 		}
 		return doc, saved.Graph, target, nil
 	}
-	g, diags := engine.Plan(ctx, doc, target, planner.Options{})
+	g, diags := engine.Plan(ctx, doc, target, engine.PlanOptions(engine.StateDir(doc.Config), target.Name()))
 	if diags.HasErrors() {
 		target.Close()
 		return nil, nil, nil, diags.Err()

@@ -34,7 +34,7 @@ that apply would run, with guards, rollback branches and estimates. Nothing chan
 				return err
 			}
 			defer target.Close()
-			g, diags := engine.Plan(ctx, doc, target, planner.Options{})
+			g, diags := engine.Plan(ctx, doc, target, engine.PlanOptions(engine.StateDir(doc.Config), target.Name()))
 			if diags.HasErrors() {
 				return diags.Err()
 			}
