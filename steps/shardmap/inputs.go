@@ -32,6 +32,17 @@ func capsOf(env *steps.Env) (caps, error) {
 	return c, nil
 }
 
+// setup returns the target's capabilities and a reader of the step inputs.
+func setup(env *steps.Env, in steps.Inputs) (caps, *args, error) {
+	c, err := capsOf(env)
+	return c, &args{in: in}, err
+}
+
+// rangeOf reads the shard map name and the [low, high) bounds most actions take.
+func (a *args) rangeOf() (mapName string, low, high []byte) {
+	return a.str("shardMap"), a.bound("low"), a.bound("high")
+}
+
 // args reads typed values out of step inputs, collecting the first error.
 type args struct {
 	in  steps.Inputs

@@ -29,16 +29,26 @@ func init() {
 
 var metadataEstimate = steps.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}
 
+// metadataOnly gives shard-map actions that only change metadata their
+// estimate, and no rollback of their own: where one makes sense, the planner
+// attaches the compensating step (a merge for a split, the previous schema
+// info, a re-registration).
+type metadataOnly struct{}
+
+func (metadataOnly) Rollback(context.Context, *steps.Env, steps.Inputs) error {
+	return steps.ErrNoRollback
+}
+func (metadataOnly) Estimate(steps.Inputs) steps.Estimate { return metadataEstimate }
+
 // ---- create-map ----
 
-type createMap struct{}
+type createMap struct{ metadataOnly }
 
 func (createMap) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return false, err
 	}
-	a := args{in: in}
 	_, err = c.store.ShardMap(ctx, a.str("shardMap"))
 	if errors.Is(err, fleet.ErrNotFound) {
 		return false, a.err
@@ -47,11 +57,10 @@ func (createMap) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (
 }
 
 func (createMap) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
 	}
-	a := args{in: in}
 	name := a.str("shardMap")
 	mt, err1 := fleet.ParseMapType(a.str("mapType"))
 	kt := a.keyType()
@@ -78,21 +87,15 @@ func (createMap) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (st
 	return steps.Outputs{"shardMapId": m.ID.String()}, nil
 }
 
-func (createMap) Rollback(context.Context, *steps.Env, steps.Inputs) error {
-	return steps.ErrNoRollback
-}
-func (createMap) Estimate(steps.Inputs) steps.Estimate { return metadataEstimate }
-
 // ---- set-schema-info ----
 
-type setSchemaInfo struct{}
+type setSchemaInfo struct{ metadataOnly }
 
 func (setSchemaInfo) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return false, err
 	}
-	a := args{in: in}
 	want := a.schema()
 	have, err := c.store.SchemaInfo(ctx, a.str("shardMap"))
 	if errors.Is(err, fleet.ErrNotFound) {
@@ -105,22 +108,16 @@ func (setSchemaInfo) Observe(ctx context.Context, env *steps.Env, in steps.Input
 }
 
 func (setSchemaInfo) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
 	}
-	a := args{in: in}
 	name, s := a.str("shardMap"), a.schema()
 	if a.err != nil {
 		return nil, a.err
 	}
 	return nil, c.store.SetSchemaInfo(ctx, name, s)
 }
-
-func (setSchemaInfo) Rollback(context.Context, *steps.Env, steps.Inputs) error {
-	return steps.ErrNoRollback // the planner supplies the previous value as the rollback step
-}
-func (setSchemaInfo) Estimate(steps.Inputs) steps.Estimate { return metadataEstimate }
 
 // ---- create-shard ----
 
@@ -140,11 +137,10 @@ func findShard(ctx context.Context, c caps, mapName string, loc fleet.Location) 
 }
 
 func (createShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return false, err
 	}
-	a := args{in: in}
 	name, loc := a.str("shardMap"), a.location("")
 	if a.err != nil {
 		return false, a.err
@@ -157,11 +153,10 @@ func (createShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs)
 }
 
 func (createShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
 	}
-	a := args{in: in}
 	name, loc, schemaFile, create := a.str("shardMap"), a.location(""), a.optStr("schemaFile"), a.boolean("createDatabase")
 	if a.err != nil {
 		return nil, a.err
@@ -211,7 +206,7 @@ func (createShard) Estimate(steps.Inputs) steps.Estimate {
 
 // ---- remove-shard ----
 
-type removeShard struct{}
+type removeShard struct{ metadataOnly }
 
 func (removeShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
 	registered, err := createShard{}.Observe(ctx, env, in)
@@ -219,11 +214,10 @@ func (removeShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs)
 }
 
 func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
 	}
-	a := args{in: in}
 	name, loc, drop := a.str("shardMap"), a.location(""), a.boolean("dropDatabase")
 	if a.err != nil {
 		return nil, a.err
@@ -239,21 +233,15 @@ func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 	return nil, nil
 }
 
-func (removeShard) Rollback(context.Context, *steps.Env, steps.Inputs) error {
-	return steps.ErrNoRollback // the planner supplies re-registration where it is possible
-}
-func (removeShard) Estimate(steps.Inputs) steps.Estimate { return metadataEstimate }
-
 // ---- split ----
 
-type split struct{}
+type split struct{ metadataOnly }
 
 func (split) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return false, err
 	}
-	a := args{in: in}
 	name, at := a.str("shardMap"), a.bound("at")
 	if a.err != nil {
 		return false, a.err
@@ -266,11 +254,10 @@ func (split) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool
 }
 
 func (split) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
 	}
-	a := args{in: in}
 	name, at := a.str("shardMap"), a.bound("at")
 	if a.err != nil {
 		return nil, a.err
@@ -297,12 +284,9 @@ func splitAt(ctx context.Context, c caps, mapName string, at []byte) error {
 	return err
 }
 
-func (split) Rollback(context.Context, *steps.Env, steps.Inputs) error { return steps.ErrNoRollback }
-func (split) Estimate(steps.Inputs) steps.Estimate                     { return metadataEstimate }
-
 // ---- merge ----
 
-type merge struct{}
+type merge struct{ metadataOnly }
 
 // within returns the mappings inside [low, high), ordered by Min.
 func within(ctx context.Context, c caps, mapName string, low, high []byte) ([]fleet.Mapping, error) {
@@ -320,12 +304,11 @@ func within(ctx context.Context, c caps, mapName string, low, high []byte) ([]fl
 }
 
 func (merge) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return false, err
 	}
-	a := args{in: in}
-	name, low, high := a.str("shardMap"), a.bound("low"), a.bound("high")
+	name, low, high := a.rangeOf()
 	if a.err != nil {
 		return false, a.err
 	}
@@ -334,12 +317,11 @@ func (merge) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool
 }
 
 func (merge) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
 	}
-	a := args{in: in}
-	name, low, high := a.str("shardMap"), a.bound("low"), a.bound("high")
+	name, low, high := a.rangeOf()
 	if a.err != nil {
 		return nil, a.err
 	}
@@ -361,19 +343,15 @@ func (merge) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.
 	}
 }
 
-func (merge) Rollback(context.Context, *steps.Env, steps.Inputs) error { return steps.ErrNoRollback }
-func (merge) Estimate(steps.Inputs) steps.Estimate                     { return metadataEstimate }
-
 // ---- add-mapping / remove-mapping ----
 
 type addMapping struct{}
 
 func (addMapping) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return false, err
 	}
-	a := args{in: in}
 	name, low, high, loc := a.str("shardMap"), a.bound("low"), a.bound("high"), a.location("")
 	if a.err != nil {
 		return false, a.err
@@ -430,12 +408,11 @@ func (addMapping) Estimate(steps.Inputs) steps.Estimate { return metadataEstimat
 type removeMapping struct{}
 
 func (removeMapping) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return false, err
 	}
-	a := args{in: in}
-	name, low, high := a.str("shardMap"), a.bound("low"), a.bound("high")
+	name, low, high := a.rangeOf()
 	if a.err != nil {
 		return false, a.err
 	}
@@ -444,12 +421,11 @@ func (removeMapping) Observe(ctx context.Context, env *steps.Env, in steps.Input
 }
 
 func (removeMapping) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	c, err := capsOf(env)
+	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
 	}
-	a := args{in: in}
-	name, low, high := a.str("shardMap"), a.bound("low"), a.bound("high")
+	name, low, high := a.rangeOf()
 	if a.err != nil {
 		return nil, a.err
 	}
