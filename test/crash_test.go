@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 )
@@ -433,5 +434,41 @@ func (s *state) checkMoved(t *testing.T, before *state) {
 	total := before.customers["customers_1"]
 	if s.customers["customers_1"]+s.customers["customers_2"] != total {
 		t.Errorf("customers on 1+2 = %d+%d, want %d", s.customers["customers_1"], s.customers["customers_2"], total)
+	}
+}
+
+// TestExternalKill kills apply from outside at seeded moments, the way an
+// operator's kill -9 or a lost machine would, then resumes.
+func TestExternalKill(t *testing.T) {
+	tmpl := newDemoWorkspace(t, crashCustomers, crashBatch)
+	before := fleetState(t, tmpl)
+	for seed := int64(1); seed <= 6; seed++ {
+		delay := time.Duration(50+rand.New(rand.NewSource(seed)).Intn(900)) * time.Millisecond
+		t.Run(fmt.Sprintf("after-%s", delay), func(t *testing.T) {
+			ws := copyWorkspace(t, tmpl)
+			cmd := exec.Command(fleetplanBin, "apply", "split.yaml", "--auto-approve")
+			cmd.Dir = ws
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(delay)
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			err := cmd.Wait()
+			if killedBy(err, syscall.SIGKILL) {
+				res := fleetplan(t, ws, nil, "resume")
+				// Killed before the journal's first record: nothing to resume, apply again.
+				if res.err != nil && strings.Contains(res.stderr, "no unfinished run") {
+					res = fleetplan(t, ws, nil, "apply", "split.yaml", "--auto-approve")
+				}
+				if res.err != nil {
+					t.Fatalf("resume: %v\n%s%s", res.err, res.stdout, res.stderr)
+				}
+			} else if err != nil {
+				t.Fatalf("apply: %v\n%s", err, out.String())
+			}
+			fleetState(t, ws).checkMoved(t, before)
+		})
 	}
 }
