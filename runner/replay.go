@@ -107,7 +107,10 @@ func (p *replayed) apply(r Record) {
 		p.last, p.reason = r.Type, ""
 		p.sessions++
 	case RunResumed:
-		p.last, p.reason = r.Type, ""
+		p.last = r.Type
+		if p.phase != phaseRollback { // a resumed rollback still rolls back for the same failure
+			p.reason = ""
+		}
 		p.sessions++
 	case RunPaused, RunAwaitingApproval, RunDone, RunCancelled, RunInterrupted, RunRolledBack, RunRollbackFailed:
 		p.last = r.Type

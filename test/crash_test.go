@@ -101,11 +101,19 @@ func TestFaults(t *testing.T) {
 		"transient copy error is retried": {"move.copy:40613:2", false},
 		"hard copy error rolls back":      {"move.copy:hard:3", true},
 		"hard delete error rolls back":    {"move.delete:hard:2", true},
+		"crash during the rollback":       {"move.copy:hard:3,runner.rollback.before:exit:2", true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			ws := copyWorkspace(t, tmpl)
 			res := fleetplan(t, ws, []string{"FLEETPLAN_FAULTS=" + tc.fault, "FLEETPLAN_FAULTS_I_KNOW=yes"}, "apply", "split.yaml", "--auto-approve")
+			if killedBy(res.err, syscall.SIGKILL) {
+				// resume finishes the rollback and still explains the failure
+				res = fleetplan(t, ws, nil, "resume")
+				if !strings.Contains(res.stderr, "injected fault") {
+					t.Fatalf("resumed rollback lost the reason:\n%s%s", res.stdout, res.stderr)
+				}
+			}
 			after := fleetState(t, ws)
 			if !tc.wantFail {
 				if res.err != nil {
