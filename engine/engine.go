@@ -21,8 +21,11 @@ import (
 
 	// Drivers and actions register themselves.
 	_ "github.com/fleetplan/fleetplan/fleet/local"
+	_ "github.com/fleetplan/fleetplan/steps/app"
+	_ "github.com/fleetplan/fleetplan/steps/database"
 	_ "github.com/fleetplan/fleetplan/steps/generic"
 	_ "github.com/fleetplan/fleetplan/steps/shardmap"
+	_ "github.com/fleetplan/fleetplan/steps/traffic"
 )
 
 // StateDirName is the folder beside fleetplan.yaml that holds runs and locks.
@@ -175,6 +178,8 @@ func Plan(ctx context.Context, doc *plans.Document, target fleet.Target, opt pla
 			}
 		}
 		return g, diags
+	case doc.RollingUpgrade != nil:
+		return PlanRollingUpgrade(ctx, doc, target)
 	}
 	diags.Errorf(doc.Pos, "planning %s documents is not supported yet", doc.Kind)
 	return nil, diags
@@ -293,6 +298,12 @@ func CheckFresh(ctx context.Context, g *planner.Graph, doc *plans.Document, targ
 			return err
 		}
 		now = live.Fingerprint
+	case doc != nil && doc.RollingUpgrade != nil:
+		fp, err := newUpgradeLive(doc, target).Fingerprint(ctx, doc.Steps)
+		if err != nil {
+			return err
+		}
+		now = fp
 	default:
 		return fmt.Errorf("cannot check the freshness of a saved %s plan", g.Kind)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -136,11 +137,19 @@ func walkStrings(v any, f func(string)) {
 // ObserveLive renders the target's live state for expressions.
 func ObserveLive(ctx context.Context, target fleet.Target) (*expression.Live, error) {
 	live := &expression.Live{}
+	if cp, ok := target.(fleet.ControlPlane); ok {
+		if err := observeControlPlane(ctx, cp, live); err != nil {
+			return nil, err
+		}
+	}
 	obs, ok := target.(fleet.Observer)
 	if !ok {
 		return live, nil
 	}
 	layout, err := obs.Observe(ctx, "")
+	if errors.Is(err, fleet.ErrNotFound) {
+		return live, nil // no shard maps in this fleet
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -164,4 +173,51 @@ func ObserveLive(ctx context.Context, target fleet.Target) (*expression.Live, er
 		}
 	}
 	return live, nil
+}
+
+// observeControlPlane fills the databases, links, endpoints and slots of live.
+func observeControlPlane(ctx context.Context, cp fleet.ControlPlane, live *expression.Live) error {
+	if admin, ok := cp.(fleet.DatabaseAdmin); ok {
+		dbs, err := admin.Databases(ctx)
+		if err != nil {
+			return err
+		}
+		for _, loc := range dbs {
+			info, err := cp.Database(ctx, loc)
+			if errors.Is(err, fleet.ErrNoDatabase) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			live.Databases = append(live.Databases, expression.LiveDatabase{Server: info.Server, Name: info.Database,
+				Role: string(info.Role), ReadOnly: !info.Writable(), SizeBytes: info.SizeBytes})
+		}
+	}
+	links, err := cp.Links(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		live.Links = append(live.Links, expression.LiveLink{Primary: l.Primary.String(), Secondary: l.Secondary.String(),
+			State: string(l.State), LagSeconds: l.LagSeconds})
+	}
+	profiles, err := cp.Profiles(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range profiles {
+		for _, e := range p.Endpoints {
+			live.Endpoints = append(live.Endpoints, expression.LiveEndpoint{Profile: p.Name, Name: e.Name, Online: e.Online,
+				Priority: e.Priority, Serving: e.Name == p.Serving})
+		}
+	}
+	slots, err := cp.Slots(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range slots {
+		live.Slots = append(live.Slots, expression.LiveSlot{Name: s.Name, Version: s.Version, Server: s.Database.Server, Database: s.Database.Database})
+	}
+	return nil
 }

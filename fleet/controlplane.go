@@ -138,7 +138,9 @@ type ControlPlane interface {
 	// ScriptApplied reports whether a script with this content ran in loc.
 	ScriptApplied(ctx context.Context, loc Location, script string) (bool, error)
 	// RemoveDatabase drops a database and its link to its primary. It
-	// refuses a database that still has secondaries (ErrConflict).
+	// refuses a database that still has secondaries or that an app slot
+	// points at (ErrConflict). For a database the fleet does not list, it
+	// removes what an interrupted CreateSecondary left at its place.
 	RemoveDatabase(ctx context.Context, loc Location) error
 
 	// Profiles lists the traffic-manager profiles.

@@ -29,6 +29,9 @@ type Graph struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Changes summarises the diff for humans ("+ shard customers_2", ...).
 	Changes []Change `json:"changes,omitempty"`
+	// ReadOnly is how long production stays read-only (rolling upgrades);
+	// nil when the plan does not freeze production.
+	ReadOnly *ReadOnlyWindow `json:"readOnly,omitempty"`
 }
 
 // Change is one line of the human summary of a diff.

@@ -154,6 +154,7 @@ func RenderText(w io.Writer, g *Graph) error {
 			fmt.Fprintf(&b, "      rollback: %s\n", s.Rollback.Action)
 		}
 	}
+	writeSafetyText(&b, g)
 	t := g.Total()
 	fmt.Fprintf(&b, "\nPlan: %s.\n", summaryLine(g))
 	fmt.Fprintf(&b, "Estimated duration: %s", roundDuration(t.Duration))
@@ -198,6 +199,15 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 	}
 	if t.Unavailable > 0 {
 		fmt.Fprintf(&b, "| longest offline / read-only window | %s |\n", roundDuration(t.Unavailable))
+	}
+	if w := g.ReadOnly; w != nil {
+		fmt.Fprintf(&b, "| production read-only | ~%s%s |\n", roundDuration(w.Duration), approvalsNote(w))
+	}
+	if p := g.ProductionSteps(); len(p) > 0 {
+		fmt.Fprintf(&b, "| steps touching production | %d |\n", len(p))
+	}
+	if a := g.ApprovalSteps(); len(a) > 0 {
+		fmt.Fprintf(&b, "| approval gates | %d |\n", len(a))
 	}
 	b.WriteString("\n#### Changes\n\n```diff\n")
 	for _, ch := range g.Changes {
@@ -246,6 +256,7 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 		fmt.Fprintf(&b, "| %d | `%s` | `%s` | %s | %s | %s | %s |\n", i+1, s.ID, s.Action,
 			mdCell(strings.Join(s.Needs, ", ")), mdCell(formatEstimate(s.Estimate)), guard, rb)
 	}
+	writeSafetyMarkdown(&b, g)
 	if g.OnFailure == "pause" {
 		b.WriteString("\nOn failure the run **pauses**; `fleetplan resume` continues it.\n")
 	} else {
@@ -318,4 +329,82 @@ func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 func SortChanges(cs []Change) {
 	rank := map[ChangeOp]int{Create: 0, Update: 1, Move: 2, Delete: 3}
 	sort.SliceStable(cs, func(i, j int) bool { return rank[cs[i].Op] < rank[cs[j].Op] })
+}
+
+// hasSafety reports whether a graph has the upgrade safety facts previews
+// show: a read-only window, production steps or approval gates.
+func hasSafety(g *Graph) bool {
+	return g.ReadOnly != nil || len(g.ProductionSteps()) > 0 || len(g.ApprovalSteps()) > 0
+}
+
+func approvalsNote(w *ReadOnlyWindow) string {
+	if len(w.Approvals) == 0 {
+		return ""
+	}
+	return " + time to approve " + strings.Join(w.Approvals, ", ")
+}
+
+// writeSafetyText writes the read-only window, the production steps, the
+// approval gates and the rollback branch.
+func writeSafetyText(b *strings.Builder, g *Graph) {
+	if !hasSafety(g) {
+		return
+	}
+	b.WriteString("\n")
+	if w := g.ReadOnly; w != nil {
+		fmt.Fprintf(b, "Read-only window: ~%s%s", roundDuration(w.Duration), approvalsNote(w))
+		if w.From != "" && w.To != "" {
+			fmt.Fprintf(b, ", from step %s until step %s", w.From, w.To)
+		}
+		if w.Basis != "" {
+			fmt.Fprintf(b, " (%s)", w.Basis)
+		}
+		b.WriteString(".\n")
+	}
+	if p := g.ProductionSteps(); len(p) > 0 {
+		fmt.Fprintf(b, "Touches production: %s.\n", strings.Join(p, ", "))
+	}
+	if a := g.ApprovalSteps(); len(a) > 0 {
+		fmt.Fprintf(b, "Approval gates: %s (fleetplan approve RUN STEP, or reject).\n", strings.Join(a, ", "))
+	}
+	if rb := g.RollbackSteps(); len(rb) > 0 {
+		b.WriteString("Rollback branch, in the order it runs if a step fails:\n")
+		for _, r := range rb {
+			fmt.Fprintf(b, "  %s\n", r)
+		}
+	}
+}
+
+func writeSafetyMarkdown(b *strings.Builder, g *Graph) {
+	if !hasSafety(g) {
+		return
+	}
+	if w := g.ReadOnly; w != nil {
+		fmt.Fprintf(b, "\n#### Read-only window\n\nProduction is read-only for **~%s**%s", roundDuration(w.Duration), approvalsNote(w))
+		if w.From != "" && w.To != "" {
+			fmt.Fprintf(b, ", from step `%s` until step `%s`", w.From, w.To)
+		}
+		if w.Basis != "" {
+			fmt.Fprintf(b, " (%s)", w.Basis)
+		}
+		b.WriteString(".\n")
+	}
+	if p := g.ProductionSteps(); len(p) > 0 {
+		b.WriteString("\n#### Touches production\n\n")
+		for _, id := range p {
+			fmt.Fprintf(b, "- `%s` (`%s`)\n", id, g.Step(id).Action)
+		}
+	}
+	if a := g.ApprovalSteps(); len(a) > 0 {
+		b.WriteString("\n#### Approval gates\n\n")
+		for _, id := range a {
+			fmt.Fprintf(b, "- `%s`: the run stops here until `fleetplan approve RUN %s` (or `reject`)\n", id, id)
+		}
+	}
+	if rb := g.RollbackSteps(); len(rb) > 0 {
+		b.WriteString("\n#### Rollback branch\n\nIf a step fails, these run in this order:\n\n")
+		for _, r := range rb {
+			fmt.Fprintf(b, "1. `%s`\n", r)
+		}
+	}
 }

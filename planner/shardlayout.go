@@ -67,6 +67,9 @@ type Options struct {
 	Throughput float64
 	// ThroughputBasis says where Throughput came from ("journal of run X").
 	ThroughputBasis string
+	// Measured holds step durations from earlier runs of the same plan, by
+	// step id; they estimate steps the plan gives no estimate for.
+	Measured map[string]Measured
 }
 
 // piece is an elementary key interval between consecutive boundaries.

@@ -58,6 +58,9 @@ type Estimate struct {
 	Unavailable time.Duration
 	Rows        int64
 	Basis       string
+	// Hint marks an estimate the plan gave (an input), which planners prefer
+	// over durations measured in earlier runs.
+	Hint bool
 }
 
 // ErrNoRollback is returned by Rollback when an action has no compensating effect.

@@ -477,6 +477,17 @@ func (t *Target) RemoveDatabase(ctx context.Context, loc fleet.Location) error {
 	}
 	c, p, err := t.resolve(ctx, loc)
 	if errors.Is(err, fleet.ErrNoDatabase) {
+		// Not a database of the fleet; remove what an interrupted
+		// CreateSecondary may have left at its place.
+		if checkLocation(loc) != nil {
+			return nil
+		}
+		t.closePools(p)
+		for _, f := range []string{p, p + "-wal", p + "-shm", p + ".copy"} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return &fleet.Error{Op: op, Target: loc.String(), Err: err}
+			}
+		}
 		return nil
 	}
 	if err != nil {
@@ -533,4 +544,23 @@ func (t *Target) RemoveDatabase(ctx context.Context, loc fleet.Location) error {
 	}
 	_ = os.Remove(p + ".copy")
 	return nil
+}
+
+// Leftovers reports whether files of a database the catalog does not list
+// lie at loc's place (what an interrupted CreateSecondary leaves behind);
+// RemoveDatabase removes them.
+func (t *Target) Leftovers(ctx context.Context, loc fleet.Location) (bool, error) {
+	if checkLocation(loc) != nil {
+		return false, nil
+	}
+	_, p, err := t.resolve(ctx, loc)
+	if err == nil || !errors.Is(err, fleet.ErrNoDatabase) {
+		return false, nil
+	}
+	for _, f := range []string{p, p + ".copy"} {
+		if _, err := os.Stat(f); err == nil {
+			return true, nil
+		}
+	}
+	return false, nil
 }

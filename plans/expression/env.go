@@ -61,8 +61,8 @@ type LiveMapping struct {
 type LiveDatabase struct {
 	Server    string `expr:"server"`
 	Name      string `expr:"name"`
-	Role      string `expr:"role"` // "primary", "secondary", "standalone"
-	ReadOnly  bool   `expr:"readOnly"`
+	Role      string `expr:"role"`     // "primary", "secondary", "standalone"
+	ReadOnly  bool   `expr:"readOnly"` // refuses writes (its setting, or a geo-secondary)
 	SizeBytes int64  `expr:"sizeBytes"`
 	Version   string `expr:"version"`
 }
@@ -71,7 +71,7 @@ type LiveDatabase struct {
 type LiveLink struct {
 	Primary    string  `expr:"primary"`
 	Secondary  string  `expr:"secondary"`
-	State      string  `expr:"state"` // "seeding", "catchup", "synchronized", ...
+	State      string  `expr:"state"` // "seeding", "catching-up", "healthy"
 	LagSeconds float64 `expr:"lagSeconds"`
 }
 
@@ -81,6 +81,7 @@ type LiveEndpoint struct {
 	Name     string `expr:"name"`
 	Online   bool   `expr:"online"`
 	Priority int    `expr:"priority"`
+	Serving  bool   `expr:"serving"` // the endpoint that receives the profile's traffic
 }
 
 // LiveSlot is an application deployment slot.

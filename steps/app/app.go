@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -83,6 +84,11 @@ func (Deploy) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps
 		return nil, err
 	}
 	if err := cp.DeploySlot(ctx, want); err != nil {
+		if errors.Is(err, fleet.ErrNoDatabase) {
+			return nil, &fleet.Error{Op: DeployName, Target: want.Name,
+				Err:  fmt.Errorf("refusing to deploy slot %s: its database %s does not exist (%w)", want.Name, want.Database, fleet.ErrNoDatabase),
+				Hint: "create the database first; in a rollback this means the old version's database was already removed, so there is nothing to go back to"}
+		}
 		return nil, err
 	}
 	env.Logf("slot %s runs version %s on %s", want.Name, want.Version, want.Database)

@@ -145,8 +145,8 @@ func (a SetReadOnly) Refs(in steps.Inputs) []steps.Ref {
 
 // Drop drops a database and its link to its primary.
 //
-// Inputs: server, database. Observe: the database does not exist. Apply:
-// drops it; a database that still has secondaries or that an app slot points
+// Inputs: server, database. Observe: the database does not exist (nor do
+// files an interrupted copy left at its place). Apply: drops it; a database that still has secondaries or that an app slot points
 // at is refused. Rollback: none (the data is gone). Estimate: seconds.
 type Drop struct{}
 
@@ -167,7 +167,20 @@ func (Drop) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool,
 		return false, err
 	}
 	_, ok, err := lookup(ctx, cp, loc)
-	return !ok && err == nil, err
+	if ok || err != nil {
+		return false, err
+	}
+	if lo, isLo := env.Target.(leftovers); isLo {
+		left, err := lo.Leftovers(ctx, loc)
+		return !left, err
+	}
+	return true, nil
+}
+
+// leftovers is implemented by drivers that can tell files of an
+// interrupted copy lying at a database's place.
+type leftovers interface {
+	Leftovers(ctx context.Context, loc fleet.Location) (bool, error)
 }
 
 // Apply implements steps.Action.

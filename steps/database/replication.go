@@ -98,10 +98,16 @@ func (CreateSecondary) Rollback(ctx context.Context, env *steps.Env, in steps.In
 	if err != nil {
 		return err
 	}
-	ok, err := isCopyOf(ctx, cp, p.secondary, p.primary)
-	if err != nil || !ok {
-		return err // never created, or not ours to drop
+	_, exists, err := lookup(ctx, cp, p.secondary)
+	if err != nil {
+		return err
 	}
+	if exists {
+		if ok, err := isCopyOf(ctx, cp, p.secondary, p.primary); err != nil || !ok {
+			return err // not ours to drop
+		}
+	}
+	// Also clears what an interrupted copy left behind.
 	return cp.RemoveDatabase(ctx, p.secondary)
 }
 

@@ -14,7 +14,7 @@ import (
 // RunScript runs a SQL script (an upgrade script) in one transaction.
 //
 // Inputs: server, database; file (a path relative to the plan's folder) or
-// sql (the script inline). Observe: the script (by content) already ran in
+// sql (the script inline); estimate (how long it runs, for previews). Observe: the script (by content) already ran in
 // the database. Apply: runs it; a failing script changes nothing, and a
 // read-only database refuses it with a read-only error. The database records
 // the script, so running it again is a no-op. Rollback: none (the usual
@@ -118,9 +118,15 @@ func (RunScript) Rollback(context.Context, *steps.Env, steps.Inputs) error {
 	return steps.ErrNoRollback
 }
 
-// Estimate implements steps.Action.
-func (RunScript) Estimate(steps.Inputs) steps.Estimate {
-	return steps.Estimate{Duration: time.Minute, Basis: "nominal: give the step an estimate, or run it once to measure it"}
+// Estimate implements steps.Action: the estimate input (the plan's hint,
+// like "45s") when given.
+func (RunScript) Estimate(in steps.Inputs) steps.Estimate {
+	if ar := steps.ArgsOf(RunScriptName, in); ar.Has("estimate") {
+		if d := ar.Duration("estimate", 0); ar.Err() == nil && d > 0 {
+			return steps.Estimate{Duration: d, Basis: "the plan's estimate", Hint: true}
+		}
+	}
+	return steps.Estimate{Duration: time.Minute, Basis: "nominal: give the script an estimate, or run it once to measure it"}
 }
 
 // Refs implements steps.Referrer.

@@ -1,0 +1,346 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/plans/expression"
+	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/steps"
+)
+
+// Actions whose production use opens and closes the read-only window.
+const (
+	actionFreeze = "database.set-read-only"
+	actionSwitch = "traffic.switch-traffic"
+)
+
+// PlanRollingUpgrade observes what an upgrade's steps touch and plans it.
+func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, target fleet.Target) (*planner.Graph, diag.List) {
+	live := newUpgradeLive(doc, target)
+	opt := planner.Options{}
+	if doc.Config != nil {
+		opt.Measured = measuredSteps(StateDir(doc.Config), doc.Metadata.Name)
+	}
+	g, diags := planner.PlanRollingUpgrade(ctx, doc, live, opt)
+	if g != nil {
+		if abs, err := filepath.Abs(g.Source); err == nil {
+			g.Source = abs
+		}
+	}
+	return g, diags
+}
+
+// upgradeLive implements planner.UpgradeLive with the step registry.
+type upgradeLive struct {
+	target  fleet.Target
+	cp      fleet.ControlPlane // nil when the driver has none
+	baseDir string
+	prod    map[string]bool // "kind name" of objects serving production now; nil until read
+}
+
+var _ planner.UpgradeLive = (*upgradeLive)(nil)
+
+func newUpgradeLive(doc *plans.Document, target fleet.Target) *upgradeLive {
+	u := &upgradeLive{target: target}
+	u.cp, _ = target.(fleet.ControlPlane)
+	if abs, err := filepath.Abs(doc.File); err == nil {
+		u.baseDir = filepath.Dir(abs)
+	}
+	return u
+}
+
+// inputs resolves a step's `with:` as far as plan time allows: params (and
+// live) interpolations. ok is false when some input depends on the run.
+func (u *upgradeLive) inputs(ctx context.Context, with map[string]any, params map[string]any) (steps.Inputs, bool, error) {
+	ok, needLive := true, false
+	walkStrings(with, func(s string) {
+		if !expression.HasInterpolation(s) {
+			return
+		}
+		t, err := expression.CompileInterp(s)
+		if err != nil {
+			ok = false
+			return
+		}
+		for _, r := range t.Refs() {
+			switch r {
+			case "live":
+				needLive = true
+			case "params":
+			default:
+				ok = false
+			}
+		}
+	})
+	if !ok {
+		return steps.Inputs(with), false, nil
+	}
+	env := &expression.Env{Params: params}
+	if needLive {
+		l, err := ObserveLive(ctx, u.target)
+		if err != nil {
+			return nil, false, err
+		}
+		env.Live = *l
+	}
+	out, err := expression.Interpolate(map[string]any(with), env)
+	if err != nil {
+		return nil, false, err
+	}
+	m, _ := out.(map[string]any)
+	return steps.Inputs(m), true, nil
+}
+
+// Facts implements planner.UpgradeLive.
+func (u *upgradeLive) Facts(ctx context.Context, s *plans.StepSpec) (planner.StepFacts, error) {
+	var f planner.StepFacts
+	action, err := steps.Lookup(s.Action)
+	if err != nil {
+		return f, err
+	}
+	in, resolved, err := u.inputs(ctx, s.With, s.Params)
+	if err != nil {
+		return f, err
+	}
+	env := &steps.Env{Target: u.target, StepID: s.ID, BaseDir: u.baseDir}
+	est := action.Estimate(in)
+	if le, ok := action.(steps.LiveEstimator); ok && resolved {
+		if e, err := le.EstimateLive(ctx, env, in); err == nil {
+			est = e
+		}
+	}
+	f.Estimate = planner.Estimate{Duration: est.Duration, Unavailable: est.Unavailable, Rows: est.Rows, Basis: est.Basis}
+	f.EstimateIsHint = est.Hint
+	_, f.Gate = action.(steps.Gate)
+	if ag, ok := action.(steps.ApprovalGate); ok {
+		f.Approval = !resolved || ag.NeedsApproval(in)
+	}
+	if !resolved {
+		return f, nil
+	}
+	if f.Live, err = action.Observe(ctx, env, in); err != nil {
+		return f, err
+	}
+	if r, ok := action.(steps.Referrer); ok {
+		prod, err := u.production(ctx)
+		if err != nil {
+			return f, err
+		}
+		for _, ref := range r.Refs(in) {
+			if ref.Changes && prod[refKey(ref)] {
+				f.Production = true
+			}
+		}
+	}
+	f.ReadOnlyStarts = f.Production && s.Action == actionFreeze
+	f.ReadOnlyEnds = f.Production && s.Action == actionSwitch
+	return f, nil
+}
+
+func refKey(r steps.Ref) string { return r.Kind + " " + strings.ToLower(r.Name) }
+
+// production lists what serves now: every profile's serving endpoint, its
+// app slot and the slot's database.
+func (u *upgradeLive) production(ctx context.Context) (map[string]bool, error) {
+	if u.prod != nil || u.cp == nil {
+		return u.prod, nil
+	}
+	u.prod = map[string]bool{}
+	profiles, err := u.cp.Profiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range profiles {
+		if p.Serving == "" {
+			continue
+		}
+		u.prod[refKey(steps.Ref{Kind: steps.RefEndpoint, Name: p.Name + "/" + p.Serving})] = true
+		for _, e := range p.Endpoints {
+			if !strings.EqualFold(e.Name, p.Serving) {
+				continue
+			}
+			u.prod[refKey(steps.Ref{Kind: steps.RefSlot, Name: e.Target})] = true
+			if s, err := u.cp.Slot(ctx, e.Target); err == nil {
+				u.prod[refKey(steps.Ref{Kind: steps.RefDatabase, Name: s.Database.String()})] = true
+			}
+		}
+	}
+	return u.prod, nil
+}
+
+// Desired implements planner.UpgradeLive.
+func (u *upgradeLive) Desired(ctx context.Context, d plans.UpgradeDesired) (bool, string, error) {
+	if u.cp == nil {
+		return false, "", fmt.Errorf("the %s driver has no traffic manager to observe", u.target.Driver())
+	}
+	profiles, err := u.cp.Profiles(ctx)
+	if err != nil {
+		return false, "", err
+	}
+	var now []string
+	reached := false
+	for _, p := range profiles {
+		has := d.Endpoint == ""
+		for _, e := range p.Endpoints {
+			has = has || strings.EqualFold(e.Name, d.Endpoint)
+		}
+		if !has {
+			continue
+		}
+		if p.Serving == "" {
+			now = append(now, fmt.Sprintf("nothing serves profile %s", p.Name))
+			continue
+		}
+		version := ""
+		for _, e := range p.Endpoints {
+			if strings.EqualFold(e.Name, p.Serving) {
+				if s, err := u.cp.Slot(ctx, e.Target); err == nil {
+					version = s.Version
+				}
+			}
+		}
+		now = append(now, fmt.Sprintf("%s serves version %s (profile %s)", p.Serving, version, p.Name))
+		if (d.Endpoint == "" || strings.EqualFold(p.Serving, d.Endpoint)) && (d.Version == "" || version == d.Version) {
+			reached = true
+		}
+	}
+	if len(now) == 0 {
+		now = []string{fmt.Sprintf("no traffic-manager profile has an endpoint %s yet", d.Endpoint)}
+	}
+	return reached, strings.Join(now, "; "), nil
+}
+
+// Fingerprint implements planner.UpgradeLive: a hash of every database,
+// slot and traffic-manager profile the steps (and their rollback branches)
+// name, as the control plane reports them (seeding progress left out: it
+// moves with time alone).
+func (u *upgradeLive) Fingerprint(ctx context.Context, specs []*plans.StepSpec) (string, error) {
+	objects := map[string]bool{}
+	addRefs := func(action string, with, params map[string]any) error {
+		a, err := steps.Lookup(action)
+		if err != nil {
+			return err
+		}
+		r, ok := a.(steps.Referrer)
+		if !ok {
+			return nil
+		}
+		in, resolved, err := u.inputs(ctx, with, params)
+		if err != nil || !resolved {
+			return err
+		}
+		for _, ref := range r.Refs(in) {
+			objects[refKey(ref)] = true
+		}
+		return nil
+	}
+	for _, s := range specs {
+		if err := addRefs(s.Action, s.With, s.Params); err != nil {
+			return "", err
+		}
+		if s.Rollback != nil {
+			if err := addRefs(s.Rollback.Action, s.Rollback.With, s.Rollback.Params); err != nil {
+				return "", err
+			}
+		}
+	}
+	keys := make([]string, 0, len(objects))
+	for k := range objects {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		state, err := u.describe(ctx, k)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s=%s\n", k, state)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// describe renders the state of one object for the fingerprint.
+func (u *upgradeLive) describe(ctx context.Context, key string) (string, error) {
+	if u.cp == nil {
+		return "", nil
+	}
+	kind, name, _ := strings.Cut(key, " ")
+	switch kind {
+	case steps.RefDatabase:
+		server, db, _ := strings.Cut(name, "/")
+		info, err := u.cp.Database(ctx, fleet.Location{Server: server, Database: db})
+		if errors.Is(err, fleet.ErrNoDatabase) {
+			return "absent", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		link := ""
+		if l, err := u.cp.LinkTo(ctx, info.Location); err == nil {
+			link = l.Primary.String()
+		}
+		return fmt.Sprintf("ro=%t role=%s origin=%s link=%s", info.ReadOnly, info.Role, info.Origin, link), nil
+	case steps.RefSlot:
+		s, err := u.cp.Slot(ctx, name)
+		if errors.Is(err, fleet.ErrNotFound) {
+			return "absent", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("version=%s db=%s", s.Version, strings.ToLower(s.Database.String())), nil
+	case steps.RefEndpoint:
+		profile, _, _ := strings.Cut(name, "/")
+		p, err := u.cp.Profile(ctx, profile)
+		if errors.Is(err, fleet.ErrNotFound) {
+			return "absent", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		var parts []string
+		for _, e := range p.Endpoints {
+			parts = append(parts, fmt.Sprintf("%s:%s:%t:%d", strings.ToLower(e.Name), strings.ToLower(e.Target), e.Online, e.Priority))
+		}
+		return strings.Join(parts, ","), nil
+	}
+	return "", nil
+}
+
+// measuredSteps reads how long each step of earlier runs of a plan took, from
+// their journals (the newest run that did the step wins).
+func measuredSteps(stateDir, plan string) map[string]planner.Measured {
+	runs, err := runner.List(stateDir)
+	if err != nil || len(runs) == 0 {
+		return nil
+	}
+	out := map[string]planner.Measured{}
+	for i := len(runs) - 1; i >= 0; i-- {
+		if runs[i].Plan != plan {
+			continue
+		}
+		st, err := runner.Status(stateDir, runs[i].ID)
+		if err != nil {
+			continue
+		}
+		for _, s := range st.Steps {
+			if _, have := out[s.ID]; have || s.State != runner.StateDone || s.Started.IsZero() || !s.Finished.After(s.Started) {
+				continue
+			}
+			out[s.ID] = planner.Measured{Duration: s.Finished.Sub(s.Started), RunID: runs[i].ID}
+		}
+	}
+	return out
+}

@@ -1,0 +1,404 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/plans/expression"
+)
+
+// ActWait is the action the planner turns into a polled guard (`until:`).
+const ActWait = "generic.wait"
+
+// StepFacts is what the planner learns about one step of a step-running plan
+// from the live fleet. The zero value means: not live, nothing special.
+type StepFacts struct {
+	// Live reports that the step's effect is already there, so the step is
+	// pruned. False when it could not be told (inputs known only at run time).
+	Live bool
+	// Production marks a step that changes an object serving production now.
+	Production bool
+	// Gate marks an action that changes nothing and only holds the run.
+	Gate bool
+	// Approval marks a step a person must approve before it runs.
+	Approval bool
+	// Estimate is the action's own estimate.
+	Estimate Estimate
+	// EstimateIsHint says Estimate came from the plan (an input), so it wins
+	// over durations measured in earlier runs.
+	EstimateIsHint bool
+	// ReadOnlyStarts marks the step that makes production read-only;
+	// ReadOnlyEnds the step after which production is served elsewhere.
+	ReadOnlyStarts, ReadOnlyEnds bool
+}
+
+// UpgradeLive answers what planning a RollingUpgrade needs from the fleet.
+// The engine implements it with the step registry and the target; every
+// method must leave the fleet unchanged.
+type UpgradeLive interface {
+	// Facts reports on one expanded step. An error fails planning at the step.
+	Facts(ctx context.Context, s *plans.StepSpec) (StepFacts, error)
+	// Desired reports whether the document's desired end is live, and says
+	// what serves now ("contoso-1 serves version 1").
+	Desired(ctx context.Context, d plans.UpgradeDesired) (reached bool, now string, err error)
+	// Fingerprint identifies the live state of every object the steps name.
+	Fingerprint(ctx context.Context, steps []*plans.StepSpec) (string, error)
+}
+
+// Measured is a step duration taken from an earlier run's journal.
+type Measured struct {
+	Duration time.Duration
+	RunID    string
+}
+
+// ReadOnlyWindow is how long production stays read-only during a run: from
+// the step that freezes it to the step that moves traffic away.
+type ReadOnlyWindow struct {
+	Duration time.Duration `json:"duration"`
+	Basis    string        `json:"basis"`
+	From     string        `json:"from"` // the step that makes production read-only
+	To       string        `json:"to"`   // the step that ends the window
+	// Approvals are gates inside the window: the window lasts until a person approves.
+	Approvals []string `json:"approvals,omitempty"`
+}
+
+// PlanRollingUpgrade turns an upgrade document's expanded steps into a
+// graph. Steps whose effect is already live are pruned; once the desired end
+// is live, so is everything that led to a live step. Gates whose dependents
+// were all pruned go too, so a finished upgrade plans to nothing.
+func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLive, opt Options) (*Graph, diag.List) {
+	var diags diag.List
+	spec := doc.RollingUpgrade
+	g := &Graph{FormatVersion: GraphFormatVersion, Kind: doc.Kind, Plan: doc.Metadata.Name, Source: doc.File,
+		Target: spec.Target, OnFailure: spec.OnFailure, Parallel: 4}
+	if g.OnFailure == "" {
+		g.OnFailure = plans.OnFailureRollback
+	}
+	byID := map[string]*plans.StepSpec{}
+	facts := map[string]StepFacts{}
+	for _, s := range doc.Steps {
+		byID[s.ID] = s
+		f, err := live.Facts(ctx, s)
+		if err != nil {
+			diags.Errorf(s.Pos, "step %q (%s): %v", s.ID, s.Action, err)
+			continue
+		}
+		facts[s.ID] = f
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	reached, now, err := live.Desired(ctx, spec.Desired)
+	if err != nil {
+		diags.Errorf(doc.Pos, "observe the desired end: %v", err)
+		return nil, diags
+	}
+	if fp, err := live.Fingerprint(ctx, doc.Steps); err != nil {
+		diags.Errorf(doc.Pos, "fingerprint the live state: %v", err)
+		return nil, diags
+	} else {
+		g.Fingerprint = fp
+	}
+	if spec.Desired != (plans.UpgradeDesired{}) {
+		g.Changes = append(g.Changes, Change{Op: Update, Object: desiredText(spec.Desired), Detail: "now: " + now})
+	}
+
+	pruned := prune(doc.Steps, facts, reached)
+	for _, s := range doc.Steps {
+		if pruned[s.ID] {
+			continue
+		}
+		st, d := buildStep(s, facts[s.ID], opt)
+		diags = append(diags, d...)
+		st.Needs = keptNeeds(s, byID, pruned)
+		g.Steps = append(g.Steps, st)
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if len(g.Steps) == 0 {
+		g.Changes = nil
+		return g, diags
+	}
+	if reached && spec.Desired != (plans.UpgradeDesired{}) {
+		g.Warnings = append(g.Warnings, "the desired end is already live ("+now+"); only the steps after it remain")
+	}
+	g.ReadOnly = readOnlyWindow(g, facts, spec.ReadOnlyEstimate)
+	return g, diags
+}
+
+func desiredText(d plans.UpgradeDesired) string {
+	switch {
+	case d.Endpoint != "" && d.Version != "":
+		return fmt.Sprintf("endpoint %s serves version %s", d.Endpoint, d.Version)
+	case d.Endpoint != "":
+		return fmt.Sprintf("endpoint %s serves", d.Endpoint)
+	}
+	return "version " + d.Version + " serves"
+}
+
+// prune decides which steps need not run.
+func prune(specs []*plans.StepSpec, facts map[string]StepFacts, reached bool) map[string]bool {
+	pruned := map[string]bool{}
+	for _, s := range specs {
+		if facts[s.ID].Live {
+			pruned[s.ID] = true
+		}
+	}
+	byID := map[string]*plans.StepSpec{}
+	for _, s := range specs {
+		byID[s.ID] = s
+	}
+	if reached {
+		// The end is live: what led to a live step is done with.
+		var mark func(id string)
+		mark = func(id string) {
+			for _, n := range byID[id].Needs {
+				if byID[n] != nil && !pruned[n] {
+					pruned[n] = true
+					mark(n)
+				} else if byID[n] != nil {
+					mark(n)
+				}
+			}
+		}
+		for _, s := range specs {
+			if facts[s.ID].Live {
+				mark(s.ID)
+			}
+		}
+	}
+	// Gates that hold nothing any more.
+	dependents := map[string][]string{}
+	for _, s := range specs {
+		for _, n := range s.Needs {
+			dependents[n] = append(dependents[n], s.ID)
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, s := range specs {
+			if pruned[s.ID] || !facts[s.ID].Gate || len(dependents[s.ID]) == 0 {
+				continue
+			}
+			all := true
+			for _, d := range dependents[s.ID] {
+				all = all && pruned[d]
+			}
+			if all {
+				pruned[s.ID], changed = true, true
+			}
+		}
+	}
+	return pruned
+}
+
+// keptNeeds returns a step's needs with pruned steps replaced by their own
+// (kept) needs, transitively.
+func keptNeeds(s *plans.StepSpec, byID map[string]*plans.StepSpec, pruned map[string]bool) []string {
+	var out []string
+	seen := map[string]bool{}
+	var add func(ids []string)
+	add = func(ids []string) {
+		for _, n := range ids {
+			if seen[n] || byID[n] == nil {
+				continue
+			}
+			seen[n] = true
+			if pruned[n] {
+				add(byID[n].Needs)
+			} else {
+				out = append(out, n)
+			}
+		}
+	}
+	add(s.Needs)
+	return out
+}
+
+func buildStep(s *plans.StepSpec, f StepFacts, opt Options) (*Step, diag.List) {
+	var diags diag.List
+	st := &Step{ID: s.ID, Action: s.Action, With: maps.Clone(s.With), Approval: s.Approval || f.Approval,
+		Timeout: s.Timeout, Production: f.Production}
+	if s.Guard != nil {
+		st.Guard = &Guard{Name: s.Guard.Name, Expr: s.Guard.Expr}
+		if s.Wait != nil {
+			st.Guard.Wait = &Wait{Timeout: s.Wait.Timeout, Interval: s.Wait.Interval}
+		}
+	}
+	if s.Action == ActWait {
+		g, err := untilGuard(s)
+		if err != nil {
+			diags.Errorf(s.Pos, "step %q: %v", s.ID, err).WithHint("until: is an expression over live, params, steps and run, like a guard")
+		} else {
+			st.Guard = g
+		}
+	}
+	if s.Retry != nil {
+		st.Retry = &RetryPolicy{Attempts: s.Retry.Attempts, Initial: s.Retry.Initial, Max: s.Retry.Max, Budget: s.Retry.Budget}
+	}
+	if rb := s.Rollback; rb != nil {
+		st.Rollback = &Step{Action: rb.Action, With: maps.Clone(rb.With), Timeout: rb.Timeout}
+		if rb.Retry != nil {
+			st.Rollback.Retry = &RetryPolicy{Attempts: rb.Retry.Attempts, Initial: rb.Retry.Initial, Max: rb.Retry.Max, Budget: rb.Retry.Budget}
+		}
+	}
+	st.Estimate = f.Estimate
+	switch m, ok := opt.Measured[s.ID]; {
+	case s.Estimate > 0:
+		st.Estimate = Estimate{Duration: s.Estimate, Basis: "the plan's estimate"}
+	case f.EstimateIsHint:
+	case ok && m.Duration > 0:
+		st.Estimate = Estimate{Duration: m.Duration, Basis: "measured in run " + m.RunID}
+	}
+	return st, diags
+}
+
+// untilGuard turns a generic.wait step's until/timeout/interval into its
+// guard (and'ed with a guard the step has).
+func untilGuard(s *plans.StepSpec) (*Guard, error) {
+	until, _ := s.With["until"].(string)
+	if strings.TrimSpace(until) == "" {
+		return nil, fmt.Errorf("%s needs until: an expression to wait for", ActWait)
+	}
+	if _, err := expression.Compile(until, expression.Bool); err != nil {
+		return nil, fmt.Errorf("until: %v", err)
+	}
+	w := &Wait{Timeout: 10 * time.Minute, Interval: time.Second}
+	for k, dst := range map[string]*time.Duration{"timeout": &w.Timeout, "interval": &w.Interval} {
+		if v, ok := s.With[k].(string); ok && v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("%s: %q is not a duration like 30s or 5m", k, v)
+			}
+			*dst = d
+		}
+	}
+	g := &Guard{Name: "until", Expr: until, Wait: w}
+	if s.Guard != nil {
+		g.Expr = "(" + s.Guard.Expr + ") && (" + until + ")"
+	}
+	return g, nil
+}
+
+// readOnlyWindow sums the longest path of estimates from the step that
+// freezes production to the step that moves traffic away.
+func readOnlyWindow(g *Graph, facts map[string]StepFacts, hint time.Duration) *ReadOnlyWindow {
+	var from, to string
+	topo := g.topo()
+	for _, s := range topo {
+		if facts[s.ID].ReadOnlyStarts && from == "" {
+			from = s.ID
+		}
+		if facts[s.ID].ReadOnlyEnds {
+			to = s.ID
+		}
+	}
+	if from == "" || to == "" {
+		if hint > 0 {
+			return &ReadOnlyWindow{Duration: hint, Basis: "the plan's readOnlyEstimate", From: from, To: to}
+		}
+		return nil
+	}
+	before := ancestors(g, to)
+	on := map[string]bool{}
+	for id := range before {
+		if ancestors(g, id)[from] {
+			on[id] = true
+		}
+	}
+	if !on[to] {
+		return nil
+	}
+	w := &ReadOnlyWindow{From: from, To: to}
+	finish := map[string]time.Duration{}
+	biggest := map[string]*Step{}
+	for _, s := range topo {
+		if !on[s.ID] || s.ID == from {
+			continue
+		}
+		var start time.Duration
+		via := ""
+		for _, n := range s.Needs {
+			if on[n] && (via == "" || finish[n] > start) {
+				start, via = finish[n], n
+			}
+		}
+		finish[s.ID] = start + s.Estimate.Duration
+		big := biggest[via]
+		if big == nil || s.Estimate.Duration > big.Estimate.Duration {
+			big = s
+		}
+		biggest[s.ID] = big
+		if s.Approval {
+			w.Approvals = append(w.Approvals, s.ID)
+		}
+	}
+	w.Duration = finish[to]
+	if b := biggest[to]; b != nil {
+		w.Basis = fmt.Sprintf("mostly step %s: %s", b.ID, b.Estimate.Basis)
+	}
+	if hint > 0 {
+		w.Duration, w.Basis = hint, "the plan's readOnlyEstimate"
+	}
+	return w
+}
+
+// ancestors returns id and every step it needs, transitively.
+func ancestors(g *Graph, id string) map[string]bool {
+	out := map[string]bool{}
+	var walk func(string)
+	walk = func(id string) {
+		if out[id] {
+			return
+		}
+		out[id] = true
+		if s := g.Step(id); s != nil {
+			for _, n := range s.Needs {
+				walk(n)
+			}
+		}
+	}
+	walk(id)
+	return out
+}
+
+// ProductionSteps lists the ids of steps that touch production, in run order.
+func (g *Graph) ProductionSteps() []string {
+	var out []string
+	for _, s := range g.topo() {
+		if s.Production {
+			out = append(out, s.ID)
+		}
+	}
+	return out
+}
+
+// ApprovalSteps lists the ids of steps gated by a manual approval, in run order.
+func (g *Graph) ApprovalSteps() []string {
+	var out []string
+	for _, s := range g.topo() {
+		if s.Approval {
+			out = append(out, s.ID)
+		}
+	}
+	return out
+}
+
+// RollbackSteps lists "step -> rollback action" for every step with a
+// rollback branch, in the order a rollback would run them (reverse run order).
+func (g *Graph) RollbackSteps() []string {
+	var out []string
+	topo := g.topo()
+	for i := len(topo) - 1; i >= 0; i-- {
+		if s := topo[i]; s.Rollback != nil {
+			out = append(out, s.ID+" -> "+s.Rollback.Action)
+		}
+	}
+	return out
+}
