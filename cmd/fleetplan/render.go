@@ -15,7 +15,7 @@ func newRenderCmd(a *app) *cobra.Command {
 replaced by the template's steps and every interpolation that depends only on params
 resolved. Interpolations over steps, live or run stay as written: they are resolved
 when the plan runs. Problems are printed on stderr; with any error nothing is rendered.`,
-		Example: `  fleetplan render examples/upgrade/contoso-v2.yaml
+		Example: `  fleetplan render examples/upgrades/contoso-v2.yaml
   fleetplan render examples/ > expanded.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
