@@ -135,7 +135,8 @@ type ControlPlane interface {
 	// digest inside the database, so running the same script again does
 	// nothing. Writes then replicate to the database's secondaries.
 	RunScript(ctx context.Context, loc Location, script string) (applied bool, err error)
-	// ScriptApplied reports whether a script with this content ran in loc.
+	// ScriptApplied reports whether a script with this content ran in loc
+	// and its changes reached loc's secondaries.
 	ScriptApplied(ctx context.Context, loc Location, script string) (bool, error)
 	// RemoveDatabase drops a database and its link to its primary. It
 	// refuses a database that still has secondaries or that an app slot

@@ -250,7 +250,7 @@ func (t *Target) SetReadOnly(ctx context.Context, loc fleet.Location, readOnly b
 	if err != nil {
 		return err
 	}
-	err = t.catalogTx(ctx, func(tx *sql.Tx) error {
+	err = t.cpTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE databases SET read_only = ? WHERE server = ? AND name = ?`, readOnly, c.Server, c.Database); err != nil {
 			return err
 		}
@@ -340,4 +340,33 @@ func cpError(op, target string, err error) error {
 		return err
 	}
 	return &fleet.Error{Op: op, Target: target, Err: err}
+}
+
+// cpTx runs fn in one catalog transaction and, in the same transaction,
+// writes every link's state as of now into replication_links, so a reader of
+// fleet.db sees current states after any control-plane change.
+func (t *Target) cpTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := t.cpInit(ctx); err != nil {
+		return err
+	}
+	return t.catalogTx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return t.recordLinkStates(ctx, tx)
+	})
+}
+
+func (t *Target) recordLinkStates(ctx context.Context, tx *sql.Tx) error {
+	links, err := t.queryLinks(ctx, tx, "")
+	if err != nil {
+		return err
+	}
+	for _, l := range links {
+		if _, err := tx.ExecContext(ctx, `UPDATE replication_links SET state = ?, percent_done = ? WHERE id = ? AND (state <> ? OR percent_done <> ?)`,
+			string(l.State), l.PercentDone, l.ID, string(l.State), l.PercentDone); err != nil {
+			return err
+		}
+	}
+	return nil
 }

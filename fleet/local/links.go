@@ -206,7 +206,7 @@ func (t *Target) CreateSecondary(ctx context.Context, primary, secondary fleet.L
 	scale := t.TimeScale()
 	seeded, healthy := seedTimeline(size, scale, now)
 	id := uuid.New().String()
-	err = t.catalogTx(ctx, func(tx *sql.Tx) error {
+	err = t.cpTx(ctx, func(tx *sql.Tx) error {
 		gen, err := generation(ctx, tx, pc)
 		if err != nil {
 			return err
@@ -268,7 +268,7 @@ func (t *Target) replicate(ctx context.Context, loc fleet.Location) error {
 			if err := t.snapshotInto(ctx, loc, srcPath, t.pathOf(l.Secondary)); err != nil {
 				return cpError(op, l.Secondary.String(), err)
 			}
-			err := t.catalogTx(ctx, func(tx *sql.Tx) error {
+			err := t.cpTx(ctx, func(tx *sql.Tx) error {
 				if err := bumpGeneration(ctx, tx, l.Secondary); err != nil {
 					return err
 				}
@@ -328,7 +328,7 @@ func (t *Target) Disconnect(ctx context.Context, secondary fleet.Location) error
 	if err := faults.Hit(FaultDisconnectSync); err != nil {
 		return err
 	}
-	err = t.catalogTx(ctx, func(tx *sql.Tx) error {
+	err = t.cpTx(ctx, func(tx *sql.Tx) error {
 		var ro bool
 		if err := tx.QueryRowContext(ctx, `SELECT read_only FROM databases WHERE server = ? AND name = ?`, l.Primary.Server, l.Primary.Database).Scan(&ro); err != nil {
 			return err
@@ -383,7 +383,32 @@ func (t *Target) ScriptApplied(ctx context.Context, loc fleet.Location, script s
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+scriptsTable+` WHERE digest = ?`, scriptDigest(script)).Scan(&n); err != nil {
 		return false, sqlErr("read scripts", loc, err)
 	}
-	return n > 0, nil
+	if n == 0 {
+		return false, nil
+	}
+	return t.inSync(ctx, loc)
+}
+
+// inSync reports whether every secondary of loc (and theirs) has loc's
+// latest generation.
+func (t *Target) inSync(ctx context.Context, loc fleet.Location) (bool, error) {
+	links, err := t.queryLinks(ctx, t.catalog, `WHERE l.primary_server = ? AND l.primary_db = ?`, loc.Server, loc.Database)
+	if err != nil {
+		return false, err
+	}
+	gen, err := generation(ctx, t.catalog, loc)
+	if err != nil {
+		return false, cpError("read catalog", loc.String(), err)
+	}
+	for _, l := range links {
+		if l.syncedGen != gen {
+			return false, nil
+		}
+		if ok, err := t.inSync(ctx, l.Secondary); err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // RunScript implements fleet.ControlPlane.
@@ -407,6 +432,13 @@ func (t *Target) RunScript(ctx context.Context, loc fleet.Location, script strin
 	db, err := t.db(ctx, loc)
 	if err != nil {
 		return false, err
+	}
+	if info.Role == fleet.RolePrimary {
+		// Announce the write before it happens: a crash after the commit
+		// then still leaves the secondaries marked out of date.
+		if err := t.cpTx(ctx, func(tx *sql.Tx) error { return bumpGeneration(ctx, tx, loc) }); err != nil {
+			return false, cpError(op, loc.String(), err)
+		}
 	}
 	applied := false
 	err = func() error {
@@ -448,16 +480,8 @@ func (t *Target) RunScript(ctx context.Context, loc fleet.Location, script strin
 	if err := faults.Hit(FaultScriptCommitted); err != nil {
 		return applied, err
 	}
-	// Replicate: always bump when the database has secondaries, so a crash
-	// between the commit and here still ends with them in sync.
-	if info.Role == fleet.RolePrimary || applied {
-		err = t.catalogTx(ctx, func(tx *sql.Tx) error {
-			if err := bumpGeneration(ctx, tx, loc); err != nil {
-				return err
-			}
-			if !applied {
-				return nil
-			}
+	if applied {
+		err = t.cpTx(ctx, func(tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO operation_log(at, operation, target, detail) VALUES(?, 'run script', ?, ?)`,
 				nowText(), loc.String(), fmt.Sprintf("%d bytes, sha256 %s", len(script), scriptDigest(script)[:12]))
 			return err
@@ -523,7 +547,7 @@ func (t *Target) RemoveDatabase(ctx context.Context, loc fleet.Location) error {
 		return &fleet.Error{Op: op, Target: c.String(), Err: fmt.Errorf("%w: app slot %s points at it", fleet.ErrConflict, strings.Join(slots, ", ")),
 			Hint: "remove the app first (app.remove-app)"}
 	}
-	err = t.catalogTx(ctx, func(tx *sql.Tx) error {
+	err = t.cpTx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{
 			`DELETE FROM replication_timing WHERE link_id IN (SELECT id FROM replication_links WHERE partner_server = ?1 AND partner_db = ?2)`,
 			`DELETE FROM replication_links WHERE partner_server = ?1 AND partner_db = ?2`,

@@ -64,7 +64,7 @@ func (t *Target) DeploySlot(ctx context.Context, s fleet.Slot) error {
 		return &fleet.Error{Op: op, Target: s.Name, Err: fmt.Errorf("the app's database: %w", err),
 			Hint: "the database an app points at must exist; create it first"}
 	}
-	return cpError(op, s.Name, t.catalogTx(ctx, func(tx *sql.Tx) error {
+	return cpError(op, s.Name, t.cpTx(ctx, func(tx *sql.Tx) error {
 		have, err := readSlots(ctx, tx, s.Name)
 		if err != nil {
 			return err

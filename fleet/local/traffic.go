@@ -162,7 +162,7 @@ func (t *Target) Profile(ctx context.Context, name string) (fleet.Profile, error
 // trafficTx runs fn on a fresh read of the traffic state inside one catalog
 // transaction (BEGIN IMMEDIATE: no other writer interleaves).
 func (t *Target) trafficTx(ctx context.Context, op, target string, fn func(tx *sql.Tx, st *trafficState) error) error {
-	err := t.catalogTx(ctx, func(tx *sql.Tx) error {
+	err := t.cpTx(ctx, func(tx *sql.Tx) error {
 		st, err := t.readTraffic(ctx, tx)
 		if err != nil {
 			return err
