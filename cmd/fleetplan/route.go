@@ -36,9 +36,10 @@ func newRouteCmd(a *app) *cobra.Command {
 		ff      fleetFlags
 		mapName string
 		format  string
+		profile string
 	)
 	cmd := &cobra.Command{
-		Use:   "route KEY",
+		Use:   "route KEY | route --profile NAME",
 		Short: "Show which shard and database file hold a sharding key",
 		Long: `route looks KEY up in the global shard map, as data-dependent routing does, and
 prints the shard (server and database) and, on a local fleet, the database
@@ -48,13 +49,23 @@ negative key after -- (fleetplan route --target local -- -5).
 
 Exit status: 0 routed; 3 the mapping is offline (routing refuses offline
 shardlets, as the Elastic Database library does; a move may be running);
-1 the key is not mapped or another error.`,
+1 the key is not mapped or another error.
+
+With --profile NAME instead of a key, route tells which endpoint of that
+traffic-manager profile serves, with its app slot and database.`,
 		Example: `  fleetplan route 49999 --target local --shard-map CustomerMap
-  fleetplan route 50000 --fleet /tmp/fleet --shard-map CustomerMap --format json`,
-		Args: cobra.ExactArgs(1),
+  fleetplan route 50000 --fleet /tmp/fleet --shard-map CustomerMap --format json
+  fleetplan route --profile contoso --target local`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
 				return usageErr(fmt.Sprintf("--format %q: want text or json", format), "")
+			}
+			if profile != "" {
+				return routeProfile(cmd.Context(), a, &ff, profile, format, args)
+			}
+			if len(args) != 1 {
+				return usageErr("route needs a KEY (or --profile NAME)", "fleetplan route 50000, or fleetplan route --profile contoso")
 			}
 			ctx := cmd.Context()
 			t, err := ff.open(ctx, a)
@@ -121,6 +132,7 @@ shardlets, as the Elastic Database library does; a move may be running);
 	}
 	ff.add(cmd)
 	cmd.Flags().StringVar(&mapName, "shard-map", "", "shard map to route in (default: the only shard map)")
+	cmd.Flags().StringVar(&profile, "profile", "", "tell which endpoint of this traffic-manager profile serves, instead of routing a key")
 	cmd.Flags().StringVar(&format, flagFormat, "text", "text or json")
 	return cmd
 }
