@@ -41,3 +41,37 @@ if command -v sqlite3 >/dev/null; then
     sqlite3 "$dir/fleet/sql-1/$db.db" "select count(*) || ' customers, ' || (select count(*) from orders) || ' orders' from customers"
   done
 fi
+
+step "Rolling upgrade of the contoso app: what serves now"
+"$bin" route --profile contoso --target local
+
+step "The built-in upgrade templates (uses: builtin:NAME)"
+"$bin" templates
+
+step "Plan a V2 upgrade whose script fails half-way (one region, option 1)"
+"$bin" plan upgrades/contoso-v2-broken.yaml
+
+step "Apply it: the script fails, and the run rolls back to V1 by itself"
+if "$bin" apply upgrades/contoso-v2-broken.yaml --auto-approve; then
+  echo "unexpected: the broken upgrade succeeded" >&2
+  exit 1
+fi
+"$bin" route --profile contoso --target local
+
+step "Plan the real V2 upgrade (geo-replicated DR, option 2): read-only window, production steps, rollback branch"
+"$bin" plan upgrades/contoso-v2.yaml
+
+step "Apply it"
+"$bin" apply upgrades/contoso-v2.yaml --auto-approve
+"$bin" route --profile contoso --target local
+
+step "Plan again: nothing left to do"
+"$bin" plan upgrades/contoso-v2.yaml --detailed-exitcode
+
+if command -v sqlite3 >/dev/null; then
+  step "schema_version in V2 and in its backup-region copy, read with sqlite3"
+  for db in contoso-2/contoso contoso-dr/contoso; do
+    printf '%s: ' "$db"
+    sqlite3 "$dir/fleet/$db.db" "select version from schema_version"
+  done
+fi
