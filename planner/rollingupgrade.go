@@ -85,7 +85,12 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 		byID[s.ID] = s
 		f, err := live.Facts(ctx, s)
 		if err != nil {
-			diags.Errorf(s.Pos, "step %q (%s): %v", s.ID, s.Action, err)
+			pos, from := s.Pos, ""
+			if pos.File != doc.File {
+				// A template's step: report it at the plan that uses it.
+				pos, from = doc.Pos, fmt.Sprintf(" (defined at %s)", s.Pos)
+			}
+			diags.Errorf(pos, "step %q (%s)%s: %v", s.ID, s.Action, from, err)
 			continue
 		}
 		facts[s.ID] = f
