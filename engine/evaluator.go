@@ -77,8 +77,23 @@ func describe(p *expression.Program, env *expression.Env) string {
 		for _, s := range env.Live.Shards {
 			shards = append(shards, fmt.Sprintf("%s(online=%t, mappings=%d, rows=%d)", s.Name, s.Online, s.Mappings, s.Rows))
 		}
-		parts = append(parts, "live.shards = ["+strings.Join(shards, ", ")+"]")
-		parts = append(parts, fmt.Sprintf("live.pendingOperations = %d", env.Live.PendingOperations))
+		if len(shards) > 0 {
+			parts = append(parts, "live.shards = ["+strings.Join(shards, ", ")+"]")
+			parts = append(parts, fmt.Sprintf("live.pendingOperations = %d", env.Live.PendingOperations))
+		}
+		var links, endpoints []string
+		for _, l := range env.Live.Links {
+			links = append(links, fmt.Sprintf("%s->%s(%s, lag %.0fs)", l.Primary, l.Secondary, l.State, l.LagSeconds))
+		}
+		for _, e := range env.Live.Endpoints {
+			endpoints = append(endpoints, fmt.Sprintf("%s/%s(online=%t, priority=%d, serving=%t)", e.Profile, e.Name, e.Online, e.Priority, e.Serving))
+		}
+		if len(links) > 0 {
+			parts = append(parts, "live.links = ["+strings.Join(links, ", ")+"]")
+		}
+		if len(endpoints) > 0 {
+			parts = append(parts, "live.endpoints = ["+strings.Join(endpoints, ", ")+"]")
+		}
 	}
 	if p.References("steps") {
 		ids := make([]string, 0, len(env.Steps))

@@ -131,7 +131,7 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 		return g, diags
 	}
 	if reached && spec.Desired != (plans.UpgradeDesired{}) {
-		g.Warnings = append(g.Warnings, "the desired end is already live ("+now+"); only the steps after it remain")
+		g.Warnings = append(g.Warnings, "the desired end is already live ("+now+")")
 	}
 	g.ReadOnly = readOnlyWindow(g, facts, spec.ReadOnlyEstimate)
 	return g, diags
