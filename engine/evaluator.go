@@ -25,9 +25,13 @@ type Evaluator struct {
 var _ runner.Evaluator = (*Evaluator)(nil)
 
 // env builds the expression environment for one evaluation.
-func (e *Evaluator) env(ctx context.Context, st runner.State, needLive bool) (*expression.Env, error) {
+func (e *Evaluator) env(ctx context.Context, step *planner.Step, st runner.State, needLive bool) (*expression.Env, error) {
 	info := st.Run()
-	env := &expression.Env{Params: e.Params, Steps: map[string]expression.StepState{},
+	params := e.Params
+	if step.Params != nil {
+		params = step.Params
+	}
+	env := &expression.Env{Params: params, Steps: map[string]expression.StepState{},
 		Run: expression.Run{ID: info.ID, Target: info.Target, Plan: info.Plan, Attempt: info.Session}}
 	if s, ok := st.(interface{ StepIDs() []string }); ok {
 		for _, id := range s.StepIDs() {
@@ -54,7 +58,7 @@ func (e *Evaluator) Guard(ctx context.Context, step *planner.Step, st runner.Sta
 	if err != nil {
 		return false, "", err
 	}
-	env, err := e.env(ctx, st, prog.References("live"))
+	env, err := e.env(ctx, step, st, prog.References("live"))
 	if err != nil {
 		return false, "", err
 	}
@@ -122,7 +126,7 @@ func (e *Evaluator) Inputs(ctx context.Context, step *planner.Step, st runner.St
 			needLive = true
 		}
 	})
-	env, err := e.env(ctx, st, needLive)
+	env, err := e.env(ctx, step, st, needLive)
 	if err != nil {
 		return nil, err
 	}

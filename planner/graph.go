@@ -76,11 +76,14 @@ type Step struct {
 	Guard *Guard `json:"guard,omitempty"`
 	// Rollback is the compensating step run if the plan fails after this step
 	// completed. Nil when the effect cannot or need not be undone.
-	Rollback *Step         `json:"rollback,omitempty"`
-	Approval bool          `json:"approval,omitempty"` // manual gate before the step runs
-	Retry    *RetryPolicy  `json:"retry,omitempty"`
-	Timeout  time.Duration `json:"timeout,omitempty"`
-	Estimate Estimate      `json:"estimate"`
+	Rollback *Step `json:"rollback,omitempty"`
+	Approval bool  `json:"approval,omitempty"` // manual gate before the step runs
+	// Params are the template parameters the step's guard or its unresolved
+	// `${{ }}` inputs still read at run time (nil when they read none).
+	Params   map[string]any `json:"params,omitempty"`
+	Retry    *RetryPolicy   `json:"retry,omitempty"`
+	Timeout  time.Duration  `json:"timeout,omitempty"`
+	Estimate Estimate       `json:"estimate"`
 	// Production marks steps that touch production (shown in previews).
 	Production bool `json:"production,omitempty"`
 }

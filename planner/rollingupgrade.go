@@ -253,6 +253,12 @@ func buildStep(s *plans.StepSpec, f StepFacts, opt Options) (*Step, diag.List) {
 			st.Rollback.Retry = &RetryPolicy{Attempts: rb.Retry.Attempts, Initial: rb.Retry.Initial, Max: rb.Retry.Max, Budget: rb.Retry.Budget}
 		}
 	}
+	if readsParams(st.Guard, st.With) {
+		st.Params = s.Params
+	}
+	if st.Rollback != nil && readsParams(nil, st.Rollback.With) {
+		st.Rollback.Params = s.Rollback.Params
+	}
 	st.Estimate = f.Estimate
 	switch m, ok := opt.Measured[s.ID]; {
 	case s.Estimate > 0:
@@ -406,4 +412,30 @@ func (g *Graph) RollbackSteps() []string {
 		}
 	}
 	return out
+}
+
+// readsParams reports whether a guard or an input left for run time reads
+// `params`, so the step must carry them into the saved graph and the journal.
+func readsParams(g *Guard, with map[string]any) bool {
+	if g != nil && strings.Contains(g.Expr, "params") {
+		return true
+	}
+	found := false
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			found = found || strings.Contains(x, "${{") && strings.Contains(x, "params")
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(with)
+	return found
 }
