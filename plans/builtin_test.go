@@ -12,7 +12,6 @@ func TestBuiltinInfo(t *testing.T) {
 	}{
 		"geo-rolling-upgrade-single-region": {required: []string{"primary", "staging", "trafficManager", "version", "upgradeScript"}, steps: 14},
 		"geo-rolling-upgrade-geo-dr":        {required: []string{"primary", "staging", "stagingDR", "trafficManager", "version", "upgradeScript"}, steps: 19},
-		"failover-repoint-shards":           {required: []string{"shardMap", "fromServer", "toServer"}, steps: 4},
 	}
 	if got := len(BuiltinTemplates()); got != len(cases) {
 		t.Errorf("%d builtin templates, the test knows %d", got, len(cases))
@@ -31,7 +30,7 @@ func TestBuiltinInfo(t *testing.T) {
 				if p.Required {
 					req = append(req, p.Name)
 				}
-				if p.Description == "" && len(p.Properties) == 0 && name != "failover-repoint-shards" {
+				if p.Description == "" && len(p.Properties) == 0 {
 					t.Errorf("parameter %s has no description", p.Name)
 				}
 			}
