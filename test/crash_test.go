@@ -103,6 +103,13 @@ func TestFaults(t *testing.T) {
 		"hard delete error rolls back":    {"move.delete:hard:2", true},
 		"crash during the rollback":       {"move.copy:hard:3,runner.rollback.before:exit:2", true},
 	}
+	// A hard failure at the start of every step of the plan.
+	for _, action := range []string{"generic.noop", "shardmap.create-shard", "shardmap.split", "shardmap.move-range", "shardmap.merge"} {
+		cases["step "+action+" fails"] = struct {
+			fault    string
+			wantFail bool
+		}{"step." + action + ":hard:1", true}
+	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			ws := copyWorkspace(t, tmpl)

@@ -13,7 +13,8 @@ const NoopName = "generic.noop"
 // as a manual gate (with approval: true), and to measure the runner itself.
 //
 // Observe reports the effect as not live, so a run always journals the step as
-// done; Apply returns no outputs and never fails; Rollback has nothing to undo
+// done; Apply returns no outputs and fails only at its fault point
+// (step.generic.noop, under fault injection); Rollback has nothing to undo
 // (steps.ErrNoRollback); Estimate is zero.
 type Noop struct{}
 
@@ -26,7 +27,7 @@ func (Noop) Observe(context.Context, *steps.Env, steps.Inputs) (bool, error) { r
 
 // Apply implements steps.Action.
 func (Noop) Apply(context.Context, *steps.Env, steps.Inputs) (steps.Outputs, error) {
-	return nil, nil
+	return nil, steps.HitFault(NoopName)
 }
 
 // Rollback implements steps.Action.

@@ -57,6 +57,9 @@ func (createMap) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (
 }
 
 func (createMap) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	if err := steps.HitFault("shardmap.create-map"); err != nil {
+		return nil, err
+	}
 	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
@@ -108,6 +111,9 @@ func (setSchemaInfo) Observe(ctx context.Context, env *steps.Env, in steps.Input
 }
 
 func (setSchemaInfo) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	if err := steps.HitFault("shardmap.set-schema-info"); err != nil {
+		return nil, err
+	}
 	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
@@ -153,6 +159,9 @@ func (createShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs)
 }
 
 func (createShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	if err := steps.HitFault("shardmap.create-shard"); err != nil {
+		return nil, err
+	}
 	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
@@ -214,6 +223,9 @@ func (removeShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs)
 }
 
 func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	if err := steps.HitFault("shardmap.remove-shard"); err != nil {
+		return nil, err
+	}
 	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
@@ -254,6 +266,9 @@ func (split) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool
 }
 
 func (split) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	if err := steps.HitFault("shardmap.split"); err != nil {
+		return nil, err
+	}
 	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
@@ -317,6 +332,9 @@ func (merge) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool
 }
 
 func (merge) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	if err := steps.HitFault("shardmap.merge"); err != nil {
+		return nil, err
+	}
 	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err
@@ -386,6 +404,9 @@ func covers(ms []fleet.Mapping, low, high []byte) bool {
 }
 
 func (addMapping) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	if err := steps.HitFault("shardmap.add-mapping"); err != nil {
+		return nil, err
+	}
 	if done, err := (addMapping{}).Observe(ctx, env, in); err != nil || done {
 		return nil, err
 	}
@@ -421,6 +442,9 @@ func (removeMapping) Observe(ctx context.Context, env *steps.Env, in steps.Input
 }
 
 func (removeMapping) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	if err := steps.HitFault("shardmap.remove-mapping"); err != nil {
+		return nil, err
+	}
 	c, a, err := setup(env, in)
 	if err != nil {
 		return nil, err

@@ -147,6 +147,9 @@ func reversed(ts []fleet.ShardedTable) []fleet.ShardedTable {
 }
 
 func (moveRange) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
+	if err := steps.HitFault("shardmap.move-range"); err != nil {
+		return nil, err
+	}
 	c, err := capsOf(env)
 	if err != nil {
 		return nil, err
