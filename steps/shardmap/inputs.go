@@ -38,9 +38,15 @@ func setup(env *steps.Env, in steps.Inputs) (caps, *args, error) {
 	return c, &args{in: in}, err
 }
 
-// rangeOf reads the shard map name and the [low, high) bounds most actions take.
-func (a *args) rangeOf() (mapName string, low, high []byte) {
-	return a.str("shardMap"), a.bound("low"), a.bound("high")
+// rangeSetup is setup for the actions that take a shard map name and
+// [low, high) bounds.
+func rangeSetup(env *steps.Env, in steps.Inputs) (c caps, mapName string, low, high []byte, err error) {
+	c, a, err := setup(env, in)
+	if err != nil {
+		return c, "", nil, nil, err
+	}
+	mapName, low, high = a.str("shardMap"), a.bound("low"), a.bound("high")
+	return c, mapName, low, high, a.err
 }
 
 // args reads typed values out of step inputs, collecting the first error.

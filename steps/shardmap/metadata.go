@@ -319,13 +319,9 @@ func within(ctx context.Context, c caps, mapName string, low, high []byte) ([]fl
 }
 
 func (merge) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, in)
+	c, name, low, high, err := rangeSetup(env, in)
 	if err != nil {
 		return false, err
-	}
-	name, low, high := a.rangeOf()
-	if a.err != nil {
-		return false, a.err
 	}
 	ms, err := within(ctx, c, name, low, high)
 	return len(ms) == 1 && bytes.Equal(ms[0].Min, low) && bytes.Equal(ms[0].Max, high) && (ms[0].Max == nil) == (high == nil), err
@@ -335,13 +331,9 @@ func (merge) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.
 	if err := steps.HitFault("shardmap.merge"); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, in)
+	c, name, low, high, err := rangeSetup(env, in)
 	if err != nil {
 		return nil, err
-	}
-	name, low, high := a.rangeOf()
-	if a.err != nil {
-		return nil, a.err
 	}
 	for {
 		ms, err := within(ctx, c, name, low, high)
@@ -429,13 +421,9 @@ func (addMapping) Estimate(steps.Inputs) steps.Estimate { return metadataEstimat
 type removeMapping struct{}
 
 func (removeMapping) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, in)
+	c, name, low, high, err := rangeSetup(env, in)
 	if err != nil {
 		return false, err
-	}
-	name, low, high := a.rangeOf()
-	if a.err != nil {
-		return false, a.err
 	}
 	ms, err := within(ctx, c, name, low, high)
 	return len(ms) == 0, err
@@ -445,13 +433,9 @@ func (removeMapping) Apply(ctx context.Context, env *steps.Env, in steps.Inputs)
 	if err := steps.HitFault("shardmap.remove-mapping"); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, in)
+	c, name, low, high, err := rangeSetup(env, in)
 	if err != nil {
 		return nil, err
-	}
-	name, low, high := a.rangeOf()
-	if a.err != nil {
-		return nil, a.err
 	}
 	if err := splitAt(ctx, c, name, low); err != nil {
 		return nil, err
