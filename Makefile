@@ -3,7 +3,8 @@ GO       ?= go
 BIN      := bin/fleetplan
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
-DEMO_DIR := $(CURDIR)/.demo  # examples/fleetplan.yaml points here
+# The demo fleet lives here: examples/fleetplan.yaml points at it.
+DEMO_DIR := $(CURDIR)/.demo
 FUZZTIME ?= 10s
 
 .PHONY: all build test demo fuzz bench vet fmt-check clean
