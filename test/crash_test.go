@@ -32,7 +32,8 @@ var killPoints = []struct {
 	point string
 	max   int // hits happen at least this often in one run
 }{
-	{"runner.step.before", 4}, {"runner.step.after", 4},
+	{"runner.step.before", 4}, {"runner.step.after", 4}, {"step.shardmap.create-shard", 1},
+	{"step.shardmap.move-range", 1}, {"move.reference", 1},
 	{"move.offline", 8}, {"move.copy", 8}, {"move.verify", 8}, {"move.repoint", 8},
 	{"move.online", 8}, {"move.delete", 8}, {"move.checksum", 12},
 	// Inside multi-database shard map operations (GSM begin, LSMs, GSM end).
@@ -43,11 +44,16 @@ func TestCrashResume(t *testing.T) {
 	tmpl := newDemoWorkspace(t, crashCustomers, crashBatch)
 	before := fleetState(t, tmpl)
 	kills := 0
+	used := map[string]bool{}
 	for seed := int64(1); seed <= 30; seed++ {
+		// A different kill point for every seed.
 		rng := rand.New(rand.NewSource(seed))
-		kp := killPoints[rng.Intn(len(killPoints))]
-		n := 1 + rng.Intn(kp.max)
-		fault := fmt.Sprintf("%s:exit:%d", kp.point, n)
+		var fault string
+		for fault == "" || used[fault] {
+			kp := killPoints[rng.Intn(len(killPoints))]
+			fault = fmt.Sprintf("%s:exit:%d", kp.point, 1+rng.Intn(kp.max))
+		}
+		used[fault] = true
 		t.Run(fmt.Sprintf("seed%02d-%s", seed, fault), func(t *testing.T) {
 			ws := copyWorkspace(t, tmpl)
 			res := fleetplan(t, ws, []string{"FLEETPLAN_FAULTS=" + fault, "FLEETPLAN_FAULTS_I_KNOW=yes"},
