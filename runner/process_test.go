@@ -116,9 +116,6 @@ func TestLockHeldByAnotherProcessUntilItIsKilled(t *testing.T) {
 // exists exactly once and the journal says done. Rounds on fresh folders
 // repeat until at least 12 kills have landed.
 func TestCrashAndResumeExactlyOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("spawns many processes")
-	}
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("RUNNER_CRASH_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
