@@ -87,7 +87,7 @@ func (a *app) planOrSaved(cmd *cobra.Command, path string) (*plans.Document, *pl
 		return nil, nil, nil, diags.Err()
 	}
 	a.warn(diags)
-	target, err := engine.OpenTarget(ctx, doc.Config, engine.TargetOf(doc))
+	target, err := a.openTarget(ctx, doc.Config, engine.TargetOf(doc))
 	if err != nil {
 		return nil, nil, nil, err
 	}

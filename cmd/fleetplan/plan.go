@@ -29,7 +29,7 @@ that apply would run, with guards, rollback branches and estimates. Nothing chan
 				return diags.Err()
 			}
 			a.warn(diags)
-			target, err := engine.OpenTarget(ctx, doc.Config, engine.TargetOf(doc))
+			target, err := a.openTarget(ctx, doc.Config, engine.TargetOf(doc))
 			if err != nil {
 				return err
 			}

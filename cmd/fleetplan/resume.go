@@ -30,7 +30,7 @@ func (a *app) continueRun(cmd *cobra.Command, runID, output, verb string,
 	if err != nil {
 		return err
 	}
-	target, err := engine.OpenTarget(ctx, cfg, st.Target)
+	target, err := a.openTarget(ctx, cfg, st.Target)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+
+	"github.com/fleetplan/fleetplan/engine"
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/local"
+	"github.com/fleetplan/fleetplan/plans"
 
 	"github.com/spf13/cobra"
 )
@@ -19,6 +25,7 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	configPath     string
+	timeScale      string // --time-scale, "" when not given
 }
 
 // commands registered by the files of this package (one file per command).
@@ -43,6 +50,7 @@ it with a checkpoint after every step.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&a.configPath, flagConfig, "", "path to fleetplan.yaml (default: found in the plan's folder or the nearest parent)")
+	root.PersistentFlags().StringVar(&a.timeScale, "time-scale", "", `compress modelled control-plane durations on the local fleet (seeding, scaling): "1/3600", "0.01", "0"; overrides the target's timeScale option`)
 	for _, c := range commands {
 		root.AddCommand(c(a))
 	}
@@ -50,3 +58,28 @@ it with a checkpoint after every step.`,
 }
 
 func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) }
+
+// openTarget opens a target named in the config, applying --time-scale.
+func (a *app) openTarget(ctx context.Context, cfg *plans.Config, name string) (fleet.Target, error) {
+	t, err := engine.OpenTarget(ctx, cfg, name)
+	if err != nil {
+		return nil, err
+	}
+	return t, a.applyTimeScale(t)
+}
+
+// applyTimeScale sets --time-scale on a target that models durations.
+func (a *app) applyTimeScale(t fleet.Target) error {
+	if a.timeScale == "" {
+		return nil
+	}
+	scale, err := local.ParseTimeScale(a.timeScale)
+	if err != nil {
+		t.Close()
+		return usageErr("--time-scale: "+err.Error(), `give a factor like "1/3600", "0.01" or "0"`)
+	}
+	if s, ok := t.(interface{ SetTimeScale(float64) }); ok {
+		s.SetTimeScale(scale)
+	}
+	return nil
+}

@@ -31,7 +31,11 @@ func (f *fleetFlags) open(ctx context.Context, a *app) (fleet.Target, error) {
 		if f.target != "" {
 			return nil, usageErr("--fleet and --target exclude each other", "use one of them")
 		}
-		return local.Open(ctx, f.dir)
+		t, err := local.Open(ctx, f.dir)
+		if err != nil {
+			return nil, err
+		}
+		return t, a.applyTimeScale(t)
 	}
 	cfg, err := engine.LoadConfig(a.configPath)
 	if err != nil {
@@ -50,5 +54,5 @@ func (f *fleetFlags) open(ctx context.Context, a *app) (fleet.Target, error) {
 		}
 		name = names[0]
 	}
-	return engine.OpenTarget(ctx, cfg, name)
+	return a.openTarget(ctx, cfg, name)
 }
