@@ -414,20 +414,12 @@ func shortPath(p string) string {
 func (b *layoutBuilder) tableNames() []string {
 	var out []string
 	for _, t := range b.spec.Tables.Sharded {
-		out = append(out, bareTable(t.Table))
+		out = append(out, fleet.BareTable(t.Table))
 	}
 	for _, t := range b.spec.Tables.Reference {
-		out = append(out, bareTable(t))
+		out = append(out, fleet.BareTable(t))
 	}
 	return out
-}
-
-// bareTable drops a schema prefix ("dbo.customers" -> "customers"); SQLite has one schema.
-func bareTable(t string) string {
-	if i := strings.LastIndex(t, "."); i >= 0 {
-		return t[i+1:]
-	}
-	return t
 }
 
 func (b *layoutBuilder) shardName(loc fleet.Location) string {
@@ -548,10 +540,10 @@ func (b *layoutBuilder) rows(loc fleet.Location, min, max []byte) (int64, map[st
 	r := b.keyRange(min, max)
 	var total int64
 	for _, t := range b.spec.Tables.Sharded {
-		if !b.live.Databases[loc].hasTable(bareTable(t.Table)) {
+		if !b.live.Databases[loc].hasTable(fleet.BareTable(t.Table)) {
 			continue
 		}
-		n, err := b.live.Rows.CountRange(b.ctx, loc, bareTable(t.Table), t.Key, r)
+		n, err := b.live.Rows.CountRange(b.ctx, loc, fleet.BareTable(t.Table), t.Key, r)
 		if err != nil {
 			b.diags.Errorf(b.doc.Pos, "count rows of %s in %s on %s: %v", t.Table, b.rangeText(min, max), loc, err)
 			continue

@@ -30,6 +30,12 @@ func (a *Args) fail(format string, v ...any) {
 	}
 }
 
+// Fail records a problem with the inputs (the first one is kept).
+func (a *Args) Fail(format string, v ...any) { a.fail(format, v...) }
+
+// Value returns an input as it is, for readers of action-specific shapes.
+func (a *Args) Value(name string) any { return a.in[name] }
+
 // Err returns the first problem found, or nil.
 func (a *Args) Err() error { return a.err }
 

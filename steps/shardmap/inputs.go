@@ -33,138 +33,89 @@ func capsOf(env *steps.Env) (caps, error) {
 }
 
 // setup returns the target's capabilities and a reader of the step inputs.
-func setup(env *steps.Env, in steps.Inputs) (caps, *args, error) {
+func setup(env *steps.Env, action string, in steps.Inputs) (caps, *args, error) {
 	c, err := capsOf(env)
-	return c, &args{in: in}, err
+	return c, argsOf(action, in), err
 }
 
 // rangeSetup is setup for the actions that take a shard map name and
 // [low, high) bounds.
-func rangeSetup(env *steps.Env, in steps.Inputs) (c caps, mapName string, low, high []byte, err error) {
-	c, a, err := setup(env, in)
+func rangeSetup(env *steps.Env, action string, in steps.Inputs) (c caps, mapName string, low, high []byte, err error) {
+	c, a, err := setup(env, action, in)
 	if err != nil {
 		return c, "", nil, nil, err
 	}
-	mapName, low, high = a.str("shardMap"), a.bound("low"), a.bound("high")
-	return c, mapName, low, high, a.err
+	mapName, low, high = a.String("shardMap"), a.bound("low"), a.bound("high")
+	return c, mapName, low, high, a.Err()
 }
 
-// args reads typed values out of step inputs, collecting the first error.
-type args struct {
-	in  steps.Inputs
-	err error
-}
+// args adds the shard-map shapes (key types, 0x bounds, {server, database}
+// maps, table lists) to the shared input reader.
+type args struct{ *steps.Args }
 
-func (a *args) fail(format string, v ...any) {
-	if a.err == nil {
-		a.err = fmt.Errorf("%w: "+format, append([]any{fleet.ErrInvalidArgument}, v...)...)
-	}
-}
-
-func (a *args) str(name string) string {
-	v, ok := a.in[name]
-	if !ok || v == nil {
-		a.fail("input %q is missing", name)
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok {
-		a.fail("input %q: want a string, got %T", name, v)
-	}
-	return s
-}
-
-func (a *args) optStr(name string) string {
-	if v, ok := a.in[name].(string); ok {
-		return v
-	}
-	return ""
-}
-
-func (a *args) boolean(name string) bool {
-	v, _ := a.in[name].(bool)
-	return v
-}
-
-func (a *args) integer(name string, def int) int {
-	switch v := a.in[name].(type) {
-	case int:
-		return v
-	case int64:
-		return int(v)
-	case float64:
-		return int(v)
-	case nil:
-		return def
-	}
-	a.fail("input %q: want a number, got %T", name, a.in[name])
-	return def
-}
+func argsOf(action string, in steps.Inputs) *args { return &args{steps.ArgsOf(action, in)} }
 
 func (a *args) keyType() fleet.KeyType {
-	k, err := fleet.ParseKeyType(a.str("keyType"))
-	if err != nil && a.err == nil {
-		a.err = err
+	k, err := fleet.ParseKeyType(a.String("keyType"))
+	if err != nil && a.Err() == nil {
+		a.Fail("%v", err)
 	}
 	return k
 }
 
 // bound reads a 0x-hex bound; "" or null is +inf (nil).
 func (a *args) bound(name string) []byte {
-	v := a.in[name]
+	v := a.Value(name)
 	if v == nil {
 		return nil
 	}
 	s, ok := v.(string)
 	if !ok {
-		a.fail("input %q: want a 0x-hex bound, got %T", name, v)
+		a.Fail("input %q: want a 0x-hex bound, got %T", name, v)
 		return nil
 	}
 	b, err := shardkey.ParseBound(s)
 	if err != nil {
-		a.fail("input %q: %v", name, err)
+		a.Fail("input %q: %v", name, err)
 	}
 	return b
 }
 
+// location reads {server, database} under name, or the top-level server and
+// database inputs when name is "".
 func (a *args) location(name string) fleet.Location {
 	if name == "" {
-		return fleet.Location{Server: a.str("server"), Database: a.str("database")}
+		return a.Location("server", "database")
 	}
-	m, ok := a.in[name].(map[string]any)
+	m, ok := a.Value(name).(map[string]any)
 	if !ok {
-		a.fail("input %q: want {server, database}", name)
+		a.Fail("input %q: want {server, database}", name)
 		return fleet.Location{}
 	}
-	sub := args{in: m}
-	loc := fleet.Location{Server: sub.str("server"), Database: sub.str("database")}
-	if sub.err != nil && a.err == nil {
-		a.err = fmt.Errorf("input %q: %w", name, sub.err)
+	sub := steps.ArgsOf(name, m)
+	loc := sub.Location("server", "database")
+	if sub.Err() != nil {
+		a.Fail("input %q: %v", name, sub.Err())
 	}
 	return loc
 }
 
+// schema reads the sharded ({table, key}) and reference table lists.
 func (a *args) schema() fleet.SchemaInfo {
 	var s fleet.SchemaInfo
-	if list, ok := a.in["sharded"].([]any); ok {
+	if list, ok := a.Value("sharded").([]any); ok {
 		for _, item := range list {
 			m, _ := item.(map[string]any)
 			t, _ := m["table"].(string)
 			k, _ := m["key"].(string)
 			if t == "" || k == "" {
-				a.fail("input sharded: every entry needs table and key")
+				a.Fail("input sharded: every entry needs table and key")
 				continue
 			}
 			s.Sharded = append(s.Sharded, fleet.ShardedTable{Table: t, KeyColumn: k})
 		}
 	}
-	if list, ok := a.in["reference"].([]any); ok {
-		for _, item := range list {
-			if t, ok := item.(string); ok {
-				s.Reference = append(s.Reference, t)
-			}
-		}
-	}
+	s.Reference = a.Strings("reference")
 	return s
 }
 

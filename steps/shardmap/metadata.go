@@ -15,16 +15,29 @@ import (
 	"github.com/fleetplan/fleetplan/steps"
 )
 
+// Action names.
+const (
+	CreateMapName     = "shardmap.create-map"
+	SetSchemaInfoName = "shardmap.set-schema-info"
+	CreateShardName   = "shardmap.create-shard"
+	RemoveShardName   = "shardmap.remove-shard"
+	SplitName         = "shardmap.split"
+	MergeName         = "shardmap.merge"
+	AddMappingName    = "shardmap.add-mapping"
+	RemoveMappingName = "shardmap.remove-mapping"
+	MoveRangeName     = "shardmap.move-range"
+)
+
 func init() {
-	steps.Register("shardmap.create-map", createMap{})
-	steps.Register("shardmap.set-schema-info", setSchemaInfo{})
-	steps.Register("shardmap.create-shard", createShard{})
-	steps.Register("shardmap.remove-shard", removeShard{})
-	steps.Register("shardmap.split", split{})
-	steps.Register("shardmap.merge", merge{})
-	steps.Register("shardmap.add-mapping", addMapping{})
-	steps.Register("shardmap.remove-mapping", removeMapping{})
-	steps.Register("shardmap.move-range", moveRange{})
+	steps.Register(CreateMapName, createMap{})
+	steps.Register(SetSchemaInfoName, setSchemaInfo{})
+	steps.Register(CreateShardName, createShard{})
+	steps.Register(RemoveShardName, removeShard{})
+	steps.Register(SplitName, split{})
+	steps.Register(MergeName, merge{})
+	steps.Register(AddMappingName, addMapping{})
+	steps.Register(RemoveMappingName, removeMapping{})
+	steps.Register(MoveRangeName, moveRange{})
 }
 
 var metadataEstimate = steps.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}
@@ -45,30 +58,30 @@ func (metadataOnly) Estimate(steps.Inputs) steps.Estimate { return metadataEstim
 type createMap struct{ metadataOnly }
 
 func (createMap) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, in)
+	c, a, err := setup(env, CreateMapName, in)
 	if err != nil {
 		return false, err
 	}
-	_, err = c.store.ShardMap(ctx, a.str("shardMap"))
+	_, err = c.store.ShardMap(ctx, a.String("shardMap"))
 	if errors.Is(err, fleet.ErrNotFound) {
-		return false, a.err
+		return false, a.Err()
 	}
 	return err == nil, err
 }
 
 func (createMap) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault("shardmap.create-map"); err != nil {
+	if err := steps.HitFault(CreateMapName); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, in)
+	c, a, err := setup(env, CreateMapName, in)
 	if err != nil {
 		return nil, err
 	}
-	name := a.str("shardMap")
-	mt, err1 := fleet.ParseMapType(a.str("mapType"))
+	name := a.String("shardMap")
+	mt, err1 := fleet.ParseMapType(a.String("mapType"))
 	kt := a.keyType()
-	if a.err != nil {
-		return nil, a.err
+	if a.Err() != nil {
+		return nil, a.Err()
 	}
 	if err1 != nil {
 		return nil, err1
@@ -95,32 +108,32 @@ func (createMap) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (st
 type setSchemaInfo struct{ metadataOnly }
 
 func (setSchemaInfo) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, in)
+	c, a, err := setup(env, SetSchemaInfoName, in)
 	if err != nil {
 		return false, err
 	}
 	want := a.schema()
-	have, err := c.store.SchemaInfo(ctx, a.str("shardMap"))
+	have, err := c.store.SchemaInfo(ctx, a.String("shardMap"))
 	if errors.Is(err, fleet.ErrNotFound) {
-		return false, a.err
+		return false, a.Err()
 	}
 	if err != nil {
 		return false, err
 	}
-	return fmt.Sprint(want) == fmt.Sprint(have), a.err
+	return fmt.Sprint(want) == fmt.Sprint(have), a.Err()
 }
 
 func (setSchemaInfo) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault("shardmap.set-schema-info"); err != nil {
+	if err := steps.HitFault(SetSchemaInfoName); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, in)
+	c, a, err := setup(env, SetSchemaInfoName, in)
 	if err != nil {
 		return nil, err
 	}
-	name, s := a.str("shardMap"), a.schema()
-	if a.err != nil {
-		return nil, a.err
+	name, s := a.String("shardMap"), a.schema()
+	if a.Err() != nil {
+		return nil, a.Err()
 	}
 	return nil, c.store.SetSchemaInfo(ctx, name, s)
 }
@@ -143,13 +156,13 @@ func findShard(ctx context.Context, c caps, mapName string, loc fleet.Location) 
 }
 
 func (createShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, in)
+	c, a, err := setup(env, CreateShardName, in)
 	if err != nil {
 		return false, err
 	}
-	name, loc := a.str("shardMap"), a.location("")
-	if a.err != nil {
-		return false, a.err
+	name, loc := a.String("shardMap"), a.location("")
+	if a.Err() != nil {
+		return false, a.Err()
 	}
 	s, err := findShard(ctx, c, name, loc)
 	if errors.Is(err, fleet.ErrNotFound) {
@@ -159,16 +172,16 @@ func (createShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs)
 }
 
 func (createShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault("shardmap.create-shard"); err != nil {
+	if err := steps.HitFault(CreateShardName); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, in)
+	c, a, err := setup(env, CreateShardName, in)
 	if err != nil {
 		return nil, err
 	}
-	name, loc, schemaFile, create := a.str("shardMap"), a.location(""), a.optStr("schemaFile"), a.boolean("createDatabase")
-	if a.err != nil {
-		return nil, a.err
+	name, loc, schemaFile, create := a.String("shardMap"), a.location(""), a.OptString("schemaFile", ""), a.Bool("createDatabase", false)
+	if a.Err() != nil {
+		return nil, a.Err()
 	}
 	if create {
 		if err := c.admin.CreateDatabase(ctx, loc); err != nil {
@@ -223,16 +236,16 @@ func (removeShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs)
 }
 
 func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault("shardmap.remove-shard"); err != nil {
+	if err := steps.HitFault(RemoveShardName); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, in)
+	c, a, err := setup(env, RemoveShardName, in)
 	if err != nil {
 		return nil, err
 	}
-	name, loc, drop := a.str("shardMap"), a.location(""), a.boolean("dropDatabase")
-	if a.err != nil {
-		return nil, a.err
+	name, loc, drop := a.String("shardMap"), a.location(""), a.Bool("dropDatabase", false)
+	if a.Err() != nil {
+		return nil, a.Err()
 	}
 	if err := c.store.RemoveShard(ctx, name, loc); err != nil && !errors.Is(err, fleet.ErrNotFound) {
 		return nil, err
@@ -250,13 +263,13 @@ func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 type split struct{ metadataOnly }
 
 func (split) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, in)
+	c, a, err := setup(env, SplitName, in)
 	if err != nil {
 		return false, err
 	}
-	name, at := a.str("shardMap"), a.bound("at")
-	if a.err != nil {
-		return false, a.err
+	name, at := a.String("shardMap"), a.bound("at")
+	if a.Err() != nil {
+		return false, a.Err()
 	}
 	m, err := c.store.MappingForKey(ctx, name, at)
 	if err != nil {
@@ -266,16 +279,16 @@ func (split) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool
 }
 
 func (split) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault("shardmap.split"); err != nil {
+	if err := steps.HitFault(SplitName); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, in)
+	c, a, err := setup(env, SplitName, in)
 	if err != nil {
 		return nil, err
 	}
-	name, at := a.str("shardMap"), a.bound("at")
-	if a.err != nil {
-		return nil, a.err
+	name, at := a.String("shardMap"), a.bound("at")
+	if a.Err() != nil {
+		return nil, a.Err()
 	}
 	return nil, splitAt(ctx, c, name, at)
 }
@@ -319,7 +332,7 @@ func within(ctx context.Context, c caps, mapName string, low, high []byte) ([]fl
 }
 
 func (merge) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, name, low, high, err := rangeSetup(env, in)
+	c, name, low, high, err := rangeSetup(env, MergeName, in)
 	if err != nil {
 		return false, err
 	}
@@ -328,10 +341,10 @@ func (merge) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool
 }
 
 func (merge) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault("shardmap.merge"); err != nil {
+	if err := steps.HitFault(MergeName); err != nil {
 		return nil, err
 	}
-	c, name, low, high, err := rangeSetup(env, in)
+	c, name, low, high, err := rangeSetup(env, MergeName, in)
 	if err != nil {
 		return nil, err
 	}
@@ -358,13 +371,13 @@ func (merge) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.
 type addMapping struct{}
 
 func (addMapping) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, in)
+	c, a, err := setup(env, AddMappingName, in)
 	if err != nil {
 		return false, err
 	}
-	name, low, high, loc := a.str("shardMap"), a.bound("low"), a.bound("high"), a.location("")
-	if a.err != nil {
-		return false, a.err
+	name, low, high, loc := a.String("shardMap"), a.bound("low"), a.bound("high"), a.location("")
+	if a.Err() != nil {
+		return false, a.Err()
 	}
 	ms, err := within(ctx, c, name, low, high)
 	if err != nil {
@@ -396,15 +409,20 @@ func covers(ms []fleet.Mapping, low, high []byte) bool {
 }
 
 func (addMapping) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault("shardmap.add-mapping"); err != nil {
+	if err := steps.HitFault(AddMappingName); err != nil {
 		return nil, err
 	}
 	if done, err := (addMapping{}).Observe(ctx, env, in); err != nil || done {
 		return nil, err
 	}
-	c, _ := capsOf(env)
-	a := args{in: in}
-	name, low, high, loc := a.str("shardMap"), a.bound("low"), a.bound("high"), a.location("")
+	c, a, err := setup(env, AddMappingName, in)
+	if err != nil {
+		return nil, err
+	}
+	name, low, high, loc := a.String("shardMap"), a.bound("low"), a.bound("high"), a.location("")
+	if a.Err() != nil {
+		return nil, a.Err()
+	}
 	m, err := c.store.AddMapping(ctx, name, loc, low, high)
 	if err != nil {
 		return nil, err
@@ -421,7 +439,7 @@ func (addMapping) Estimate(steps.Inputs) steps.Estimate { return metadataEstimat
 type removeMapping struct{}
 
 func (removeMapping) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, name, low, high, err := rangeSetup(env, in)
+	c, name, low, high, err := rangeSetup(env, RemoveMappingName, in)
 	if err != nil {
 		return false, err
 	}
@@ -430,10 +448,10 @@ func (removeMapping) Observe(ctx context.Context, env *steps.Env, in steps.Input
 }
 
 func (removeMapping) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault("shardmap.remove-mapping"); err != nil {
+	if err := steps.HitFault(RemoveMappingName); err != nil {
 		return nil, err
 	}
-	c, name, low, high, err := rangeSetup(env, in)
+	c, name, low, high, err := rangeSetup(env, RemoveMappingName, in)
 	if err != nil {
 		return nil, err
 	}

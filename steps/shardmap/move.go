@@ -39,19 +39,19 @@ type moveArgs struct {
 }
 
 func parseMove(in steps.Inputs) (moveArgs, error) {
-	a := args{in: in}
-	m := moveArgs{mapName: a.str("shardMap"), kt: a.keyType(), low: a.bound("low"), high: a.bound("high"),
-		from: a.location("from"), to: a.location("to"), batch: a.integer("batchSize", 100), schema: a.schema()}
-	if m.low == nil && a.err == nil {
-		a.fail("input low: a range needs a lower bound (0x for the minimum)")
+	a := argsOf(MoveRangeName, in)
+	m := moveArgs{mapName: a.String("shardMap"), kt: a.keyType(), low: a.bound("low"), high: a.bound("high"),
+		from: a.location("from"), to: a.location("to"), batch: a.Int("batchSize", 100), schema: a.schema()}
+	if m.low == nil && a.Err() == nil {
+		a.Fail("input low: a range needs a lower bound (0x for the minimum)")
 	}
 	if m.batch < 1 {
-		a.fail("input batchSize: must be at least 1")
+		a.Fail("input batchSize: must be at least 1")
 	}
 	if len(m.schema.Sharded) == 0 {
-		a.fail("input sharded: at least one sharded table is needed to move data")
+		a.Fail("input sharded: at least one sharded table is needed to move data")
 	}
-	return m, a.err
+	return m, a.Err()
 }
 
 func (m moveArgs) rangeText() string {
@@ -79,7 +79,7 @@ func (moveRange) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (
 		return false, err
 	}
 	for _, t := range m.schema.Sharded {
-		n, err := c.data.CountRange(ctx, m.from, bareTable(t.Table), t.KeyColumn, r)
+		n, err := c.data.CountRange(ctx, m.from, fleet.BareTable(t.Table), t.KeyColumn, r)
 		if err != nil {
 			return false, err
 		}
@@ -88,13 +88,6 @@ func (moveRange) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (
 		}
 	}
 	return true, nil
-}
-
-func bareTable(t string) string {
-	if i := strings.LastIndex(t, "."); i >= 0 {
-		return t[i+1:]
-	}
-	return t
 }
 
 // orderTables returns the sharded tables parents-first, using the foreign keys
@@ -106,7 +99,7 @@ func orderTables(ctx context.Context, c caps, loc fleet.Location, sharded []flee
 	}
 	want := map[string]fleet.ShardedTable{}
 	for _, t := range sharded {
-		want[strings.ToLower(bareTable(t.Table))] = fleet.ShardedTable{Table: bareTable(t.Table), KeyColumn: t.KeyColumn}
+		want[strings.ToLower(fleet.BareTable(t.Table))] = fleet.ShardedTable{Table: fleet.BareTable(t.Table), KeyColumn: t.KeyColumn}
 	}
 	var subset []fleet.TableInfo
 	for _, ti := range infos {
@@ -147,7 +140,7 @@ func reversed(ts []fleet.ShardedTable) []fleet.ShardedTable {
 }
 
 func (moveRange) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault("shardmap.move-range"); err != nil {
+	if err := steps.HitFault(MoveRangeName); err != nil {
 		return nil, err
 	}
 	c, err := capsOf(env)
@@ -259,7 +252,7 @@ func (mv *mover) copyReference(ctx context.Context) error {
 	var refs []fleet.TableInfo
 	for _, ti := range infos {
 		for _, r := range mv.m.schema.Reference {
-			if strings.EqualFold(ti.Name, bareTable(r)) {
+			if strings.EqualFold(ti.Name, fleet.BareTable(r)) {
 				refs = append(refs, ti)
 			}
 		}
