@@ -125,6 +125,15 @@ func LockOwnerFrom(ctx context.Context) uuid.UUID {
 	return NoLock
 }
 
+// MappingMover is implemented by stores that point an offline mapping at
+// another shard and bring it online in one logged operation (the library's
+// UpdateRangeMapping with both a shard and a status change), which saves a
+// round of GSM and LSM writes per moved batch. Otherwise the contract is
+// UpdateMappingShard's; a mapping already on `to` is only brought online.
+type MappingMover interface {
+	MoveMappingOnline(ctx context.Context, mapName string, id uuid.UUID, to Location) (Mapping, error)
+}
+
 // DatabaseAdmin creates and drops databases and runs SQL in them.
 type DatabaseAdmin interface {
 	// CreateDatabase creates an empty database (and its server when new).

@@ -35,7 +35,7 @@ var killPoints = []struct {
 	{"runner.step.before", 4}, {"runner.step.after", 4}, {"step.shardmap.create-shard", 1},
 	{"step.shardmap.move-range", 1}, {"move.reference", 1},
 	{"move.offline", 8}, {"move.copy", 8}, {"move.verify", 8}, {"move.repoint", 8},
-	{"move.online", 8}, {"move.delete", 8}, {"move.checksum", 12},
+	{"move.delete", 8}, {"move.checksum", 12},
 	// Inside multi-database shard map operations (GSM begin, LSMs, GSM end).
 	{"shardmap.add-shard", 3}, {"shardmap.split", 20}, {"shardmap.update-mapping", 60}, {"shardmap.merge", 20},
 }

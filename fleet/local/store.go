@@ -245,6 +245,21 @@ func (t *Target) SetMappingOnline(ctx context.Context, mapName string, id uuid.U
 
 // UpdateMappingShard implements fleet.ShardMapStore.
 func (t *Target) UpdateMappingShard(ctx context.Context, mapName string, id uuid.UUID, to fleet.Location) (fleet.Mapping, error) {
+	return t.repoint(ctx, mapName, id, to, false)
+}
+
+// MoveMappingOnline implements fleet.MappingMover.
+func (t *Target) MoveMappingOnline(ctx context.Context, mapName string, id uuid.UUID, to fleet.Location) (fleet.Mapping, error) {
+	m, err := t.repoint(ctx, mapName, id, to, true)
+	if err == nil && !m.Online { // it was on `to` already, still offline
+		return t.SetMappingOnline(ctx, mapName, m.ID, true)
+	}
+	return m, err
+}
+
+// repoint points an offline mapping at another shard in one logged operation
+// (op 10 with a shard change), online afterwards when asked.
+func (t *Target) repoint(ctx context.Context, mapName string, id uuid.UUID, to fleet.Location, online bool) (fleet.Mapping, error) {
 	var out fleet.Mapping
 	err := t.mappingWrite(ctx, mapName, id, func(g *sql.DB, m fleet.ShardMap, mp fleet.Mapping, s fleet.Shard) error {
 		ts, err := t.shardAt(ctx, g, m, to)
@@ -262,6 +277,9 @@ func (t *Target) UpdateMappingShard(ctx context.Context, mapName string, id uuid
 		old := mapRecOf(mp)
 		nw := old
 		nw.ID = uuid.New()
+		if online {
+			nw.Status = 1
+		}
 		op := &operation{ID: uuid.New(), Code: pick(m, fleet.OpUpdatePointMapping, fleet.OpUpdateRangeMapping), Map: m,
 			Source: recOf(s, uuid.New()), Target: recOf(ts, uuid.New()), OrigSource: s.Version, OrigTarget: ts.Version,
 			Steps: []opStep{{Kind: stepUpdate, Lock: fleet.LockOwnerFrom(ctx), Mapping: old, New: &nw}}}

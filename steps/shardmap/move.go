@@ -376,14 +376,7 @@ func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 	if err := faults.Hit("move.repoint"); err != nil {
 		return nil, err
 	}
-	moved, err := store.UpdateMappingShard(ctx, m.mapName, mp.ID, m.to)
-	if err != nil {
-		return nil, err
-	}
-	if err := faults.Hit("move.online"); err != nil {
-		return nil, err
-	}
-	if _, err := store.SetMappingOnline(ctx, m.mapName, moved.ID, true); err != nil {
+	if err := mv.repointOnline(ctx, mp); err != nil {
 		return nil, err
 	}
 	mv.batches++
@@ -394,6 +387,25 @@ func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 		return nil, err
 	}
 	return mp.Max, nil
+}
+
+// repointOnline points the batch's offline mapping at the target and brings
+// it online: in one logged operation where the store offers it, else in two.
+func (mv *mover) repointOnline(ctx context.Context, mp fleet.Mapping) error {
+	m, store := mv.m, mv.c.store
+	if mm, ok := store.(fleet.MappingMover); ok {
+		_, err := mm.MoveMappingOnline(ctx, m.mapName, mp.ID, m.to)
+		return err
+	}
+	moved, err := store.UpdateMappingShard(ctx, m.mapName, mp.ID, m.to)
+	if err != nil {
+		return err
+	}
+	if err := faults.Hit("move.online"); err != nil {
+		return err
+	}
+	_, err = store.SetMappingOnline(ctx, m.mapName, moved.ID, true)
+	return err
 }
 
 // copyBatch copies the offline mapping's rows to the target and verifies them.
