@@ -415,49 +415,66 @@ func (mv *mover) copyBatch(ctx context.Context, mp fleet.Mapping) error {
 	if err != nil {
 		return err
 	}
+	// The source range is offline and nobody writes to it: sum it while the
+	// copy runs, on another connection.
+	srcSums := make(chan []tableSum, 1)
+	go func() { srcSums <- mv.checksums(ctx, m.from, r) }()
+	wait := func() []tableSum { return <-srcSums }
 	// Anything on the target in this range is a partial earlier attempt.
 	if _, err := mv.c.data.DeleteRange(ctx, m.to, mv.children, r); err != nil {
+		wait()
 		return err
 	}
 	copied, err := mv.c.data.CopyRange(ctx, m.from, m.to, mv.parents, r)
 	if err != nil {
+		wait()
 		return err
 	}
 	if err := faults.Hit("move.verify"); err != nil {
+		wait()
 		return err
 	}
+	dst := mv.checksums(ctx, m.to, r)
+	src := wait()
 	var rows int64
-	for _, t := range mv.parents {
-		// Source and target are summed at the same time, on two connections.
-		type sum struct {
-			n   int64
-			s   string
-			err error
+	for i, t := range mv.parents {
+		s, d := src[i], dst[i]
+		if s.err != nil {
+			return s.err
 		}
-		tgt := make(chan sum, 1)
-		go func() {
-			n, s, err := mv.c.data.Checksum(ctx, m.to, t.Table, t.KeyColumn, r)
-			tgt <- sum{n, s, err}
-		}()
-		sn, ssum, err := mv.c.data.Checksum(ctx, m.from, t.Table, t.KeyColumn, r)
-		ts := <-tgt
-		if err != nil {
-			return err
+		if d.err != nil {
+			return d.err
 		}
-		if ts.err != nil {
-			return ts.err
-		}
-		tn, tsum := ts.n, ts.s
-		if sn != tn || ssum != tsum {
+		if s.n != d.n || s.sum != d.sum {
 			return &fleet.Error{Op: "verify batch " + r.String(), Target: m.to.String(),
-				Err:  fmt.Errorf("table %s: source has %d rows (checksum %s), target %d (checksum %s) after copying %d", t.Table, sn, ssum, tn, tsum, copied[t.Table]),
+				Err:  fmt.Errorf("table %s: source has %d rows (checksum %s), target %d (checksum %s) after copying %d", t.Table, s.n, s.sum, d.n, d.sum, copied[t.Table]),
 				Hint: "something writes to the target range; the mapping stays offline on the source until this is resolved"}
 		}
-		rows += sn
+		rows += s.n
 	}
 	mv.done += rows
 	mv.env.Progress(mv.done, mv.total, "rows")
 	return nil
+}
+
+// tableSum is one table's row count and checksum in a range.
+type tableSum struct {
+	n   int64
+	sum string
+	err error
+}
+
+// checksums sums every sharded table (parents first) of a range on one database.
+func (mv *mover) checksums(ctx context.Context, loc fleet.Location, r fleet.KeyRange) []tableSum {
+	out := make([]tableSum, len(mv.parents))
+	for i, t := range mv.parents {
+		n, sum, err := mv.c.data.Checksum(ctx, loc, t.Table, t.KeyColumn, r)
+		out[i] = tableSum{n, sum, err}
+		if err != nil {
+			break
+		}
+	}
+	return out
 }
 
 func (mv *mover) deleteSource(ctx context.Context, low, high []byte) error {

@@ -23,7 +23,7 @@ func main() {
 	customers := flag.Int("customers", 100000, "customers in the demo fleet (3 orders each)")
 	batch := flag.Int("batch", 5000, "move.batchSize (shardlets per batch)")
 	header := flag.Bool("header", false, "print the table header first")
-	rounds := flag.Int("rounds", 3, "rounds; each contender's best round counts (the machine is noisy)")
+	rounds := flag.Int("rounds", 5, "rounds; each contender's best round counts (the machine is noisy)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
