@@ -715,7 +715,13 @@ func (b *layoutBuilder) shardNeeds(locs ...fleet.Location) []string {
 func (b *layoutBuilder) planUnmapped(from fleet.Location, min, max []byte, splits []string) {
 	rows, per := b.rows(from, min, max)
 	if rows > 0 {
-		b.diags.Errorf(b.rangePos(), "keys %s hold %s rows on shard %s (%s) but no range in the plan maps them", b.rangeText(min, max),
+		if b.mt == fleet.ListMap {
+			b.diags.Errorf(b.unmappedPos(min), "%s holds %s rows on shard %s (%s) but no point in the plan maps it", b.rangeText(min, max),
+				thousands(rows), b.shardName(from), b.rowDetail(per)).
+				WithHint("map the key to a shard in spec.points, or move its rows away first")
+			return
+		}
+		b.diags.Errorf(b.unmappedPos(min), "keys %s hold %s rows on shard %s (%s) but no range in the plan maps them", b.rangeText(min, max),
 			thousands(rows), b.shardName(from), b.rowDetail(per)).
 			WithHint("map the range to a shard in spec.ranges, or move its rows away first")
 		return
@@ -731,11 +737,27 @@ func (b *layoutBuilder) planUnmapped(from fleet.Location, min, max []byte, split
 	b.change(Delete, "mapping "+b.rangeText(min, max), "empty, on "+b.shardName(from))
 }
 
-func (b *layoutBuilder) rangePos() diag.Pos {
-	for _, r := range b.spec.Ranges {
-		return r.Pos
+// unmappedPos is where to report keys from `at` on that the plan leaves
+// unmapped: the range (or point) just below them, else the first one.
+func (b *layoutBuilder) unmappedPos(at []byte) diag.Pos {
+	pos, found := b.doc.Pos, false
+	var best []byte
+	consider := func(low []byte, p diag.Pos) {
+		below := shardkey.Compare(low, at) < 0 && (best == nil || shardkey.Compare(low, best) > 0)
+		if !found || below {
+			pos, found = p, true
+			if below {
+				best = low
+			}
+		}
 	}
-	return b.doc.Pos
+	for _, r := range b.spec.Ranges {
+		consider(b.encode(r.Low, r.Pos), r.Pos)
+	}
+	for _, p := range b.spec.Points {
+		consider(b.encode(p.Key, p.Pos), p.Pos)
+	}
+	return pos
 }
 
 func (b *layoutBuilder) planAdd(d *desiredRange, min, max []byte) string {

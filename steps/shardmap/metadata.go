@@ -271,7 +271,7 @@ func (split) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool
 	if a.Err() != nil {
 		return false, a.Err()
 	}
-	m, err := c.store.MappingForKey(ctx, name, at)
+	m, err := mappingFor(ctx, c, name, at)
 	if err != nil {
 		return false, err
 	}
@@ -298,7 +298,7 @@ func splitAt(ctx context.Context, c caps, mapName string, at []byte) error {
 	if at == nil {
 		return nil
 	}
-	m, err := c.store.MappingForKey(ctx, mapName, at)
+	m, err := mappingFor(ctx, c, mapName, at)
 	if errors.Is(err, fleet.ErrNotFound) {
 		return nil // unmapped keys need no boundary
 	}
@@ -316,14 +316,39 @@ func splitAt(ctx context.Context, c caps, mapName string, at []byte) error {
 
 type merge struct{ metadataOnly }
 
+// keyRangeOf gives a list map's point mapping (stored with MaxValue NULL, as
+// the library does) its key range [key, next key), so that range logic never
+// reads NULL as +inf for a point.
+func keyRangeOf(sm fleet.ShardMap, mp fleet.Mapping) fleet.Mapping {
+	if sm.Type == fleet.ListMap && mp.Max == nil {
+		mp.Max = shardkey.Next(sm.KeyType, mp.Min)
+	}
+	return mp
+}
+
+// mappingFor returns the mapping that holds key, with its key range.
+func mappingFor(ctx context.Context, c caps, mapName string, key []byte) (fleet.Mapping, error) {
+	sm, err := c.store.ShardMap(ctx, mapName)
+	if err != nil {
+		return fleet.Mapping{}, err
+	}
+	mp, err := c.store.MappingForKey(ctx, mapName, key)
+	return keyRangeOf(sm, mp), err
+}
+
 // within returns the mappings inside [low, high), ordered by Min.
 func within(ctx context.Context, c caps, mapName string, low, high []byte) ([]fleet.Mapping, error) {
+	sm, err := c.store.ShardMap(ctx, mapName)
+	if err != nil {
+		return nil, err
+	}
 	all, err := c.store.Mappings(ctx, mapName)
 	if err != nil {
 		return nil, err
 	}
 	var out []fleet.Mapping
 	for _, m := range all {
+		m = keyRangeOf(sm, m)
 		if shardkey.Compare(m.Min, low) >= 0 && (high == nil || (m.Max != nil && shardkey.Compare(m.Max, high) <= 0)) {
 			out = append(out, m)
 		}

@@ -301,7 +301,7 @@ func minBound(a, b []byte) []byte {
 // already sits on the target) and returns the next key; nil means +inf.
 func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 	m, store := mv.m, mv.c.store
-	mp, err := store.MappingForKey(ctx, m.mapName, cur)
+	mp, err := mappingFor(ctx, mv.c, m.mapName, cur)
 	if err != nil {
 		return nil, fmt.Errorf("move %s: no mapping for key %s: %w", m.rangeText(), shardkey.FormatBound(m.kt, cur), err)
 	}
@@ -352,21 +352,24 @@ func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 				return nil, err
 			}
 		}
-		if mp, err = store.MappingForKey(ctx, m.mapName, cur); err != nil {
+		if mp, err = mappingFor(ctx, mv.c, m.mapName, cur); err != nil {
 			return nil, err
 		}
 		if err := faults.Hit("move.offline"); err != nil {
 			return nil, err
 		}
-		if mp, err = store.SetMappingOnline(ctx, m.mapName, mp.ID, false); err != nil {
+		off, err := store.SetMappingOnline(ctx, m.mapName, mp.ID, false)
+		if err != nil {
 			return nil, err
 		}
+		off.Max = mp.Max // same bounds; a list map's point keeps its key range
+		mp = off
 	} else if mp.Max == nil && m.high != nil || mp.Max != nil && m.high != nil && shardkey.Compare(mp.Max, m.high) > 0 {
 		// An offline mapping reaching past our range: cut it at our bound.
 		if err := splitAt(ctx, mv.c, m.mapName, m.high); err != nil {
 			return nil, err
 		}
-		if mp, err = store.MappingForKey(ctx, m.mapName, cur); err != nil {
+		if mp, err = mappingFor(ctx, mv.c, m.mapName, cur); err != nil {
 			return nil, err
 		}
 	}

@@ -168,3 +168,43 @@ func TestBadInputs(t *testing.T) {
 		})
 	}
 }
+
+// A list map's point mappings are stored with MaxValue NULL; moving one key
+// must move that shardlet alone, not everything above it.
+func TestMovePointMovesOneShardlet(t *testing.T) {
+	ctx := context.Background()
+	tg, env := demo(t, 100)
+	c0, c1 := fleet.Location{Server: "sql-1", Database: "customers_0"}, fleet.Location{Server: "sql-1", Database: "customers_1"}
+	if _, err := tg.CreateShardMap(ctx, "TenantMap", fleet.ListMap, fleet.KeyInt64); err != nil {
+		t.Fatal(err)
+	}
+	for _, loc := range []fleet.Location{c0, c1} {
+		if _, err := tg.AddShard(ctx, "TenantMap", loc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"5", "6"} {
+		b, _ := shardkey.ParseBound(bound(t, k))
+		if _, err := tg.AddMapping(ctx, "TenantMap", c0, b, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := moveInputs(t, "5", "6", "customers_0", "customers_1", 100)
+	in["shardMap"] = "TenantMap"
+	for i := 0; i < 2; i++ {
+		if _, err := (moveRange{}).Apply(ctx, env, in); err != nil {
+			t.Fatalf("apply %d: %v", i, err)
+		}
+	}
+	if done, err := (moveRange{}).Observe(ctx, env, in); err != nil || !done {
+		t.Fatalf("Observe after the move = %v, %v", done, err)
+	}
+	if got := [2]int64{count(t, tg, "customers_0", "customers"), count(t, tg, "customers_1", "customers")}; got != [2]int64{99, 1} {
+		t.Fatalf("customers on (c0, c1) = %v, want [99 1]", got)
+	}
+	six, _ := shardkey.ParseBound(bound(t, "6"))
+	m, err := tg.MappingForKey(ctx, "TenantMap", six)
+	if err != nil || !m.Location.Equal(c0) || !m.Online {
+		t.Fatalf("key 6 mapping %+v, %v: want online on customers_0", m, err)
+	}
+}
