@@ -109,7 +109,7 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 	} else {
 		g.Fingerprint = fp
 	}
-	if spec.Desired != (plans.UpgradeDesired{}) {
+	if spec.Desired != (plans.UpgradeDesired{}) && !reached {
 		g.Changes = append(g.Changes, Change{Op: Update, Object: desiredText(spec.Desired), Detail: "now: " + now})
 	}
 
