@@ -120,7 +120,9 @@ func RenderText(w io.Writer, g *Graph) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	b.WriteString("\n")
+	if len(g.Changes) > 0 {
+		b.WriteString("\n")
+	}
 	for _, c := range g.Changes {
 		fmt.Fprintf(&b, "  %s %s", c.Op.Symbol(), c.Object)
 		if c.Detail != "" {
