@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/spf13/cobra"
 )
@@ -29,6 +30,8 @@ folder or the nearest parent, unless --config names one.`,
 				return err
 			}
 			set, diags := plans.Options{ConfigPath: a.configPath}.Load(args...)
+			bad := engine.CheckActions(set)
+			diags = append(diags, bad...)
 			if err := a.writeDiags(diags, format); err != nil {
 				return err
 			}
