@@ -79,6 +79,13 @@ func (e *RunError) Error() string {
 	return fmt.Sprintf("run %s ended %s: %s", e.RunID, e.Status, e.Reason)
 }
 
+// cancelPoll is how often a running walk looks for a cancel request.
+const cancelPoll = 250 * time.Millisecond
+
+// errCancelRequested is the cause given to running steps when `cancel` asks
+// the run to stop.
+var errCancelRequested = errors.New("cancel requested")
+
 // faultHit is the fault-injection hook at the runner's named points:
 // "runner.step.before" (before each attempt of a step), "runner.step.after"
 // (once a step's completion is durable; steps whose start that same fsync
@@ -558,6 +565,25 @@ func (r *run) forward(ctx context.Context) phaseResult {
 	var journalErr error
 	var awaiting []string
 	var finished []int // steps done or skipped in the current turn
+	// Running steps see a cancel request at once (a long move stops at its
+	// next batch boundary) through their context; the watcher polls for it.
+	stepCtx, cancelSteps := context.WithCancelCause(ctx)
+	defer cancelSteps(nil)
+	go func() {
+		t := time.NewTicker(cancelPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-stepCtx.Done():
+				return
+			case <-t.C:
+				if r.cancelRequested() {
+					cancelSteps(errCancelRequested)
+					return
+				}
+			}
+		}
+	}()
 	msgs := make(chan msg, 2*r.opt.Parallel+16)
 	inFlight := 0
 	var batch []msg
@@ -584,6 +610,9 @@ func (r *run) forward(ctx context.Context) phaseResult {
 			case msgInterrupted:
 				if stop == goOn {
 					stop = stopInterrupted
+					if ctx.Err() == nil && r.cancelRequested() {
+						stop = stopCancelled
+					}
 				}
 			}
 			inFlight--
@@ -601,8 +630,9 @@ func (r *run) forward(ctx context.Context) phaseResult {
 		if stop == goOn && ctx.Err() != nil {
 			stop = stopInterrupted
 		}
-		if stop == goOn && len(ready) > 0 && r.cancelRequested() {
+		if stop == goOn && r.cancelRequested() {
 			stop = stopCancelled
+			cancelSteps(errCancelRequested)
 		}
 		var launch []int
 		for stop == goOn && inFlight+len(launch) < r.opt.Parallel && len(ready) > 0 {
@@ -640,7 +670,7 @@ func (r *run) forward(ctx context.Context) phaseResult {
 		}
 		for _, i := range launch {
 			inFlight++
-			go func(i int) { msgs <- r.execStep(ctx, i, msgs) }(i)
+			go func(i int) { msgs <- r.execStep(stepCtx, i, msgs) }(i)
 		}
 		if inFlight == 0 && (stop != goOn || len(ready) == 0) {
 			break

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -492,4 +493,68 @@ func TestExternalKill(t *testing.T) {
 			fleetState(t, ws).checkMoved(t, before)
 		})
 	}
+}
+
+// TestCancelStopsBetweenBatches: `fleetplan cancel` stops a running move at
+// its next batch boundary, with nothing left offline, and `rollback` then
+// restores the original layout.
+func TestCancelStopsBetweenBatches(t *testing.T) {
+	ws := newDemoWorkspace(t, 100000, 100)
+	before := fleetState(t, ws)
+	cmd := exec.Command(fleetplanBin, "apply", "split.yaml", "--auto-approve")
+	cmd.Dir = ws
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the move runs, then cancel the run.
+	var runID string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Contains(out.String(), "move-75000-inf: ") {
+			res := fleetplan(t, ws, nil, "runs")
+			lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+			runID = strings.Fields(lines[len(lines)-1])[0]
+			break
+		}
+	}
+	if runID == "" {
+		cmd.Process.Kill()
+		t.Fatalf("the move never started:\n%s", out.String())
+	}
+	if res := fleetplan(t, ws, nil, "cancel", runID); res.err != nil {
+		t.Fatalf("cancel: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	err := cmd.Wait()
+	if err == nil || !strings.Contains(out.String(), "cancelled") {
+		t.Fatalf("apply did not end cancelled (err %v):\n%s", err, out.String())
+	}
+	mid := fleetState(t, ws)
+	mid.checkConsistent(t, before) // nothing offline, every row once and routed
+	if res := fleetplan(t, ws, nil, "rollback", runID); res.err != nil {
+		t.Fatalf("rollback: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	after := fleetState(t, ws)
+	after.checkConsistent(t, before)
+	if got, _ := after.route(80000); got != "customers_1" {
+		t.Fatalf("after rollback key 80000 routes to %s, want customers_1", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a test may read while a process writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

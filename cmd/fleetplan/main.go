@@ -26,8 +26,27 @@ func main() {
 // run executes the CLI and returns the process exit code. Only this function
 // turns errors into exit codes and hints.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	// The first Ctrl-C (or SIGTERM) stops gracefully: running steps finish
+	// what they are doing (a move, its current batch) and the run can be
+	// resumed. A second one force-stops, as the default handler does.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	defer close(done)
+	defer signal.Stop(sigs)
+	go func() {
+		var sig os.Signal
+		select {
+		case sig = <-sigs:
+		case <-done:
+			return
+		}
+		signal.Stop(sigs)
+		fmt.Fprintln(stderr, "stopping: running steps finish their current work; `fleetplan resume` continues later. Press Ctrl-C again to force-stop.")
+		cancel(fmt.Errorf("interrupted by %v", sig))
+	}()
 	// Fault injection must be asked for twice; a half-set environment stops here.
 	if err := faults.Check(); err != nil {
 		return exitCode(err, stderr)

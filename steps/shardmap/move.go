@@ -213,14 +213,17 @@ func (mv *mover) run(ctx context.Context) (steps.Outputs, error) {
 	}
 	start := time.Now()
 	mv.env.Progress(0, mv.total, "rows")
-	mv.startDeleter(ctx)
+	mv.startDeleter(context.WithoutCancel(ctx)) // queued deletes finish even when stopping
 	cur := m.low
 	for m.high == nil || shardkey.Compare(cur, m.high) < 0 {
 		if err := ctx.Err(); err != nil {
 			mv.finishDeletes()
 			return nil, err
 		}
-		next, err := mv.step(ctx, cur)
+		// A batch, once started, runs to its end even if the run is being
+		// stopped: the move then halts between batches, with no mapping left
+		// offline.
+		next, err := mv.step(context.WithoutCancel(ctx), cur)
 		if err != nil {
 			mv.finishDeletes()
 			return nil, err
