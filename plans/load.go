@@ -234,6 +234,7 @@ func (l *loader) document(raw *rawDoc) *Document {
 		l.diags.Errorf(raw.pos(""), "a plan document must be a mapping with apiVersion, kind, metadata and spec")
 		return nil
 	}
+	before := len(l.diags.Errors())
 	root := obj{d: raw, m: m, diags: &l.diags}
 	kind, isStr := m["kind"].(string)
 	switch {
@@ -247,15 +248,25 @@ func (l *loader) document(raw *rawDoc) *Document {
 	sch, known := schema.ForKind(kind)
 	if !known || kind == schema.ConfigKind || !containsString(Kinds, kind) {
 		d := l.diags.Errorf(root.pos("kind"), "unknown kind %q", kind)
-		if sug := schema.Suggest(kind, Kinds); sug != "" {
-			d.WithHint("did you mean %q?", sug)
-		} else {
+		sug := schema.Suggest(kind, Kinds)
+		if sug == "" {
 			d.WithHint("kind is one of %s", strings.Join(Kinds, ", "))
+			return nil
 		}
-		return nil
+		// A likely typo: check the rest as the kind it was meant to be, so
+		// every other problem is reported in the same run.
+		d.WithHint("did you mean %q?", sug)
+		kind = sug
+		sch, _ = schema.ForKind(kind)
+		meant := make(map[string]any, len(m))
+		for k, v := range m {
+			meant[k] = v
+		}
+		meant["kind"] = kind
+		m = meant
+		root.m = m
 	}
-	before := len(l.diags.Errors())
-	l.diags.Add(sch.Validate(raw.value, raw.locator(""), "")...)
+	l.diags.Add(sch.Validate(m, raw.locator(""), "")...)
 	meta := root.obj("metadata")
 	doc := &Document{
 		APIVersion: root.str("apiVersion"), Kind: kind, File: raw.file, Pos: raw.pos(""),
