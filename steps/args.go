@@ -234,6 +234,18 @@ func (a *Args) OneOf(name, v string, allowed ...string) string {
 	return v
 }
 
+// Prepare reads a control-plane action's inputs with parse and finds the
+// target's control plane: the opening of most Observe, Apply and Rollback
+// methods.
+func Prepare[T any](env *Env, in Inputs, parse func(Inputs) (T, error)) (T, fleet.ControlPlane, error) {
+	v, err := parse(in)
+	if err != nil {
+		return v, nil, err
+	}
+	cp, err := ControlPlaneOf(env)
+	return v, cp, err
+}
+
 // ControlPlaneOf returns the target's control plane, or an error saying the
 // driver has none.
 func ControlPlaneOf(env *Env) (fleet.ControlPlane, error) {

@@ -55,11 +55,7 @@ func deployArgs(in steps.Inputs) (fleet.Slot, error) {
 
 // Observe implements steps.Action.
 func (Deploy) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	want, err := deployArgs(in)
-	if err != nil {
-		return false, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	want, cp, err := steps.Prepare(env, in, deployArgs)
 	if err != nil {
 		return false, err
 	}
@@ -72,11 +68,7 @@ func (Deploy) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (boo
 
 // Apply implements steps.Action.
 func (Deploy) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	want, err := deployArgs(in)
-	if err != nil {
-		return nil, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	want, cp, err := steps.Prepare(env, in, deployArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +89,7 @@ func (Deploy) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps
 
 // Rollback implements steps.Action.
 func (Deploy) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
-	want, err := deployArgs(in)
-	if err != nil {
-		return err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	want, cp, err := steps.Prepare(env, in, deployArgs)
 	if err != nil {
 		return err
 	}
@@ -132,11 +120,7 @@ func removeArgs(in steps.Inputs) (string, error) {
 
 // Observe implements steps.Action.
 func (Remove) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	name, err := removeArgs(in)
-	if err != nil {
-		return false, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	name, cp, err := steps.Prepare(env, in, removeArgs)
 	if err != nil {
 		return false, err
 	}
@@ -146,11 +130,7 @@ func (Remove) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (boo
 
 // Apply implements steps.Action.
 func (Remove) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	name, err := removeArgs(in)
-	if err != nil {
-		return nil, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	name, cp, err := steps.Prepare(env, in, removeArgs)
 	if err != nil {
 		return nil, err
 	}

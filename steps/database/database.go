@@ -79,11 +79,7 @@ func (a SetReadOnly) args(in steps.Inputs) (fleet.Location, error) {
 
 // Observe implements steps.Action.
 func (a SetReadOnly) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	loc, err := a.args(in)
-	if err != nil {
-		return false, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	loc, cp, err := steps.Prepare(env, in, a.args)
 	if err != nil {
 		return false, err
 	}
@@ -96,11 +92,7 @@ func (a SetReadOnly) Observe(ctx context.Context, env *steps.Env, in steps.Input
 
 // Apply implements steps.Action.
 func (a SetReadOnly) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	loc, err := a.args(in)
-	if err != nil {
-		return nil, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	loc, cp, err := steps.Prepare(env, in, a.args)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +108,7 @@ func (a SetReadOnly) Apply(ctx context.Context, env *steps.Env, in steps.Inputs)
 
 // Rollback implements steps.Action: the opposite setting.
 func (a SetReadOnly) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
-	loc, err := a.args(in)
-	if err != nil {
-		return err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	loc, cp, err := steps.Prepare(env, in, a.args)
 	if err != nil {
 		return err
 	}
@@ -158,11 +146,7 @@ func dropArgs(in steps.Inputs) (fleet.Location, error) {
 
 // Observe implements steps.Action.
 func (Drop) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	loc, err := dropArgs(in)
-	if err != nil {
-		return false, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	loc, cp, err := steps.Prepare(env, in, dropArgs)
 	if err != nil {
 		return false, err
 	}
@@ -185,11 +169,7 @@ type leftovers interface {
 
 // Apply implements steps.Action.
 func (Drop) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	loc, err := dropArgs(in)
-	if err != nil {
-		return nil, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	loc, cp, err := steps.Prepare(env, in, dropArgs)
 	if err != nil {
 		return nil, err
 	}

@@ -56,11 +56,7 @@ func isCopyOf(ctx context.Context, cp fleet.ControlPlane, loc, primary fleet.Loc
 
 // Observe implements steps.Action.
 func (CreateSecondary) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	p, err := createArgs(in)
-	if err != nil {
-		return false, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	p, cp, err := steps.Prepare(env, in, createArgs)
 	if err != nil {
 		return false, err
 	}
@@ -69,11 +65,7 @@ func (CreateSecondary) Observe(ctx context.Context, env *steps.Env, in steps.Inp
 
 // Apply implements steps.Action.
 func (CreateSecondary) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	p, err := createArgs(in)
-	if err != nil {
-		return nil, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	p, cp, err := steps.Prepare(env, in, createArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +82,7 @@ func (CreateSecondary) Apply(ctx context.Context, env *steps.Env, in steps.Input
 
 // Rollback implements steps.Action.
 func (CreateSecondary) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
-	p, err := createArgs(in)
-	if err != nil {
-		return err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	p, cp, err := steps.Prepare(env, in, createArgs)
 	if err != nil {
 		return err
 	}
@@ -119,11 +107,7 @@ func (CreateSecondary) Estimate(steps.Inputs) steps.Estimate {
 // EstimateLive implements steps.LiveEstimator: seeding time of the
 // primary's current size at 220 GB/h, plus the catch-up.
 func (CreateSecondary) EstimateLive(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Estimate, error) {
-	p, err := createArgs(in)
-	if err != nil {
-		return steps.Estimate{}, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	p, cp, err := steps.Prepare(env, in, createArgs)
 	if err != nil {
 		return steps.Estimate{}, err
 	}
@@ -306,11 +290,7 @@ func disconnectArgs(in steps.Inputs) (fleet.Location, error) {
 
 // Observe implements steps.Action.
 func (Disconnect) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	loc, err := disconnectArgs(in)
-	if err != nil {
-		return false, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	loc, cp, err := steps.Prepare(env, in, disconnectArgs)
 	if err != nil {
 		return false, err
 	}
@@ -323,11 +303,7 @@ func (Disconnect) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) 
 
 // Apply implements steps.Action.
 func (Disconnect) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	loc, err := disconnectArgs(in)
-	if err != nil {
-		return nil, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	loc, cp, err := steps.Prepare(env, in, disconnectArgs)
 	if err != nil {
 		return nil, err
 	}

@@ -78,11 +78,7 @@ func addArgs(in steps.Inputs) (fleet.Endpoint, error) {
 
 // Observe implements steps.Action.
 func (AddEndpoint) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	want, err := addArgs(in)
-	if err != nil {
-		return false, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	want, cp, err := steps.Prepare(env, in, addArgs)
 	if err != nil {
 		return false, err
 	}
@@ -92,11 +88,7 @@ func (AddEndpoint) Observe(ctx context.Context, env *steps.Env, in steps.Inputs)
 
 // Apply implements steps.Action.
 func (AddEndpoint) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	want, err := addArgs(in)
-	if err != nil {
-		return nil, err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	want, cp, err := steps.Prepare(env, in, addArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +105,7 @@ func (AddEndpoint) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 
 // Rollback implements steps.Action.
 func (AddEndpoint) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
-	want, err := addArgs(in)
-	if err != nil {
-		return err
-	}
-	cp, err := steps.ControlPlaneOf(env)
+	want, cp, err := steps.Prepare(env, in, addArgs)
 	if err != nil {
 		return err
 	}
