@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -24,8 +25,10 @@ type Evaluator struct {
 
 var _ runner.Evaluator = (*Evaluator)(nil)
 
-// env builds the expression environment for one evaluation.
-func (e *Evaluator) env(ctx context.Context, step *planner.Step, st runner.State, needLive bool) (*expression.Env, error) {
+// env builds the expression environment for one evaluation. The step states
+// and the live state are read only when the expression refers to them: a
+// plan may hold thousands of steps, and observing the fleet costs queries.
+func (e *Evaluator) env(ctx context.Context, step *planner.Step, st runner.State, needSteps, needLive bool) (*expression.Env, error) {
 	info := st.Run()
 	params := e.Params
 	if step.Params != nil {
@@ -33,8 +36,8 @@ func (e *Evaluator) env(ctx context.Context, step *planner.Step, st runner.State
 	}
 	env := &expression.Env{Params: params, Steps: map[string]expression.StepState{},
 		Run: expression.Run{ID: info.ID, Target: info.Target, Plan: info.Plan, Attempt: info.Session}}
-	if s, ok := st.(interface{ StepIDs() []string }); ok {
-		for _, id := range s.StepIDs() {
+	if needSteps {
+		for _, id := range st.StepIDs() {
 			status, outputs, _ := st.Step(id)
 			env.Steps[id] = expression.StepState{Status: status, Outputs: outputs}
 		}
@@ -58,7 +61,7 @@ func (e *Evaluator) Guard(ctx context.Context, step *planner.Step, st runner.Sta
 	if err != nil {
 		return false, "", err
 	}
-	env, err := e.env(ctx, step, st, prog.References("live"))
+	env, err := e.env(ctx, step, st, prog.References("steps"), prog.References("live"))
 	if err != nil {
 		return false, "", err
 	}
@@ -120,13 +123,18 @@ func describe(p *expression.Program, env *expression.Env) string {
 
 // Inputs implements runner.Evaluator.
 func (e *Evaluator) Inputs(ctx context.Context, step *planner.Step, st runner.State) (steps.Inputs, error) {
-	needLive := false
+	interpolated, needSteps, needLive := false, false, false
 	walkStrings(step.With, func(s string) {
-		if expression.HasInterpolation(s) && strings.Contains(s, "live") {
-			needLive = true
+		if expression.HasInterpolation(s) {
+			interpolated = true
+			needSteps = needSteps || strings.Contains(s, "steps")
+			needLive = needLive || strings.Contains(s, "live")
 		}
 	})
-	env, err := e.env(ctx, step, st, needLive)
+	if !interpolated {
+		return steps.Inputs(maps.Clone(step.With)), nil
+	}
+	env, err := e.env(ctx, step, st, needSteps, needLive)
 	if err != nil {
 		return nil, err
 	}
