@@ -28,33 +28,8 @@ import (
 	_ "github.com/fleetplan/fleetplan/steps/traffic"
 )
 
-// StateDirName is the folder beside fleetplan.yaml that holds runs and locks.
-const StateDirName = ".fleetplan"
-
-// StateDir returns the state folder for a config.
-func StateDir(cfg *plans.Config) string { return filepath.Join(cfg.Dir, StateDirName) }
-
-// FindStateDir locates the state folder from an explicit config path or the
-// fleetplan.yaml found from the working directory upwards.
-func FindStateDir(configPath string) (string, error) {
-	if configPath == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return "", err
-		}
-		p, ok := plans.FindConfig(wd)
-		if !ok {
-			return "", &fleet.Error{Op: "find fleetplan.yaml", Target: wd, Err: errors.New("no fleetplan.yaml here or in a parent folder"),
-				Hint: "run from your plan repository, or pass --config path/to/fleetplan.yaml"}
-		}
-		configPath = p
-	}
-	abs, err := filepath.Abs(configPath)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(filepath.Dir(abs), StateDirName), nil
-}
+// StateDir returns the state folder (runs and locks) beside a config.
+func StateDir(cfg *plans.Config) string { return filepath.Join(cfg.Dir, runner.StateDirName) }
 
 // LoadConfig loads fleetplan.yaml from an explicit path or by searching upwards
 // from the working directory.
