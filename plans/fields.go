@@ -1,7 +1,6 @@
 package plans
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -196,13 +195,4 @@ func walkStrings(v any, ptr string, fn func(ptr, s string)) {
 			walkStrings(x[k], ptr+"/"+schema.Escape(k), fn)
 		}
 	}
-}
-
-// quoteList renders names for hints: "a", "b", "c".
-func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	return strings.Join(q, ", ")
 }

@@ -411,8 +411,7 @@ func TestResumeAfterInterruptedSession(t *testing.T) {
 				t.Fatalf("b journal %v, want %v", got, wantB)
 			}
 			// The skipped step's effect is this run's own: a rollback undoes it.
-			res, err = Rollback(context.Background(), res.RunID, o)
-			if err != nil {
+			if _, err = Rollback(context.Background(), res.RunID, o); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Contains(tr.get(), "rollback:b") {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
@@ -120,13 +119,6 @@ func optIDPtr(ns sql.NullString) (*uuid.UUID, error) {
 		return nil, err
 	}
 	return &u, nil
-}
-
-func optIDArg(id *uuid.UUID) any {
-	if id == nil {
-		return nil
-	}
-	return id.String()
 }
 
 // keyArg passes a stored key to SQLite: nil stays NULL (+inf), the empty
@@ -434,14 +426,3 @@ func (t *Target) checkMappings(ctx context.Context, q querier, m fleet.ShardMap)
 	}
 	return nil
 }
-
-func errIs(err error, targets ...error) bool {
-	for _, t := range targets {
-		if errors.Is(err, t) {
-			return true
-		}
-	}
-	return false
-}
-
-var _ = strings.EqualFold
