@@ -15,10 +15,27 @@ type ForeignKey struct {
 
 // TableInfo describes one user table of a database.
 type TableInfo struct {
-	Name        string       `json:"name"`
-	Columns     []string     `json:"columns"`
+	Name    string   `json:"name"`
+	Columns []string `json:"columns"`
+	// ColumnTypes are the declared types of Columns, in the same order;
+	// empty when the driver cannot tell.
+	ColumnTypes []string     `json:"columnTypes,omitempty"`
 	PrimaryKey  []string     `json:"primaryKey"`
 	ForeignKeys []ForeignKey `json:"foreignKeys"`
+}
+
+// ColumnType returns the declared type of a column (case-insensitive
+// name); ok is false when the table has no such column.
+func (t TableInfo) ColumnType(name string) (typ string, ok bool) {
+	for i, c := range t.Columns {
+		if strings.EqualFold(c, name) {
+			if i < len(t.ColumnTypes) {
+				return t.ColumnTypes[i], true
+			}
+			return "", true
+		}
+	}
+	return "", false
 }
 
 // KeyRange is a half-open range of typed key values [Low, High): int32,

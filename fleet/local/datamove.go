@@ -275,19 +275,20 @@ func tablesOf(ctx context.Context, q querier, loc fleet.Location) ([]fleet.Table
 // tableInfo describes table name of the main database (not an attached one).
 func tableInfo(ctx context.Context, q querier, loc fleet.Location, name string) (fleet.TableInfo, error) {
 	ti := fleet.TableInfo{Name: name}
-	rows, err := q.QueryContext(ctx, `SELECT name, pk FROM pragma_table_info(?, 'main') ORDER BY cid`, name)
+	rows, err := q.QueryContext(ctx, `SELECT name, type, pk FROM pragma_table_info(?, 'main') ORDER BY cid`, name)
 	if err != nil {
 		return ti, sqlErr("describe table "+name, loc, err)
 	}
 	pk := map[int]string{}
 	for rows.Next() {
-		var col string
+		var col, typ string
 		var pos int
-		if err := rows.Scan(&col, &pos); err != nil {
+		if err := rows.Scan(&col, &typ, &pos); err != nil {
 			rows.Close()
 			return ti, err
 		}
 		ti.Columns = append(ti.Columns, col)
+		ti.ColumnTypes = append(ti.ColumnTypes, typ)
 		if pos > 0 {
 			pk[pos] = col
 		}

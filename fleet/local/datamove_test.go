@@ -35,11 +35,13 @@ func TestTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []fleet.TableInfo{
-		{Name: "customers", Columns: []string{"id", "region_id", "name", "email", "balance", "created_at"}, PrimaryKey: []string{"id"},
+		{Name: "customers", Columns: []string{"id", "region_id", "name", "email", "balance", "created_at"},
+			ColumnTypes: []string{"INTEGER", "INTEGER", "TEXT", "TEXT", "REAL", "TEXT"}, PrimaryKey: []string{"id"},
 			ForeignKeys: []fleet.ForeignKey{{Table: "regions", From: []string{"region_id"}, To: []string{"id"}}}},
-		{Name: "orders", Columns: []string{"id", "customer_id", "amount", "note", "created_at"}, PrimaryKey: []string{"id"},
+		{Name: "orders", Columns: []string{"id", "customer_id", "amount", "note", "created_at"},
+			ColumnTypes: []string{"INTEGER", "INTEGER", "REAL", "TEXT", "TEXT"}, PrimaryKey: []string{"id"},
 			ForeignKeys: []fleet.ForeignKey{{Table: "customers", From: []string{"customer_id"}, To: []string{"id"}}}},
-		{Name: "regions", Columns: []string{"id", "name"}, PrimaryKey: []string{"id"}},
+		{Name: "regions", Columns: []string{"id", "name"}, ColumnTypes: []string{"INTEGER", "TEXT"}, PrimaryKey: []string{"id"}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("Tables (-want +got):\n%s", diff)
