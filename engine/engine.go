@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -208,13 +209,64 @@ func ObserveShardLayout(ctx context.Context, spec *plans.ShardLayout, target fle
 			if err != nil {
 				return nil, err
 			}
+			st.Described = tables
 			for _, t := range tables {
 				st.Tables = append(st.Tables, t.Name)
 			}
 		}
 		live.Databases[loc] = st
 	}
+	if err := observeNames(ctx, spec, target, live); err != nil {
+		return nil, err
+	}
 	return live, nil
+}
+
+// observeNames adds what the planner checks the plan's names against:
+// the fleet's servers, the tables the schemaFile creates, and which column
+// types hold the map's keys, as far as the driver can tell.
+func observeNames(ctx context.Context, spec *plans.ShardLayout, target fleet.Target, live *planner.ShardLayoutLive) error {
+	if sl, ok := target.(fleet.ServerLister); ok {
+		servers, err := sl.Servers(ctx)
+		if err != nil {
+			return err
+		}
+		live.Servers = append([]string{}, servers...)
+	}
+	if kc, ok := target.(fleet.KeyColumnChecker); ok {
+		live.KeyColumnFits = kc.KeyColumnFits
+	}
+	sd, ok := target.(fleet.SchemaDescriber)
+	if !ok || spec.SchemaFile == "" {
+		return nil
+	}
+	script, err := readSchemaFile(spec.SchemaFile)
+	if err != nil {
+		live.SchemaFile = planner.SchemaFileState{Described: true, Err: err}
+		return nil
+	}
+	tables, told, err := sd.DescribeSQL(ctx, script)
+	live.SchemaFile = planner.SchemaFileState{Described: told, Tables: tables, Err: err}
+	return nil
+}
+
+// maxSchemaFile bounds the schemaFile read at plan time.
+const maxSchemaFile = 16 << 20
+
+func readSchemaFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s: %w", filepath.Base(path), errors.Unwrap(err))
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSchemaFile+1))
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s: %w", filepath.Base(path), err)
+	}
+	if len(b) > maxSchemaFile {
+		return "", fmt.Errorf("%s is larger than %d MiB", filepath.Base(path), maxSchemaFile>>20)
+	}
+	return string(b), nil
 }
 
 // SavedPlan is the file `plan --out` writes: the graph (with the live

@@ -87,8 +87,8 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 		if err != nil {
 			pos, from := s.Pos, ""
 			if pos.File != doc.File {
-				// A template's step: report it at the plan that uses it.
-				pos, from = doc.Pos, fmt.Sprintf(" (defined at %s)", s.Pos)
+				// A template's step: report it at the plan's uses:.
+				pos, from = orPos(spec.UsesPos, doc.Pos), fmt.Sprintf(" (defined at %s)", s.Pos)
 			}
 			diags.Errorf(pos, "step %q (%s)%s: %v", s.ID, s.Action, from, err)
 			continue
@@ -100,11 +100,13 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 	}
 	reached, now, err := live.Desired(ctx, spec.Desired)
 	if err != nil {
-		diags.Errorf(doc.Pos, "observe the desired end: %v", err)
+		diags.Errorf(orPos(spec.DesiredPos, doc.Pos), "observe the desired end: %v", err).
+			WithHint("the target's driver must report traffic-manager profiles and app slots for desired:")
 		return nil, diags
 	}
 	if fp, err := live.Fingerprint(ctx, doc.Steps); err != nil {
-		diags.Errorf(doc.Pos, "fingerprint the live state: %v", err)
+		diags.Errorf(orPos(spec.UsesPos, doc.Pos), "fingerprint the live state: %v", err).
+			WithHint("every database, slot and endpoint the steps name must be readable on the target")
 		return nil, diags
 	} else {
 		g.Fingerprint = fp

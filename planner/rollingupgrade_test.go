@@ -236,7 +236,7 @@ func TestPlanRollingUpgradeErrors(t *testing.T) {
 				return StepFacts{}, errors.New("read script: no such file v2.sql")
 			}
 			return StepFacts{}, nil
-		}, want: `plan.yaml:1:1: step "upgrade" (database.run-sql-script) (defined at builtin:geo-rolling-upgrade-single-region:`},
+		}, want: `plan.yaml:7:9: step "upgrade" (database.run-sql-script) (defined at builtin:geo-rolling-upgrade-single-region:`},
 		"desired end unobservable": {facts: recipeFacts(), desired: func(plans.UpgradeDesired) (bool, string, error) {
 			return false, "", errors.New("catalog unreadable")
 		}, want: "observe the desired end: catalog unreadable"},

@@ -38,6 +38,9 @@ type RowCounter interface {
 type DatabaseState struct {
 	Exists bool
 	Tables []string // table names present (lower-case compare)
+	// Described holds the same tables with their columns; nil when the
+	// driver cannot describe them (columns are then not checked).
+	Described []fleet.TableInfo
 }
 
 func (d DatabaseState) hasTable(name string) bool {
@@ -59,6 +62,23 @@ type ShardLayoutLive struct {
 	Databases map[fleet.Location]DatabaseState
 	// Rows counts rows per key range, for estimates and safety checks.
 	Rows RowCounter
+	// Servers lists the servers of the fleet; nil when the driver cannot
+	// tell (servers are then not checked).
+	Servers []string
+	// SchemaFile is what the plan's schemaFile would create on a new shard.
+	SchemaFile SchemaFileState
+	// KeyColumnFits tells whether a column of a declared type can hold the
+	// map's keys (see fleet.KeyColumnChecker); nil when the driver cannot tell.
+	KeyColumnFits func(kt fleet.KeyType, columnType string) (ok bool, want string)
+}
+
+// SchemaFileState is what the driver tells of the plan's schemaFile.
+type SchemaFileState struct {
+	// Described is true when Tables (or Err) says what the script creates.
+	Described bool
+	Tables    []fleet.TableInfo
+	// Err is why the script does not run.
+	Err error
 }
 
 // Options tune estimates.
@@ -106,12 +126,12 @@ func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayout
 	}
 	kt, err := fleet.ParseKeyType(spec.KeyType)
 	if err != nil {
-		diags.Errorf(doc.Pos, "%v", err)
+		diags.Errorf(orPos(spec.KeyTypePos, doc.Pos), "%v", err).WithHint("keyType is one of int32, int64, guid, binary, datetime, timespan, datetimeoffset")
 		return nil, diags
 	}
 	mt, err := fleet.ParseMapType(orDefault(spec.MapType, plans.MapRange))
 	if err != nil {
-		diags.Errorf(doc.Pos, "%v", err)
+		diags.Errorf(orPos(spec.MapTypePos, doc.Pos), "%v", err).WithHint("mapType is range or list")
 		return nil, diags
 	}
 	throughput, basis := opt.Throughput, opt.ThroughputBasis
@@ -122,6 +142,10 @@ func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayout
 		throughput: throughput, basis: basis, shardByName: map[string]fleet.Location{},
 		nameByLoc: map[string]string{}, actionOf: map[string]string{}}
 	b.checkLiveHealth()
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	b.checkLiveNames()
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -174,24 +198,29 @@ func (b *layoutBuilder) checkLiveHealth() {
 		return
 	}
 	if m.Map.Type != b.mt {
-		b.diags.Errorf(b.doc.Pos, "shard map %q is a %s map in the fleet but the plan says mapType %s", m.Map.Name, m.Map.Type, b.mt).
-			WithHint("a map's type cannot change; use a new shardMap name")
+		if b.spec.MapTypePos.Line == 0 {
+			b.diags.Errorf(b.mapPos(), "shard map %q is a %s map in the fleet but the plan has no mapType, which means %s", m.Map.Name, m.Map.Type, b.mt).
+				WithHint("add mapType: %s to the spec; a map's type cannot change", m.Map.Type)
+		} else {
+			b.diags.Errorf(b.spec.MapTypePos, "shard map %q is a %s map in the fleet but the plan says mapType %s", m.Map.Name, m.Map.Type, b.mt).
+				WithHint("a map's type cannot change; write mapType: %s, or use a new shardMap name", m.Map.Type)
+		}
 	}
 	if m.Map.KeyType != b.kt {
-		b.diags.Errorf(b.doc.Pos, "shard map %q has key type %s in the fleet but the plan says keyType %s", m.Map.Name, m.Map.KeyType, b.kt).
-			WithHint("a map's key type cannot change")
+		b.diags.Errorf(orPos(b.spec.KeyTypePos, b.mapPos()), "shard map %q has key type %s in the fleet but the plan says keyType %s", m.Map.Name, m.Map.KeyType, b.kt).
+			WithHint("a map's key type cannot change; write keyType: %s, or use a new shardMap name", m.Map.KeyType)
 	}
 	for _, p := range m.Pending {
-		b.diags.Errorf(b.doc.Pos, "shard map %q has a pending operation %s (%s) left by another writer", m.Map.Name, p.ID, p.Name).
+		b.diags.Errorf(b.mapPos(), "shard map %q has a pending operation %s (%s) left by another writer", m.Map.Name, p.ID, p.Name).
 			WithHint("run `fleetplan resume` if it was a fleetplan run, or let the owning tool finish; the next writer rolls it back")
 	}
 	for _, mp := range m.Mappings {
 		if mp.LockOwner != ([16]byte{}) {
-			b.diags.Errorf(b.doc.Pos, "mapping %s on %s is locked by owner %s", b.rangeText(mp.Min, mp.Max), mp.Location, mp.LockOwner).
+			b.diags.Errorf(b.mapPos(), "mapping %s on %s is locked by owner %s", b.rangeText(mp.Min, mp.Max), mp.Location, mp.LockOwner).
 				WithHint("another tool holds this mapping; unlock it there, or wait for it to finish")
 		}
 		if !mp.Online {
-			b.diags.Errorf(b.doc.Pos, "mapping %s on %s is offline, probably an interrupted move", b.rangeText(mp.Min, mp.Max), mp.Location).
+			b.diags.Errorf(b.mapPos(), "mapping %s on %s is offline, probably an interrupted move", b.rangeText(mp.Min, mp.Max), mp.Location).
 				WithHint("run `fleetplan resume` to finish the interrupted run, or `fleetplan runs` to find it")
 		}
 	}
@@ -368,11 +397,7 @@ func (b *layoutBuilder) planShards() {
 			}
 		}
 		if b.liveShard(loc) != nil {
-			if db.Exists && len(missing) > 0 {
-				b.diags.Errorf(s.Pos, "shard %s (%s) lacks table(s) %s", s.Name, loc, strings.Join(missing, ", ")).
-					WithHint("create them on the shard first; fleetplan only applies schemaFile to new shards")
-			}
-			continue
+			continue // checkTables reported missing tables, at the table
 		}
 		if (!db.Exists || len(missing) > 0) && b.spec.SchemaFile == "" {
 			what := "does not exist"
@@ -526,7 +551,7 @@ func (b *layoutBuilder) pieces(live []fleet.Mapping, desired []*desiredRange) []
 func (b *layoutBuilder) keyRange(min, max []byte) fleet.KeyRange {
 	r, err := shardkey.Range(b.kt, min, max)
 	if err != nil {
-		b.diags.Errorf(b.doc.Pos, "key range %s: %v", b.rangeText(min, max), err)
+		b.diags.Errorf(b.mapPos(), "key range %s: %v", b.rangeText(min, max), err)
 	}
 	return r
 }
@@ -545,7 +570,7 @@ func (b *layoutBuilder) rows(loc fleet.Location, min, max []byte) (int64, map[st
 		}
 		n, err := b.live.Rows.CountRange(b.ctx, loc, fleet.BareTable(t.Table), t.Key, r)
 		if err != nil {
-			b.diags.Errorf(b.doc.Pos, "count rows of %s in %s on %s: %v", t.Table, b.rangeText(min, max), loc, err)
+			b.diags.Errorf(orPos(t.Pos, b.mapPos()), "count rows of %s in %s on %s: %v", t.Table, b.rangeText(min, max), loc, err)
 			continue
 		}
 		per[t.Table] = n

@@ -16,6 +16,12 @@ func (l *loader) rollingUpgrade(doc *Document, spec obj) *RollingUpgrade {
 		OnFailure:        onFailure(spec),
 		ReadOnlyEstimate: spec.duration("readOnlyEstimate"),
 	}
+	if spec.has("uses") {
+		r.UsesPos = spec.pos("uses")
+	}
+	if spec.has("desired") {
+		r.DesiredPos = spec.keyPos("desired")
+	}
 	l.stepSource(doc, spec, true)
 	return r
 }

@@ -31,10 +31,18 @@ func (l *loader) shardLayout(doc *Document, spec obj) *ShardLayout {
 		KeyType:           spec.str("keyType"),
 		DropRemovedShards: spec.boolean("dropRemovedShards"),
 		OnFailure:         onFailure(spec),
+		TargetPos:         spec.pos("target"),
+		ShardMapPos:       spec.pos("shardMap"),
+		KeyTypePos:        spec.pos("keyType"),
+		SchemaFilePos:     spec.pos("schemaFile"),
+	}
+	if spec.has("mapType") {
+		s.MapTypePos = spec.pos("mapType")
 	}
 	move := spec.obj("move")
 	s.Move = MoveSettings{BatchSize: move.integer("batchSize", DefaultBatchSize), Parallel: move.integer("parallel", DefaultParallel)}
 	l.shards(s, spec)
+	l.checkCreateServer(doc, s, spec)
 	l.mappings(s, spec)
 	l.tables(s, spec)
 	if f := spec.str("schemaFile"); f != "" {
@@ -64,7 +72,8 @@ func (l *loader) shards(s *ShardLayout, spec obj) {
 	byName := map[string]obj{}
 	byLoc := map[string]obj{}
 	for _, it := range spec.items("shards") {
-		sh := Shard{Name: it.strOr("name", it.str("database")), Server: it.str("server"), Database: it.str("database"), Pos: it.at()}
+		sh := Shard{Name: it.strOr("name", it.str("database")), Server: it.str("server"), Database: it.str("database"),
+			CreateServer: it.boolean("createServer"), Pos: it.at(), ServerPos: it.pos("server")}
 		if sh.Name == "" || sh.Server == "" || sh.Database == "" {
 			continue // the schema reported what is missing
 		}
@@ -85,6 +94,25 @@ func (l *loader) shards(s *ShardLayout, spec obj) {
 		}
 		byName[sh.Name], byLoc[loc] = it, it
 		s.Shards = append(s.Shards, sh)
+	}
+}
+
+// checkCreateServer refuses createServer: true on a target whose driver
+// cannot create servers: only the local driver makes one on the fly; a real
+// server is created (and paid for) outside fleetplan.
+func (l *loader) checkCreateServer(doc *Document, s *ShardLayout, spec obj) {
+	if doc.Config == nil {
+		return
+	}
+	t, ok := doc.Config.Targets[s.Target]
+	if !ok || t.Driver == DriverLocal {
+		return
+	}
+	for _, it := range spec.items("shards") {
+		if it.boolean("createServer") {
+			it.errorf("createServer", "createServer: true is for the local driver; target %q uses the %s driver", s.Target, t.Driver).
+				WithHint("create server %q in the %s control plane first, then remove createServer", it.str("server"), t.Driver)
+		}
 	}
 }
 
@@ -261,7 +289,7 @@ func (l *loader) tables(s *ShardLayout, spec obj) {
 		return true
 	}
 	for _, it := range tables.items("sharded") {
-		t := ShardedTable{Table: it.str("table"), Key: it.str("key")}
+		t := ShardedTable{Table: it.str("table"), Key: it.str("key"), Pos: it.pos("table"), KeyPos: it.pos("key")}
 		if check(t.Table, it.pos("table")) && t.Key != "" {
 			s.Tables.Sharded = append(s.Tables.Sharded, t)
 		}
@@ -269,8 +297,10 @@ func (l *loader) tables(s *ShardLayout, spec obj) {
 	list, _ := tables.m["reference"].([]any)
 	for i, v := range list {
 		name, _ := v.(string)
-		if check(name, tables.d.pos(fmt.Sprintf("%s/%d", tables.child("reference"), i))) {
+		pos := tables.d.pos(fmt.Sprintf("%s/%d", tables.child("reference"), i))
+		if check(name, pos) {
 			s.Tables.Reference = append(s.Tables.Reference, name)
+			s.Tables.ReferencePos = append(s.Tables.ReferencePos, pos)
 		}
 	}
 }

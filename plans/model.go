@@ -106,12 +106,21 @@ type ShardLayout struct {
 	Move              MoveSettings
 	Guards            []Guard
 	OnFailure         string
+	// Positions of fields as written, for diagnostics that only the live
+	// fleet can tell (the value's position; MapTypePos is zero when mapType
+	// is not written).
+	TargetPos, ShardMapPos, KeyTypePos, MapTypePos, SchemaFilePos diag.Pos
 }
 
 // Shard is one shard database. Name defaults to Database.
 type Shard struct {
 	Name, Server, Database string
-	Pos                    diag.Pos
+	// CreateServer says the shard's server may be new (local driver only);
+	// without it a server the fleet does not have is refused.
+	CreateServer bool
+	Pos          diag.Pos
+	// ServerPos is the position of server:.
+	ServerPos diag.Pos
 }
 
 // Range maps the half-open key interval [Low, High) to a shard.
@@ -149,12 +158,16 @@ type DateTimeOffset struct {
 type Tables struct {
 	Sharded   []ShardedTable
 	Reference []string
+	// ReferencePos holds the position of each Reference entry.
+	ReferencePos []diag.Pos
 }
 
 // ShardedTable is a table whose rows move with their sharding key.
 type ShardedTable struct {
 	Table string // "name" or "schema.name"
 	Key   string // the sharding-key column
+	// Pos and KeyPos are the positions of table: and key:.
+	Pos, KeyPos diag.Pos
 }
 
 // MoveSettings tune data movement.
@@ -213,8 +226,13 @@ type RollingUpgrade struct {
 	Target  string
 	Desired UpgradeDesired
 	// Uses is the template reference as written ("./x.yaml", "builtin:NAME"); empty with inline steps.
-	Uses      string
-	OnFailure string
+	Uses string
+	// UsesPos is where uses: is written: plan-time problems of the
+	// template's steps are reported there (zero with inline steps).
+	UsesPos diag.Pos
+	// DesiredPos is where desired: is written (zero when it is not).
+	DesiredPos diag.Pos
+	OnFailure  string
 	// ReadOnlyEstimate is the expected read-only window, shown in previews; zero when not given.
 	ReadOnlyEstimate time.Duration
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,7 +33,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("EXAMPLES", examples)
 			return err
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"bigfile": bigFile},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"bigfile": bigFile, "treehash": treeHash},
 	})
 }
 
@@ -59,5 +61,40 @@ func bigFile(ts *testscript.TestScript, neg bool, args []string) {
 	defer f.Close()
 	if _, err := fmt.Fprint(f, b.String()); err != nil {
 		ts.Fatalf("bigfile: %v", err)
+	}
+}
+
+// treeHash OUT DIR... writes the sha256 of every file under each DIR (or
+// "absent") to OUT, so a script can check with cmp that a command changed
+// nothing in the fleet or in .fleetplan.
+func treeHash(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: treehash OUT DIR...")
+	}
+	var b strings.Builder
+	for _, dir := range args[1:] {
+		root := ts.MkAbs(dir)
+		if _, err := os.Stat(root); os.IsNotExist(err) {
+			fmt.Fprintf(&b, "%s: absent\n", dir)
+			continue
+		}
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			fmt.Fprintf(&b, "%x  %s/%s\n", sha256.Sum256(data), dir, filepath.ToSlash(rel))
+			return nil
+		})
+		if err != nil {
+			ts.Fatalf("treehash: %v", err)
+		}
+	}
+	if err := os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o644); err != nil {
+		ts.Fatalf("treehash: %v", err)
 	}
 }
