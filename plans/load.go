@@ -33,6 +33,7 @@ func (o Options) Load(paths ...string) (*Set, diag.List) {
 	for _, p := range paths {
 		l.collect(p)
 	}
+	l.checkShardMapOwners()
 	l.findTemplateCycles()
 	l.expandAll()
 	set := &Set{}
