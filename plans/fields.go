@@ -133,6 +133,11 @@ func (o obj) compileGuard(k, what string) *expression.Program {
 // inside the YAML scalar at ptr, when the scalar's text maps 1:1 to the file.
 // off is the byte offset of the expression inside the scalar's value.
 func (o obj) exprError(ptr string, off int, what string, err error) {
+	o.diags.Errorf(o.exprPos(ptr, off, err), "%s: %v", what, err)
+}
+
+// exprPos is the file position of an expression error (see exprError).
+func (o obj) exprPos(ptr string, off int, err error) diag.Pos {
 	pos := o.d.pos(ptr)
 	if e, ok := err.(*expression.Error); ok && e.Column > 0 {
 		if n := o.d.nodeAt(ptr); n != nil && verbatimScalar(n) && e.Line <= 1 {
@@ -142,7 +147,7 @@ func (o obj) exprError(ptr string, off int, what string, err error) {
 			}
 		}
 	}
-	o.diags.Errorf(pos, "%s: %v", what, err)
+	return pos
 }
 
 // verbatimScalar reports whether a scalar's value appears in the file exactly

@@ -204,6 +204,7 @@ func (l *loader) stepSource(doc *Document, spec obj, required bool) {
 		p.target = l.templateRef(spec, "uses")
 	} else {
 		p.drafts = l.parseSteps(spec, "steps")
+		l.checkParamUses(paramUses(obj{}, p.drafts), nil, false, inlineSteps)
 	}
 	l.pending = append(l.pending, p)
 }
@@ -387,5 +388,7 @@ func (l *loader) bind(t *templateFile, caller obj, callerParams map[string]any) 
 		return nil, false
 	}
 	out, _ := t.params.Defaults(args).(map[string]any)
-	return out, true
+	before := len(l.diags.Errors())
+	l.checkParamValues(t, caller, out)
+	return out, len(l.diags.Errors()) == before
 }

@@ -39,7 +39,8 @@ type templateFile struct {
 	params       *schema.Schema
 	paramsBroken bool // parameters is not a valid schema (already reported)
 	drafts       []*stepDraft
-	cyclic       bool // part of a uses: cycle (already reported)
+	cyclic       bool       // part of a uses: cycle (already reported)
+	uses         []paramUse // every params reference of its expressions
 }
 
 // templateKey identifies the file a document came from.
@@ -134,6 +135,10 @@ func (l *loader) templateDoc(doc *Document, root obj) *Template {
 	}
 	t.drafts = l.parseSteps(body, "steps")
 	body.compileInterps(body.child("outputs"), body.m["outputs"])
+	t.uses = paramUses(body, t.drafts)
+	if !t.paramsBroken {
+		l.checkParamUses(t.uses, tmpl.Parameters, tmpl.Parameters != nil, "template "+doc.File)
+	}
 	for _, d := range t.drafts {
 		tmpl.Steps = append(tmpl.Steps, d.spec)
 	}
