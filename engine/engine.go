@@ -142,7 +142,12 @@ func Plan(ctx context.Context, doc *plans.Document, target fleet.Target, opt pla
 	case doc.ShardLayout != nil:
 		live, err := ObserveShardLayout(ctx, doc.ShardLayout, target)
 		if err != nil {
-			diags.Errorf(doc.Pos, "observe target %q: %v", target.Name(), err)
+			pos := doc.ShardLayout.TargetPos
+			if pos.Line == 0 {
+				pos = doc.Pos
+			}
+			diags.Errorf(pos, "observe target %q: %v", target.Name(), err).
+				WithHint("check that the target's fleet is reachable and readable (fleetplan layout --target %s)", target.Name())
 			return nil, diags
 		}
 		g, diags := planner.PlanShardLayout(ctx, doc, live, opt)

@@ -28,6 +28,9 @@ const (
 // PlanRollingUpgrade observes what an upgrade's steps touch and plans it.
 func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, target fleet.Target) (*planner.Graph, diag.List) {
 	live := newUpgradeLive(doc, target)
+	if diags := checkUpgradeNames(ctx, doc, live); diags.HasErrors() {
+		return nil, diags
+	}
 	opt := planner.Options{}
 	if doc.Config != nil {
 		opt.Measured = measuredSteps(StateDir(doc.Config), doc.Metadata.Name)

@@ -62,6 +62,9 @@ type Document struct {
 	Steps []*StepSpec
 	// Params are the `with:` values after the template's defaults.
 	Params map[string]any
+	// ParamPos is where each `with:` value is written, by dotted path
+	// ("primary.server"), for plan-time diagnostics about the values.
+	ParamPos map[string]diag.Pos
 
 	source *yaml.Node // the document as written, for Render
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/plans/expression"
 	"github.com/fleetplan/fleetplan/schema"
 )
@@ -225,6 +226,7 @@ func (l *loader) expandAll() {
 		if p.target != nil {
 			if params, ok := l.bind(p.target, p.spec, nil); ok && !p.target.cyclic {
 				p.doc.Params = params
+				p.doc.ParamPos = valuePositions(p.spec, "with")
 				p.doc.Steps = l.expand(p.target.drafts, params, "")
 			}
 		} else {
@@ -391,4 +393,29 @@ func (l *loader) bind(t *templateFile, caller obj, callerParams map[string]any) 
 	before := len(l.diags.Errors())
 	l.checkParamValues(t, caller, out)
 	return out, len(l.diags.Errors()) == before
+}
+
+// valuePositions maps the dotted path of every value under field k of o
+// (maps only) to its position.
+func valuePositions(o obj, k string) map[string]diag.Pos {
+	out := map[string]diag.Pos{}
+	var walk func(v any, ptr, path string)
+	walk = func(v any, ptr, path string) {
+		if path != "" {
+			out[path] = o.d.pos(ptr)
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		for key, e := range m {
+			p := key
+			if path != "" {
+				p = path + "." + key
+			}
+			walk(e, ptr+"/"+schema.Escape(key), p)
+		}
+	}
+	walk(o.m[k], o.child(k), "")
+	return out
 }
