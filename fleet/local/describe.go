@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -24,16 +25,21 @@ const describeTimeout = 10 * time.Second
 // sqliteLimitAttached is SQLITE_LIMIT_ATTACHED.
 const sqliteLimitAttached = 7
 
-// writesFiles matches statements that could write a file outside the scratch
-// database: ATTACH (a new file) and VACUUM INTO.
-var writesFiles = regexp.MustCompile(`(?i)\b(attach|vacuum)\b`)
+// notDescribed matches what the scratch database must not run: ATTACH (a
+// new file) and VACUUM INTO could write outside it, and a script that lifts
+// the size bound could fill memory.
+var notDescribed = regexp.MustCompile(`(?i)\b(attach|vacuum|max_page_count)\b`)
+
+// describeMaxPages bounds the scratch database (4 KiB pages: 64 MiB).
+const describeMaxPages = 16384
 
 // DescribeSQL implements fleet.SchemaDescriber: the script runs in a
 // private in-memory database that is thrown away, so the fleet and the disk
-// stay untouched. A script that could write a file (ATTACH, VACUUM INTO) is
-// not run: ok is false then.
+// stay untouched; it may take describeTimeout and 64 MiB. A script that could
+// write a file (ATTACH, VACUUM INTO) or lift that bound is not run: ok is
+// false then.
 func (t *Target) DescribeSQL(ctx context.Context, script string) ([]fleet.TableInfo, bool, error) {
-	if writesFiles.MatchString(script) {
+	if notDescribed.MatchString(script) {
 		return nil, false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
@@ -49,6 +55,9 @@ func (t *Target) DescribeSQL(ctx context.Context, script string) ([]fleet.TableI
 	}
 	defer conn.Close()
 	if _, err := sqlite.Limit(conn, sqliteLimitAttached, 0); err != nil {
+		return nil, false, err
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", describeMaxPages)); err != nil {
 		return nil, false, err
 	}
 	loc := fleet.Location{Server: "(schema file)", Database: "(scratch)"}

@@ -27,6 +27,9 @@ func TestDescribeSQL(t *testing.T) {
 		"attach":          {script: "ATTACH DATABASE '" + outside + "' AS x; CREATE TABLE x.t(a);", told: false},
 		"vacuum into":     {script: "CREATE TABLE t(a); VACUUM INTO '" + outside + "';", told: false},
 		"untyped columns": {script: "CREATE TABLE t(a, b)", told: true, tables: "t(a ,b )"},
+		"a size bomb": {script: "CREATE TABLE t(b); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 100000) INSERT INTO t SELECT zeroblob(100000) FROM c;",
+			told: true, wantErr: "full"},
+		"lifting the bound": {script: "PRAGMA max_page_count = 1000000000; CREATE TABLE t(a)", told: false},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
