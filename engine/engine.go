@@ -162,7 +162,8 @@ func Plan(ctx context.Context, doc *plans.Document, target fleet.Target, opt pla
 	case doc.RollingUpgrade != nil:
 		return PlanRollingUpgrade(ctx, doc, target)
 	}
-	diags.Errorf(doc.Pos, "planning %s documents is not supported yet", doc.Kind)
+	diags.Errorf(doc.Pos, "planning %s documents is not supported yet", doc.Kind).
+		WithHint("%s plans validate today; plan and apply take ShardLayout and RollingUpgrade plans", doc.Kind)
 	return nil, diags
 }
 
