@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/steps"
 
 	// Drivers and actions register themselves.
 	_ "github.com/fleetplan/fleetplan/fleet/local"
@@ -54,10 +56,17 @@ func LoadConfig(configPath string) (*plans.Config, error) {
 	return cfg, nil
 }
 
+// LoadOptions are the plan loading options for a command: the registry
+// tells the loader which action inputs name files, so each is checked to lie
+// inside the plan repository.
+func LoadOptions(configPath string) plans.Options {
+	return plans.Options{ConfigPath: configPath, PathInputs: steps.FileInputs}
+}
+
 // LoadDocument loads the plan file(s) at path and returns the one runnable
 // document in it (the only non-Template document).
 func LoadDocument(path, configPath string) (*plans.Document, diag.List) {
-	set, diags := plans.Options{ConfigPath: configPath}.Load(path)
+	set, diags := LoadOptions(configPath).Load(path)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -106,15 +115,35 @@ func OpenTarget(ctx context.Context, cfg *plans.Config, name string) (fleet.Targ
 	if spec.Port != 0 {
 		tc.Options["port"] = strconv.Itoa(spec.Port)
 	}
-	for k, ref := range spec.Auth {
-		v, err := ref.Resolve()
+	var diags diag.List
+	for _, k := range sortedKeys(spec.Auth) {
+		ref := spec.Auth[k]
+		v, err := ref.Resolve(cfg.Roots(), cfg.Dir)
 		if err != nil {
-			return nil, &fleet.Error{Op: "open target", Target: name, Err: err,
-				Hint: fmt.Sprintf("set the secret %s named in %s", ref, cfg.Path)}
+			diags.Errorf(spec.AuthPos[k], "target %q: %v", name, err).
+				WithHint("set the secret %s named in %s (a file: path is relative to fleetplan.yaml)", ref, filepath.Base(cfg.Path))
+			continue
 		}
 		tc.Options["auth."+k] = v
 	}
-	return fleet.Open(ctx, tc)
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	t, err := fleet.Open(ctx, tc)
+	if errors.Is(err, fleet.ErrNotAFleet) && spec.PathPos.Line > 0 {
+		diags.Errorf(spec.PathPos, "target %q: %v", name, err).WithHint("%s", fleet.HintOf(err))
+		return nil, diags.Err()
+	}
+	return t, err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // targetOf returns the spec.target of a runnable document.
@@ -357,5 +386,5 @@ func short(s string) string {
 // RunOptions builds runner options for a target.
 func RunOptions(cfg *plans.Config, target fleet.Target, g *planner.Graph, events runner.EventSink, command string) runner.Options {
 	return runner.Options{Dir: StateDir(cfg), Target: target, Parallel: max(g.Parallel, 1), Events: events,
-		Evaluator: &Evaluator{Target: target}, Command: command}
+		Evaluator: &Evaluator{Target: target}, Command: command, Roots: cfg.Roots()}
 }

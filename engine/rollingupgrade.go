@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/planner"
@@ -49,6 +50,7 @@ type upgradeLive struct {
 	target  fleet.Target
 	cp      fleet.ControlPlane // nil when the driver has none
 	baseDir string
+	roots   confine.Roots   // where step inputs may name files
 	prod    map[string]bool // "kind name" of objects serving production now; nil until read
 }
 
@@ -59,6 +61,9 @@ func newUpgradeLive(doc *plans.Document, target fleet.Target) *upgradeLive {
 	u.cp, _ = target.(fleet.ControlPlane)
 	if abs, err := filepath.Abs(doc.File); err == nil {
 		u.baseDir = filepath.Dir(abs)
+	}
+	if doc.Config != nil {
+		u.roots = doc.Config.Roots()
 	}
 	return u
 }
@@ -116,7 +121,7 @@ func (u *upgradeLive) Facts(ctx context.Context, s *plans.StepSpec) (planner.Ste
 	if err != nil {
 		return f, err
 	}
-	env := &steps.Env{Target: u.target, StepID: s.ID, BaseDir: u.baseDir}
+	env := &steps.Env{Target: u.target, StepID: s.ID, BaseDir: u.baseDir, Roots: u.roots}
 	est := action.Estimate(in)
 	if le, ok := action.(steps.LiveEstimator); ok && resolved {
 		if e, err := le.EstimateLive(ctx, env, in); err == nil {

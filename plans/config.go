@@ -1,8 +1,11 @@
 package plans
 
 import (
+	"os"
 	"path/filepath"
+	"strconv"
 
+	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/schema"
 )
@@ -86,6 +89,15 @@ func (l *loader) config(abs, display string) *Config {
 	l.diags.Add(sch.Validate(raw.value, raw.locator(""), "")...)
 	cfg := &Config{Path: abs, Dir: filepath.Dir(abs), Targets: map[string]TargetSpec{}}
 	root := obj{d: raw, m: m, diags: &l.diags}
+	cfg.readAllowPaths(root)
+	roots := cfg.Roots()
+	if k := root.str("planSigningKey"); k != "" {
+		if ref, ok := parseSecretRef(k); ok {
+			cfg.PlanSigningKey = &SecretRef{Kind: ref.Kind, Ref: ref.Ref}
+			cfg.PlanSigningKeyPos = root.pos("planSigningKey")
+			checkSecretFile(root, "planSigningKey", ref, roots, cfg.Dir)
+		}
+	}
 	targets := root.obj("targets")
 	for name := range targets.m {
 		t := targets.obj(name)
@@ -98,6 +110,7 @@ func (l *loader) config(abs, display string) *Config {
 		}
 		if p := t.str("path"); p != "" {
 			spec.Path = cfg.resolve(p)
+			spec.PathPos = t.pos("path")
 		}
 		auth := t.obj("auth")
 		for k, v := range auth.m {
@@ -106,16 +119,15 @@ func (l *loader) config(abs, display string) *Config {
 				continue
 			}
 			ref, isRef := parseSecretRef(s)
-			switch {
-			case isRef && ref.Kind == SecretFile:
-				ref.Ref = cfg.resolve(ref.Ref)
-			case !isRef:
+			if !isRef {
 				ref = SecretRef{Kind: SecretValue, Ref: s}
 			}
+			checkSecretFile(auth, k, ref, roots, cfg.Dir)
 			if spec.Auth == nil {
-				spec.Auth = map[string]SecretRef{}
+				spec.Auth, spec.AuthPos = map[string]SecretRef{}, map[string]diag.Pos{}
 			}
 			spec.Auth[k] = ref
+			spec.AuthPos[k] = auth.pos(k)
 		}
 		opts, _ := t.m["options"].(map[string]any)
 		for _, k := range []string{"subscription", "resourceGroup"} {
@@ -139,4 +151,39 @@ func (c *Config) resolve(p string) string {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(c.Dir, p)
+}
+
+// readAllowPaths reads allowPaths: the folders besides the repository that plans
+// may name files in. Each must exist; they are resolved like every path.
+func (c *Config) readAllowPaths(root obj) {
+	for i, p := range root.strings("allowPaths") {
+		abs := c.resolve(p)
+		st, err := os.Stat(abs)
+		if err != nil || !st.IsDir() {
+			root.diags.Errorf(root.d.pos(root.child("allowPaths")+"/"+strconv.Itoa(i)), "allowPaths: %q is not a folder", p).
+				WithHint("list folders that exist, relative to fleetplan.yaml or absolute")
+			continue
+		}
+		c.AllowPaths = append(c.AllowPaths, abs)
+	}
+}
+
+// Roots are the folders plans under this config may name files in: the
+// folder of fleetplan.yaml and every allowPaths entry.
+func (c *Config) Roots() confine.Roots {
+	if c == nil {
+		return confine.Roots{}
+	}
+	return confine.New(append([]string{c.Dir}, c.AllowPaths...)...)
+}
+
+// checkSecretFile reports a file: reference (field k of o) that leads outside
+// roots. A file that does not exist is reported when the secret is needed.
+func checkSecretFile(o obj, k string, ref SecretRef, roots confine.Roots, base string) {
+	if ref.Kind != SecretFile {
+		return
+	}
+	if _, err := roots.Resolve(base, ref.Ref); err != nil {
+		reportOutside(o.errorf(k, "secret file:%s: %v", ref.Ref, err), err)
+	}
 }

@@ -3,7 +3,6 @@ package plans
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -45,15 +44,7 @@ func (l *loader) shardLayout(doc *Document, spec obj) *ShardLayout {
 	l.checkCreateServer(doc, s, spec)
 	l.mappings(s, spec)
 	l.tables(s, spec)
-	if f := spec.str("schemaFile"); f != "" {
-		s.SchemaFile = filepath.Join(filepath.Dir(absPath(doc.File)), f)
-		if filepath.IsAbs(f) {
-			s.SchemaFile = f
-		}
-		if !fileExists(s.SchemaFile) {
-			spec.errorf("schemaFile", "schema file %q not found", f).WithHint("schemaFile is relative to the plan's folder")
-		}
-	}
+	s.SchemaFile = confinedFile(spec, "schemaFile", "schema file", rootsOf(doc))
 	s.Guards = guards(spec)
 	return s
 }

@@ -19,6 +19,11 @@ type Options struct {
 	// ConfigPath is fleetplan.yaml to use for every plan; empty means: look in
 	// each plan's folder, then its parents.
 	ConfigPath string
+	// PathInputs lists the inputs of an action that name files or folders
+	// (the action registry knows them; plans does not). Each such input that
+	// is known when the plan is loaded must resolve inside the plan
+	// repository. Nil checks none.
+	PathInputs func(action string) []string
 }
 
 // Load reads plan files and folders (recursively, *.yaml and *.yml; hidden

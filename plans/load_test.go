@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/google/go-cmp/cmp"
 )
@@ -226,15 +227,16 @@ func TestSecretRefResolve(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		"env":         {ref: SecretRef{Kind: SecretEnv, Ref: "FLEETPLAN_TEST_PW"}, want: "from-env"},
-		"env missing": {ref: SecretRef{Kind: SecretEnv, Ref: "FLEETPLAN_TEST_NOPE"}, wantErr: "FLEETPLAN_TEST_NOPE is not set"},
-		"file":        {ref: SecretRef{Kind: SecretFile, Ref: file}, want: "s3cret"},
-		"file gone":   {ref: SecretRef{Kind: SecretFile, Ref: file + "x"}, wantErr: "no such file"},
-		"value":       {ref: SecretRef{Kind: SecretValue, Ref: "sa"}, want: "sa"},
+		"env":          {ref: SecretRef{Kind: SecretEnv, Ref: "FLEETPLAN_TEST_PW"}, want: "from-env"},
+		"env missing":  {ref: SecretRef{Kind: SecretEnv, Ref: "FLEETPLAN_TEST_NOPE"}, wantErr: "FLEETPLAN_TEST_NOPE is not set"},
+		"file":         {ref: SecretRef{Kind: SecretFile, Ref: file}, want: "s3cret"},
+		"file gone":    {ref: SecretRef{Kind: SecretFile, Ref: file + "x"}, wantErr: "file not found"},
+		"file outside": {ref: SecretRef{Kind: SecretFile, Ref: "/etc/hostname"}, wantErr: "outside the plan repository"},
+		"value":        {ref: SecretRef{Kind: SecretValue, Ref: "sa"}, want: "sa"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			got, err := tc.ref.Resolve()
+			got, err := tc.ref.Resolve(confine.New(dir), dir)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -261,7 +263,10 @@ func TestInlineSecret(t *testing.T) {
 		"client secret":     {"clientSecret", "abc", true},
 		"admin password":    {"adminPassword", "file:/run/pw", false},
 		"connection string": {"dsn", "Server=x;Password=y", true},
-		"interpolated":      {"password", "${{ params.pw }}", false},
+		"params only":       {"password", "${{ params.pw }}", false},
+		"constant":          {"password", "${{ 'hunter2' }}", true},
+		"from a step":       {"password", "${{ steps.a.outputs.pw }}", true},
+		"url userinfo":      {"dsn", "sqlserver://sa:hunter2@db:1433", true},
 		"shard key":         {"key", "customer_id", false},
 	}
 	for name, tc := range cases {

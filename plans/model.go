@@ -328,6 +328,13 @@ type Config struct {
 	Path    string // absolute path of the file
 	Dir     string // its folder: relative paths inside are relative to it
 	Targets map[string]TargetSpec
+	// AllowPaths are folders (absolute) that plans may name files in besides
+	// Dir, the plan repository. Every other path a plan names is refused.
+	AllowPaths []string
+	// PlanSigningKey, when set, is the HMAC key that signs saved plans; apply
+	// then refuses a saved plan without a valid signature.
+	PlanSigningKey    *SecretRef
+	PlanSigningKeyPos diag.Pos
 }
 
 // Target drivers.
@@ -346,7 +353,9 @@ type TargetSpec struct {
 	Port         int    // sqlserver; zero means the default
 	// Auth holds credentials; secrets are only references, resolved when the
 	// target is opened.
-	Auth map[string]SecretRef
+	Auth    map[string]SecretRef
+	AuthPos map[string]diag.Pos // where each Auth entry is written
+	PathPos diag.Pos            // where path is written
 	// Options holds driver-specific settings (azure: subscription, resourceGroup).
 	Options map[string]any
 	Pos     diag.Pos

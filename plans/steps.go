@@ -227,10 +227,10 @@ func (l *loader) expandAll() {
 			if params, ok := l.bind(p.target, p.spec, nil); ok && !p.target.cyclic {
 				p.doc.Params = params
 				p.doc.ParamPos = valuePositions(p.spec, "with")
-				p.doc.Steps = l.expand(p.target.drafts, params, "")
+				p.doc.Steps = l.expand(p.doc, p.target.drafts, params, "", &p.spec)
 			}
 		} else {
-			p.doc.Steps = l.expand(p.drafts, nil, "")
+			p.doc.Steps = l.expand(p.doc, p.drafts, nil, "", nil)
 		}
 		if len(l.diags.Errors()) > before {
 			l.failed[p.doc] = true
@@ -241,7 +241,10 @@ func (l *loader) expandAll() {
 // expand turns drafts into steps: params-only interpolations are resolved
 // with params, uses: steps are replaced by their template's steps (ids
 // prefixed "<id>."), and needs on such a step become needs on its last steps.
-func (l *loader) expand(drafts []*stepDraft, params map[string]any, prefix string) []*StepSpec {
+//
+// caller is the mapping whose with: gave params (nil for inline steps), so a
+// path input that comes from a parameter is reported where it was written.
+func (l *loader) expand(doc *Document, drafts []*stepDraft, params map[string]any, prefix string, caller *obj) []*StepSpec {
 	var out []*StepSpec
 	groups := map[string][]string{}
 	for _, d := range drafts {
@@ -258,7 +261,7 @@ func (l *loader) expand(drafts []*stepDraft, params map[string]any, prefix strin
 			if !ok {
 				continue
 			}
-			sub := l.expand(d.target.drafts, child, id+".")
+			sub := l.expand(doc, d.target.drafts, child, id+".", &d.o)
 			needed := map[string]bool{}
 			for _, s := range sub {
 				for _, n := range s.Needs {
@@ -279,10 +282,12 @@ func (l *loader) expand(drafts []*stepDraft, params map[string]any, prefix strin
 		sp := *d.spec
 		sp.ID, sp.Needs, sp.Params = id, needs, params
 		sp.With, _ = l.resolve(d.o, "with", params).(map[string]any)
+		l.checkPathInputs(doc, sp.Action, d.o, sp.With, caller)
 		if d.spec.Rollback != nil {
 			rb := *d.spec.Rollback
 			rb.Params = params
 			rb.With, _ = l.resolve(d.o.obj("rollback"), "with", params).(map[string]any)
+			l.checkPathInputs(doc, rb.Action, d.o.obj("rollback"), rb.With, caller)
 			sp.Rollback = &rb
 		}
 		if d.spec.Outputs != nil {
@@ -347,7 +352,12 @@ func (l *loader) resolve(o obj, k string, params map[string]any) any {
 		case map[string]any:
 			out := make(map[string]any, len(x))
 			for key, e := range x {
-				out[key] = walk(e, ptr+"/"+schema.Escape(key))
+				child := ptr + "/" + schema.Escape(key)
+				out[key] = walk(e, child)
+				if why := resolvedSecret(key, out[key]); why != "" && expression.HasInterpolation(stringOf(e)) {
+					l.diags.Errorf(o.d.pos(child), "%s", why).
+						WithHint("pass %s as env:VARIABLE or file:PATH; never put secrets in plan files", schema.Path(child))
+				}
 			}
 			return out
 		}
@@ -419,3 +429,5 @@ func valuePositions(o obj, k string) map[string]diag.Pos {
 	walk(o.m[k], o.child(k), "")
 	return out
 }
+
+func stringOf(v any) string { s, _ := v.(string); return s }

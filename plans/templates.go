@@ -77,6 +77,10 @@ func (l *loader) templateRef(o obj, k string) *templateFile {
 		l.fileData(ref, ref, data)
 		return l.templateIn(o, k, ref)
 	}
+	if _, err := l.rootsFor(o.d.file).Resolve(filepath.Dir(absPath(o.d.file)), ref); err != nil {
+		reportOutside(o.errorf(k, "template %v", err), err)
+		return nil
+	}
 	path := ref
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(filepath.Dir(o.d.file), ref)

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/faults"
 	"github.com/fleetplan/fleetplan/planner"
@@ -46,6 +47,10 @@ type Options struct {
 	// BaseDir is the folder relative inputs are resolved against (default:
 	// the folder of the graph's Source).
 	BaseDir string
+	// Roots are the folders step inputs may name files in (the plan
+	// repository and allowPaths); empty means BaseDir alone. Every path is
+	// checked again when its step runs.
+	Roots confine.Roots
 	// Command is recorded in the lock holder file ("fleetplan apply ...").
 	Command string
 }
@@ -834,7 +839,7 @@ func timeoutErr(sctx context.Context, timeout time.Duration, err error) error {
 }
 
 func (r *run) env(stepID string) *steps.Env {
-	env := &steps.Env{Target: r.opt.Target, RunID: r.id, StepID: stepID, BaseDir: r.baseDir}
+	env := &steps.Env{Target: r.opt.Target, RunID: r.id, StepID: stepID, BaseDir: r.baseDir, Roots: r.opt.Roots}
 	if r.ev != nil {
 		env.Reporter = reporter{r.ev}
 	}

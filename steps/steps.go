@@ -7,11 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/secret"
 )
 
 // Inputs are a step's resolved `with:` values (JSON-compatible).
@@ -31,11 +34,71 @@ type Reporter interface {
 
 // Env is what an action runs against.
 type Env struct {
-	Target   fleet.Target // the opened driver for the plan's target
-	RunID    string
-	StepID   string
-	BaseDir  string // folder of the plan file, for relative paths in inputs
+	Target  fleet.Target // the opened driver for the plan's target
+	RunID   string
+	StepID  string
+	BaseDir string // folder of the plan file, for relative paths in inputs
+	// Roots are the folders inputs may name files in (the plan repository
+	// and allowPaths). Empty means BaseDir alone.
+	Roots    confine.Roots
 	Reporter Reporter
+}
+
+// roots returns the folders inputs may name files in and the folder
+// relative paths start from.
+func (e *Env) roots() (confine.Roots, string) {
+	roots, base := confine.Roots{}, ""
+	if e != nil {
+		roots, base = e.Roots, e.BaseDir
+	}
+	if base == "" {
+		base, _ = os.Getwd()
+	}
+	if roots.Empty() {
+		roots = confine.New(base)
+	}
+	return roots, base
+}
+
+// Path resolves a file or folder an input names: relative to BaseDir, with
+// symlinks resolved, and only inside Roots. The error names the path as
+// written, never a file's contents.
+func (e *Env) Path(input, name string) (string, error) {
+	roots, base := e.roots()
+	p, err := roots.Resolve(base, name)
+	if err != nil {
+		return "", inputError(input, err)
+	}
+	return p, nil
+}
+
+// Secret resolves a secret reference an input holds: env:VAR, or file:PATH
+// relative to BaseDir and inside Roots (see Path). The error names the
+// reference, never the value.
+func (e *Env) Secret(ref secret.Ref) (string, error) {
+	roots, base := e.roots()
+	return ref.Resolve(roots, base)
+}
+
+// ReadFile reads the file an input names (see Path).
+func (e *Env) ReadFile(input, name string) ([]byte, error) {
+	roots, base := e.roots()
+	b, err := roots.ReadFile(base, name)
+	if err != nil {
+		return nil, inputError(input, err)
+	}
+	return b, nil
+}
+
+// inputError is the typed error for a path input that is refused or cannot
+// be read.
+func inputError(input string, err error) error {
+	hint := input + " is relative to the folder of the plan file"
+	var ce *confine.Error
+	if errors.As(err, &ce) {
+		hint = ce.Hint()
+	}
+	return &fleet.Error{Op: "input " + input, Err: fmt.Errorf("%w: %v", fleet.ErrInvalidArgument, err), Hint: hint}
 }
 
 // Logf reports through the env's reporter, if any.
@@ -124,4 +187,22 @@ func namesLocked() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// FileUser is an action whose inputs name files or folders. Every such
+// input resolves inside the plan repository (Env.Roots), checked when the
+// plan is loaded (for inputs known then) and again when the step runs.
+type FileUser interface {
+	FileInputs() []string
+}
+
+// FileInputs lists the path inputs of the action registered under name.
+func FileInputs(name string) []string {
+	mu.RLock()
+	a := registry[name]
+	mu.RUnlock()
+	if fu, ok := a.(FileUser); ok {
+		return fu.FileInputs()
+	}
+	return nil
 }

@@ -40,6 +40,9 @@ after a crash, fleetplan resume finishes the run.`,
 				return err
 			}
 			defer target.Close()
+			if err := engine.CheckPaths(g, doc.Config.Roots()); err != nil {
+				return err
+			}
 			if output != "json" {
 				if err := planner.RenderText(a.stdout, g); err != nil {
 					return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/spf13/cobra"
 )
@@ -19,7 +20,7 @@ when the plan runs. Problems are printed on stderr; with any error nothing is re
   fleetplan render examples/ > expanded.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set, diags := plans.Options{ConfigPath: a.configPath}.Load(args...)
+			set, diags := engine.LoadOptions(a.configPath).Load(args...)
 			if err := a.writeDiags(diags, "text"); err != nil {
 				return err
 			}

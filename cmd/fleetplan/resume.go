@@ -38,7 +38,7 @@ func (a *app) continueRun(cmd *cobra.Command, runID, output, verb string,
 	sink, finish := a.eventSink(output)
 	defer finish()
 	opt := runner.Options{Dir: dir, Target: target, Events: sink, Evaluator: &engine.Evaluator{Target: target},
-		Command: "fleetplan " + verb + " " + runID}
+		Command: "fleetplan " + verb + " " + runID, Roots: cfg.Roots()}
 	res, err := fn(dir, runID, opt)
 	finish()
 	return a.runResult(res, err, output)

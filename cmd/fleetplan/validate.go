@@ -5,7 +5,6 @@ import (
 
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/engine"
-	"github.com/fleetplan/fleetplan/plans"
 	"github.com/spf13/cobra"
 )
 
@@ -29,7 +28,7 @@ folder or the nearest parent, unless --config names one.`,
 			if err := checkDiagFormat(format); err != nil {
 				return err
 			}
-			set, diags := plans.Options{ConfigPath: a.configPath}.Load(args...)
+			set, diags := engine.LoadOptions(a.configPath).Load(args...)
 			bad := engine.CheckActions(set)
 			diags = append(diags, bad...)
 			if err := a.writeDiags(diags, format); err != nil {

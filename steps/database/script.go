@@ -3,8 +3,6 @@ package database
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
@@ -25,7 +23,6 @@ type RunScript struct{}
 type scriptArgs struct {
 	loc    fleet.Location
 	file   string // as given
-	path   string // resolved
 	inline string
 }
 
@@ -38,25 +35,29 @@ func runArgs(env *steps.Env, in steps.Inputs) (scriptArgs, error) {
 	if (s.file == "") == (s.inline == "") {
 		return s, &fleet.Error{Op: RunScriptName, Target: s.loc.String(), Err: fmt.Errorf("%w: give exactly one of file and sql", fleet.ErrInvalidArgument)}
 	}
-	if s.file != "" {
-		s.path = s.file
-		if !filepath.IsAbs(s.path) && env != nil && env.BaseDir != "" {
-			s.path = filepath.Join(env.BaseDir, s.path)
-		}
-	}
 	return s, nil
 }
 
-func (s scriptArgs) text() (string, error) {
+// text reads the script. The file must lie inside the plan repository; it is
+// checked every time, since it can change between plan and apply.
+func (s scriptArgs) text(env *steps.Env) (string, error) {
 	if s.file == "" {
 		return s.inline, nil
 	}
-	b, err := os.ReadFile(s.path)
+	b, err := env.ReadFile("file", s.file)
 	if err != nil {
-		return "", &fleet.Error{Op: RunScriptName, Target: s.loc.String(), Err: fmt.Errorf("%w: read script: %v", fleet.ErrInvalidArgument, err),
-			Hint: "file: is relative to the folder of the plan file"}
+		return "", &fleet.Error{Op: RunScriptName, Target: s.loc.String(), Err: err}
 	}
 	return string(b), nil
+}
+
+// ran wraps the error of running the script: a file's contents never appear
+// in a message.
+func (s scriptArgs) ran(err error) error {
+	if s.file == "" {
+		return err
+	}
+	return steps.ScriptError(s.file, err)
 }
 
 // Observe implements steps.Action. A missing script file is an error, so a
@@ -66,7 +67,7 @@ func (RunScript) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (
 	if err != nil {
 		return false, err
 	}
-	script, err := s.text()
+	script, err := s.text(env)
 	if err != nil {
 		return false, err
 	}
@@ -77,7 +78,8 @@ func (RunScript) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (
 	if _, ok, err := lookup(ctx, cp, s.loc); !ok {
 		return false, err
 	}
-	return cp.ScriptApplied(ctx, s.loc, script)
+	done, err := cp.ScriptApplied(ctx, s.loc, script)
+	return done, s.ran(err)
 }
 
 // Apply implements steps.Action.
@@ -86,7 +88,7 @@ func (RunScript) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (st
 	if err != nil {
 		return nil, err
 	}
-	script, err := s.text()
+	script, err := s.text(env)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +101,7 @@ func (RunScript) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (st
 	}
 	applied, err := cp.RunScript(ctx, s.loc, script)
 	if err != nil {
-		return nil, err
+		return nil, s.ran(err)
 	}
 	name := s.file
 	if name == "" {
@@ -112,6 +114,9 @@ func (RunScript) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (st
 	}
 	return steps.Outputs{"applied": applied, "bytes": len(script)}, nil
 }
+
+// FileInputs implements steps.FileUser.
+func (RunScript) FileInputs() []string { return []string{"file"} }
 
 // Rollback implements steps.Action.
 func (RunScript) Rollback(context.Context, *steps.Env, steps.Inputs) error {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/secret"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -26,9 +27,12 @@ func init() { steps.Register(ExecName, Exec{}) }
 // Exec runs a command.
 //
 // Inputs: command (a string run by /bin/sh -c, or a list: the program and
-// its arguments), env (extra environment variables), dir (working folder,
-// relative to the plan's folder; default the plan's folder), timeout
-// (default 10m), creates (a path: when it exists the step's effect is live).
+// its arguments), env (extra environment variables; a value env:VAR or
+// file:PATH is a secret reference, resolved when the command starts and
+// redacted from outputs and messages), dir (working folder, relative to the
+// plan's folder; default the plan's folder), timeout (default 10m), creates
+// (a path: when it exists the step's effect is live). dir and creates must
+// lie inside the plan repository.
 // Observe: creates exists. Apply: runs the command; outputs stdout, stderr
 // (trimmed, at most 64 KiB each) and exitCode; a non-zero exit or a timeout
 // fails the step with the end of stderr. Rollback: none (give the step a
@@ -63,19 +67,52 @@ func parseExec(env *steps.Env, in steps.Inputs) (execArgs, error) {
 	x.dir = ar.OptString("dir", "")
 	x.timeout = ar.Duration("timeout", 10*time.Minute)
 	x.creates = ar.OptString("creates", "")
-	base := ""
-	if env != nil {
-		base = env.BaseDir
+	if err := ar.Err(); err != nil {
+		return x, err
 	}
-	if x.dir == "" {
-		x.dir = base
-	} else if !filepath.IsAbs(x.dir) && base != "" {
-		x.dir = filepath.Join(base, x.dir)
+	dir := x.dir
+	if dir == "" {
+		dir = "."
 	}
-	if x.creates != "" && !filepath.IsAbs(x.creates) && x.dir != "" {
-		x.creates = filepath.Join(x.dir, x.creates)
+	var err error
+	if x.dir, err = env.Path("dir", dir); err != nil {
+		return x, err
 	}
-	return x, ar.Err()
+	if x.creates != "" {
+		name := x.creates
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(x.dir, name)
+		}
+		if x.creates, err = env.Path("creates", name); err != nil {
+			return x, err
+		}
+	}
+	return x, nil
+}
+
+// FileInputs implements steps.FileUser.
+func (Exec) FileInputs() []string { return []string{"dir", "creates"} }
+
+// environ builds the command's environment: fleetplan's own plus the env
+// input, where a value written env:VAR or file:PATH is a secret reference
+// resolved now (a file inside the plan repository). The values resolved are
+// added to red, so they never reach outputs, the journal or messages.
+func (x execArgs) environ(env *steps.Env, red *secret.Redactor) ([]string, error) {
+	out := os.Environ()
+	for _, k := range steps.SortedKeys(x.env) {
+		v := x.env[k]
+		if ref, ok := secret.Parse(v); ok {
+			resolved, err := env.Secret(ref)
+			if err != nil {
+				return nil, &fleet.Error{Op: ExecName, Target: "env " + k, Err: fmt.Errorf("%w: %v", fleet.ErrInvalidArgument, err),
+					Hint: "set the variable, or create the file (relative to the plan's folder, inside the plan repository)"}
+			}
+			red.Add(resolved)
+			v = resolved
+		}
+		out = append(out, k+"="+v)
+	}
+	return out, nil
 }
 
 // Observe implements steps.Action.
@@ -135,19 +172,21 @@ func (Exec) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 	if err := steps.HitFault(ExecName); err != nil {
 		return nil, err
 	}
+	var red secret.Redactor
+	environ, err := x.environ(env, &red)
+	if err != nil {
+		return nil, err
+	}
 	cctx, cancel := context.WithTimeout(ctx, x.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(cctx, x.argv[0], x.argv[1:]...)
 	cmd.Dir = x.dir
-	cmd.Env = os.Environ()
-	for _, k := range steps.SortedKeys(x.env) {
-		cmd.Env = append(cmd.Env, k+"="+x.env[k])
-	}
+	cmd.Env = environ
 	cmd.WaitDelay = time.Second
 	var stdout, stderr capped
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
-	out := steps.Outputs{"stdout": stdout.text(), "stderr": stderr.text(), "exitCode": cmd.ProcessState.ExitCode()}
+	out := steps.Outputs{"stdout": red.String(stdout.text()), "stderr": red.String(stderr.text()), "exitCode": cmd.ProcessState.ExitCode()}
 	what := strings.Join(x.argv, " ")
 	if len(x.argv) == 3 && x.argv[0] == "/bin/sh" {
 		what = x.argv[2]
@@ -160,7 +199,7 @@ func (Exec) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			msg := fmt.Sprintf("exit status %d", ee.ExitCode())
-			if l := lastLine(stderr.String()); l != "" {
+			if l := lastLine(red.String(stderr.String())); l != "" {
 				msg += ": " + l
 			}
 			return nil, &fleet.Error{Op: ExecName, Target: what, Err: errors.New(msg)}

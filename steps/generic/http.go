@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/secret"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -21,7 +22,8 @@ func init() { steps.Register(HTTPName, HTTP{}) }
 
 // HTTP sends one HTTP request and checks the status.
 //
-// Inputs: url, method (default GET), headers, body, expectStatus (a code or
+// Inputs: url, method (default GET), headers (a value env:VAR or file:PATH
+// is a secret reference, resolved when the request is sent), body, expectStatus (a code or
 // a list of codes; default any 2xx), timeout (default 30s). Observe: never
 // live (a request is a check, not a state). Apply: sends it; outputs status
 // and body (at most 64 KiB). Connection errors and 502/503/504 are transient
@@ -95,8 +97,17 @@ func (HTTP) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 	if err != nil {
 		return nil, &fleet.Error{Op: HTTPName, Target: h.url, Err: fmt.Errorf("%w: %v", fleet.ErrInvalidArgument, err)}
 	}
+	var red secret.Redactor
 	for _, k := range steps.SortedKeys(h.headers) {
-		req.Header.Set(k, h.headers[k])
+		v := h.headers[k]
+		if ref, ok := secret.Parse(v); ok {
+			if v, err = env.Secret(ref); err != nil {
+				return nil, &fleet.Error{Op: HTTPName, Target: "header " + k, Err: fmt.Errorf("%w: %v", fleet.ErrInvalidArgument, err),
+					Hint: "set the variable, or create the file (relative to the plan's folder, inside the plan repository)"}
+			}
+			red.Add(v)
+		}
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -107,7 +118,7 @@ func (HTTP) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxOutput))
-	out := steps.Outputs{"status": resp.StatusCode, "body": string(b)}
+	out := steps.Outputs{"status": resp.StatusCode, "body": red.String(string(b))}
 	if !h.ok(resp.StatusCode) {
 		transient := resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout
 		return nil, &fleet.Error{Op: HTTPName, Target: h.method + " " + h.url, Transient: transient,

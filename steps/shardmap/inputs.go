@@ -2,8 +2,6 @@ package shardmap
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
@@ -119,14 +117,11 @@ func (a *args) schema() fleet.SchemaInfo {
 	return s
 }
 
-// readFile resolves a path relative to the plan's folder.
-func readFile(env *steps.Env, path string) (string, error) {
-	if !filepath.IsAbs(path) && env.BaseDir != "" {
-		path = filepath.Join(env.BaseDir, path)
-	}
-	b, err := os.ReadFile(path)
+// readFile reads a file an input names, inside the plan repository.
+func readFile(env *steps.Env, input, path string) (string, error) {
+	b, err := env.ReadFile(input, path)
 	if err != nil {
-		return "", &fleet.Error{Op: "read schema file", Target: path, Err: err, Hint: "schemaFile is relative to the plan file"}
+		return "", err
 	}
 	return string(b), nil
 }

@@ -155,6 +155,9 @@ func findShard(ctx context.Context, c caps, mapName string, loc fleet.Location) 
 	return nil, nil
 }
 
+// FileInputs implements steps.FileUser.
+func (createShard) FileInputs() []string { return []string{"schemaFile"} }
+
 func (createShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
 	c, a, err := setup(env, CreateShardName, in)
 	if err != nil {
@@ -195,13 +198,13 @@ func (createShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 		}
 		// Idempotent: the schema goes onto a database with no tables of its own yet.
 		if len(tables) == 0 {
-			sql, err := readFile(env, schemaFile)
+			sql, err := readFile(env, "schemaFile", schemaFile)
 			if err != nil {
 				return nil, err
 			}
 			env.Logf("applying %s to %s", schemaFile, loc)
 			if err := c.admin.ApplySQL(ctx, loc, sql); err != nil {
-				return nil, err
+				return nil, steps.ScriptError(schemaFile, err)
 			}
 		}
 	}
