@@ -338,9 +338,8 @@ func (c *converter) convert(n, key *yaml.Node, ptr string, depth int) any {
 			child := ptr + "/" + schema.Escape(k.Value)
 			v := c.convert(val, k, child, depth+1)
 			if s, ok := v.(string); ok {
-				if why := inlineSecret(k.Value, s); why != "" {
-					c.diags.Errorf(c.pos(val), "%s", why).
-						WithHint("write %s: env:VARIABLE or %s: file:PATH; never put secrets in plan files", k.Value, k.Value)
+				if why, hint := inlineSecret(k.Value, s); why != "" {
+					c.diags.Errorf(c.pos(val), "%s", why).WithHint("%s", hint)
 				}
 			}
 			out[k.Value] = v

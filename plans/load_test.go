@@ -270,7 +270,8 @@ func TestInlineSecret(t *testing.T) {
 		"shard key":         {"key", "customer_id", false},
 	}
 	for name, tc := range cases {
-		if got := inlineSecret(tc.key, tc.value) != ""; got != tc.bad {
+		if why, _ := inlineSecret(tc.key, tc.value); (why != "") != tc.bad {
+			got := why != ""
 			t.Errorf("%s: inlineSecret(%q, %q) bad = %v, want %v", name, tc.key, tc.value, got, tc.bad)
 		}
 	}

@@ -354,9 +354,8 @@ func (l *loader) resolve(o obj, k string, params map[string]any) any {
 			for key, e := range x {
 				child := ptr + "/" + schema.Escape(key)
 				out[key] = walk(e, child)
-				if why := resolvedSecret(key, out[key]); why != "" && expression.HasInterpolation(stringOf(e)) {
-					l.diags.Errorf(o.d.pos(child), "%s", why).
-						WithHint("pass %s as env:VARIABLE or file:PATH; never put secrets in plan files", schema.Path(child))
+				if why, hint := resolvedSecret(key, stringOf(e), out[key]); why != "" {
+					l.diags.Errorf(o.d.pos(child), "%s", why).WithHint("%s", hint)
 				}
 			}
 			return out

@@ -102,27 +102,29 @@ var adoPassword = regexp.MustCompile(`(?i)(^|[;\s"'])\s*(password|pwd)\s*=\s*[^;
 var urlPassword = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]*:[^/@]*@`)
 
 // Inline says why a string value written under key holds a credential in
-// plain text, or "" when it does not. A credential field takes only an
-// env:/file: reference (an expression is refused too: it can spell out any
-// literal), and no value may be a connection string or URL with a password.
-// A key-less value (a list item) passes "" as key.
-func Inline(key, value string) string {
+// plain text, with a hint, or "" when it does not. A credential field takes
+// only an env:/file: reference (an expression is refused too: it can spell
+// out any literal), and no value may be a connection string or URL with a
+// password. A key-less value (a list item) passes "" as key.
+func Inline(key, value string) (why, hint string) {
+	refHint := fmt.Sprintf("write %s: env:VARIABLE or %s: file:PATH; never put secrets in plan files", key, key)
 	if IsKey(key) {
 		if _, ok := Parse(value); !ok && value != "" {
 			if strings.Contains(value, "${{") {
-				return fmt.Sprintf("%q takes a secret reference, not an expression", key)
+				return fmt.Sprintf("%q takes a secret reference, not an expression", key), refHint
 			}
-			return fmt.Sprintf("inline secret in %q: secrets may only be referenced", key)
+			return fmt.Sprintf("inline secret in %q: secrets may only be referenced", key), refHint
 		}
-		return ""
+		return "", ""
 	}
+	connHint := fmt.Sprintf("keep passwords out of connection strings and URLs: give the whole value as %s: env:VARIABLE where the field takes a secret reference, or authenticate without a password", key)
 	if urlPassword.MatchString(value) && hasURLPassword(value) {
-		return fmt.Sprintf("%q holds a URL with a password in it", key)
+		return fmt.Sprintf("%q holds a URL with a password in it", key), connHint
 	}
 	if adoPassword.MatchString(value) {
-		return fmt.Sprintf("inline password in the connection string under %q", key)
+		return fmt.Sprintf("inline password in the connection string under %q", key), connHint
 	}
-	return ""
+	return "", ""
 }
 
 // hasURLPassword confirms that a URL-looking substring carries a non-empty

@@ -25,7 +25,7 @@ func TestInline(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			why := Inline(c.key, c.value)
+			why, _ := Inline(c.key, c.value)
 			if (why != "") != c.refused {
 				t.Fatalf("Inline(%q, %q) = %q, refused want %v", c.key, c.value, why, c.refused)
 			}
