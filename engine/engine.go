@@ -5,7 +5,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/planfile"
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/runner"
@@ -304,46 +304,70 @@ func readSchemaFile(path string) (string, error) {
 	return string(b), nil
 }
 
-// SavedPlan is the file `plan --out` writes: the graph (with the live
-// fingerprint it was made from) plus where it came from.
-type SavedPlan struct {
-	FormatVersion int            `json:"formatVersion"`
-	Config        string         `json:"config"`
-	Graph         *planner.Graph `json:"graph"`
+// SigningKey resolves the planSigningKey of cfg; nil when none is set.
+func SigningKey(cfg *plans.Config) ([]byte, error) {
+	if cfg == nil || cfg.PlanSigningKey == nil {
+		return nil, nil
+	}
+	v, err := cfg.PlanSigningKey.Resolve(cfg.Roots(), cfg.Dir)
+	if err != nil {
+		var diags diag.List
+		diags.Errorf(cfg.PlanSigningKeyPos, "planSigningKey: %v", err).
+			WithHint("saved plans are signed and checked with this key: set %s where plans are saved and applied", cfg.PlanSigningKey)
+		return nil, diags.Err()
+	}
+	return []byte(v), nil
 }
 
-// SavePlan writes a plan file atomically.
+// displayPath names a file in messages: relative to the working folder when
+// below it.
+func displayPath(abs string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return abs
+}
+
+// SavePlan writes a plan file atomically, signed when cfg sets planSigningKey.
 func SavePlan(path string, cfg *plans.Config, g *planner.Graph) error {
-	b, err := json.MarshalIndent(SavedPlan{FormatVersion: planner.GraphFormatVersion, Config: cfg.Path, Graph: g}, "", "  ")
+	key, err := SigningKey(cfg)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return planfile.Write(path, &planfile.Plan{Config: cfg.Path, Graph: g}, key)
 }
 
-// LoadSavedPlan reads a plan file written by SavePlan. ok is false when the
-// file is not a saved plan (a YAML plan, say).
-func LoadSavedPlan(path string) (sp *SavedPlan, ok bool, err error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, false, err
+// VerifySaved checks the signature of a saved plan against every
+// fleetplan.yaml that has a say in applying it: the one apply uses, and the
+// one found from the working folder (so a saved plan cannot escape signing
+// by naming a config without a key). Each that sets planSigningKey requires
+// a valid signature.
+func VerifySaved(saved *planfile.Saved, name string, used *plans.Config) error {
+	configs := []*plans.Config{used}
+	if wd, err := os.Getwd(); err == nil {
+		if p, ok := plans.FindConfig(wd); ok && (used == nil || p != used.Path) {
+			cfg, diags := plans.LoadConfig(p)
+			if err := diags.Err(); err != nil {
+				return err
+			}
+			configs = append(configs, cfg)
+		}
 	}
-	trimmed := strings.TrimSpace(string(b))
-	if !strings.HasPrefix(trimmed, "{") {
-		return nil, false, nil
+	for _, cfg := range configs {
+		key, err := SigningKey(cfg)
+		if err != nil {
+			return err
+		}
+		if key == nil {
+			continue
+		}
+		if err := saved.Verify(name, key, displayPath(cfg.Path)); err != nil {
+			return err
+		}
 	}
-	sp = &SavedPlan{}
-	if err := json.Unmarshal(b, sp); err != nil {
-		return nil, true, fmt.Errorf("%s: not a valid saved plan: %v", path, err)
-	}
-	if sp.Graph == nil || sp.FormatVersion != planner.GraphFormatVersion || sp.Graph.FormatVersion != planner.GraphFormatVersion {
-		return nil, true, fmt.Errorf("%s: saved plan format %d, this fleetplan reads %d", path, sp.FormatVersion, planner.GraphFormatVersion)
-	}
-	return sp, true, nil
+	return nil
 }
 
 // ErrStalePlan marks a saved plan whose live state has changed since.

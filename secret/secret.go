@@ -44,6 +44,14 @@ func Parse(s string) (Ref, bool) {
 // ErrMissing marks a secret whose variable is unset or whose file is absent.
 var ErrMissing = errors.New("secret not found")
 
+// missing says which secret is missing; it matches ErrMissing.
+type missing struct{ msg string }
+
+func (e *missing) Error() string        { return e.msg }
+func (e *missing) Is(target error) bool { return target == ErrMissing }
+
+func missingf(format string, args ...any) error { return &missing{fmt.Sprintf(format, args...)} }
+
 // Resolve reads the secret. A file reference is relative to base and must
 // lie inside roots (symlinks resolved). It never caches or logs the value; an
 // error names the reference, never the value.
@@ -54,10 +62,10 @@ func (s Ref) Resolve(roots confine.Roots, base string) (string, error) {
 	case Env:
 		v, ok := os.LookupEnv(s.Ref)
 		if !ok {
-			return "", fmt.Errorf("secret env:%s: environment variable %s is not set: %w", s.Ref, s.Ref, ErrMissing)
+			return "", missingf("secret env:%s: environment variable %s is not set", s.Ref, s.Ref)
 		}
 		if v == "" {
-			return "", fmt.Errorf("secret env:%s: environment variable %s is empty: %w", s.Ref, s.Ref, ErrMissing)
+			return "", missingf("secret env:%s: environment variable %s is empty", s.Ref, s.Ref)
 		}
 		return v, nil
 	case File:
@@ -67,13 +75,13 @@ func (s Ref) Resolve(roots confine.Roots, base string) (string, error) {
 		case errors.As(err, &outside):
 			return "", fmt.Errorf("secret file:%s: %w", s.Ref, err)
 		case errors.Is(err, os.ErrNotExist):
-			return "", fmt.Errorf("secret file:%s: file not found: %w", s.Ref, ErrMissing)
+			return "", missingf("secret file:%s: file not found", s.Ref)
 		case err != nil:
 			return "", fmt.Errorf("secret file:%s: cannot read the file: %w", s.Ref, errors.Unwrap(err))
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
-			return "", fmt.Errorf("secret file:%s: file is empty: %w", s.Ref, ErrMissing)
+			return "", missingf("secret file:%s: file is empty", s.Ref)
 		}
 		return v, nil
 	}

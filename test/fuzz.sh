@@ -7,6 +7,7 @@ time="${1:-10s}"
 targets=(
   "./plans FuzzDecode"
   "./plans/expression FuzzCompileExpression"
+  "./planfile FuzzParse"
 )
 # The key codec's round trips and raw decoding.
 for f in $(grep -ho '^func Fuzz[A-Za-z0-9]*' fleet/shardkey/*_test.go | sed 's/^func //'); do

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/planfile"
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/runner"
@@ -73,7 +74,7 @@ after a crash, fleetplan resume finishes the run.`,
 // still fresh, or a new plan of a plan file.
 func (a *app) planOrSaved(cmd *cobra.Command, path string) (*plans.Document, *planner.Graph, fleet.Target, error) {
 	ctx := cmd.Context()
-	saved, isSaved, err := engine.LoadSavedPlan(path)
+	saved, isSaved, err := planfile.Read(path)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -90,6 +91,11 @@ func (a *app) planOrSaved(cmd *cobra.Command, path string) (*plans.Document, *pl
 		return nil, nil, nil, diags.Err()
 	}
 	a.warn(diags)
+	if isSaved {
+		if err := engine.VerifySaved(saved, path, doc.Config); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	target, err := a.openTarget(ctx, doc.Config, engine.TargetOf(doc))
 	if err != nil {
 		return nil, nil, nil, err

@@ -70,13 +70,14 @@ func parseExec(env *steps.Env, in steps.Inputs) (execArgs, error) {
 	if err := ar.Err(); err != nil {
 		return x, err
 	}
-	dir := x.dir
-	if dir == "" {
-		dir = "."
-	}
 	var err error
-	if x.dir, err = env.Path("dir", dir); err != nil {
-		return x, err
+	switch {
+	case x.dir != "":
+		if x.dir, err = env.Path("dir", x.dir); err != nil {
+			return x, err
+		}
+	case env != nil:
+		x.dir = env.BaseDir // the plan's own folder
 	}
 	if x.creates != "" {
 		name := x.creates
