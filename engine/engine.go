@@ -47,7 +47,7 @@ func LoadConfig(configPath string) (*plans.Config, error) {
 			return nil, &fleet.Error{Op: "find fleetplan.yaml", Target: wd, Err: errors.New("no fleetplan.yaml here or in a parent folder"),
 				Hint: "run from your plan repository, or pass --config path/to/fleetplan.yaml"}
 		}
-		configPath = p
+		configPath = displayPath(p)
 	}
 	cfg, diags := plans.LoadConfig(configPath)
 	if err := diags.Err(); err != nil {

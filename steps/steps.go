@@ -98,7 +98,7 @@ func inputError(input string, err error) error {
 	if errors.As(err, &ce) {
 		hint = ce.Hint()
 	}
-	return &fleet.Error{Op: "input " + input, Err: fmt.Errorf("%w: %v", fleet.ErrInvalidArgument, err), Hint: hint}
+	return &fleet.Error{Op: "input " + input, Err: fmt.Errorf("%w: %w", fleet.ErrInvalidArgument, err), Hint: hint}
 }
 
 // Logf reports through the env's reporter, if any.
