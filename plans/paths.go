@@ -10,7 +10,6 @@ import (
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/plans/expression"
 	"github.com/fleetplan/fleetplan/schema"
-	"github.com/fleetplan/fleetplan/secret"
 )
 
 // rootsOf returns the folders a document may name files in: those of its
@@ -99,10 +98,10 @@ func (l *loader) checkPathInputs(doc *Document, action string, o obj, with map[s
 	}
 }
 
-// checkSecretFiles reports every file: secret reference (a value under a
-// credential key, like env: {DB_PASSWORD: file:./pw.txt}) that leads outside
-// the document's repository. A file that does not exist yet is reported
-// when the step runs.
+// checkSecretFiles reports every file: secret reference in a step's inputs
+// (like env: {DB_PASSWORD: file:./pw.txt}) that leads outside the
+// document's repository. A file that does not exist yet is reported when the
+// step runs.
 func (l *loader) checkSecretFiles(doc *Document, o obj, ptr string, v any) {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -116,7 +115,7 @@ func (l *loader) checkSecretFiles(doc *Document, o obj, ptr string, v any) {
 			continue
 		}
 		ref, isRef := parseSecretRef(s)
-		if !isRef || ref.Kind != SecretFile || !secret.IsKey(k) {
+		if !isRef || ref.Kind != SecretFile {
 			continue
 		}
 		if _, err := rootsOf(doc).Resolve(filepath.Dir(absPath(doc.File)), ref.Ref); err != nil {
