@@ -184,6 +184,9 @@ func orNoneList(list []string) string {
 func (l *loader) checkParamValues(t *templateFile, caller obj, values map[string]any) {
 	raw, _ := t.body.m["parameters"].(map[string]any)
 	for _, u := range t.uses {
+		if u.ref.Optional {
+			continue // the expression copes with a missing value (?? or ?.)
+		}
 		s := raw
 		var v any = values
 		for i, name := range u.ref.Path {

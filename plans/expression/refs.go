@@ -1,6 +1,7 @@
 package expression
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
@@ -15,6 +16,9 @@ type ParamRef struct {
 	// Columns holds, for each element of Path, its 1-based column (in
 	// runes) inside the expression text; Lines the matching 1-based lines.
 	Lines, Columns []int
+	// Optional says the expression copes with a missing value: the chain is
+	// the left side of ?? or uses ?. somewhere.
+	Optional bool
 }
 
 // String renders the reference as params.a.b.
@@ -24,7 +28,7 @@ func (r ParamRef) String() string { return "params." + strings.Join(r.Path, ".")
 // chains only, in source order.
 func (p *Program) ParamRefs() []ParamRef {
 	n := p.prog.Node()
-	v := &paramVisitor{inner: map[ast.Node]bool{}}
+	v := &paramVisitor{inner: map[ast.Node]bool{}, optional: map[ast.Node]bool{}}
 	ast.Walk(&n, v)
 	var out []ParamRef
 	for _, m := range v.members {
@@ -32,18 +36,33 @@ func (p *Program) ParamRefs() []ParamRef {
 			continue
 		}
 		if r, ok := paramChain(m, p.Source); ok {
+			r.Optional = r.Optional || v.optional[m]
 			out = append(out, r)
 		}
 	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Lines[0] != out[j].Lines[0] {
+			return out[i].Lines[0] < out[j].Lines[0]
+		}
+		return out[i].Columns[0] < out[j].Columns[0]
+	})
 	return out
 }
 
 type paramVisitor struct {
-	members []*ast.MemberNode
-	inner   map[ast.Node]bool // member nodes that are the object of another member
+	members  []*ast.MemberNode
+	inner    map[ast.Node]bool // member nodes that are the object of another member
+	optional map[ast.Node]bool // member nodes on the left of ??
 }
 
 func (v *paramVisitor) Visit(n *ast.Node) {
+	if b, ok := (*n).(*ast.BinaryNode); ok && b.Operator == "??" {
+		left := b.Left
+		if c, ok := left.(*ast.ChainNode); ok {
+			left = c.Node
+		}
+		v.optional[left] = true
+	}
 	m, ok := (*n).(*ast.MemberNode)
 	if !ok {
 		return
@@ -64,13 +83,16 @@ func (v *paramVisitor) Visit(n *ast.Node) {
 func paramChain(m *ast.MemberNode, src string) (ParamRef, bool) {
 	var chain []*ast.MemberNode
 	var node ast.Node = m
+	optional := false
 	for {
 		switch x := node.(type) {
 		case *ast.MemberNode:
 			chain = append(chain, x)
+			optional = optional || x.Optional
 			node = x.Node
 			continue
 		case *ast.ChainNode:
+			optional = true
 			node = x.Node
 			continue
 		case *ast.IdentifierNode:
@@ -82,7 +104,7 @@ func paramChain(m *ast.MemberNode, src string) (ParamRef, bool) {
 		}
 		break
 	}
-	var r ParamRef
+	r := ParamRef{Optional: optional}
 	runes := []rune(src)
 	for i := len(chain) - 1; i >= 0; i-- {
 		s, ok := chain[i].Property.(*ast.StringNode)
