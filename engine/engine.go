@@ -272,7 +272,7 @@ func observeNames(ctx context.Context, spec *plans.ShardLayout, target fleet.Tar
 		live.KeyColumnFits = kc.KeyColumnFits
 	}
 	sd, ok := target.(fleet.SchemaDescriber)
-	if !ok || spec.SchemaFile == "" {
+	if !ok || spec.SchemaFile == "" || !hasNewShard(spec, live) {
 		return nil
 	}
 	script, err := readSchemaFile(spec.SchemaFile)
@@ -283,6 +283,24 @@ func observeNames(ctx context.Context, spec *plans.ShardLayout, target fleet.Tar
 	tables, told, err := sd.DescribeSQL(ctx, script)
 	live.SchemaFile = planner.SchemaFileState{Described: told, Tables: tables, Err: err}
 	return nil
+}
+
+// hasNewShard reports whether the plan lists a shard the live map does not
+// have: only new shards get the schemaFile.
+func hasNewShard(spec *plans.ShardLayout, live *planner.ShardLayoutLive) bool {
+	if live.Map == nil {
+		return len(spec.Shards) > 0
+	}
+	registered := map[string]bool{}
+	for _, s := range live.Map.Shards {
+		registered[strings.ToLower(s.Shard.Location.String())] = true
+	}
+	for _, s := range spec.Shards {
+		if !registered[strings.ToLower(s.Server+"/"+s.Database)] {
+			return true
+		}
+	}
+	return false
 }
 
 // maxSchemaFile bounds the schemaFile read at plan time.
