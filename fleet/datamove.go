@@ -86,6 +86,22 @@ type DataMover interface {
 	// CopyTableIfEmpty copies a whole (reference) table from src to dst when
 	// the dst table is empty; otherwise it copies nothing and returns 0.
 	CopyTableIfEmpty(ctx context.Context, src, dst Location, table string) (copied int64, err error)
+	// CompareRange sorts the rows of table in r on dst into copies (a row
+	// with every column equal exists in the same range on src) and others
+	// (no such row on src). A move uses it to tell the rows it copied from
+	// rows it must never touch.
+	CompareRange(ctx context.Context, src, dst Location, table, keyCol string, r KeyRange) (RangeComparison, error)
+	// DeleteCopies deletes, in one dst transaction and in the order given
+	// (children first), only the rows in r on dst that are copies of a row
+	// on src (every column equal), and returns the rows deleted. Rows that
+	// are not copies are left untouched. Idempotent.
+	DeleteCopies(ctx context.Context, src, dst Location, tables []ShardedTable, r KeyRange) (int64, error)
+}
+
+// RangeComparison is what CompareRange found on the destination.
+type RangeComparison struct {
+	Copies int64 // rows equal to a row of the source range
+	Others int64 // rows the source range does not have
 }
 
 // SortTables orders tables parents-first using their foreign keys, keeping

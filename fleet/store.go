@@ -146,3 +146,67 @@ type DatabaseAdmin interface {
 	// Databases lists every database of the fleet, ordered by server and name.
 	Databases(ctx context.Context) ([]Location, error)
 }
+
+// DatabaseContents is what a database holds before a plan takes it over.
+type DatabaseContents struct {
+	// Exists reports a database that is there, listed or not.
+	Exists bool
+	// Listed reports that the fleet's catalog knows the database; a database
+	// can exist without being listed (a file copied into a local fleet).
+	Listed bool
+	// Tables holds the user tables and their row counts, ordered by name.
+	Tables []TableRows
+}
+
+// Rows is the number of rows over every user table.
+func (c DatabaseContents) Rows() int64 {
+	var n int64
+	for _, t := range c.Tables {
+		n += t.Rows
+	}
+	return n
+}
+
+// TableRows is one table's row count.
+type TableRows struct {
+	Name string `json:"name"`
+	Rows int64  `json:"rows"`
+}
+
+// ShardOf returns the name of a shard map (other than except) that has the
+// database as a shard, or "": such a database is already in the shard map
+// manager's care, so a new map taking it as a shard adopts nothing.
+func ShardOf(ctx context.Context, s ShardMapStore, loc Location, except string) (string, error) {
+	maps, err := s.ShardMaps(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range maps {
+		if equalFold(m.Name, except) {
+			continue
+		}
+		shards, err := s.Shards(ctx, m.Name)
+		if err != nil {
+			return "", err
+		}
+		for _, sh := range shards {
+			if sh.Location.Equal(loc) {
+				return m.Name, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// DatabaseAdopter is implemented by drivers that can look into a database
+// before a plan takes it over, also one their catalog does not list, and
+// adopt it as it is. CreateDatabase never adopts: it refuses a database that
+// exists but is not listed.
+type DatabaseAdopter interface {
+	// InspectDatabase reports whether a database exists, whether the catalog
+	// lists it, and its tables' row counts. It changes nothing.
+	InspectDatabase(ctx context.Context, loc Location) (DatabaseContents, error)
+	// AdoptDatabase lists an existing database in the catalog, leaving its
+	// contents as they are. Idempotent; ErrNoDatabase when it does not exist.
+	AdoptDatabase(ctx context.Context, loc Location) error
+}

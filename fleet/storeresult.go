@@ -111,4 +111,9 @@ var (
 	ErrCorruptMappings = errors.New("corrupt mapping set")
 	// ErrNoDatabase: the database named by a location does not exist.
 	ErrNoDatabase = errors.New("database does not exist")
+	// ErrDatabaseExists: a database that was to be created is already there.
+	ErrDatabaseExists = errors.New("database already exists")
+	// ErrTargetNotEmpty: a move's target holds rows in the range it was to
+	// receive that the move did not copy.
+	ErrTargetNotEmpty = errors.New("target range is not empty")
 )

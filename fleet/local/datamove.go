@@ -235,7 +235,7 @@ func keyTypeOf(v any) (fleet.KeyType, error) {
 
 // Tables implements fleet.DataMover.
 func (t *Target) Tables(ctx context.Context, loc fleet.Location) ([]fleet.TableInfo, error) {
-	db, err := t.db(ctx, loc)
+	db, err := t.readDB(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +322,7 @@ func tableInfo(ctx context.Context, q querier, loc fleet.Location, name string) 
 
 // CountRange implements fleet.DataMover.
 func (t *Target) CountRange(ctx context.Context, loc fleet.Location, table, keyCol string, r fleet.KeyRange) (int64, error) {
-	db, err := t.db(ctx, loc)
+	db, err := t.readDB(ctx, loc)
 	if err != nil {
 		return 0, err
 	}
@@ -436,6 +436,21 @@ func (t *Target) attach(ctx context.Context, src, dst fleet.Location) (*sql.Conn
 	return conn, release, nil
 }
 
+// attachTx begins a dst transaction on a connection with src attached;
+// done rolls it back unless committed and releases the connection.
+func (t *Target) attachTx(ctx context.Context, src, dst fleet.Location, what string) (*sql.Tx, func(), error) {
+	conn, release, err := t.attach(ctx, src, dst)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		release()
+		return nil, nil, sqlErr(what, dst, err)
+	}
+	return tx, func() { tx.Rollback(); release() }, nil
+}
+
 func columnList(cols []string, prefix string) string {
 	q := make([]string, len(cols))
 	for i, c := range cols {
@@ -450,16 +465,11 @@ func columnList(cols []string, prefix string) string {
 // one). The fault point move.copy is hit before the commit.
 func (t *Target) CopyRange(ctx context.Context, src, dst fleet.Location, tables []fleet.ShardedTable, r fleet.KeyRange) (map[string]int64, error) {
 	const what = "copy range"
-	conn, release, err := t.attach(ctx, src, dst)
+	tx, done, err := t.attachTx(ctx, src, dst, what)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, sqlErr(what, dst, err)
-	}
-	defer tx.Rollback()
+	defer done()
 	out := map[string]int64{}
 	for _, tb := range tables {
 		ti, err := tableInfo(ctx, tx, dst, tb.Table)
@@ -514,7 +524,7 @@ func (t *Target) Checksum(ctx context.Context, loc fleet.Location, table, keyCol
 	if err := faults.Hit("move.checksum"); err != nil {
 		return 0, "", err
 	}
-	db, err := t.db(ctx, loc)
+	db, err := t.readDB(ctx, loc)
 	if err != nil {
 		return 0, "", err
 	}
@@ -555,13 +565,31 @@ func (t *Target) DeleteRange(ctx context.Context, loc fleet.Location, tables []f
 		return 0, sqlErr(what, loc, err)
 	}
 	defer tx.Rollback()
+	return deleteEach(ctx, tx, loc, what, tables, func(tb fleet.ShardedTable) (string, []any, error) {
+		where, args, err := keyFilter(quoteIdent(tb.KeyColumn), r)
+		return `DELETE FROM ` + quoteIdent(tb.Table) + ` WHERE ` + where, args, err
+	})
+}
+
+// deleteEach runs one DELETE per table (children first) in tx, hits the
+// fault point move.delete and commits; it returns the rows deleted. A table
+// whose statement is "" is skipped.
+func deleteEach(ctx context.Context, tx *sql.Tx, loc fleet.Location, what string, tables []fleet.ShardedTable,
+	stmt func(fleet.ShardedTable) (string, []any, error)) (int64, error) {
 	var total int64
 	for _, tb := range tables {
-		where, args, err := keyFilter(quoteIdent(tb.KeyColumn), r)
+		q, args, err := stmt(tb)
 		if err != nil {
+			var fe *fleet.Error
+			if errors.As(err, &fe) {
+				return 0, err
+			}
 			return 0, &fleet.Error{Op: what, Target: loc.String(), Err: err}
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM `+quoteIdent(tb.Table)+` WHERE `+where, args...)
+		if q == "" {
+			continue
+		}
+		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return 0, sqlErr(what+" "+tb.Table, loc, err)
 		}
@@ -582,16 +610,11 @@ func (t *Target) DeleteRange(ctx context.Context, loc fleet.Location, tables []f
 // before the commit.
 func (t *Target) CopyTableIfEmpty(ctx context.Context, src, dst fleet.Location, table string) (int64, error) {
 	const what = "copy reference table"
-	conn, release, err := t.attach(ctx, src, dst)
+	tx, done, err := t.attachTx(ctx, src, dst, what)
 	if err != nil {
 		return 0, err
 	}
-	defer release()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, sqlErr(what, dst, err)
-	}
-	defer tx.Rollback()
+	defer done()
 	ti, err := tableInfo(ctx, tx, dst, table)
 	if err != nil {
 		return 0, err
@@ -620,4 +643,65 @@ func (t *Target) CopyTableIfEmpty(ctx context.Context, src, dst fleet.Location, 
 		return 0, sqlErr(what, dst, err)
 	}
 	return n, nil
+}
+
+// sameRow renders "a row of src.table equal in every column to d", for the
+// columns of the destination's table.
+func sameRow(table string, cols []string) string {
+	eq := make([]string, len(cols))
+	for i, c := range cols {
+		eq[i] = "s." + quoteIdent(c) + " IS d." + quoteIdent(c)
+	}
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM src.%s AS s WHERE %s)`, quoteIdent(table), strings.Join(eq, " AND "))
+}
+
+// CompareRange implements fleet.DataMover: with src attached read-only, one
+// pass over dst's rows in r, each probed for an equal row in src.
+func (t *Target) CompareRange(ctx context.Context, src, dst fleet.Location, table, keyCol string, r fleet.KeyRange) (fleet.RangeComparison, error) {
+	const what = "compare range"
+	var out fleet.RangeComparison
+	conn, release, err := t.attach(ctx, src, dst)
+	if err != nil {
+		return out, err
+	}
+	defer release()
+	ti, err := tableInfo(ctx, conn, dst, table)
+	if err != nil {
+		return out, err
+	}
+	if len(ti.Columns) == 0 {
+		return out, &fleet.Error{Op: what, Target: dst.String(), Err: fmt.Errorf("%w: table %s does not exist on the target", fleet.ErrInvalidArgument, table)}
+	}
+	where, args, err := keyFilter("d."+quoteIdent(keyCol), r)
+	if err != nil {
+		return out, &fleet.Error{Op: what, Target: dst.String(), Err: err}
+	}
+	q := fmt.Sprintf(`SELECT count(*), coalesce(sum(%s), 0) FROM main.%s AS d WHERE %s`, sameRow(table, ti.Columns), quoteIdent(table), where)
+	var n int64
+	if err := conn.QueryRowContext(ctx, q, args...).Scan(&n, &out.Copies); err != nil {
+		return out, sqlErr(what+" "+table, dst, err)
+	}
+	out.Others = n - out.Copies
+	return out, nil
+}
+
+// DeleteCopies implements fleet.DataMover: one dst transaction with src
+// attached read-only; per table (children first) a DELETE of the rows in r
+// that have an equal row in src. The fault point move.delete is hit before
+// the commit.
+func (t *Target) DeleteCopies(ctx context.Context, src, dst fleet.Location, tables []fleet.ShardedTable, r fleet.KeyRange) (int64, error) {
+	const what = "delete copied rows"
+	tx, done, err := t.attachTx(ctx, src, dst, what)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	return deleteEach(ctx, tx, dst, what, tables, func(tb fleet.ShardedTable) (string, []any, error) {
+		ti, err := tableInfo(ctx, tx, dst, tb.Table)
+		if err != nil || len(ti.Columns) == 0 {
+			return "", nil, err
+		}
+		where, args, err := keyFilter("d."+quoteIdent(tb.KeyColumn), r)
+		return fmt.Sprintf(`DELETE FROM main.%s AS d WHERE %s AND %s`, quoteIdent(tb.Table), where, sameRow(tb.Table, ti.Columns)), args, err
+	})
 }

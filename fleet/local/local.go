@@ -456,7 +456,9 @@ func (t *Target) dbAt(loc fleet.Location, p string) (*sql.DB, error) {
 }
 
 // CreateDatabase creates an empty database file and registers it (and its
-// server) in the catalog. Idempotent.
+// server) in the catalog. Idempotent for a listed database; a file the
+// catalog does not list is refused with fleet.ErrDatabaseExists (see
+// AdoptDatabase).
 func (t *Target) CreateDatabase(ctx context.Context, loc fleet.Location) error {
 	if err := checkLocation(loc); err != nil {
 		return &fleet.Error{Op: "create database", Target: loc.String(), Err: err}
@@ -468,6 +470,10 @@ func (t *Target) CreateDatabase(ctx context.Context, loc fleet.Location) error {
 		loc = c // listed but the file is gone: recreate it under the catalog's spelling
 	} else if !errors.Is(err, fleet.ErrNoDatabase) {
 		return err
+	} else if _, statErr := os.Stat(t.pathOf(loc)); statErr == nil {
+		// A file the catalog does not list holds someone's data: never take
+		// it over silently.
+		return unlistedErr("create database", loc, t.pathOf(loc))
 	}
 	p := t.pathOf(loc)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -483,15 +489,20 @@ func (t *Target) CreateDatabase(ctx context.Context, loc fleet.Location) error {
 	if err != nil {
 		return &fleet.Error{Op: "create database", Target: loc.String(), Err: err}
 	}
+	return t.list(ctx, loc, "create database")
+}
+
+// list adds a database (and its server) to the catalog and logs operation.
+func (t *Target) list(ctx context.Context, loc fleet.Location, operation string) error {
 	now := nowText()
-	err = t.catalogTx(ctx, func(tx *sql.Tx) error {
+	err := t.catalogTx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []struct {
 			sql  string
 			args []any
 		}{
 			{`INSERT OR IGNORE INTO servers(name, created_at) VALUES(?, ?)`, []any{loc.Server, now}},
 			{`INSERT OR IGNORE INTO databases(server, name, created_at) VALUES(?, ?, ?)`, []any{loc.Server, loc.Database, now}},
-			{`INSERT INTO operation_log(at, operation, target) VALUES(?, 'create database', ?)`, []any{now, loc.String()}},
+			{`INSERT INTO operation_log(at, operation, target) VALUES(?, ?, ?)`, []any{now, operation, loc.String()}},
 		} {
 			if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
 				return err
@@ -500,7 +511,7 @@ func (t *Target) CreateDatabase(ctx context.Context, loc fleet.Location) error {
 		return nil
 	})
 	if err != nil {
-		return &fleet.Error{Op: "create database", Target: loc.String(), Err: err}
+		return &fleet.Error{Op: operation, Target: loc.String(), Err: err}
 	}
 	return nil
 }
