@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
@@ -174,6 +175,63 @@ func (createShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs)
 	return s != nil, err
 }
 
+// contents reports what a database holds; drivers without an inspector
+// report only whether the catalog lists it.
+func contents(ctx context.Context, env *steps.Env, c caps, loc fleet.Location) (fleet.DatabaseContents, error) {
+	if ad, ok := env.Target.(fleet.DatabaseAdopter); ok {
+		return ad.InspectDatabase(ctx, loc)
+	}
+	var out fleet.DatabaseContents
+	dbs, err := c.admin.Databases(ctx)
+	if err != nil {
+		return out, err
+	}
+	for _, d := range dbs {
+		if d.Equal(loc) {
+			out.Exists, out.Listed = true, true
+		}
+	}
+	if out.Exists {
+		tables, err := c.data.Tables(ctx, loc)
+		if err != nil {
+			return out, err
+		}
+		for _, t := range tables {
+			n, err := c.data.CountRange(ctx, loc, t.Name, t.Columns[0], fleet.KeyRange{})
+			if err != nil {
+				return out, err
+			}
+			out.Tables = append(out.Tables, fleet.TableRows{Name: t.Name, Rows: n})
+		}
+	}
+	return out, nil
+}
+
+// shardElsewhere names another map that has loc as a shard ("" when none,
+// or when the store cannot tell).
+func shardElsewhere(ctx context.Context, c caps, mapName string, loc fleet.Location) string {
+	other, err := fleet.ShardOf(ctx, c.store, loc, mapName)
+	if err != nil {
+		return ""
+	}
+	return other
+}
+
+// rowsText lists the tables that hold rows: "2 customers, 6 orders".
+func rowsText(tables []fleet.TableRows) string {
+	var parts []string
+	for _, t := range tables {
+		if t.Rows > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", t.Rows, t.Name))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Apply creates the shard's database (or takes the existing one: an empty
+// one as it is, a non-empty one only with adopt), applies the schema file to
+// a database without tables, and registers the shard. A failure after the
+// database was created here drops it again, so nothing half-made is left.
 func (createShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
 	if err := steps.HitFault(CreateShardName); err != nil {
 		return nil, err
@@ -182,29 +240,57 @@ func (createShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 	if err != nil {
 		return nil, err
 	}
-	name, loc, schemaFile, create := a.String("shardMap"), a.location(""), a.OptString("schemaFile", ""), a.Bool("createDatabase", false)
+	name, loc, schemaFile, adopt := a.String("shardMap"), a.location(""), a.OptString("schemaFile", ""), a.Bool("adopt", false)
 	if a.Err() != nil {
 		return nil, a.Err()
 	}
-	if create {
+	have, err := contents(ctx, env, c, loc)
+	if err != nil {
+		return nil, err
+	}
+	created := false
+	switch {
+	case !have.Exists:
 		if err := c.admin.CreateDatabase(ctx, loc); err != nil {
 			return nil, err
 		}
+		created = true
+	case have.Rows() > 0 && !adopt && shardElsewhere(ctx, c, name, loc) == "":
+		return nil, &fleet.Error{Op: "create shard", Target: loc.String(),
+			Err:  fmt.Errorf("%w: it holds %d rows (%s) and the plan does not adopt it", fleet.ErrDatabaseExists, have.Rows(), rowsText(have.Tables)),
+			Hint: "set `adopt: true` on the shard to take the database over as it is, or pick another database name; nothing was changed"}
+	case !have.Listed:
+		ad, ok := env.Target.(fleet.DatabaseAdopter)
+		if !ok {
+			return nil, &fleet.Error{Op: "create shard", Target: loc.String(), Err: fleet.ErrDatabaseExists}
+		}
+		if err := ad.AdoptDatabase(ctx, loc); err != nil {
+			return nil, err
+		}
+	}
+	undo := func(err error) error {
+		if created {
+			if derr := c.admin.DropDatabase(context.WithoutCancel(ctx), loc); derr != nil {
+				return fmt.Errorf("%w (and dropping the database created for it failed: %v)", err, derr)
+			}
+			env.Logf("dropped %s again: the shard could not be set up", loc)
+		}
+		return err
 	}
 	if schemaFile != "" {
 		tables, err := c.data.Tables(ctx, loc)
 		if err != nil {
-			return nil, err
+			return nil, undo(err)
 		}
 		// Idempotent: the schema goes onto a database with no tables of its own yet.
 		if len(tables) == 0 {
 			sql, err := readFile(env, "schemaFile", schemaFile)
 			if err != nil {
-				return nil, err
+				return nil, undo(err)
 			}
 			env.Logf("applying %s to %s", schemaFile, loc)
 			if err := c.admin.ApplySQL(ctx, loc, sql); err != nil {
-				return nil, steps.ScriptError(schemaFile, err)
+				return nil, undo(steps.ScriptError(schemaFile, err))
 			}
 		}
 	}
@@ -212,7 +298,7 @@ func (createShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 	if err != nil {
 		return nil, err
 	}
-	return steps.Outputs{"shardId": s.ID.String()}, nil
+	return steps.Outputs{"shardId": s.ID.String(), "createdDatabase": created}, nil
 }
 
 func (createShard) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
@@ -221,6 +307,7 @@ func (createShard) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs
 		rm[k] = v
 	}
 	rm["dropDatabase"] = in["createDatabase"]
+	rm["dropOnlyIfEmpty"] = true
 	_, err := removeShard{}.Apply(ctx, env, rm)
 	return err
 }
@@ -231,11 +318,53 @@ func (createShard) Estimate(steps.Inputs) steps.Estimate {
 
 // ---- remove-shard ----
 
+// removeShard unregisters a shard and, with dropDatabase, drops its
+// database. With dropOnlyIfEmpty (the rollback of create-shard) the database
+// is dropped only while it holds no rows but in its reference tables: a
+// database with other rows was not made by the step being undone, and is kept.
 type removeShard struct{ metadataOnly }
 
 func (removeShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
 	registered, err := createShard{}.Observe(ctx, env, in)
-	return !registered, err
+	if err != nil || registered {
+		return false, err
+	}
+	c, a, err := setup(env, RemoveShardName, in)
+	if err != nil {
+		return false, err
+	}
+	drop, _, err := dropDecision(ctx, env, c, a)
+	return !drop, err
+}
+
+// dropDecision says whether remove-shard drops the database, and if it keeps
+// one it was asked to drop, why.
+func dropDecision(ctx context.Context, env *steps.Env, c caps, a *args) (bool, string, error) {
+	loc := a.location("")
+	if !a.Bool("dropDatabase", false) || a.Err() != nil {
+		return false, "", a.Err()
+	}
+	have, err := contents(ctx, env, c, loc)
+	if err != nil || !have.Exists {
+		return false, "", err
+	}
+	if !a.Bool("dropOnlyIfEmpty", false) {
+		return true, "", nil
+	}
+	reference := map[string]bool{}
+	for _, r := range a.Strings("reference") {
+		reference[strings.ToLower(fleet.BareTable(r))] = true
+	}
+	var rows []fleet.TableRows
+	for _, t := range have.Tables {
+		if t.Rows > 0 && !reference[strings.ToLower(t.Name)] {
+			rows = append(rows, t)
+		}
+	}
+	if len(rows) > 0 {
+		return false, fmt.Sprintf("kept %s: it holds rows this run did not put there (%s)", loc, rowsText(rows)), nil
+	}
+	return true, "", nil
 }
 
 func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
@@ -246,12 +375,19 @@ func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 	if err != nil {
 		return nil, err
 	}
-	name, loc, drop := a.String("shardMap"), a.location(""), a.Bool("dropDatabase", false)
+	name, loc := a.String("shardMap"), a.location("")
 	if a.Err() != nil {
 		return nil, a.Err()
 	}
 	if err := c.store.RemoveShard(ctx, name, loc); err != nil && !errors.Is(err, fleet.ErrNotFound) {
 		return nil, err
+	}
+	drop, kept, err := dropDecision(ctx, env, c, a)
+	if err != nil {
+		return nil, err
+	}
+	if kept != "" {
+		env.Logf("%s", kept)
 	}
 	if drop {
 		if err := c.admin.DropDatabase(ctx, loc); err != nil {

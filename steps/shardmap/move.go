@@ -19,14 +19,20 @@ import (
 //	offline (GSM+LSM) -> copy parents-first -> verify counts and checksums ->
 //	repoint the mapping to the target -> online -> delete source rows children-first
 //
+// As with the split-merge service, the target must hold no rows in the part
+// of the range still mapped to the source: Apply checks that before its first
+// batch and refuses with the counts. A move never deletes a row on the target.
+//
 // All state lives in the shard map and the data itself, so Apply can resume
 // after a crash at any point:
 //   - a mapping already on the target: bring it online, finish deleting the
-//     source rows, go on;
-//   - an offline mapping on the source: the batch was in flight; rows on the
-//     target in that range can only be a partial earlier copy (the target range
-//     was verified empty and nothing routes there), so they are cleared and the
-//     batch is copied again.
+//     source rows (only those the target holds an equal copy of), go on;
+//   - an offline mapping on the source: the batch was in flight, and the
+//     target may hold its copy, whole or in part. Rows on the target equal to
+//     a source row are that copy and are kept; the copy is completed and
+//     verified. Any other row there is someone else's: the batch's own copy
+//     is taken back (only rows equal to a source row), the mapping goes back
+//     online on the source, and the move refuses with the counts.
 type moveRange struct{}
 
 type moveArgs struct {
@@ -204,6 +210,9 @@ func (mv *mover) run(ctx context.Context) (steps.Outputs, error) {
 		return nil, err
 	}
 	mv.children = reversed(mv.parents)
+	if err := mv.checkTarget(ctx); err != nil {
+		return nil, err
+	}
 	// Reference tables first, in foreign-key order, only into empty tables.
 	if err := mv.copyReference(ctx); err != nil {
 		return nil, err
@@ -317,7 +326,7 @@ func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 				return nil, err
 			}
 		}
-		if err := mv.deleteSource(ctx, cur, end); err != nil {
+		if err := mv.deleteCopies(ctx, cur, end); err != nil {
 			return nil, err
 		}
 		return end, nil
@@ -426,10 +435,15 @@ func (mv *mover) copyBatch(ctx context.Context, mp fleet.Mapping) error {
 	srcSums := make(chan []tableSum, 1)
 	go func() { srcSums <- mv.checksums(ctx, m.from, r) }()
 	wait := func() []tableSum { return <-srcSums }
-	// Anything on the target in this range is a partial earlier attempt.
-	if _, err := mv.c.data.DeleteRange(ctx, m.to, mv.children, r); err != nil {
+	// The target range held nothing when the move began: what is there now
+	// can only be this batch's own copy from an interrupted attempt, which
+	// the copy completes. Anything else is not ours to touch.
+	if foreign, err := mv.foreign(ctx, m.from, m.to, r); err != nil || len(foreign) > 0 {
 		wait()
-		return err
+		if err != nil {
+			return err
+		}
+		return mv.refuseBatch(ctx, mp, r, foreign)
 	}
 	copied, err := mv.c.data.CopyRange(ctx, m.from, m.to, mv.parents, r)
 	if err != nil {
@@ -483,6 +497,101 @@ func (mv *mover) checksums(ctx context.Context, loc fleet.Location, r fleet.KeyR
 	return out
 }
 
+// foreign counts, per sharded table, the rows of dst in r that are not a
+// copy of a row of src in r (nil when there are none).
+func (mv *mover) foreign(ctx context.Context, src, dst fleet.Location, r fleet.KeyRange) (map[string]int64, error) {
+	var out map[string]int64
+	for _, t := range mv.parents {
+		c, err := mv.c.data.CompareRange(ctx, src, dst, t.Table, t.KeyColumn, r)
+		if err != nil {
+			return nil, err
+		}
+		if c.Others > 0 {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[t.Table] = c.Others
+		}
+	}
+	return out, nil
+}
+
+// checkTarget refuses, before the first batch, a move whose target holds
+// rows in the part of the range still mapped to the source, other than
+// copies of the source's rows. Where the source's mapping is offline (a
+// batch a crash interrupted), that batch's own copy is taken back first.
+func (mv *mover) checkTarget(ctx context.Context) error {
+	m := mv.m
+	sm, err := mv.c.store.ShardMap(ctx, m.mapName)
+	if err != nil {
+		return err
+	}
+	all, err := mv.c.store.Mappings(ctx, m.mapName)
+	if err != nil {
+		return err
+	}
+	for _, mp := range all {
+		mp = keyRangeOf(sm, mp)
+		if !mp.Location.Equal(m.from) {
+			continue
+		}
+		lo, hi := mp.Min, minBound(mp.Max, m.high)
+		if shardkey.Compare(mp.Min, m.low) < 0 {
+			lo = m.low
+		}
+		if hi != nil && shardkey.Compare(lo, hi) >= 0 || m.high != nil && shardkey.Compare(lo, m.high) >= 0 || mp.Max != nil && shardkey.Compare(mp.Max, m.low) <= 0 {
+			continue // outside the move's range
+		}
+		r, err := shardkey.Range(m.kt, lo, hi)
+		if err != nil {
+			return err
+		}
+		// Rows equal to a source row can only be copies this move (or the
+		// move it undoes) made and did not clean up yet; they are kept and
+		// the copy completes around them. Any other row is refused.
+		found, err := mv.foreign(ctx, m.from, m.to, r)
+		if err != nil {
+			return err
+		}
+		switch {
+		case len(found) > 0 && mp.Online:
+			return mv.notEmpty(r, found, "nothing was changed")
+		case len(found) > 0:
+			return mv.refuseBatch(ctx, mp, r, found)
+		}
+	}
+	return nil
+}
+
+// notEmpty is the refusal of a move whose target range holds rows it did not copy.
+func (mv *mover) notEmpty(r fleet.KeyRange, found map[string]int64, what string) error {
+	var total int64
+	var parts []string
+	for _, t := range mv.parents {
+		if n := found[t.Table]; n > 0 {
+			total += n
+			parts = append(parts, fmt.Sprintf("%d %s", n, t.Table))
+		}
+	}
+	return &fleet.Error{Op: "move " + mv.m.rangeText(), Target: mv.m.to.String(),
+		Err: fmt.Errorf("%w: it holds %d rows in %s that this move did not copy (%s)",
+			fleet.ErrTargetNotEmpty, total, r, strings.Join(parts, ", ")),
+		Hint: "a move's target range must be empty, as with the split-merge service; those rows were left untouched and " + what +
+			". Remove them from the target (or move them to the source first), or move the range to another shard, then plan again"}
+}
+
+// refuseBatch takes back this batch's own copy (only rows equal to a source
+// row), puts the offline mapping back online on the source, and refuses.
+func (mv *mover) refuseBatch(ctx context.Context, mp fleet.Mapping, r fleet.KeyRange, found map[string]int64) error {
+	if _, err := mv.c.data.DeleteCopies(ctx, mv.m.from, mv.m.to, mv.children, r); err != nil {
+		return err
+	}
+	if _, err := mv.c.store.SetMappingOnline(ctx, mv.m.mapName, mp.ID, true); err != nil {
+		return err
+	}
+	return mv.notEmpty(r, found, "the batch is back online on the source")
+}
+
 func (mv *mover) deleteSource(ctx context.Context, low, high []byte) error {
 	r, err := shardkey.Range(mv.m.kt, low, high)
 	if err != nil {
@@ -490,6 +599,24 @@ func (mv *mover) deleteSource(ctx context.Context, low, high []byte) error {
 	}
 	_, err = mv.c.data.DeleteRange(ctx, mv.m.from, mv.children, r)
 	return err
+}
+
+// deleteCopies deletes the source rows of a range that already sits on the
+// target, keeping every row the target has no equal copy of: a row changed
+// on the target since its batch moved, or (when this move undoes an earlier
+// one) a row the earlier move never copied.
+func (mv *mover) deleteCopies(ctx context.Context, low, high []byte) error {
+	r, err := shardkey.Range(mv.m.kt, low, high)
+	if err != nil {
+		return err
+	}
+	if _, err := mv.c.data.DeleteCopies(ctx, mv.m.to, mv.m.from, mv.children, r); err != nil {
+		return err
+	}
+	if kept, err := mv.foreign(ctx, mv.m.to, mv.m.from, r); err == nil && len(kept) > 0 {
+		mv.env.Logf("kept rows on %s in %s that %s holds no equal copy of: %v", mv.m.from, r, mv.m.to, kept)
+	}
+	return nil
 }
 
 // Rollback moves the range back: the planner gives the reverse move as this

@@ -2,13 +2,17 @@ package shardmap
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/local"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/google/go-cmp/cmp"
 )
 
 func demo(t *testing.T, customers int) (*local.Target, *steps.Env) {
@@ -206,5 +210,197 @@ func TestMovePointMovesOneShardlet(t *testing.T) {
 	m, err := tg.MappingForKey(ctx, "TenantMap", six)
 	if err != nil || !m.Location.Equal(c0) || !m.Online {
 		t.Fatalf("key 6 mapping %+v, %v: want online on customers_0", m, err)
+	}
+}
+
+// A move never deletes rows it did not copy: a target range that holds rows
+// is refused before the first batch, and the rows stay.
+func TestMoveRefusesANonEmptyTargetRange(t *testing.T) {
+	ctx := context.Background()
+	tg, env := demo(t, 2000)
+	c1 := fleet.Location{Server: "sql-1", Database: "customers_1"}
+	if err := tg.ApplySQL(ctx, c1, `INSERT INTO customers(id, name) VALUES(1500, 'not from customers_0')`); err != nil {
+		t.Fatal(err)
+	}
+	before := layoutOf(t, tg)
+	_, err := moveRange{}.Apply(ctx, env, moveInputs(t, "1000", "50000", "customers_0", "customers_1", 300))
+	if err == nil || !strings.Contains(err.Error(), "target range is not empty: it holds 1 rows in [1000, 50000) that this move did not copy (1 customers)") {
+		t.Fatalf("Apply = %v, want a refusal with the counts", err)
+	}
+	if got := [2]int64{count(t, tg, "customers_0", "customers"), count(t, tg, "customers_1", "customers")}; got != [2]int64{2000, 1} {
+		t.Fatalf("customers on (c0, c1) = %v, want [2000 1]: nothing moved, nothing deleted", got)
+	}
+	if diff := cmp.Diff(before, layoutOf(t, tg)); diff != "" {
+		t.Fatalf("layout changed (-before +after):\n%s", diff)
+	}
+}
+
+// An interrupted batch (mapping offline on the source) resumes: the target's
+// copy of it, whole or partial, is kept and completed; rows that are not its
+// copy make the move give the batch back to the source, untouched.
+func TestMoveResumesAnInterruptedBatch(t *testing.T) {
+	c0, c1 := fleet.Location{Server: "sql-1", Database: "customers_0"}, fleet.Location{Server: "sql-1", Database: "customers_1"}
+	tables := []fleet.ShardedTable{{Table: "customers", KeyColumn: "id"}, {Table: "orders", KeyColumn: "customer_id"}}
+	cases := map[string]struct {
+		copied  [2]int64 // the part of [1000, 1300) copied before the crash
+		foreign string   // SQL run on the target after the crash
+		wantErr string
+		want    [2]int64 // customers on c0, c1 afterwards
+	}{
+		"whole copy":   {copied: [2]int64{1000, 1300}, want: [2]int64{1000, 1000}},
+		"partial copy": {copied: [2]int64{1000, 1100}, want: [2]int64{1000, 1000}},
+		"no copy":      {copied: [2]int64{1000, 1000}, want: [2]int64{1000, 1000}},
+		"rows changed on the target after the copy": {copied: [2]int64{1000, 1300}, foreign: `UPDATE customers SET name = 'changed' WHERE id IN (1001, 1002)`,
+			wantErr: "target range is not empty: it holds 2 rows in [1000, 1300) that this move did not copy (2 customers)", want: [2]int64{2000, 2}},
+		"someone else's row beside a partial copy": {copied: [2]int64{1000, 1100}, foreign: `INSERT INTO customers(id, name) VALUES(1200, 'not the source row')`,
+			wantErr: "target range is not empty: it holds 1 rows in [1000, 1300) that this move did not copy (1 customers)", want: [2]int64{2000, 1}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			tg, env := demo(t, 2000)
+			one, _ := shardkey.ParseBound(bound(t, "1000"))
+			if _, err := (split{}).Apply(ctx, env, steps.Inputs{"shardMap": "CustomerMap", "keyType": "int64", "at": bound(t, "1000")}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := (split{}).Apply(ctx, env, steps.Inputs{"shardMap": "CustomerMap", "keyType": "int64", "at": bound(t, "1300")}); err != nil {
+				t.Fatal(err)
+			}
+			mp, err := tg.MappingForKey(ctx, "CustomerMap", one)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tg.SetMappingOnline(ctx, "CustomerMap", mp.ID, false); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tg.CopyRange(ctx, c0, c1, tables, fleet.KeyRange{Low: tc.copied[0], High: tc.copied[1]}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.foreign != "" {
+				if err := tg.ApplySQL(ctx, c1, tc.foreign); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err = moveRange{}.Apply(ctx, env, moveInputs(t, "1000", "1300", "customers_0", "customers_1", 100))
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Apply = %v, want %q", err, tc.wantErr)
+			}
+			if tc.wantErr == "" {
+				if _, err := (moveRange{}).Apply(ctx, env, moveInputs(t, "1300", "", "customers_0", "customers_1", 500)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := [2]int64{count(t, tg, "customers_0", "customers"), count(t, tg, "customers_1", "customers")}; got != tc.want {
+				t.Fatalf("customers on (c0, c1) = %v, want %v", got, tc.want)
+			}
+			if tc.wantErr != "" {
+				m, err := tg.MappingForKey(ctx, "CustomerMap", one)
+				if err != nil || !m.Online || !m.Location.Equal(c0) {
+					t.Fatalf("the refused batch's mapping = %+v, %v; want back online on customers_0", m, err)
+				}
+				if n := count(t, tg, "customers_1", "orders"); n != 0 {
+					t.Fatalf("orders left on the target = %d; the batch's own copy must be taken back", n)
+				}
+			}
+		})
+	}
+}
+
+// The rollback of create-shard (remove-shard with dropOnlyIfEmpty) drops a
+// database the step created, also when the step died before registering
+// it, and never one that holds rows but reference data.
+func TestCreateShardRollbackDropsOnlyWhatItMade(t *testing.T) {
+	c2 := fleet.Location{Server: "sql-1", Database: "customers_2"}
+	cases := map[string]struct {
+		registered bool
+		drop       bool
+		rows       string
+		wantExists bool
+	}{
+		"created, killed before the schema":       {drop: true},
+		"created, registered":                     {drop: true, registered: true},
+		"created, holds reference data only":      {drop: true, rows: `INSERT INTO regions(id, name) VALUES (1, 'r')`},
+		"holds rows the run did not put there":    {drop: true, rows: `INSERT INTO customers(id, name) VALUES (1, 'c')`, wantExists: true},
+		"not created by the step (adopted, kept)": {drop: false, registered: true, rows: `INSERT INTO customers(id, name) VALUES (1, 'c')`, wantExists: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			tg, env := demo(t, 10)
+			if err := tg.CreateDatabase(ctx, c2); err != nil {
+				t.Fatal(err)
+			}
+			if err := tg.ApplySQL(ctx, c2, local.ShardSchemaSQL); err != nil {
+				t.Fatal(err)
+			}
+			if tc.rows != "" {
+				if err := tg.ApplySQL(ctx, c2, tc.rows); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.registered {
+				if _, err := tg.AddShard(ctx, "CustomerMap", c2); err != nil {
+					t.Fatal(err)
+				}
+			}
+			in := steps.Inputs{"shardMap": "CustomerMap", "server": "sql-1", "database": "customers_2", "dropDatabase": tc.drop, "dropOnlyIfEmpty": true, "reference": []any{"regions"}}
+			// The runner's order for a rollback branch: Observe, then Apply.
+			if done, err := (removeShard{}).Observe(ctx, env, in); err != nil {
+				t.Fatal(err)
+			} else if !done {
+				if _, err := (removeShard{}).Apply(ctx, env, in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if done, err := (removeShard{}).Observe(ctx, env, in); err != nil || !done {
+				t.Fatalf("Observe after the rollback = %v, %v", done, err)
+			}
+			got, err := tg.InspectDatabase(ctx, c2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Exists != tc.wantExists || got.Listed != tc.wantExists {
+				t.Fatalf("after the rollback customers_2 exists=%v listed=%v, want %v", got.Exists, got.Listed, tc.wantExists)
+			}
+			if s, err := findShard(ctx, caps{store: tg}, "CustomerMap", c2); err != nil || s != nil {
+				t.Fatalf("customers_2 still registered: %+v, %v", s, err)
+			}
+		})
+	}
+}
+
+// create-shard refuses a database that holds rows unless told to adopt it,
+// and drops a database it created when its schema fails.
+func TestCreateShard(t *testing.T) {
+	c2 := fleet.Location{Server: "sql-1", Database: "customers_2"}
+	ctx := context.Background()
+	tg, env := demo(t, 10)
+	env.BaseDir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(env.BaseDir, "bad.sql"), []byte(local.ShardSchemaSQL+"; INSERT INTO nowhere VALUES (1);"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := steps.Inputs{"shardMap": "CustomerMap", "server": "sql-1", "database": "customers_2", "createDatabase": true, "schemaFile": "bad.sql"}
+	if _, err := (createShard{}).Apply(ctx, env, in); err == nil {
+		t.Fatal("a failing schema file did not fail the step")
+	}
+	if got, _ := tg.InspectDatabase(ctx, c2); got.Exists || got.Listed {
+		t.Fatalf("after the failed schema: %+v, want no database", got)
+	}
+	if err := tg.CreateDatabase(ctx, c2); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.ApplySQL(ctx, c2, local.ShardSchemaSQL+"; INSERT INTO customers(id) VALUES (7);"); err != nil {
+		t.Fatal(err)
+	}
+	delete(in, "schemaFile")
+	if _, err := (createShard{}).Apply(ctx, env, in); !errors.Is(err, fleet.ErrDatabaseExists) {
+		t.Fatalf("create-shard over a database with rows = %v, want ErrDatabaseExists", err)
+	}
+	in["adopt"] = true
+	if _, err := (createShard{}).Apply(ctx, env, in); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, tg, "customers_2", "customers"); n != 1 {
+		t.Fatalf("the adopted database holds %d customers, want its 1", n)
 	}
 }
