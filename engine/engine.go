@@ -237,8 +237,30 @@ func ObserveShardLayout(ctx context.Context, spec *plans.ShardLayout, target fle
 			existing[strings.ToLower(d.String())] = true
 		}
 	}
+	// A database that is not a shard of this map yet is looked into, also
+	// when the catalog does not list it: a plan must not take one over unseen.
+	registered := map[string]bool{}
+	if live.Map != nil {
+		for _, s := range live.Map.Shards {
+			registered[strings.ToLower(s.Shard.Location.String())] = true
+		}
+	}
+	adopter, _ := target.(fleet.DatabaseAdopter)
+	otherMaps, err := shardsOfOtherMaps(ctx, target, spec.ShardMap)
+	if err != nil {
+		return nil, err
+	}
 	for loc := range locs {
 		st := planner.DatabaseState{Exists: existing[strings.ToLower(loc.String())]}
+		st.Listed = st.Exists
+		if adopter != nil && !registered[strings.ToLower(loc.String())] {
+			c, err := adopter.InspectDatabase(ctx, loc)
+			if err != nil {
+				return nil, err
+			}
+			st.Exists, st.Listed, st.Rows = c.Exists, c.Listed, c.Tables
+			st.ShardOf = otherMaps[strings.ToLower(loc.String())]
+		}
 		if st.Exists && mover != nil {
 			tables, err := mover.Tables(ctx, loc)
 			if err != nil {
@@ -335,6 +357,33 @@ func SigningKey(cfg *plans.Config) ([]byte, error) {
 		return nil, diags.Err()
 	}
 	return []byte(v), nil
+}
+
+// shardsOfOtherMaps maps every shard location (lower-case) of the shard
+// maps other than mapName to the map's name.
+func shardsOfOtherMaps(ctx context.Context, target fleet.Target, mapName string) (map[string]string, error) {
+	out := map[string]string{}
+	store, ok := target.(fleet.ShardMapStore)
+	if !ok {
+		return out, nil
+	}
+	maps, err := store.ShardMaps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range maps {
+		if strings.EqualFold(m.Name, mapName) {
+			continue
+		}
+		shards, err := store.Shards(ctx, m.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, sh := range shards {
+			out[strings.ToLower(sh.Location.String())] = m.Name
+		}
+	}
+	return out, nil
 }
 
 // displayPath names a file in messages: relative to the working folder when

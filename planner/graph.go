@@ -39,6 +39,9 @@ type Change struct {
 	Op     ChangeOp `json:"op"`
 	Object string   `json:"object"` // e.g. "shard customers_2", "range [75000, +inf)"
 	Detail string   `json:"detail,omitempty"`
+	// Lines break a change down, one "+", "-" or "~" line per part (a table
+	// added to or dropped from the schema info, with its key).
+	Lines []string `json:"lines,omitempty"`
 }
 
 // ChangeOp is the kind of a Change.

@@ -129,6 +129,9 @@ func RenderText(w io.Writer, g *Graph) error {
 			fmt.Fprintf(&b, "  (%s)", c.Detail)
 		}
 		b.WriteString("\n")
+		for _, l := range c.Lines {
+			fmt.Fprintf(&b, "      %s\n", l)
+		}
 	}
 	fmt.Fprintf(&b, "\nSteps (%d):\n", len(g.Steps))
 	for i, s := range g.topo() {
@@ -222,6 +225,14 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 			fmt.Fprintf(&b, "  (%s)", ch.Detail)
 		}
 		b.WriteString("\n")
+		for _, l := range ch.Lines {
+			// A diff block colours a line by its first character.
+			sym, rest, _ := strings.Cut(l, " ")
+			if sym == "~" {
+				sym = "!"
+			}
+			fmt.Fprintf(&b, "%s     %s\n", sym, rest)
+		}
 	}
 	b.WriteString("```\n\n#### Step graph\n\n```mermaid\nflowchart TD\n")
 	ids := map[string]string{}

@@ -36,11 +36,39 @@ type RowCounter interface {
 
 // DatabaseState is what the planner needs to know about a database the plan names.
 type DatabaseState struct {
+	// Exists reports a database that is there, whether the catalog lists it
+	// or not (see Listed).
 	Exists bool
+	// Listed reports that the fleet's catalog knows the database.
+	Listed bool
 	Tables []string // table names present (lower-case compare)
 	// Described holds the same tables with their columns; nil when the
 	// driver cannot describe them (columns are then not checked).
 	Described []fleet.TableInfo
+	// Rows holds every user table's row count, when the driver can tell.
+	Rows []fleet.TableRows
+	// ShardOf names another shard map of the same shard map manager that
+	// has the database as a shard; taking it into this map adopts nothing.
+	ShardOf string
+}
+
+// rows is the number of rows over every user table.
+func (d DatabaseState) rows() int64 {
+	var n int64
+	for _, t := range d.Rows {
+		n += t.Rows
+	}
+	return n
+}
+
+// tableRows is the row count of one table (0 when unknown).
+func (d DatabaseState) tableRows(name string) int64 {
+	for _, t := range d.Rows {
+		if strings.EqualFold(t.Name, fleet.BareTable(name)) {
+			return t.Rows
+		}
+	}
+	return 0
 }
 
 func (d DatabaseState) hasTable(name string) bool {
@@ -174,6 +202,9 @@ type layoutBuilder struct {
 	basis       string
 	shardByName map[string]fleet.Location
 	shardPos    map[string]diag.Pos
+	// tables is the schema info moves use: the plan's, or the shard map's
+	// stored one when the plan has no `tables:`.
+	tables fleet.SchemaInfo
 	// step ids that later steps depend on
 	createMap   string
 	schemaInfo  string
@@ -247,6 +278,7 @@ func (b *layoutBuilder) change(op ChangeOp, object, detail string) {
 }
 
 func (b *layoutBuilder) build() {
+	b.tables = b.desiredSchema()
 	b.addGuards()
 	b.planMapAndTables()
 	b.planShards()
@@ -278,8 +310,16 @@ func (b *layoutBuilder) addGuards() {
 	}
 }
 
+// desiredSchema is the schema info the plan wants: its `tables:`, or when
+// it has none, what the shard map manager already stores.
 func (b *layoutBuilder) desiredSchema() fleet.SchemaInfo {
 	var s fleet.SchemaInfo
+	if b.spec.Tables.Omitted {
+		if b.live.Map != nil {
+			s = b.live.Map.Tables
+		}
+		return s
+	}
 	for _, t := range b.spec.Tables.Sharded {
 		s.Sharded = append(s.Sharded, fleet.ShardedTable{Table: t.Table, KeyColumn: t.Key})
 	}
@@ -332,7 +372,10 @@ func (b *layoutBuilder) planMapAndTables() {
 		b.createMap = st.ID
 		b.change(Create, "shard map "+b.mapName(), fmt.Sprintf("%s, %s keys", b.mt, b.kt))
 	}
-	want := b.desiredSchema()
+	if b.spec.Tables.Omitted {
+		return // the stored schema info stays as it is
+	}
+	want := b.tables
 	var have fleet.SchemaInfo
 	if b.live.Map != nil {
 		have = b.live.Map.Tables
@@ -352,7 +395,11 @@ func (b *layoutBuilder) planMapAndTables() {
 		}
 		b.add(st)
 		b.schemaInfo = st.ID
-		b.change(Update, "schema info of "+b.mapName(), fmt.Sprintf("%d sharded, %d reference tables", len(want.Sharded), len(want.Reference)))
+		op := Update
+		if b.live.Map == nil {
+			op = Create
+		}
+		b.g.Changes = append(b.g.Changes, Change{Op: op, Object: "schema info of " + b.mapName(), Lines: schemaDiff(have, want)})
 	}
 }
 
@@ -399,6 +446,16 @@ func (b *layoutBuilder) planShards() {
 		if b.liveShard(loc) != nil {
 			continue // checkTables reported missing tables, at the table
 		}
+		if db.Exists && db.rows() > 0 && !s.Adopt && db.ShardOf == "" {
+			where := ""
+			if !db.Listed {
+				where = ", not listed in the fleet catalog,"
+			}
+			b.diags.Errorf(s.Pos, "new shard %s: database %s%s already exists and holds %s rows (%s); fleetplan takes over a database that holds rows only when told to",
+				s.Name, loc, where, thousands(db.rows()), tableRowsText(db.Rows)).
+				WithHint("set `adopt: true` on the shard to take the database over as it is (its rows stay; moves into it still need an empty target range), or pick another database name")
+			continue
+		}
 		if (!db.Exists || len(missing) > 0) && b.spec.SchemaFile == "" {
 			what := "does not exist"
 			if db.Exists {
@@ -408,25 +465,58 @@ func (b *layoutBuilder) planShards() {
 				WithHint("add `schemaFile: schema.sql` to the spec, or create the tables on the database first")
 			continue
 		}
+		adopt := db.Exists && db.rows() > 0 && db.ShardOf == ""
 		with := map[string]any{"shardMap": b.mapName(), "server": loc.Server, "database": loc.Database,
-			"createDatabase": !db.Exists}
+			"createDatabase": !db.Exists, "adopt": adopt}
 		if len(missing) > 0 {
 			with["schemaFile"] = b.spec.SchemaFile
 		}
-		detail := "register in GSM and LSM"
-		if !db.Exists {
-			detail = "create database, apply " + shortPath(b.spec.SchemaFile) + ", register in GSM and LSM"
-		} else if len(missing) > 0 {
-			detail = "apply " + shortPath(b.spec.SchemaFile) + ", register in GSM and LSM"
+		var parts []string
+		switch {
+		case !db.Exists:
+			parts = append(parts, "create database")
+		case adopt:
+			parts = append(parts, fmt.Sprintf("ADOPT the existing database as it is, with its %s rows (%s)", thousands(db.rows()), tableRowsText(db.Rows)))
+		case db.ShardOf != "":
+			parts = append(parts, "use the database, already a shard of map "+db.ShardOf)
+		default:
+			parts = append(parts, "use the existing empty database")
 		}
+		if db.Exists && !db.Listed {
+			parts[0] += ", not listed in the fleet catalog until now"
+		}
+		if len(missing) > 0 {
+			parts = append(parts, "apply "+shortPath(b.spec.SchemaFile))
+		}
+		detail := strings.Join(append(parts, "register in GSM and LSM"), ", ")
+		for _, r := range b.tables.Reference {
+			if n := db.tableRows(r); n > 0 {
+				b.g.Warnings = append(b.g.Warnings, fmt.Sprintf("reference table %s on new shard %s already holds %s rows: moves keep them as they are and copy none (reference data is copied only into empty tables)",
+					r, s.Name, thousands(n)))
+			}
+		}
+		_, ref := schemaInputs(b.tables)
 		st := b.add(&Step{ID: "create-shard-" + s.Name, Action: ActCreateShard,
 			Title: fmt.Sprintf("add shard %s (%s)", s.Name, loc), With: with, Needs: b.metaNeeds(),
+			// The rollback drops the database only when this step created it,
+			// and only while it holds nothing but reference data.
 			Rollback: &Step{Action: ActRemoveShard, With: map[string]any{"shardMap": b.mapName(),
-				"server": loc.Server, "database": loc.Database, "dropDatabase": !db.Exists}},
+				"server": loc.Server, "database": loc.Database, "dropDatabase": !db.Exists, "dropOnlyIfEmpty": true, "reference": ref}},
 			Estimate: Estimate{Duration: 200 * time.Millisecond, Basis: "metadata and schema"}})
 		b.createShard[locKey(loc)] = st.ID
 		b.change(Create, fmt.Sprintf("shard %s (%s)", s.Name, loc), detail)
 	}
+}
+
+// tableRowsText lists the tables that hold rows: "2 customers, 6 orders".
+func tableRowsText(tables []fleet.TableRows) string {
+	var parts []string
+	for _, t := range tables {
+		if t.Rows > 0 {
+			parts = append(parts, thousands(t.Rows)+" "+t.Name)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func shortPath(p string) string {
@@ -438,10 +528,10 @@ func shortPath(p string) string {
 
 func (b *layoutBuilder) tableNames() []string {
 	var out []string
-	for _, t := range b.spec.Tables.Sharded {
+	for _, t := range b.tables.Sharded {
 		out = append(out, fleet.BareTable(t.Table))
 	}
-	for _, t := range b.spec.Tables.Reference {
+	for _, t := range b.tables.Reference {
 		out = append(out, fleet.BareTable(t))
 	}
 	return out
@@ -564,13 +654,13 @@ func (b *layoutBuilder) rows(loc fleet.Location, min, max []byte) (int64, map[st
 	}
 	r := b.keyRange(min, max)
 	var total int64
-	for _, t := range b.spec.Tables.Sharded {
+	for _, t := range b.tables.Sharded {
 		if !b.live.Databases[loc].hasTable(fleet.BareTable(t.Table)) {
 			continue
 		}
-		n, err := b.live.Rows.CountRange(b.ctx, loc, fleet.BareTable(t.Table), t.Key, r)
+		n, err := b.live.Rows.CountRange(b.ctx, loc, fleet.BareTable(t.Table), t.KeyColumn, r)
 		if err != nil {
-			b.diags.Errorf(orPos(t.Pos, b.mapPos()), "count rows of %s in %s on %s: %v", t.Table, b.rangeText(min, max), loc, err)
+			b.diags.Errorf(b.shardedTablePos(t.Table), "count rows of %s in %s on %s: %v", t.Table, b.rangeText(min, max), loc, err)
 			continue
 		}
 		per[t.Table] = n
@@ -579,9 +669,20 @@ func (b *layoutBuilder) rows(loc fleet.Location, min, max []byte) (int64, map[st
 	return total, per
 }
 
+// shardedTablePos is where the plan names a sharded table; the shard map
+// when the table comes from the stored schema info.
+func (b *layoutBuilder) shardedTablePos(table string) diag.Pos {
+	for _, t := range b.spec.Tables.Sharded {
+		if strings.EqualFold(t.Table, table) {
+			return orPos(t.Pos, b.mapPos())
+		}
+	}
+	return b.mapPos()
+}
+
 func (b *layoutBuilder) rowDetail(per map[string]int64) string {
 	var parts []string
-	for _, t := range b.spec.Tables.Sharded {
+	for _, t := range b.tables.Sharded {
 		if n, ok := per[t.Table]; ok {
 			parts = append(parts, fmt.Sprintf("%s %s", thousands(n), t.Table))
 		}
@@ -798,6 +899,15 @@ func (b *layoutBuilder) planAdd(d *desiredRange, min, max []byte) string {
 }
 
 func (b *layoutBuilder) planMove(from fleet.Location, d *desiredRange, min, max []byte, splits []string) string {
+	if len(b.tables.Sharded) == 0 {
+		why := "spec.tables lists no sharded table"
+		if b.spec.Tables.Omitted {
+			why = "the plan has no `tables:` and the schema info stored for shard map " + b.mapName() + " lists no sharded table"
+		}
+		b.diags.Errorf(d.pos, "moving %s to %s needs at least one sharded table, but %s", b.rangeText(min, max), d.name, why).
+			WithHint("list the tables whose rows move with the key under spec.tables.sharded, e.g. {table: customers, key: id}")
+		return ""
+	}
 	if b.liveShard(d.shard) != nil || b.live.Databases[d.shard].Exists {
 		if n, per := b.rows(d.shard, min, max); n > 0 {
 			b.diags.Errorf(d.pos, "target shard %s already holds %s rows in %s (%s)", d.name, thousands(n), b.rangeText(min, max), b.rowDetail(per)).
@@ -806,7 +916,7 @@ func (b *layoutBuilder) planMove(from fleet.Location, d *desiredRange, min, max 
 		}
 	}
 	rows, per := b.rows(from, min, max)
-	sh, ref := schemaInputs(b.desiredSchema())
+	sh, ref := schemaInputs(b.tables)
 	with := map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
 		"low": shardkey.BoundString(min), "high": shardkey.BoundString(max),
 		"from":      map[string]any{"server": from.Server, "database": from.Database},
@@ -946,3 +1056,46 @@ func dedupe(ids []string) []string {
 
 // locKey is a case-insensitive map key for a location.
 func locKey(l fleet.Location) string { return strings.ToLower(l.Server + "/" + l.Database) }
+
+// schemaDiff lists the table changes from have to want, one line per table:
+// "+ sharded orders (key customer_id)", "- reference regions",
+// "~ sharded orders (key customer_id -> order_id)".
+func schemaDiff(have, want fleet.SchemaInfo) []string {
+	var lines []string
+	haveKey := map[string]fleet.ShardedTable{}
+	for _, t := range have.Sharded {
+		haveKey[strings.ToLower(t.Table)] = t
+	}
+	wantKey := map[string]bool{}
+	for _, t := range want.Sharded {
+		wantKey[strings.ToLower(t.Table)] = true
+		old, ok := haveKey[strings.ToLower(t.Table)]
+		switch {
+		case !ok:
+			lines = append(lines, fmt.Sprintf("+ sharded table %s (key %s)", t.Table, t.KeyColumn))
+		case !strings.EqualFold(old.KeyColumn, t.KeyColumn):
+			lines = append(lines, fmt.Sprintf("~ sharded table %s (key %s -> %s)", t.Table, old.KeyColumn, t.KeyColumn))
+		}
+	}
+	for _, t := range have.Sharded {
+		if !wantKey[strings.ToLower(t.Table)] {
+			lines = append(lines, fmt.Sprintf("- sharded table %s (key %s)", t.Table, t.KeyColumn))
+		}
+	}
+	haveRef, wantRef := map[string]bool{}, map[string]bool{}
+	for _, r := range have.Reference {
+		haveRef[strings.ToLower(r)] = true
+	}
+	for _, r := range want.Reference {
+		wantRef[strings.ToLower(r)] = true
+		if !haveRef[strings.ToLower(r)] {
+			lines = append(lines, "+ reference table "+r)
+		}
+	}
+	for _, r := range have.Reference {
+		if !wantRef[strings.ToLower(r)] {
+			lines = append(lines, "- reference table "+r)
+		}
+	}
+	return lines
+}

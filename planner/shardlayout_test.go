@@ -338,3 +338,103 @@ func BenchmarkPlan100kRanges(b *testing.B) {
 		}
 	}
 }
+
+func TestSchemaDiff(t *testing.T) {
+	cust, ord := fleet.ShardedTable{Table: "customers", KeyColumn: "id"}, fleet.ShardedTable{Table: "orders", KeyColumn: "customer_id"}
+	cases := map[string]struct {
+		have, want fleet.SchemaInfo
+		lines      []string
+	}{
+		"new map":       {want: fleet.SchemaInfo{Sharded: []fleet.ShardedTable{cust}, Reference: []string{"regions"}}, lines: []string{"+ sharded table customers (key id)", "+ reference table regions"}},
+		"table dropped": {have: fleet.SchemaInfo{Sharded: []fleet.ShardedTable{cust, ord}}, want: fleet.SchemaInfo{Sharded: []fleet.ShardedTable{cust}}, lines: []string{"- sharded table orders (key customer_id)"}},
+		"key changed": {have: fleet.SchemaInfo{Sharded: []fleet.ShardedTable{ord}}, want: fleet.SchemaInfo{Sharded: []fleet.ShardedTable{{Table: "ORDERS", KeyColumn: "id"}}},
+			lines: []string{"~ sharded table ORDERS (key customer_id -> id)"}},
+		"reference to sharded": {have: fleet.SchemaInfo{Reference: []string{"orders"}}, want: fleet.SchemaInfo{Sharded: []fleet.ShardedTable{ord}},
+			lines: []string{"+ sharded table orders (key customer_id)", "- reference table orders"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := schemaDiff(tc.have, tc.want); strings.Join(got, "\n") != strings.Join(tc.lines, "\n") {
+				t.Fatalf("schemaDiff = %q, want %q", got, tc.lines)
+			}
+		})
+	}
+}
+
+// A new shard's database that already holds rows is taken over only with
+// adopt: true; omitted tables use the stored schema info; a move without a
+// sharded table is refused by plan.
+func TestPlanShardsAndTables(t *testing.T) {
+	c2 := fleet.Location{Server: "sql-1", Database: "customers_2"}
+	withC2 := func(st DatabaseState) *ShardLayoutLive {
+		live := demoLive(t, nil)
+		live.Databases[c2] = st
+		return live
+	}
+	held := DatabaseState{Exists: true, Tables: []string{"customers", "orders", "regions"}, Rows: []fleet.TableRows{{Name: "customers", Rows: 3}, {Name: "regions", Rows: 8}}}
+	cases := map[string]struct {
+		doc     func() *plans.Document
+		live    *ShardLayoutLive
+		wantErr string
+		check   func(t *testing.T, g *Graph)
+	}{
+		"non-empty database without adopt": {doc: splitDoc, live: withC2(held),
+			wantErr: "plan.yaml:12:7: new shard customers_2: database sql-1/customers_2, not listed in the fleet catalog, already exists and holds 11 rows (3 customers, 8 regions)"},
+		"non-empty database with adopt": {doc: func() *plans.Document {
+			d := splitDoc()
+			d.ShardLayout.Shards[2].Adopt = true
+			return d
+		}, live: withC2(held), check: func(t *testing.T, g *Graph) {
+			st := g.Steps[0]
+			if st.With["adopt"] != true || st.With["createDatabase"] != false || st.Rollback.With["dropDatabase"] != false {
+				t.Fatalf("create-shard step %+v, rollback %+v: want adopt, no create, no drop", st.With, st.Rollback.With)
+			}
+			if !strings.Contains(g.Changes[0].Detail, "ADOPT the existing database as it is, with its 11 rows") {
+				t.Fatalf("the preview does not say it adopts: %q", g.Changes[0].Detail)
+			}
+			if len(g.Warnings) != 1 || !strings.Contains(g.Warnings[0], "reference table regions on new shard customers_2 already holds 8 rows") {
+				t.Fatalf("warnings %q, want one about the non-empty reference table", g.Warnings)
+			}
+		}},
+		"empty database needs no adopt": {doc: splitDoc, live: withC2(DatabaseState{Exists: true, Listed: true}), check: func(t *testing.T, g *Graph) {
+			if d := g.Changes[0].Detail; d != "use the existing empty database, apply schema.sql, register in GSM and LSM" {
+				t.Fatalf("detail %q", d)
+			}
+		}},
+		"omitted tables use the stored schema info": {doc: func() *plans.Document {
+			d := splitDoc()
+			d.ShardLayout.Tables = plans.Tables{Omitted: true}
+			return d
+		}, live: demoLive(t, nil), check: func(t *testing.T, g *Graph) {
+			for _, s := range g.Steps {
+				if s.Action == ActSetSchemaInfo {
+					t.Fatal("omitted tables planned a schema info change")
+				}
+				if s.Action == ActMoveRange && (len(s.With["sharded"].([]any)) != 2 || s.Estimate.Rows == 0) {
+					t.Fatalf("the move does not use the stored tables: %+v, %+v", s.With, s.Estimate)
+				}
+			}
+		}},
+		"omitted tables and nothing stored": {doc: func() *plans.Document {
+			d := splitDoc()
+			d.ShardLayout.Tables = plans.Tables{Omitted: true}
+			return d
+		}, live: demoLive(t, func(m *fleet.MapLayout) { m.Tables = fleet.SchemaInfo{} }),
+			wantErr: "plan.yaml:22:7: moving [75000, +inf) to customers_2 needs at least one sharded table, but the plan has no `tables:` and the schema info stored for shard map CustomerMap lists no sharded table"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g, diags := PlanShardLayout(context.Background(), tc.doc(), tc.live, Options{})
+			if tc.wantErr != "" {
+				if !strings.Contains(fmt.Sprint(diags.Err()), tc.wantErr) {
+					t.Fatalf("diags %v, want %q", diags, tc.wantErr)
+				}
+				return
+			}
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			tc.check(t, g)
+		})
+	}
+}

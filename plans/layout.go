@@ -64,7 +64,7 @@ func (l *loader) shards(s *ShardLayout, spec obj) {
 	byLoc := map[string]obj{}
 	for _, it := range spec.items("shards") {
 		sh := Shard{Name: it.strOr("name", it.str("database")), Server: it.str("server"), Database: it.str("database"),
-			CreateServer: it.boolean("createServer"), Pos: it.at(), ServerPos: it.pos("server")}
+			CreateServer: it.boolean("createServer"), Adopt: it.boolean("adopt"), Pos: it.at(), ServerPos: it.pos("server")}
 		if sh.Name == "" || sh.Server == "" || sh.Database == "" {
 			continue // the schema reported what is missing
 		}
@@ -261,6 +261,7 @@ func (l *loader) points(s *ShardLayout, spec obj) {
 }
 
 func (l *loader) tables(s *ShardLayout, spec obj) {
+	s.Tables.Omitted = !spec.has("tables")
 	tables := spec.obj("tables")
 	seen := map[string]int{}
 	check := func(name string, pos diag.Pos) bool {

@@ -121,7 +121,10 @@ type Shard struct {
 	// CreateServer says the shard's server may be new (local driver only);
 	// without it a server the fleet does not have is refused.
 	CreateServer bool
-	Pos          diag.Pos
+	// Adopt allows a new shard to take over an existing database that holds
+	// rows, as it is. Without it such a plan is refused.
+	Adopt bool
+	Pos   diag.Pos
 	// ServerPos is the position of server:.
 	ServerPos diag.Pos
 }
@@ -163,6 +166,10 @@ type Tables struct {
 	Reference []string
 	// ReferencePos holds the position of each Reference entry.
 	ReferencePos []diag.Pos
+	// Omitted marks a plan without `tables:`: the schema info already stored
+	// in the shard map manager is used (and left as it is), as the
+	// split-merge service does.
+	Omitted bool
 }
 
 // ShardedTable is a table whose rows move with their sharding key.
