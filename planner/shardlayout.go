@@ -1017,8 +1017,9 @@ func (b *layoutBuilder) planRemovedShards() {
 			With:  map[string]any{"shardMap": b.mapName(), "server": loc.Server, "database": loc.Database, "dropDatabase": drop},
 			Needs: dedupe(needs), Estimate: Estimate{Duration: 50 * time.Millisecond, Basis: "metadata"}}
 		if !drop {
+			// Re-registering the shard takes back its own database, rows and all.
 			st.Rollback = &Step{Action: ActCreateShard, With: map[string]any{"shardMap": b.mapName(),
-				"server": loc.Server, "database": loc.Database, "createDatabase": false}}
+				"server": loc.Server, "database": loc.Database, "createDatabase": false, "adopt": true}}
 		}
 		b.add(st)
 		b.change(Delete, fmt.Sprintf("shard %s", loc), detail)

@@ -438,3 +438,21 @@ func TestPlanShardsAndTables(t *testing.T) {
 		})
 	}
 }
+
+// Unregistering a shard is undone by registering it again, rows and all.
+func TestRemovedShardRollbackAdoptsItsOwnDatabase(t *testing.T) {
+	doc := layoutDoc([]string{"customers_0"}, plans.Range{Low: key("0"), Shard: "customers_0"})
+	g, diags := PlanShardLayout(context.Background(), doc, demoLive(t, nil), Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for _, s := range g.Steps {
+		if s.Action == ActRemoveShard {
+			if s.Rollback == nil || s.Rollback.With["adopt"] != true {
+				t.Fatalf("remove-shard rollback %+v: want a create-shard that adopts", s.Rollback)
+			}
+			return
+		}
+	}
+	t.Fatalf("no remove-shard step in %s", actions(g))
+}
