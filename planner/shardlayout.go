@@ -169,6 +169,7 @@ func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayout
 	b := &layoutBuilder{ctx: ctx, doc: doc, spec: spec, live: live, kt: kt, mt: mt, g: g, diags: &diags,
 		throughput: throughput, basis: basis, shardByName: map[string]fleet.Location{},
 		nameByLoc: map[string]string{}, actionOf: map[string]string{}}
+	b.tables = b.desiredSchema()
 	b.checkLiveHealth()
 	if diags.HasErrors() {
 		return nil, diags
@@ -278,7 +279,6 @@ func (b *layoutBuilder) change(op ChangeOp, object, detail string) {
 }
 
 func (b *layoutBuilder) build() {
-	b.tables = b.desiredSchema()
 	b.addGuards()
 	b.planMapAndTables()
 	b.planShards()
