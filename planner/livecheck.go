@@ -232,7 +232,7 @@ func (b *layoutBuilder) checkTable(sources []tableSource, table string, pos diag
 	if first.fromSchemaFile {
 		fix = "add it to the schemaFile, or remove it from tables:"
 	}
-	if sug := schema.Suggest(fleet.BareTable(table), names); sug != "" {
+	if sug := nearest(fleet.BareTable(table), names); sug != "" {
 		d.WithHint("did you mean %q? tables on %s: %s", sug, first.shard, strings.Join(names, ", "))
 	} else {
 		d.WithHint("tables on %s: %s; %s", first.shard, orNone(strings.Join(names, ", ")), fix)
@@ -271,9 +271,54 @@ func (b *layoutBuilder) checkKeyColumn(sources []tableSource, table, key string,
 		return
 	}
 	d := b.diags.Errorf(pos, "table %s has no column %q on %s", fleet.BareTable(table), key, b.whereAll(lacking))
-	if sug := schema.Suggest(key, cols); sug != "" {
+	if sug := nearest(key, cols); sug != "" {
 		d.WithHint("did you mean %q? columns of %s: %s", sug, fleet.BareTable(table), strings.Join(cols, ", "))
 	} else {
 		d.WithHint("columns of %s: %s; key: names the column that holds the sharding key", fleet.BareTable(table), orNone(strings.Join(cols, ", ")))
 	}
+}
+
+// nearest suggests the table or column meant by name: a close spelling
+// (schema.Suggest), else an abbreviation or expansion (cust_id for
+// customer_id): an option starting with the same letter of which one of the
+// two holds all the letters of the other in order, and at least half of
+// the longer one's; the closest in length wins.
+func nearest(name string, options []string) string {
+	if s := schema.Suggest(name, options); s != "" {
+		return s
+	}
+	best, bestScore := "", 0.0
+	n := strings.ToLower(name)
+	for _, o := range options {
+		l := strings.ToLower(o)
+		if n == "" || l == "" || n[0] != l[0] {
+			continue
+		}
+		common := lcs(n, l)
+		score := float64(common) / float64(max(len(n), len(l)))
+		if common == min(len(n), len(l)) && score >= 0.5 && score > bestScore {
+			best, bestScore = o, score
+		}
+	}
+	return best
+}
+
+// lcs is the length of the longest common subsequence of a and b.
+func lcs(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			switch {
+			case a[i-1] == b[j-1]:
+				cur[j] = prev[j-1] + 1
+			case prev[j] >= cur[j-1]:
+				cur[j] = prev[j]
+			default:
+				cur[j] = cur[j-1]
+			}
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -57,7 +57,7 @@ func TestCheckLiveNames(t *testing.T) {
 			doc: func(s *plans.ShardLayout) {
 				s.Tables.Sharded[1].Key, s.Tables.Sharded[1].KeyPos = "cust_id", at(30, 60)
 			},
-			want: `plan.yaml:30:60: table orders has no column "cust_id" on shard customers_0 (sql-1/customers_0), shard customers_1 (sql-1/customers_1), new shard customers_2 (sql-1/customers_2, from schemaFile schema.sql) (hint: columns of orders: id, customer_id;`,
+			want: `plan.yaml:30:60: table orders has no column "cust_id" on shard customers_0 (sql-1/customers_0), shard customers_1 (sql-1/customers_1), new shard customers_2 (sql-1/customers_2, from schemaFile schema.sql) (hint: did you mean "customer_id"? columns of orders: id, customer_id)`,
 		},
 		"key column of the wrong type": {
 			doc: func(s *plans.ShardLayout) {
@@ -119,5 +119,25 @@ func TestCheckLiveNames(t *testing.T) {
 				t.Fatalf("got %v\nwant one error starting %s", errs, tc.want)
 			}
 		})
+	}
+}
+
+func TestNearest(t *testing.T) {
+	cols := []string{"id", "customer_id", "amount", "note", "created_at"}
+	cases := map[string]string{
+		"cust_id":     "customer_id",
+		"customer_di": "customer_id",
+		"amt":         "amount",
+		"created":     "created_at",
+		"x":           "",
+		"region":      "",
+		"costumer_id": "customer_id",
+		"countries":   "",
+		"ID":          "id",
+	}
+	for name, want := range cases {
+		if got := nearest(name, cols); got != want {
+			t.Errorf("nearest(%q) = %q, want %q", name, got, want)
+		}
 	}
 }
