@@ -199,8 +199,22 @@ func (b *layoutBuilder) checkTables() {
 		b.diags.Errorf(orPos(b.spec.SchemaFilePos, b.mapPos()), "schemaFile %s does not run: %v", shortPath(b.spec.SchemaFile), err).
 			WithHint("fix the script: it is applied to every new shard's database before data arrives")
 	}
+	if b.spec.Tables.Omitted {
+		// The stored schema info stands for tables:; it has no position of
+		// its own, so its tables are reported at shardMap:.
+		const stored = " (in the stored schema info of the shard map; tables: is omitted)"
+		for _, t := range b.tables.Sharded {
+			if b.checkTable(sources, t.Table, b.mapPos(), stored) {
+				b.checkKeyColumn(sources, t.Table, t.KeyColumn, b.mapPos())
+			}
+		}
+		for _, r := range b.tables.Reference {
+			b.checkTable(sources, r, b.mapPos(), stored)
+		}
+		return
+	}
 	for _, t := range b.spec.Tables.Sharded {
-		if b.checkTable(sources, t.Table, orPos(t.Pos, b.mapPos())) {
+		if b.checkTable(sources, t.Table, orPos(t.Pos, b.mapPos()), "") {
 			b.checkKeyColumn(sources, t.Table, t.Key, orPos(t.KeyPos, orPos(t.Pos, b.mapPos())))
 		}
 	}
@@ -209,13 +223,13 @@ func (b *layoutBuilder) checkTables() {
 		if i < len(b.spec.Tables.ReferencePos) {
 			pos = orPos(b.spec.Tables.ReferencePos[i], pos)
 		}
-		b.checkTable(sources, r, pos)
+		b.checkTable(sources, r, pos, "")
 	}
 }
 
 // checkTable reports a table some shards lack; it returns true when every
-// shard has it.
-func (b *layoutBuilder) checkTable(sources []tableSource, table string, pos diag.Pos) bool {
+// shard has it. note says where the table comes from, when not from tables:.
+func (b *layoutBuilder) checkTable(sources []tableSource, table string, pos diag.Pos, note string) bool {
 	var lacking []tableSource
 	for _, src := range sources {
 		if !src.has(table) {
@@ -226,7 +240,7 @@ func (b *layoutBuilder) checkTable(sources []tableSource, table string, pos diag
 		return true
 	}
 	first := lacking[0]
-	d := b.diags.Errorf(pos, "table %q does not exist on %s", table, b.whereAll(lacking))
+	d := b.diags.Errorf(pos, "table %q%s does not exist on %s", table, note, b.whereAll(lacking))
 	names := first.tableNames()
 	fix := "create it on the shard first (fleetplan applies schemaFile only to new shards), or remove it from tables:"
 	if first.fromSchemaFile {

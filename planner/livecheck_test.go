@@ -73,6 +73,11 @@ func TestCheckLiveNames(t *testing.T) {
 			live: func(l *ShardLayoutLive) { l.SchemaFile.Tables = l.SchemaFile.Tables[:2] },
 			want: `plan.yaml:1:1: table "regions" does not exist on new shard customers_2 (sql-1/customers_2, from schemaFile schema.sql) (hint: tables on customers_2: customers, orders; add it to the schemaFile, or remove it from tables:)`,
 		},
+		"omitted tables are the stored ones": {
+			doc:  func(s *plans.ShardLayout) { s.Tables, s.ShardMapPos = plans.Tables{Omitted: true}, at(6, 13) },
+			live: func(l *ShardLayoutLive) { l.SchemaFile.Tables = l.SchemaFile.Tables[:2] },
+			want: `plan.yaml:6:13: table "regions" (in the stored schema info of the shard map; tables: is omitted) does not exist on new shard customers_2`,
+		},
 		"schemaFile does not run": {
 			doc: func(s *plans.ShardLayout) { s.SchemaFilePos = at(25, 15) },
 			live: func(l *ShardLayoutLive) {
