@@ -303,7 +303,7 @@ func observeNames(ctx context.Context, spec *plans.ShardLayout, target fleet.Tar
 		return nil
 	}
 	tables, told, err := sd.DescribeSQL(ctx, script)
-	live.SchemaFile = planner.SchemaFileState{Described: told, Tables: tables, Err: err}
+	live.SchemaFile = planner.SchemaFileState{Described: told, Tables: tables, Err: steps.WithoutExcerpts(err)}
 	return nil
 }
 

@@ -16,8 +16,19 @@ func ScriptError(file string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &scriptError{msg: "script " + quoteName(file) + ": " + quoted.ReplaceAllString(err.Error(), "<excerpt withheld>"), err: err}
+	return &scriptError{msg: "script " + quoteName(file) + ": " + withheld(err), err: err}
 }
+
+// WithoutExcerpts is err with the excerpts of a script its message quotes
+// withheld, for an error whose message already names the file.
+func WithoutExcerpts(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &scriptError{msg: withheld(err), err: err}
+}
+
+func withheld(err error) string { return quoted.ReplaceAllString(err.Error(), "<excerpt withheld>") }
 
 type scriptError struct {
 	msg string
