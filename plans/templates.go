@@ -77,8 +77,16 @@ func (l *loader) templateRef(o obj, k string) *templateFile {
 		l.fileData(ref, ref, data)
 		return l.templateIn(o, k, ref)
 	}
-	if _, err := l.rootsFor(o.d.file).Resolve(filepath.Dir(absPath(o.d.file)), ref); err != nil {
+	real, err := l.rootsFor(o.d.file).Resolve(filepath.Dir(absPath(o.d.file)), ref)
+	if err != nil {
 		reportOutside(o.errorf(k, "template %v", err), err)
+		return nil
+	}
+	if !isYAML(ref) || !isYAML(real) {
+		// Only YAML files are read as templates: reading another file (a
+		// secret, a script) could quote its contents in a message.
+		o.errorf(k, "template %q is not a .yaml or .yml file", ref).
+			WithHint("uses: names a template file (*.yaml, *.yml) or builtin:NAME")
 		return nil
 	}
 	path := ref
