@@ -90,7 +90,7 @@ func (s Ref) Resolve(roots confine.Roots, base string) (string, error) {
 
 // keyWords mark keys whose values are credentials.
 var keyWords = []string{"password", "passwd", "pwd", "secret", "token", "connectionstring", "apikey", "accesskey",
-	"sastoken", "privatekey", "signingkey", "credential"}
+	"sastoken", "privatekey", "signingkey", "credential", "authorization"}
 
 // IsKey reports whether a mapping key names a credential.
 func IsKey(key string) bool {

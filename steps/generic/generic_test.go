@@ -3,6 +3,7 @@ package generic
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -139,5 +140,64 @@ func TestApprove(t *testing.T) {
 	}
 	if err := (Approve{}).Rollback(context.Background(), &steps.Env{}, nil); !errors.Is(err, steps.ErrNoRollback) {
 		t.Fatal(err)
+	}
+}
+
+// TestSecretReferences: env:/file: references in exec env and http headers
+// reach the command and the server, and never the outputs or errors.
+func TestSecretReferences(t *testing.T) {
+	dir := t.TempDir()
+	const planted = "Hunter2planted"
+	if err := os.WriteFile(filepath.Join(dir, "pw.txt"), []byte(planted+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FLEETPLAN_TEST_GENERIC_TOKEN", planted)
+	env := &steps.Env{BaseDir: dir}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("seen " + r.Header.Get("Authorization")))
+	}))
+	defer srv.Close()
+	cases := map[string]struct {
+		run       func() (steps.Outputs, error)
+		want      string // in the outputs, redacted
+		errSubstr string
+	}{
+		"exec file:": {run: func() (steps.Outputs, error) {
+			return Exec{}.Apply(context.Background(), env, steps.Inputs{"command": "echo pw=$PW", "env": map[string]any{"PW": "file:pw.txt"}})
+		}, want: "pw=[secret]"},
+		"exec env:": {run: func() (steps.Outputs, error) {
+			return Exec{}.Apply(context.Background(), env, steps.Inputs{"command": "echo pw=$PW", "env": map[string]any{"PW": "env:FLEETPLAN_TEST_GENERIC_TOKEN"}})
+		}, want: "pw=[secret]"},
+		"exec error": {run: func() (steps.Outputs, error) {
+			return Exec{}.Apply(context.Background(), env, steps.Inputs{"command": "echo bad $PW >&2; exit 2", "env": map[string]any{"PW": "file:pw.txt"}})
+		}, errSubstr: "exit status 2: bad [secret]"},
+		"exec file outside": {run: func() (steps.Outputs, error) {
+			return Exec{}.Apply(context.Background(), env, steps.Inputs{"command": "true", "env": map[string]any{"PW": "file:/etc/passwd"}})
+		}, errSubstr: "outside the plan repository"},
+		"exec env unset": {run: func() (steps.Outputs, error) {
+			return Exec{}.Apply(context.Background(), env, steps.Inputs{"command": "true", "env": map[string]any{"PW": "env:FLEETPLAN_TEST_GENERIC_NOPE"}})
+		}, errSubstr: "FLEETPLAN_TEST_GENERIC_NOPE is not set"},
+		"http header": {run: func() (steps.Outputs, error) {
+			return HTTP{}.Apply(context.Background(), env, steps.Inputs{"url": srv.URL, "headers": map[string]any{"Authorization": "file:pw.txt"}})
+		}, want: "seen [secret]"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			out, err := tc.run()
+			if tc.errSubstr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.errSubstr) {
+					t.Fatalf("want an error with %q, got %v", tc.errSubstr, err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			all := fmt.Sprint(out, err)
+			if strings.Contains(all, planted) {
+				t.Fatalf("the secret leaked: %s", all)
+			}
+			if tc.want != "" && out["stdout"] != tc.want && out["body"] != tc.want {
+				t.Fatalf("outputs %v, want %q", out, tc.want)
+			}
+		})
 	}
 }
