@@ -92,9 +92,11 @@ func (s Ref) Resolve(roots confine.Roots, base string) (string, error) {
 var keyWords = []string{"password", "passwd", "pwd", "secret", "token", "connectionstring", "apikey", "accesskey",
 	"sastoken", "privatekey", "signingkey", "credential", "authorization"}
 
+var keySeparators = strings.NewReplacer("_", "", "-", "", ".", "")
+
 // IsKey reports whether a mapping key names a credential.
 func IsKey(key string) bool {
-	k := strings.ToLower(strings.NewReplacer("_", "", "-", "", ".", "").Replace(key))
+	k := strings.ToLower(keySeparators.Replace(key))
 	for _, w := range keyWords {
 		if strings.Contains(k, w) {
 			return true
@@ -115,8 +117,8 @@ var urlPassword = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]*:[^/@]*@
 // out any literal), and no value may be a connection string or URL with a
 // password. A key-less value (a list item) passes "" as key.
 func Inline(key, value string) (why, hint string) {
-	refHint := fmt.Sprintf("write %s: env:VARIABLE or %s: file:PATH; never put secrets in plan files", key, key)
 	if IsKey(key) {
+		refHint := fmt.Sprintf("write %s: env:VARIABLE or %s: file:PATH; never put secrets in plan files", key, key)
 		if _, ok := Parse(value); !ok && value != "" {
 			if strings.Contains(value, "${{") {
 				return fmt.Sprintf("%q takes a secret reference, not an expression", key), refHint
@@ -125,12 +127,15 @@ func Inline(key, value string) (why, hint string) {
 		}
 		return "", ""
 	}
-	connHint := fmt.Sprintf("keep passwords out of connection strings and URLs: give the whole value as %s: env:VARIABLE where the field takes a secret reference, or authenticate without a password", key)
-	if urlPassword.MatchString(value) && hasURLPassword(value) {
-		return fmt.Sprintf("%q holds a URL with a password in it", key), connHint
+	connHint := func() string {
+		return fmt.Sprintf("keep passwords out of connection strings and URLs: give the whole value as %s: env:VARIABLE where the field takes a secret reference, or authenticate without a password", key)
 	}
-	if adoPassword.MatchString(value) {
-		return fmt.Sprintf("inline password in the connection string under %q", key), connHint
+	// Cheap tests first: every scalar of a plan passes through here.
+	if strings.Contains(value, "://") && urlPassword.MatchString(value) && hasURLPassword(value) {
+		return fmt.Sprintf("%q holds a URL with a password in it", key), connHint()
+	}
+	if strings.IndexByte(value, '=') >= 0 && adoPassword.MatchString(value) {
+		return fmt.Sprintf("inline password in the connection string under %q", key), connHint()
 	}
 	return "", ""
 }

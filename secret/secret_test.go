@@ -42,3 +42,11 @@ func TestRedactor(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// BenchmarkInline is the check every scalar of a plan passes through.
+func BenchmarkInline(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		Inline("shard", "customers_17")
+		Inline("low", "50000")
+	}
+}
