@@ -11,6 +11,8 @@ type Env struct {
 	Steps map[string]StepState `expr:"steps"`
 	// Run describes the current run.
 	Run Run `expr:"run"`
+
+	meter *meter // what this evaluation has used of its budgets; set by Eval
 }
 
 // StepState is what an expression can see of one step.

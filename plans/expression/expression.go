@@ -8,7 +8,11 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/compiler"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -26,8 +30,9 @@ const (
 const (
 	// MaxNodes bounds the size of an expression's syntax tree.
 	MaxNodes = 2000
-	// MemoryBudget bounds what one evaluation may allocate (in expr-lang's
-	// units: elements of ranges, maps and slices built while running).
+	// MemoryBudget bounds the elements of ranges, list and map literals and
+	// sorts one evaluation may build (expr-lang's own budget, which counts
+	// elements, not bytes; ByteBudget counts the bytes of strings).
 	MemoryBudget = 100_000
 	// MaxSourceLen bounds the length of an expression's text.
 	MaxSourceLen = 8 << 10
@@ -55,10 +60,14 @@ type Program struct {
 }
 
 // Error is a compile or evaluation error, with the position inside the
-// expression text (1-based; zero when unknown).
+// expression text (1-based; zero when unknown) and a hint when one helps.
 type Error struct {
 	Line, Column int
 	Msg          string
+	Hint         string
+	// Text is what Line and Column are relative to: the expression, or the
+	// string holding it as a ${{ }} interpolation.
+	Text string
 }
 
 func (e *Error) Error() string {
@@ -69,6 +78,15 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("expression error at line %d, column %d: %s", e.Line, e.Column, e.Msg)
 	}
 	return fmt.Sprintf("expression error at column %d: %s", e.Column, e.Msg)
+}
+
+// HintOf returns the hint of an expression error (empty when it has none).
+func HintOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Hint
+	}
+	return ""
 }
 
 func options(kind Kind) []expr.Option {
@@ -82,36 +100,100 @@ func options(kind Kind) []expr.Option {
 	return append(opts, expr.AsAny())
 }
 
-// Compile parses and type-checks src against Env. Errors are *Error values
-// carrying the line and column inside src.
+// config builds an expr-lang configuration as expr.Compile does; metered
+// adds the metered functions, which only the compiler may call.
+func config(kind Kind, metered bool) *conf.Config {
+	c := conf.CreateNew()
+	for _, op := range options(kind) {
+		op(c)
+	}
+	for name := range c.Disabled {
+		delete(c.Builtins, name)
+	}
+	c.Check()
+	if metered {
+		meteredFunctions(c)
+	}
+	return c
+}
+
+// Compile parses and type-checks src against Env, computes its constant
+// sub-expressions under the budgets (an error there is an error of the
+// expression, at its position) and compiles it to run under the budgets.
+// Errors are *Error values carrying the line and column inside src.
 func Compile(src string, kind Kind) (p *Program, err error) {
 	if len(src) > MaxSourceLen {
-		return nil, &Error{Msg: fmt.Sprintf("expression is %d bytes long; the limit is %d", len(src), MaxSourceLen)}
+		return nil, &Error{Msg: fmt.Sprintf("expression is %d bytes long; the limit is %d", len(src), MaxSourceLen),
+			Hint: "move the logic into a template parameter or split it into several guards"}
 	}
 	defer func() {
 		// expr-lang is robust, but a panic on hostile input must never reach the user.
 		if r := recover(); r != nil {
-			p, err = nil, &Error{Msg: fmt.Sprint(r)}
+			p, err = nil, &Error{Msg: "the expression failed to compile: " + firstLine(r), Hint: "report this as a bug of fleetplan, with the expression"}
+		}
+		if e, ok := err.(*Error); ok {
+			e.Text = src
 		}
 	}()
-	prog, err := expr.Compile(src, options(kind)...)
+	cfg := config(kind, false)
+	tree, err := checker.ParseCheck(src, cfg)
 	if err != nil {
 		return nil, toError(err)
 	}
-	return &Program{Source: src, Kind: kind, Refs: roots(prog.Node()), prog: prog}, nil
+	if err := optimizer.Optimize(&tree.Node, cfg); err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			err = fe.Bind(tree.Source)
+		}
+		e := toError(err).(*Error)
+		e.Hint = hintConstant
+		return nil, e
+	}
+	refs := roots(tree.Node)
+	f := &folder{source: tree.Source, cfg: config(Any, true)}
+	if err := f.fold(&tree.Node); err != nil {
+		return nil, err
+	}
+	ast.Walk(&tree.Node, meterPatch{})
+	prog, err := compiler.Compile(tree, config(kind, true))
+	if err != nil {
+		return nil, toError(err)
+	}
+	return &Program{Source: src, Kind: kind, Refs: refs, prog: prog}, nil
+}
+
+// firstLine renders a recovered value without what follows its first line
+// (expr-lang's compiler appends a stack trace).
+func firstLine(v any) string {
+	s := fmt.Sprint(v)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
 }
 
 func toError(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
 	var fe *file.Error
 	if errors.As(err, &fe) {
 		// Name environment types as plans see them, not as Go does.
 		e := &Error{Msg: strings.ReplaceAll(fe.Message, "expression.", "")}
+		var be *budgetError
+		switch {
+		case errors.As(err, &be):
+			e.Msg, e.Hint = be.msg, be.hint
+		case fe.Message == "memory budget exceeded":
+			e.Msg, e.Hint = fmt.Sprintf("the expression builds more than %d elements of lists, maps or ranges", MemoryBudget), hintMemory
+		}
 		if fe.Line > 0 {
 			e.Line, e.Column = fe.Line, fe.Column+1
 		}
 		return e
 	}
-	return &Error{Msg: err.Error()}
+	return &Error{Msg: firstLine(err)}
 }
 
 type rootVisitor struct{ seen map[string]bool }
@@ -148,23 +230,18 @@ func (p *Program) OnlyReferences(roots ...string) bool {
 	return true
 }
 
-// Eval runs the program against env (nil means an empty environment). Runtime
-// errors (a missing step output, the memory budget) are *Error values.
-func (p *Program) Eval(env *Env) (out any, err error) {
+// Eval runs the program against env (nil means an empty environment) under
+// the budgets. Runtime errors (a missing step output, a budget) are *Error
+// values.
+func (p *Program) Eval(env *Env) (any, error) {
 	if env == nil {
 		env = &Env{}
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, &Error{Msg: fmt.Sprint(r)}
-		}
-	}()
-	machine := vm.VM{MemoryBudget: MemoryBudget}
-	out, err = machine.Run(p.prog, *env)
-	if err != nil {
-		return nil, toError(err)
+	out, err := run(p.prog, env)
+	if e, ok := err.(*Error); ok {
+		e.Text = p.Source
 	}
-	return out, nil
+	return out, err
 }
 
 // EvalBool runs a Bool program and returns its result.
@@ -175,7 +252,7 @@ func (p *Program) EvalBool(env *Env) (bool, error) {
 	}
 	b, ok := out.(bool)
 	if !ok {
-		return false, &Error{Msg: fmt.Sprintf("expected a boolean, got %T", out)}
+		return false, &Error{Msg: fmt.Sprintf("expected a boolean, got %T", out), Hint: "a guard must be true or false, e.g. len(live.shards) > 0"}
 	}
 	return b, nil
 }

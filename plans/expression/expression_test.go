@@ -2,6 +2,8 @@ package expression
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -95,12 +97,121 @@ func TestEvalBool(t *testing.T) {
 }
 
 func TestMemoryBudget(t *testing.T) {
-	p, err := Compile("len(map(1..1000000, # * 2)) > 0", Bool)
+	p, err := Compile("len(map(1..params.n, # * 2)) > 0", Bool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.EvalBool(nil); err == nil {
+	if _, err := p.EvalBool(&Env{Params: map[string]any{"n": 1000000}}); err == nil {
 		t.Fatal("expected the memory budget to stop the evaluation")
+	}
+}
+
+// nested returns n nested replace() calls, each multiplying the length of
+// seed by ten.
+func nested(seed string, n int) string {
+	s := seed
+	for range n {
+		s = "replace(" + s + ", 'a', 'aaaaaaaaaa')"
+	}
+	return s
+}
+
+// doubling returns a let chain that doubles seed n times.
+func doubling(seed string, n int) string {
+	s, prev := "let v0 = "+seed, "v0"
+	for i := 1; i <= n; i++ {
+		s += fmt.Sprintf("; let v%d = %s + %s", i, prev, prev)
+		prev = fmt.Sprintf("v%d", i)
+	}
+	return s + "; len(" + prev + ") > 0"
+}
+
+// TestBudgets checks that every builtin that allocates in proportion to its
+// arguments is bounded: constant expressions when they are compiled, the
+// others when they run, with the position of the operation that crossed
+// the budget.
+func TestBudgets(t *testing.T) {
+	env := &Env{Params: map[string]any{"s": "aaaaaaaaaa", "n": 2000000000, "list": []any{"x", "y"}},
+		Live: Live{Shards: make([]LiveShard, 2000)}}
+	cases := map[string]struct {
+		src        string
+		atCompile  bool   // the error comes from Compile (a constant), not Eval
+		wantErr    string // substring; empty means success
+		wantLine   int
+		wantColumn int
+		wantHint   string
+	}{
+		"nested replace":       {src: nested("'aaaaaaaaaa'", 9) + " != ''", atCompile: true, wantErr: "more than 4194304 bytes", wantColumn: 25, wantHint: "4 MiB"},
+		"nested replace param": {src: nested("params.s", 9) + " != ''", wantErr: "more than 4194304 bytes", wantColumn: 25, wantHint: "4 MiB"},
+		"let doubling":         {src: doubling("'aaaaaaaaaaaaaaaa'", 30), atCompile: true, wantErr: "more than 4194304 bytes", wantHint: "4 MiB"},
+		"let doubling param":   {src: doubling("params.s", 30), wantErr: "more than 4194304 bytes", wantHint: "4 MiB"},
+		"huge range":           {src: "all(1..2000000000, # > 0)", atCompile: true, wantErr: "more than 100000 elements", wantColumn: 6},
+		"huge range param":     {src: "all(1..params.n, # > 0)", wantErr: "more than 100000 elements", wantColumn: 6},
+		"nested loops":         {src: "let r = 1..1000; all(r, all(r, all(r, # > 0)))", atCompile: true, wantErr: "more than 1000000 iterations", wantHint: "iterations"},
+		"nested loops live":    {src: "all(live.shards, all(live.shards, !.online))", wantErr: "more than 1000000 iterations", wantColumn: 18},
+		"join":                 {src: "len(join(map(1..20000, params.s + params.s + params.s + params.s + params.s + params.s), params.s)) > 0", wantErr: "bytes"},
+		"split":                {src: "len(split(" + nested("params.s", 5) + ", '')) > 0", wantErr: "bytes"},
+		"replace with n":       {src: "replace(" + nested("params.s", 5) + ", 'a', 'aaaaaaaaaa', 1000000) != ''", wantErr: "bytes"},
+		"upper":                {src: "let a = " + nested("params.s", 5) + "; let b = upper(a) + upper(a) + upper(a); b != ''", wantErr: "bytes"},
+		"string of a list":     {src: "len(string(map(1..90000, params.s))) > 0", wantErr: "more than"},
+		"map of ranges":        {src: "len(map(1..1000, 1..1000)) > 0", atCompile: true, wantErr: "elements"},
+		"constant division":    {src: "1 % 0 == 0", atCompile: true, wantErr: "integer divide by zero", wantHint: "computed when the plan is loaded"},
+		"small constants fold": {src: "len(replace('abc', 'b', 'xyz')) == 5 && 'a' + 'b' == 'ab' && len(1..10) == 10"},
+		"in a wide range":      {src: "params.n in 0..2000000000", atCompile: true, wantErr: "elements"},
+		"strings join":         {src: "join(params.list, '-') == 'x-y' && split('a,b', ',')[1] == 'b' && upper(params.s) != ''"},
+		"concat of any":        {src: "params.s + 'b' != '' && params.n + 1 > 0"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			p, err := Compile(tc.src, Bool)
+			if err == nil && !tc.atCompile {
+				_, err = p.EvalBool(env)
+			} else if err == nil && tc.wantErr != "" {
+				t.Fatalf("Compile(%q) passed; want a constant error %q", tc.src, tc.wantErr)
+			}
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) || !contains(e.Msg, tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if e.Hint == "" || !contains(e.Hint, tc.wantHint) {
+				t.Errorf("hint = %q, want one containing %q", e.Hint, tc.wantHint)
+			}
+			if e.Column == 0 || (tc.wantColumn != 0 && e.Column != tc.wantColumn) {
+				t.Errorf("column = %d, want %d", e.Column, tc.wantColumn)
+			}
+		})
+	}
+}
+
+// TestTimeBudget checks the clock of the meter (without timing anything).
+func TestTimeBudget(t *testing.T) {
+	m := newMeter()
+	m.deadline = m.deadline.Add(-2 * TimeBudget)
+	var err error
+	for range 64 {
+		if err = m.step(); err != nil {
+			break
+		}
+	}
+	var be *budgetError
+	if !errors.As(err, &be) || !contains(be.msg, "longer than") {
+		t.Fatalf("err = %v, want the time budget", err)
+	}
+}
+
+// TestMeteredNamesCannotBeCalled checks that a plan cannot call the metered
+// functions by name (with an environment of its own making).
+func TestMeteredNamesCannotBeCalled(t *testing.T) {
+	for _, src := range []string{meteredPrefix + "replace($env, 'a', 'a', 'b')", tickFunc + "($env)"} {
+		if _, err := Compile(src, Any); err == nil {
+			t.Errorf("Compile(%q) passed", src)
+		}
 	}
 }
 
@@ -192,6 +303,72 @@ func FuzzCompileExpression(f *testing.F) {
 		}
 		if it, err := CompileInterp(src); err == nil {
 			_, _ = it.Eval(&Env{})
+		}
+	})
+}
+
+// fuzzEnv is a sample environment with values of every kind expressions read.
+func fuzzEnv() *Env {
+	shards := make([]LiveShard, 300)
+	mappings := make([]LiveMapping, 300)
+	for i := range shards {
+		shards[i] = LiveShard{Name: fmt.Sprintf("customers_%d", i), Server: "sql-1", Online: i%7 != 0, Mappings: i, Rows: int64(i) * 1000}
+		mappings[i] = LiveMapping{Low: fmt.Sprint(i * 100), High: fmt.Sprint(i*100 + 100), Shard: shards[i].Name, Online: true}
+	}
+	return &Env{
+		Live:   Live{Shards: shards, Mappings: mappings, Databases: []LiveDatabase{{Server: "sql-1", Name: "db", Role: "primary"}}, PendingOperations: 1},
+		Params: map[string]any{"s": "aaaaaaaaaa", "n": 2000000000, "small": 3, "list": []any{"x", "y", 1, 2.5}, "m": map[string]any{"a": "b"}},
+		Steps:  map[string]StepState{"a": {Status: "done", Outputs: map[string]any{"x": 2, "s": "out"}}},
+		Run:    Run{ID: "r1", Target: "local", Plan: "p", Attempt: 1},
+	}
+}
+
+// maxFuzzHeap bounds the live heap after one evaluation. The budgets allow
+// 4 MiB of text and 100000 elements; a broken budget asks for gigabytes.
+const maxFuzzHeap = 512 << 20
+
+// FuzzExpressionBudgets compiles (folding constants), then evaluates random
+// expressions against a sample environment under the budgets, and checks
+// that the process survives them: no panic escapes, every error is an
+// *Error, and the heap stays far below what a broken budget would take.
+func FuzzExpressionBudgets(f *testing.F) {
+	for _, s := range []string{
+		nested("'aaaaaaaaaa'", 9), nested("params.s", 9), doubling("params.s", 30), doubling("'aa'", 30),
+		"all(1..2000000000, # > 0)", "all(1..params.n, # > 0)", "let r = 1..1000; all(r, all(r, all(r, true)))",
+		"all(live.shards, all(live.shards, all(live.shards, .online)))", "len(join(map(1..90000, params.s), params.s))",
+		"split(replace(params.s, 'a', 'aaaaaaaaaa'), '')", "upper(params.s) + lower(params.s)", "string(live)",
+		"keys(groupBy(live.shards, .server))", "uniq(map(1..50000, # % 7))", "sortBy(live.shards, .rows)",
+		"count(live.mappings, .online) > 0 ? 'a' : 'b'", "steps.a.outputs.s + run.id", "params.m.a + params.list[0]",
+		"let x = params.s; let y = x + x; replace(y, 'a', y)", "filter(1..1000, # % 2 == 0) | map(# * 2) | sum()",
+	} {
+		f.Add(s)
+	}
+	env := fuzzEnv()
+	f.Fuzz(func(t *testing.T, src string) {
+		check := func(what string, err error) {
+			var e *Error
+			if err != nil && !errors.As(err, &e) {
+				t.Fatalf("%s(%q): error %T %v, want *Error", what, src, err, err)
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > maxFuzzHeap {
+				t.Fatalf("%s(%q): heap is %d MiB after the evaluation", what, src, ms.HeapAlloc>>20)
+			}
+		}
+		for _, k := range []Kind{Bool, Any} {
+			p, err := Compile(src, k)
+			check("Compile", err)
+			if err == nil {
+				_, err = p.Eval(env)
+				check("Eval", err)
+			}
+		}
+		it, err := CompileInterp("x ${{ " + src + " }} y")
+		check("CompileInterp", err)
+		if err == nil {
+			_, err = it.Eval(env)
+			check("Interp.Eval", err)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Delimiters of an interpolation inside a string.
@@ -58,11 +59,7 @@ func CompileInterp(s string) (*Interp, error) {
 		}
 		p, err := Compile(src, Any)
 		if err != nil {
-			if e, ok := err.(*Error); ok && e.Column > 0 {
-				line, col := lineCol(s, base+start, e.Line, e.Column)
-				return nil, &Error{Line: line, Column: col, Msg: e.Msg}
-			}
-			return nil, err
+			return nil, relocate(s, base+start, err)
 		}
 		end := start + j + len(Close)
 		t.Parts = append(t.Parts, Part{Text: rest[i:end], Prog: p, Offset: base + start})
@@ -70,12 +67,23 @@ func CompileInterp(s string) (*Interp, error) {
 	}
 }
 
+// relocate turns an error of the expression at byte offset off of s into one
+// whose line and column are relative to s.
+func relocate(s string, off int, err error) error {
+	e, ok := err.(*Error)
+	if !ok || e.Column == 0 {
+		return err
+	}
+	line, col := lineCol(s, off, e.Line, e.Column)
+	return &Error{Line: line, Column: col, Msg: e.Msg, Hint: e.Hint, Text: s}
+}
+
 // lineCol converts a position (line, col, 1-based) inside a substring that
 // starts at byte offset off of s into a line and column of s.
 func lineCol(s string, off, line, col int) (int, int) {
 	before := s[:off]
 	l := 1 + strings.Count(before, "\n")
-	c := len(before) - strings.LastIndex(before, "\n") // 1-based column of off
+	c := utf8.RuneCountInString(before[strings.LastIndex(before, "\n")+1:]) + 1 // 1-based column of off
 	if line > 1 {
 		return l + line - 1, col
 	}
@@ -118,7 +126,11 @@ func (t *Interp) eval(env *Env, resolve func(*Program) bool) (any, error) {
 		if resolve != nil && !resolve(p) {
 			return t.Source, nil
 		}
-		return p.Eval(env)
+		v, err := p.Eval(env)
+		if err != nil {
+			return nil, relocate(t.Source, t.Parts[0].Offset, err)
+		}
+		return v, nil
 	}
 	var b strings.Builder
 	for _, part := range t.Parts {
@@ -128,7 +140,7 @@ func (t *Interp) eval(env *Env, resolve func(*Program) bool) (any, error) {
 		}
 		v, err := part.Prog.Eval(env)
 		if err != nil {
-			return nil, err
+			return nil, relocate(t.Source, part.Offset, err)
 		}
 		b.WriteString(Stringify(v))
 	}
