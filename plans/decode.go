@@ -36,6 +36,7 @@ type rawDoc struct {
 	node  *yaml.Node // the document's root content node
 	value any
 	index map[string]nodeRef
+	src   []byte // the file's text, to place positions inside scalars
 }
 
 // nodeRef is the key and value nodes of a value (key is nil for the root and
@@ -155,7 +156,7 @@ func decodeYAML(file string, data []byte, diags *diag.List) []*rawDoc {
 		if c.aborted {
 			continue
 		}
-		docs = append(docs, &rawDoc{file: file, node: root, value: v, index: c.index})
+		docs = append(docs, &rawDoc{file: file, node: root, value: v, index: c.index, src: data})
 	}
 	return docs
 }

@@ -3,14 +3,11 @@ package plans
 import (
 	"sort"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/plans/expression"
 	"github.com/fleetplan/fleetplan/schema"
-	"gopkg.in/yaml.v3"
 )
 
 // obj reads fields of one mapping of a document. Wrong types read as zero
@@ -123,48 +120,32 @@ func (o obj) compileGuard(k, what string) *expression.Program {
 	}
 	p, err := expression.Compile(src, expression.Bool)
 	if err != nil {
-		o.exprError(o.child(k), 0, what, err)
+		o.exprError(o.child(k), what, err)
 		return nil
 	}
 	return p
 }
 
 // exprError reports an expression error at the file position of the error
-// inside the YAML scalar at ptr, when the scalar's text maps 1:1 to the file.
-// off is the byte offset of the expression inside the scalar's value.
-func (o obj) exprError(ptr string, off int, what string, err error) {
-	o.diags.Errorf(o.exprPos(ptr, off, err), "%s: %v", what, err)
+// inside the YAML scalar at ptr, with its hint.
+func (o obj) exprError(ptr string, what string, err error) {
+	d := o.diags.Errorf(o.exprPos(ptr, err), "%s: %v", what, err)
+	if h := expression.HintOf(err); h != "" {
+		d.WithHint("%s", h)
+	}
 }
 
-// exprPos is the file position of an expression error (see exprError).
-func (o obj) exprPos(ptr string, off int, err error) diag.Pos {
+// exprPos is the file position of an expression error inside the YAML
+// scalar at ptr (in any style, on one line or several), or the scalar's
+// position when the error has none or the scalar cannot be replayed.
+func (o obj) exprPos(ptr string, err error) diag.Pos {
 	pos := o.d.pos(ptr)
 	if e, ok := err.(*expression.Error); ok && e.Column > 0 {
-		if n := o.d.nodeAt(ptr); n != nil && verbatimScalar(n) && e.Line <= 1 {
-			pos.Col += utf8.RuneCountInString(n.Value[:off]) + e.Column - 1
-			if n.Style == yaml.DoubleQuotedStyle || n.Style == yaml.SingleQuotedStyle {
-				pos.Col++
-			}
+		if p, ok := scalarPos(o.d.src, o.d.nodeAt(ptr), max(e.Line, 1), e.Column); ok {
+			pos.Line, pos.Col = p.line, p.col
 		}
 	}
 	return pos
-}
-
-// verbatimScalar reports whether a scalar's value appears in the file exactly
-// as written on one line, so columns inside it map to file columns.
-func verbatimScalar(n *yaml.Node) bool {
-	if n.Kind != yaml.ScalarNode || strings.ContainsAny(n.Value, "\n\r\t") {
-		return false
-	}
-	switch n.Style {
-	case 0, yaml.FlowStyle:
-		return true
-	case yaml.SingleQuotedStyle:
-		return !strings.Contains(n.Value, "'")
-	case yaml.DoubleQuotedStyle:
-		return !strings.ContainsAny(n.Value, `"\`)
-	}
-	return false
 }
 
 // compileInterps compiles every ${{ }} in the strings of v (found at ptr)
@@ -175,7 +156,7 @@ func (o obj) compileInterps(ptr string, v any) {
 			return
 		}
 		if _, err := expression.CompileInterp(s); err != nil {
-			o.exprError(p, 0, schema.Path(p), err)
+			o.exprError(p, schema.Path(p), err)
 		}
 	})
 }

@@ -58,7 +58,7 @@ func paramUses(body obj, drafts []*stepDraft) []paramUse {
 func (o obj) paramUse(ptr string, r expression.ParamRef) paramUse {
 	u := paramUse{ref: r}
 	for i := range r.Path {
-		u.pos = append(u.pos, o.exprPos(ptr, 0, &expression.Error{Line: r.Lines[i], Column: r.Columns[i]}))
+		u.pos = append(u.pos, o.exprPos(ptr, &expression.Error{Line: r.Lines[i], Column: r.Columns[i]}))
 	}
 	return u
 }

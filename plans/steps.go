@@ -43,6 +43,9 @@ func (l *loader) parseStep(it obj) *stepDraft {
 	}
 	sp.With, _ = it.m["with"].(map[string]any)
 	it.compileInterps(it.child("with"), sp.With)
+	if w := it.obj("with"); sp.Action == "generic.wait" && !expression.HasInterpolation(w.str("until")) {
+		w.compileGuard("until", fmt.Sprintf("step %q until", id))
+	}
 	if src := it.str("guard"); src != "" {
 		sp.Guard = &Guard{Name: id, Expr: src, Pos: it.pos("guard"), Program: it.compileGuard("guard", fmt.Sprintf("step %q guard", id))}
 	}
@@ -339,7 +342,7 @@ func (l *loader) resolve(o obj, k string, params map[string]any) any {
 			}
 			r, err := t.Partial(env, "params")
 			if err != nil {
-				l.diags.Errorf(o.d.pos(ptr), "%s: %v", schema.Path(ptr), err)
+				o.exprError(ptr, schema.Path(ptr), err)
 				return x
 			}
 			return r
