@@ -8,9 +8,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/plans/expression"
 	"github.com/fleetplan/fleetplan/runner"
 	"github.com/fleetplan/fleetplan/steps"
@@ -59,7 +61,7 @@ func (e *Evaluator) Guard(ctx context.Context, step *planner.Step, st runner.Sta
 	}
 	prog, err := expression.Compile(step.Guard.Expr, expression.Bool)
 	if err != nil {
-		return false, "", err
+		return false, "", exprFailed(step, step.Guard.Pos, "guard", err)
 	}
 	env, err := e.env(ctx, step, st, prog.References("steps"), prog.References("live"))
 	if err != nil {
@@ -67,7 +69,7 @@ func (e *Evaluator) Guard(ctx context.Context, step *planner.Step, st runner.Sta
 	}
 	ok, err := prog.EvalBool(env)
 	if err != nil {
-		return false, "", err
+		return false, "", exprFailed(step, step.Guard.Pos, "guard", err)
 	}
 	if ok {
 		return true, "", nil
@@ -140,7 +142,7 @@ func (e *Evaluator) Inputs(ctx context.Context, step *planner.Step, st runner.St
 	}
 	out, err := expression.Interpolate(map[string]any(step.With), env)
 	if err != nil {
-		return nil, fmt.Errorf("step %q inputs: %w", step.ID, err)
+		return nil, exprFailed(step, diag.Pos{}, "inputs", err)
 	}
 	m, _ := out.(map[string]any)
 	return steps.Inputs(m), nil
@@ -247,4 +249,44 @@ func observeControlPlane(ctx context.Context, cp fleet.ControlPlane, live *expre
 		live.Slots = append(live.Slots, expression.LiveSlot{Name: s.Name, Version: s.Version, Server: s.Database.Server, Database: s.Database.Database})
 	}
 	return nil
+}
+
+// ExprError is an expression of a step that failed while the run evaluated
+// it (a budget, a missing value), placed where the plan writes it.
+type ExprError struct {
+	Pos  diag.Pos
+	Step string
+	What string // "guard", "inputs"
+	Err  error
+}
+
+func (e *ExprError) Error() string { return e.Diagnostic().String() }
+
+// Diagnostic is the error as a diagnostic at its position, with a hint.
+func (e *ExprError) Diagnostic() diag.Diagnostic {
+	hint := expression.HintOf(e.Err)
+	if hint == "" {
+		hint = "the expression runs when the step does, against live, params, steps and run; check the values it reads (`fleetplan status RUN` shows the step)"
+	}
+	return diag.Diagnostic{Pos: e.Pos, Message: fmt.Sprintf("step %q %s: %v", e.Step, e.What, e.Err), Hint: hint}
+}
+
+func (e *ExprError) Unwrap() error { return e.Err }
+
+// exprFailed places an expression error of step: inside the expression's
+// text when the plan file still holds it at (or after) at, else at the step.
+func exprFailed(step *planner.Step, at diag.Pos, what string, err error) error {
+	return placeExprError(step.ID, step.Pos, at, what, err)
+}
+
+func placeExprError(id string, stepPos, at diag.Pos, what string, err error) error {
+	if at.Line == 0 {
+		at = stepPos
+	}
+	pos := at
+	var ee *expression.Error
+	if errors.As(err, &ee) {
+		pos = plans.ExprPos(at, ee.Text, ee.Line, ee.Column)
+	}
+	return &ExprError{Pos: pos, Step: id, What: what, Err: err}
 }

@@ -119,7 +119,7 @@ func (u *upgradeLive) Facts(ctx context.Context, s *plans.StepSpec) (planner.Ste
 	}
 	in, resolved, err := u.inputs(ctx, s.With, s.Params)
 	if err != nil {
-		return f, err
+		return f, placeExprError(s.ID, s.Pos, diag.Pos{}, "inputs", err)
 	}
 	env := &steps.Env{Target: u.target, StepID: s.ID, BaseDir: u.baseDir, Roots: u.roots}
 	est := action.Estimate(in)

@@ -3,6 +3,8 @@ package planner
 import (
 	"fmt"
 	"time"
+
+	"github.com/fleetplan/fleetplan/diag"
 )
 
 // GraphFormatVersion is bumped whenever the JSON form of a Graph changes
@@ -89,6 +91,9 @@ type Step struct {
 	Estimate Estimate       `json:"estimate"`
 	// Production marks steps that touch production (shown in previews).
 	Production bool `json:"production,omitempty"`
+	// Pos is where the step is written in the plan (zero for steps the
+	// planner made), so an error in its inputs at run time points there.
+	Pos diag.Pos `json:"pos,omitzero"`
 }
 
 // Guard is a named boolean expression.
@@ -97,6 +102,9 @@ type Guard struct {
 	Expr string `json:"expr"`
 	// Wait, when set, polls the guard until it holds or the timeout passes.
 	Wait *Wait `json:"wait,omitempty"`
+	// Pos is where the expression is written in the plan (zero when it was
+	// not written as such), so an error while evaluating it points there.
+	Pos diag.Pos `json:"pos,omitzero"`
 }
 
 // Wait is a polling budget.

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -84,6 +85,11 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 	for _, s := range doc.Steps {
 		byID[s.ID] = s
 		f, err := live.Facts(ctx, s)
+		var located interface{ Diagnostic() diag.Diagnostic }
+		if errors.As(err, &located) && located.Diagnostic().Pos.File == doc.File {
+			diags.Add(located.Diagnostic()) // an error placed where the plan writes it
+			continue
+		}
 		if err != nil {
 			pos, from := s.Pos, ""
 			if pos.File != doc.File {
@@ -231,9 +237,9 @@ func keptNeeds(s *plans.StepSpec, byID map[string]*plans.StepSpec, pruned map[st
 func buildStep(s *plans.StepSpec, f StepFacts, opt Options) (*Step, diag.List) {
 	var diags diag.List
 	st := &Step{ID: s.ID, Action: s.Action, With: maps.Clone(s.With), Approval: s.Approval || f.Approval,
-		Timeout: s.Timeout, Production: f.Production}
+		Timeout: s.Timeout, Production: f.Production, Pos: s.Pos}
 	if s.Guard != nil {
-		st.Guard = &Guard{Name: s.Guard.Name, Expr: s.Guard.Expr}
+		st.Guard = &Guard{Name: s.Guard.Name, Expr: s.Guard.Expr, Pos: s.Guard.Pos}
 		if s.Wait != nil {
 			st.Guard.Wait = &Wait{Timeout: s.Wait.Timeout, Interval: s.Wait.Interval}
 		}

@@ -305,7 +305,7 @@ func (b *layoutBuilder) addGuards() {
 	for _, gd := range b.spec.Guards {
 		id := "guard-" + gd.Name
 		b.g.Steps = append(b.g.Steps, &Step{ID: id, Action: ActGuardGate, Title: "guard " + gd.Name,
-			Guard: &Guard{Name: gd.Name, Expr: gd.Expr}})
+			Guard: &Guard{Name: gd.Name, Expr: gd.Expr, Pos: gd.Pos}})
 		b.gates = append(b.gates, id)
 	}
 }
