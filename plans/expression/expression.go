@@ -150,12 +150,13 @@ func Compile(src string, kind Kind) (p *Program, err error) {
 		return nil, e
 	}
 	refs := roots(tree.Node)
-	f := &folder{source: tree.Source, cfg: config(Any, true)}
+	f := &folder{source: tree.Source}
 	if err := f.fold(&tree.Node); err != nil {
 		return nil, err
 	}
 	ast.Walk(&tree.Node, meterPatch{})
-	prog, err := compiler.Compile(tree, config(kind, true))
+	meteredFunctions(cfg) // type checking is over: from here on only the compiler sees them
+	prog, err := compiler.Compile(tree, cfg)
 	if err != nil {
 		return nil, toError(err)
 	}

@@ -27,7 +27,7 @@ const hintConstant = "this part of the expression reads nothing from live, param
 // expression at the position where it failed, before anything runs.
 type folder struct {
 	source file.Source
-	cfg    *conf.Config // an Any configuration with the metered functions
+	cfg    *conf.Config // an Any configuration with the metered functions, made when first needed
 }
 
 func (f *folder) fold(p *ast.Node) error {
@@ -60,6 +60,9 @@ func (f *folder) fold(p *ast.Node) error {
 func (f *folder) eval(n ast.Node, p *ast.Node) (any, error) {
 	ast.Walk(&n, meterPatch{})
 	*p = n
+	if f.cfg == nil {
+		f.cfg = config(Any, true)
+	}
 	prog, err := compiler.Compile(&parser.Tree{Node: n, Source: f.source}, f.cfg)
 	if err != nil {
 		return nil, toError(err)
