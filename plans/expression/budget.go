@@ -3,6 +3,7 @@ package expression
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -70,7 +71,7 @@ func (m *meter) step() error {
 	if m.steps > StepBudget {
 		return &budgetError{msg: fmt.Sprintf("the expression runs more than %d iterations", StepBudget), hint: hintSteps}
 	}
-	if m.steps%64 == 0 {
+	if m.steps%16 == 0 {
 		return m.clock()
 	}
 	return nil
@@ -222,6 +223,26 @@ func meteredFunctions(c *conf.Config) {
 		}
 		return runtime.Add(args[1], args[2]), nil
 	}}
+	c.Functions[meteredPrefix+"matches"] = &builtin.Function{Name: meteredPrefix + "matches", Func: func(args ...any) (any, error) {
+		m, err := meterOf(args[0])
+		if err != nil {
+			return nil, err
+		}
+		s, ok1 := args[1].(string)
+		pattern, ok2 := args[2].(string)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("matches needs two strings, got %T and %T", args[1], args[2])
+		}
+		// Compiling a pattern takes tens of bytes per byte of it.
+		if err := m.grow(len(pattern) * ElementBytes); err != nil {
+			return nil, err
+		}
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			return nil, err
+		}
+		return re.MatchString(s), nil
+	}}
 	c.Functions[tickFunc] = &builtin.Function{Name: tickFunc, Func: func(args ...any) (any, error) {
 		m, err := meterOf(args[0])
 		if err != nil {
@@ -274,6 +295,14 @@ func (meterPatch) Visit(node *ast.Node) {
 			}
 		}
 	case *ast.BinaryNode:
+		if n.Operator == "matches" {
+			if _, literal := n.Right.(*ast.StringNode); !literal { // a literal pattern is compiled with the expression
+				call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: meteredPrefix + "matches"}, Arguments: []ast.Node{envNode(), n.Left, n.Right}}
+				call.SetNature(*n.Nature())
+				ast.Patch(node, call)
+			}
+			return
+		}
 		if n.Operator != "+" || !maybeString(n.Left) || !maybeString(n.Right) {
 			return
 		}

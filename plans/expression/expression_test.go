@@ -154,6 +154,8 @@ func TestBudgets(t *testing.T) {
 		"replace with n":       {src: "replace(" + nested("params.s", 5) + ", 'a', 'aaaaaaaaaa', 1000000) != ''", wantErr: "bytes"},
 		"upper":                {src: "let a = " + nested("params.s", 5) + "; let b = upper(a) + upper(a) + upper(a); b != ''", wantErr: "bytes"},
 		"string of a list":     {src: "len(string(map(1..90000, params.s))) > 0", wantErr: "more than"},
+		"matches":              {src: "let p = " + nested("params.s", 4) + "; any(1..1000, params.s matches p)", wantErr: "bytes"},
+		"matches works":        {src: "params.s matches '^a+$' && params.s matches params.s && !(params.s matches 'b')"},
 		"map of ranges":        {src: "len(map(1..1000, 1..1000)) > 0", atCompile: true, wantErr: "elements"},
 		"constant division":    {src: "1 % 0 == 0", atCompile: true, wantErr: "integer divide by zero", wantHint: "computed when the plan is loaded"},
 		"small constants fold": {src: "len(replace('abc', 'b', 'xyz')) == 5 && 'a' + 'b' == 'ab' && len(1..10) == 10"},
