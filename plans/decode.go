@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/plans/expression"
 	"github.com/fleetplan/fleetplan/schema"
 	"gopkg.in/yaml.v3"
 )
@@ -37,6 +38,8 @@ type rawDoc struct {
 	value any
 	index map[string]nodeRef
 	src   []byte // the file's text, to place positions inside scalars
+	// budget is what the file's expressions may compute together at load.
+	budget *expression.Budget
 }
 
 // nodeRef is the key and value nodes of a value (key is nil for the root and
@@ -132,6 +135,7 @@ var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // dropped.
 func decodeYAML(file string, data []byte, diags *diag.List) []*rawDoc {
 	var docs []*rawDoc
+	budget := expression.NewBudget()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var n yaml.Node
@@ -156,7 +160,7 @@ func decodeYAML(file string, data []byte, diags *diag.List) []*rawDoc {
 		if c.aborted {
 			continue
 		}
-		docs = append(docs, &rawDoc{file: file, node: root, value: v, index: c.index, src: data})
+		docs = append(docs, &rawDoc{file: file, node: root, value: v, index: c.index, src: data, budget: budget})
 	}
 	return docs
 }

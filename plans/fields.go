@@ -118,7 +118,7 @@ func (o obj) compileGuard(k, what string) *expression.Program {
 	if src == "" {
 		return nil
 	}
-	p, err := expression.Compile(src, expression.Bool)
+	p, err := expression.CompileIn(o.d.budget, src, expression.Bool)
 	if err != nil {
 		o.exprError(o.child(k), what, err)
 		return nil
@@ -155,7 +155,7 @@ func (o obj) compileInterps(ptr string, v any) {
 		if !expression.HasInterpolation(s) {
 			return
 		}
-		if _, err := expression.CompileInterp(s); err != nil {
+		if _, err := expression.CompileInterpIn(o.d.budget, s); err != nil {
 			o.exprError(p, schema.Path(p), err)
 		}
 	})

@@ -328,7 +328,7 @@ func appendUnique(list []string, items ...string) []string {
 // resolve returns field k of o with every interpolation that mentions only
 // params (or nothing) evaluated; the others stay as written for the runner.
 func (l *loader) resolve(o obj, k string, params map[string]any) any {
-	env := &expression.Env{Params: params}
+	env := expression.Within(&expression.Env{Params: params}, o.d.budget)
 	var walk func(v any, ptr string) any
 	walk = func(v any, ptr string) any {
 		switch x := v.(type) {
@@ -336,7 +336,7 @@ func (l *loader) resolve(o obj, k string, params map[string]any) any {
 			if !expression.HasInterpolation(x) {
 				return x
 			}
-			t, err := expression.CompileInterp(x)
+			t, err := expression.CompileInterpIn(o.d.budget, x)
 			if err != nil {
 				return x // reported when the file was loaded
 			}

@@ -46,20 +46,53 @@ type budgetError struct{ msg, hint string }
 
 func (e *budgetError) Error() string { return e.msg }
 
+// Budgets that the expressions of one plan file share while it is loaded
+// (constant parts, and interpolations resolved with template parameters):
+// each expression has its own budgets, but a file of thousands of them must
+// not take hours to validate.
+const (
+	FileByteBudget = 16 * ByteBudget
+	FileStepBudget = 10 * StepBudget
+)
+
+const hintFile = "the expressions of one plan file are computed when it is loaded, within a shared budget; split the file, or compute large values outside the plan"
+
+// Budget is what the expressions of one plan file may use together while it
+// is loaded. It is not safe for concurrent use.
+type Budget struct{ bytes, steps int }
+
+// NewBudget returns the shared budget of one plan file.
+func NewBudget() *Budget { return &Budget{} }
+
+// Within returns env set to charge b as well as its own budgets.
+func Within(env *Env, b *Budget) *Env {
+	env.budget = b
+	return env
+}
+
 // meter counts what one evaluation has built and run. It is not safe for
 // concurrent use: every evaluation has its own.
 type meter struct {
 	bytes    int
 	steps    int
 	deadline time.Time
+	shared   *Budget // nil outside a load
 }
 
-func newMeter() *meter { return &meter{deadline: time.Now().Add(TimeBudget)} }
+func newMeter(shared *Budget) *meter {
+	return &meter{deadline: time.Now().Add(TimeBudget), shared: shared}
+}
 
 // grow charges n bytes, before they are allocated.
 func (m *meter) grow(n int) error {
 	if n < 0 || n > ByteBudget-m.bytes {
 		return &budgetError{msg: fmt.Sprintf("the expression builds more than %d bytes of text", ByteBudget), hint: hintMemory}
+	}
+	if b := m.shared; b != nil {
+		if n > FileByteBudget-b.bytes {
+			return &budgetError{msg: fmt.Sprintf("the expressions of this file build more than %d bytes of text together", FileByteBudget), hint: hintFile}
+		}
+		b.bytes += n
 	}
 	m.bytes += n
 	return m.clock()
@@ -70,6 +103,11 @@ func (m *meter) step() error {
 	m.steps++
 	if m.steps > StepBudget {
 		return &budgetError{msg: fmt.Sprintf("the expression runs more than %d iterations", StepBudget), hint: hintSteps}
+	}
+	if b := m.shared; b != nil {
+		if b.steps++; b.steps > FileStepBudget {
+			return &budgetError{msg: fmt.Sprintf("the expressions of this file run more than %d iterations together", FileStepBudget), hint: hintFile}
+		}
 	}
 	if m.steps%16 == 0 {
 		return m.clock()

@@ -12,7 +12,8 @@ type Env struct {
 	// Run describes the current run.
 	Run Run `expr:"run"`
 
-	meter *meter // what this evaluation has used of its budgets; set by Eval
+	meter  *meter  // what this evaluation has used of its budgets; set by Eval
+	budget *Budget // a budget shared with other expressions (Within), or nil
 }
 
 // StepState is what an expression can see of one step.

@@ -121,7 +121,11 @@ func config(kind Kind, metered bool) *conf.Config {
 // sub-expressions under the budgets (an error there is an error of the
 // expression, at its position) and compiles it to run under the budgets.
 // Errors are *Error values carrying the line and column inside src.
-func Compile(src string, kind Kind) (p *Program, err error) {
+func Compile(src string, kind Kind) (*Program, error) { return CompileIn(nil, src, kind) }
+
+// CompileIn is Compile with the constant parts also charged to b (nil: none),
+// the budget the expressions of one plan file share while it is loaded.
+func CompileIn(b *Budget, src string, kind Kind) (p *Program, err error) {
 	if len(src) > MaxSourceLen {
 		return nil, &Error{Msg: fmt.Sprintf("expression is %d bytes long; the limit is %d", len(src), MaxSourceLen),
 			Hint: "move the logic into a template parameter or split it into several guards"}
@@ -150,7 +154,7 @@ func Compile(src string, kind Kind) (p *Program, err error) {
 		return nil, e
 	}
 	refs := roots(tree.Node)
-	f := &folder{source: tree.Source}
+	f := &folder{source: tree.Source, budget: b}
 	if err := f.fold(&tree.Node); err != nil {
 		return nil, err
 	}

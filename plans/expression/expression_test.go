@@ -193,7 +193,7 @@ func TestBudgets(t *testing.T) {
 
 // TestTimeBudget checks the clock of the meter (without timing anything).
 func TestTimeBudget(t *testing.T) {
-	m := newMeter()
+	m := newMeter(nil)
 	m.deadline = m.deadline.Add(-2 * TimeBudget)
 	var err error
 	for range 64 {
@@ -204,6 +204,25 @@ func TestTimeBudget(t *testing.T) {
 	var be *budgetError
 	if !errors.As(err, &be) || !contains(be.msg, "longer than") {
 		t.Fatalf("err = %v, want the time budget", err)
+	}
+}
+
+// TestFileBudget checks that constants compiled within one budget share it:
+// each of these is within its own budget, but not eleven of them together.
+func TestFileBudget(t *testing.T) {
+	b := NewBudget()
+	src := "let r = 1..1000; let q = 1..990; all(r, all(q, # > 0))"
+	for i := 1; i <= 11; i++ {
+		_, err := CompileIn(b, src, Bool)
+		if i < 11 && err != nil {
+			t.Fatalf("expression %d: %v", i, err)
+		}
+		if i == 11 && (err == nil || !contains(err.Error(), "of this file run more than 10000000 iterations") || HintOf(err) == "") {
+			t.Fatalf("expression 11: err = %v, want the file budget with a hint", err)
+		}
+	}
+	if _, err := Compile(src, Bool); err != nil {
+		t.Errorf("without a shared budget: %v", err)
 	}
 }
 

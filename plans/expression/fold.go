@@ -28,6 +28,7 @@ const hintConstant = "this part of the expression reads nothing from live, param
 type folder struct {
 	source file.Source
 	cfg    *conf.Config // an Any configuration with the metered functions, made when first needed
+	budget *Budget      // shared with other expressions, or nil
 }
 
 func (f *folder) fold(p *ast.Node) error {
@@ -67,7 +68,7 @@ func (f *folder) eval(n ast.Node, p *ast.Node) (any, error) {
 	if err != nil {
 		return nil, toError(err)
 	}
-	out, err := run(prog, &Env{})
+	out, err := run(prog, &Env{budget: f.budget})
 	if err != nil {
 		if e, ok := err.(*Error); ok && e.Hint == "" {
 			e.Hint = hintConstant
@@ -247,7 +248,7 @@ func run(prog *vm.Program, env *Env) (out any, err error) {
 		}
 	}()
 	e := *env
-	e.meter = newMeter()
+	e.meter = newMeter(e.budget)
 	machine := vm.VM{MemoryBudget: MemoryBudget}
 	out, err = machine.Run(prog, e)
 	if err != nil {

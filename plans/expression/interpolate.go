@@ -32,7 +32,11 @@ func HasInterpolation(s string) bool { return strings.Contains(s, Open) }
 // CompileInterp splits s into literal text and interpolations and compiles
 // each expression as Any. Errors are *Error values whose line and column are
 // relative to s.
-func CompileInterp(s string) (*Interp, error) {
+func CompileInterp(s string) (*Interp, error) { return CompileInterpIn(nil, s) }
+
+// CompileInterpIn is CompileInterp with the constant parts also charged to b
+// (see CompileIn).
+func CompileInterpIn(b *Budget, s string) (*Interp, error) {
 	t := &Interp{Source: s}
 	rest, base := s, 0
 	for {
@@ -57,7 +61,7 @@ func CompileInterp(s string) (*Interp, error) {
 			line, col := lineCol(s, base+i, 1, 1)
 			return nil, &Error{Line: line, Column: col, Msg: "empty ${{ }}"}
 		}
-		p, err := Compile(src, Any)
+		p, err := CompileIn(b, src, Any)
 		if err != nil {
 			return nil, relocate(s, base+start, err)
 		}
