@@ -9,6 +9,7 @@ targets=(
   "./plans/expression FuzzCompileExpression"
   "./planfile FuzzParse"
   "./plans/expression FuzzExpressionBudgets"
+  "./plans/expression FuzzBudgetsKeepResults"
 )
 # The key codec's round trips and raw decoding.
 for f in $(grep -ho '^func Fuzz[A-Za-z0-9]*' fleet/shardkey/*_test.go | sed 's/^func //'); do

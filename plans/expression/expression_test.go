@@ -3,8 +3,13 @@ package expression
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
+	"sort"
 	"testing"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -392,4 +397,56 @@ func FuzzExpressionBudgets(f *testing.F) {
 			check("Interp.Eval", err)
 		}
 	})
+}
+
+// FuzzBudgetsKeepResults checks that metering and constant folding change
+// no result: an expression gives what plain expr-lang gives, and fails only
+// where expr-lang fails too or a budget stops it.
+func FuzzBudgetsKeepResults(f *testing.F) {
+	for _, s := range []string{"all(live.shards, .online)", "map(1..9, #)", "1..3 | map(# + 1) | filter(# > 2)",
+		"len('a' + 'b') > 1 ? upper('x') : lower('Y')", "split('a,b', ',')[0] matches 'a'", "{a: 1}?.a ?? 2",
+		"let f = 1..5; sortBy(f, -#)", "groupBy(1..10, # % 2)", "if true { 1 } else { 2 }", "params.s + 'x'",
+		"join(map(live.shards, .name), ',')", "uniq([1, 1, 2])", "replace(params.s, 'a', 'b')", "string(1..3)",
+		"first(live.shards).name + run.id", "params.s matches params.s"} {
+		f.Add(s)
+	}
+	env := fuzzEnv()
+	f.Fuzz(func(t *testing.T, src string) {
+		var got any
+		p, err := Compile(src, Any)
+		if err == nil {
+			got, err = p.Eval(env)
+		}
+		plain, perr := expr.Compile(src, options(Any)...)
+		if perr != nil {
+			return
+		}
+		machine := vm.VM{MemoryBudget: MemoryBudget}
+		want, perr := machine.Run(plain, *env)
+		switch {
+		case perr != nil:
+			return
+		case err != nil:
+			if h := HintOf(err); h != hintMemory && h != hintSteps && h != hintTime {
+				t.Fatalf("%q: %v; expr-lang gives %v", src, err, want)
+			}
+		case !reflect.DeepEqual(got, want) && sameItems(got) != sameItems(want):
+			t.Fatalf("%q = %#v; expr-lang gives %#v", src, got, want)
+		}
+	})
+}
+
+// sameItems renders a value with the items of a list sorted (keys() and
+// values() follow map order).
+func sameItems(v any) string {
+	l, ok := v.([]any)
+	if !ok {
+		return fmt.Sprint(v)
+	}
+	items := make([]string, len(l))
+	for i, e := range l {
+		items[i] = fmt.Sprint(e)
+	}
+	sort.Strings(items)
+	return fmt.Sprint(items)
 }
