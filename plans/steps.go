@@ -286,6 +286,7 @@ func (l *loader) expand(doc *Document, drafts []*stepDraft, params map[string]an
 		sp.ID, sp.Needs, sp.Params = id, needs, params
 		sp.With, _ = l.resolve(d.o, "with", params).(map[string]any)
 		l.checkPathInputs(doc, sp.Action, d.o, sp.With, caller)
+		d.o.checkParamsGuard(sp.Guard, params)
 		if d.spec.Rollback != nil {
 			rb := *d.spec.Rollback
 			rb.Params = params
@@ -323,6 +324,19 @@ func appendUnique(list []string, items ...string) []string {
 		}
 	}
 	return list
+}
+
+// checkParamsGuard runs a guard that reads only params (known once the
+// template is bound), so a guard that cannot be evaluated (a budget, a
+// missing parameter) is refused at load, not when its step runs. What it
+// yields is for the run to decide.
+func (o obj) checkParamsGuard(g *Guard, params map[string]any) {
+	if g == nil || g.Program == nil || !g.Program.OnlyReferences("params") {
+		return
+	}
+	if _, err := g.Program.EvalBool(expression.Within(&expression.Env{Params: params}, o.d.budget)); err != nil {
+		o.exprError(o.child("guard"), fmt.Sprintf("step %q guard", g.Name), err)
+	}
 }
 
 // resolve returns field k of o with every interpolation that mentions only

@@ -70,7 +70,7 @@ func (f *folder) eval(n ast.Node, p *ast.Node) (any, error) {
 	}
 	out, err := run(prog, &Env{budget: f.budget})
 	if err != nil {
-		if e, ok := err.(*Error); ok && e.Hint == "" {
+		if e, ok := err.(*Error); ok && (e.Hint == "" || e.Hint == hintEval) {
 			e.Hint = hintConstant
 		}
 		return nil, err
@@ -252,7 +252,13 @@ func run(prog *vm.Program, env *Env) (out any, err error) {
 	machine := vm.VM{MemoryBudget: MemoryBudget}
 	out, err = machine.Run(prog, e)
 	if err != nil {
-		return nil, toError(err)
+		ee := toError(err).(*Error)
+		if ee.Hint == "" {
+			ee.Hint = hintEval
+		}
+		return nil, ee
 	}
 	return out, nil
 }
+
+const hintEval = "the expression failed on the values it read; check that the params, steps outputs and live fields it uses exist and have the types it expects"
