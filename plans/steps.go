@@ -334,9 +334,17 @@ func (o obj) checkParamsGuard(g *Guard, params map[string]any) {
 	if g == nil || g.Program == nil || !g.Program.OnlyReferences("params") {
 		return
 	}
-	if _, err := g.Program.EvalBool(expression.Within(&expression.Env{Params: params}, o.d.budget)); err != nil {
-		o.exprError(o.child("guard"), fmt.Sprintf("step %q guard", g.Name), err)
+	_, err := g.Program.EvalBool(expression.Within(&expression.Env{Params: params}, o.d.budget))
+	if err == nil {
+		return
 	}
+	pos := o.exprPos(o.child("guard"), err)
+	for _, d := range *o.diags {
+		if d.Severity == diag.Error && d.Pos == pos {
+			return // already refused there (a parameter the template lacks)
+		}
+	}
+	o.exprError(o.child("guard"), fmt.Sprintf("step %q guard", g.Name), err)
 }
 
 // resolve returns field k of o with every interpolation that mentions only
