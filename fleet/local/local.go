@@ -15,8 +15,8 @@ import (
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/gofrs/flock"
-
-	_ "modernc.org/sqlite" // the pure-Go SQLite driver
+	"modernc.org/sqlite" // the pure-Go SQLite driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // DriverName is the name under which the driver registers ("driver: local").
@@ -592,8 +592,14 @@ func (t *Target) Databases(ctx context.Context) ([]fleet.Location, error) {
 	return out, rows.Err()
 }
 
-// sqlErr wraps a database error; SQLITE_BUSY/LOCKED are reported as
-// transient so callers retry them.
+// sqlErr wraps a database error in a typed *fleet.Error. SQLite errors are
+// classified by their result code (modernc.org/sqlite's Error.Code), never by
+// the text of the message: busy and locked are transient (fleet.ErrBusy), a
+// read-only database is fleet.ErrReadOnly, a constraint violation
+// fleet.ErrConstraint, and a damaged or unwritable file fleet.ErrStorage /
+// fleet.ErrNotADatabase. Those carry fleetplan's own words and a hint; the
+// SQLite error stays reachable with errors.As. Other SQLite errors (a syntax
+// error in a user's script, say) keep SQLite's message, which names the fault.
 func sqlErr(op string, loc fleet.Location, err error) error {
 	if err == nil {
 		return nil
@@ -603,14 +609,48 @@ func sqlErr(op string, loc fleet.Location, err error) error {
 		return err
 	}
 	e := &fleet.Error{Op: op, Target: loc.String(), Err: err}
-	msg := err.Error()
-	if strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_LOCKED") {
-		e.Transient = true
-		e.Hint = "another writer held the database longer than the busy timeout; retry"
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return e
 	}
-	if strings.Contains(msg, "readonly database") || strings.Contains(msg, "SQLITE_READONLY") {
-		e.Err = fmt.Errorf("%w: %v", fleet.ErrReadOnly, err)
-		e.Hint = "the database is read-only (its read-only setting, or a geo-secondary); set it read-write or disconnect it before writing"
+	code := se.Code()
+	class := func(kind error, hint string) {
+		e.Err = &sqliteError{kind: kind, code: code, cause: err}
+		e.Hint = hint
+	}
+	switch code & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		class(fleet.ErrBusy, "another writer held the database longer than the busy timeout; retry")
+		e.Transient = true
+	case sqlite3.SQLITE_READONLY:
+		class(fleet.ErrReadOnly, "the database is read-only (its read-only setting, or a geo-secondary); set it read-write or disconnect it before writing")
+	case sqlite3.SQLITE_CONSTRAINT:
+		class(fleet.ErrConstraint, "a row with the same key is already in "+orFleet(loc)+"; if it is a shard map row, the global and local shard maps differ: `fleetplan layout` lists the differences")
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		class(fleet.ErrNotADatabase, "the database file is damaged; restore it from a backup")
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
+		class(fleet.ErrStorage, "check the disk and the permissions of the fleet directory")
 	}
 	return e
 }
+
+func orFleet(loc fleet.Location) string {
+	if loc == (fleet.Location{}) {
+		return "the shard map manager database"
+	}
+	return loc.String()
+}
+
+// sqliteError is a classified SQLite error: fleetplan's words for the class,
+// and the result code for whoever debugs it.
+type sqliteError struct {
+	kind  error
+	code  int
+	cause error
+}
+
+func (e *sqliteError) Error() string {
+	return fmt.Sprintf("%v (SQLite result code %d)", e.kind, e.code)
+}
+
+func (e *sqliteError) Unwrap() []error { return []error{e.kind, e.cause} }
