@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,13 +17,7 @@ import (
 
 // Holder describes the process holding a target lock. It is written beside the
 // lock file so a refused run can say who holds the lock and since when.
-type Holder struct {
-	PID     int       `json:"pid"`
-	Run     string    `json:"run"`
-	Host    string    `json:"host"`
-	Command string    `json:"command,omitempty"`
-	Since   time.Time `json:"since"`
-}
+type Holder = fleet.LockHolder
 
 // LockedError says that another process holds the target lock.
 type LockedError struct {
@@ -37,6 +32,19 @@ func (e *LockedError) Error() string {
 	h := e.Holder
 	return fmt.Sprintf("target %q is locked by run %s (pid %d on %s, since %s)",
 		e.Target, h.Run, h.PID, h.Host, h.Since.Local().Format(time.RFC3339))
+}
+
+// lockFleet takes the fleet's own lock through the target (fleet.Locker),
+// for a command that changes the fleet. The target lock of the state folder
+// only covers runs of one checkout under one target name; this one covers
+// every checkout and every name that reaches the same fleet. A target that
+// cannot lock (a test fake) is not locked.
+func lockFleet(ctx context.Context, t fleet.Target, h Holder) (func(), error) {
+	lk, ok := t.(fleet.Locker)
+	if !ok {
+		return func() {}, nil
+	}
+	return lk.LockFleet(ctx, h)
 }
 
 // targetLock is a held lock on one target. The kernel drops an flock when its

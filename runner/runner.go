@@ -133,6 +133,12 @@ func Start(ctx context.Context, g *planner.Graph, opt Options) (*Result, error) 
 		return nil, err
 	}
 	defer lock.release()
+	unlockFleet, err := lockFleet(ctx, opt.Target, holder(id, opt))
+	if err != nil {
+		_ = os.Remove(runDir)
+		return nil, err
+	}
+	defer unlockFleet()
 
 	j, _, err := openJournal(filepath.Join(runDir, journalFile))
 	if err != nil {
@@ -165,7 +171,7 @@ func Start(ctx context.Context, g *planner.Graph, opt Options) (*Result, error) 
 // runs approved steps, and rolls back a run whose step was rejected or whose
 // rollback was interrupted. Resuming a finished run is an error.
 func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
-	r, unlock, err := openRun(runID, opt)
+	r, unlock, err := openRun(ctx, runID, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +213,7 @@ func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
 // Rollback called). Steps already rolled back are not undone twice, so an
 // interrupted or failed rollback can be run again.
 func Rollback(ctx context.Context, runID string, opt Options) (*Result, error) {
-	r, unlock, err := openRun(runID, opt)
+	r, unlock, err := openRun(ctx, runID, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -306,11 +312,15 @@ func newRunDir(runsDir string) (string, error) {
 
 func holder(id string, opt Options) Holder {
 	host, _ := os.Hostname()
-	return Holder{PID: os.Getpid(), Run: id, Host: host, Command: opt.Command, Since: time.Now().UTC()}
+	dir, err := filepath.Abs(opt.Dir)
+	if err != nil {
+		dir = opt.Dir
+	}
+	return Holder{PID: os.Getpid(), Run: id, Host: host, Command: opt.Command, StateDir: dir, Since: time.Now().UTC()}
 }
 
 // openRun loads a run's plan, takes its target lock and replays its journal.
-func openRun(runID string, opt Options) (*run, func(), error) {
+func openRun(ctx context.Context, runID string, opt Options) (*run, func(), error) {
 	if err := checkOptions(&opt); err != nil {
 		return nil, nil, err
 	}
@@ -334,15 +344,21 @@ func openRun(runID string, opt Options) (*run, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	unlockFleet, err := lockFleet(ctx, opt.Target, holder(runID, opt))
+	if err != nil {
+		lock.release()
+		return nil, nil, err
+	}
 	j, recs, err := openJournal(filepath.Join(runDir, journalFile))
 	if err != nil {
+		unlockFleet()
 		lock.release()
 		return nil, nil, err
 	}
 	st := replay(recs)
 	r := newRun(g, opt, runID, runDir, target, actions, j, st)
 	r.info.Session = st.sessions + 1
-	return r, func() { _ = j.close(); lock.release() }, nil
+	return r, func() { _ = j.close(); unlockFleet(); lock.release() }, nil
 }
 
 // runPath returns the folder of a run, checking that it exists.
