@@ -12,6 +12,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/faults"
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/google/uuid"
 )
 
@@ -546,7 +547,7 @@ func (t *Target) run(ctx context.Context, g *sql.DB, op *operation) error {
 	} else {
 		src, tgt := op.lsmChanges()
 		if op.sameShard() {
-			both := lsmChange{shard: op.Source, removes: src.removes, adds: tgt.adds}
+			both := lsmChange{shard: op.Source, orig: op.OrigSource, removes: src.removes, adds: tgt.adds}
 			if err := t.lsmDo(ctx, op, both); err != nil {
 				return fail(err)
 			}
@@ -572,6 +573,18 @@ func (t *Target) run(ctx context.Context, g *sql.DB, op *operation) error {
 		return fail(err)
 	}
 	return nil
+}
+
+// lockedErr refuses a change of a mapping that another owner has locked,
+// naming the owner.
+func lockedErr(what string, m fleet.ShardMap, mp mapRec, owner string, r fleet.StoreResult) error {
+	o, _ := uuid.Parse(owner)
+	op := &operation{Map: m}
+	return &fleet.Error{Op: what, Target: m.Name,
+		Err: &fleet.MappingLockedError{Mapping: op.rangeText(mp), Owner: o, Result: r},
+		Hint: "another run or tool holds this mapping (fleetplan runs lock the ranges they move with an owner derived from the run id); " +
+			"wait for it to finish, or, if its owner is gone for good, clear LockOwnerId of the mapping in __ShardManagement_ShardMappingsGlobal " +
+			"(the library's UnlockMapping) and plan again"}
 }
 
 func storeErr(op string, target string, r fleet.StoreResult, hint string) error {
@@ -653,8 +666,7 @@ func (t *Target) gsmBegin(ctx context.Context, g *sql.DB, op *operation, data st
 			case opCol.Valid:
 				return storeErr(what, target, fleet.ResultPendingOperation, "retry: the next writer rolls the pending operation back")
 			case owner != s.Lock.String() && s.Lock != fleet.ForceUnlock:
-				return storeErr(what, target, fleet.ResultMappingLockOwnerIDDiff,
-					fmt.Sprintf("the mapping is locked by %s; present that owner (fleet.WithLockOwner) or unlock it", owner))
+				return lockedErr(what, op.Map, s.Mapping, owner, fleet.ResultMappingLockOwnerIDDiff)
 			case s.Kind == stepRemove && isRemoveCode(op.Code) && status&1 != 0:
 				return storeErr(what, target, fleet.ResultMappingNotOffline, "take the mapping offline first")
 			case s.Kind == stepUpdate && status&1 != 0 && s.New.Status&1 != 0 && op.Source.ID != op.Target.ID:
@@ -884,7 +896,7 @@ func (t *Target) lsmDo(ctx context.Context, op *operation, c lsmChange) error {
 	}
 	if !has {
 		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: the shard has no local shard map", fleet.ResultShardDoesNotExist),
-			Hint: "the shard's LSM is missing; repair it with a ShardMapRecovery plan"}
+			Hint: differenceHint(op.Map.Name, "the shard's database has no local shard map")}
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -895,7 +907,7 @@ func (t *Target) lsmDo(ctx context.Context, op *operation, c lsmChange) error {
 	err = tx.QueryRowContext(ctx, `SELECT Version, LastOperationId FROM `+tShardsLocal+` WHERE ShardId = ?`, c.shard.ID.String()).Scan(&ver, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: the shard's LSM lacks its own shard row", fleet.ResultShardDoesNotExist),
-			Hint: "the LSM and GSM differ; repair them with a ShardMapRecovery plan"}
+			Hint: differenceHint(op.Map.Name, "the shard's local shard map lacks its own shard row")}
 	}
 	if err != nil {
 		return sqlErr(what, loc, err)
@@ -903,23 +915,89 @@ func (t *Target) lsmDo(ctx context.Context, op *operation, c lsmChange) error {
 	if ver == c.shard.Version.String() && last == op.ID.String() {
 		return nil
 	}
+	// The LSM must be where the GSM says it is: a shard restored to an
+	// earlier point (or changed by another tool) is refused, never written
+	// over, so the two maps do not drift further apart.
+	differ := func(r fleet.StoreResult, format string, args ...any) error {
+		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: "+format, append([]any{r}, args...)...),
+			Hint: differenceHint(op.Map.Name, "the global and local shard maps differ")}
+	}
+	if ver != c.orig.String() {
+		return differ(fleet.ResultShardVersionMismatch, "the shard's local shard map is at version %s, the global shard map expects %s", ver, c.orig)
+	}
 	opID := op.ID.String()
 	if _, err := tx.ExecContext(ctx, `UPDATE `+tShardsLocal+` SET Version = ?, LastOperationId = ? WHERE ShardId = ?`,
 		c.shard.Version.String(), opID, c.shard.ID.String()); err != nil {
 		return sqlErr(what, loc, err)
 	}
 	for _, m := range c.removes {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+tMappingsLocal+` WHERE MappingId = ?`, m.ID.String()); err != nil {
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+tMappingsLocal+` WHERE MappingId = ?`, m.ID.String())
+		if err != nil {
 			return sqlErr(what, loc, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return differ(fleet.ResultMappingDoesNotExist, "the shard's local shard map lacks mapping %s (id %s)", op.rangeText(m), m.ID)
 		}
 	}
 	for _, m := range c.adds {
+		if other, err := lsmOverlap(ctx, tx, op.Map, m); err != nil {
+			return sqlErr(what, loc, err)
+		} else if other != nil {
+			return differ(fleet.ResultMappingRangeMapped, "the shard's local shard map already maps %s (mapping id %s), which overlaps %s",
+				op.rangeText(*other), other.ID, op.rangeText(m))
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+tMappingsLocal+`(MappingId, ShardId, ShardMapId, MinValue, MaxValue, Status, LastOperationId)
 			VALUES(?, ?, ?, ?, ?, ?, ?)`, m.ID.String(), c.shard.ID.String(), m.MapID.String(), keyArg(m.Min), keyArg(m.Max), m.Status, opID); err != nil {
 			return sqlErr(what, loc, err)
 		}
 	}
 	return sqlErr(what, loc, tx.Commit())
+}
+
+// lsmOverlap returns a mapping of the LSM that overlaps m (range maps) or
+// holds its point (list maps), or nil.
+func lsmOverlap(ctx context.Context, q querier, m fleet.ShardMap, add mapRec) (*mapRec, error) {
+	var row *sql.Row
+	if m.Type == fleet.ListMap {
+		row = q.QueryRowContext(ctx, `SELECT MappingId, MinValue, MaxValue, MaxValue IS NULL FROM `+tMappingsLocal+`
+			WHERE ShardMapId = ? AND MinValue = ? LIMIT 1`, m.ID.String(), keyArg(add.Min))
+	} else {
+		row = q.QueryRowContext(ctx, `SELECT MappingId, MinValue, MaxValue, MaxValue IS NULL FROM `+tMappingsLocal+`
+			WHERE ShardMapId = ? AND (MaxValue IS NULL OR MaxValue > ?) AND (? IS NULL OR MinValue < ?) LIMIT 1`,
+			m.ID.String(), keyArg(add.Min), keyArg(add.Max), keyArg(add.Max))
+	}
+	var id string
+	var min, max []byte
+	var maxNull bool
+	err := row.Scan(&id, &min, &max, &maxNull)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := mapRec{MapID: m.ID}
+	if r.ID, err = parseID(id); err != nil {
+		return nil, err
+	}
+	r.Min, r.Max = scanKeys(min, max, maxNull)
+	return &r, nil
+}
+
+// rangeText renders a mapping's bounds for messages.
+func (op *operation) rangeText(m mapRec) string {
+	if op.Map.Type == fleet.ListMap {
+		return "point " + shardkey.FormatBound(op.Map.KeyType, m.Min)
+	}
+	return "[" + shardkey.FormatBound(op.Map.KeyType, m.Min) + ", " + shardkey.FormatBound(op.Map.KeyType, m.Max) + ")"
+}
+
+// differenceHint is the hint for a change refused because the global and a
+// local shard map differ: where to see the differences, and what works today.
+func differenceHint(mapName, what string) string {
+	return what + ": `fleetplan layout --shard-map " + mapName + "` lists the differences between the global and local shard maps; " +
+		"automated recovery (ShardMapRecovery plans) is not built yet, so restore the shard database from a backup taken after its last " +
+		"shard map change, or rebuild its local shard map from the global one with the Elastic Database library's RecoveryManager, then plan again"
 }
 
 // lsmShardDo applies a shard operation to the shard's own database.
@@ -1000,8 +1078,9 @@ func lsmInsertShard(ctx context.Context, db *sql.DB, op *operation, sh *shardRec
 		}
 		if n > 0 {
 			return &fleet.Error{Op: what, Target: sh.Loc.String(),
-				Err:  fmt.Errorf("%w: the database's LSM already holds shard %s of this map with %d mapping(s)", fleet.ResultShardExists, stale.String, n),
-				Hint: "the database was a shard of this map before; attach it with a ShardMapRecovery plan instead of adding it"}
+				Err: fmt.Errorf("%w: the database's LSM already holds shard %s of this map with %d mapping(s)", fleet.ResultShardExists, stale.String, n),
+				Hint: "the database was a shard of this map before and its local shard map still maps keys: `fleetplan layout --shard-map " + op.Map.Name +
+					"` shows them; automated recovery (ShardMapRecovery plans) is not built yet, so attach it with the Elastic Database library's RecoveryManager.AttachShard, or delete its stale __ShardManagement_*Local rows by hand, then plan again"}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+tShardsLocal+` WHERE ShardId = ?`, stale.String); err != nil {
 			return sqlErr(what, sh.Loc, err)

@@ -373,7 +373,7 @@ func (t *Target) MergeMappings(ctx context.Context, mapName string, left, right 
 }
 
 // lockRow reads a mapping's lock state for the lock operations (GSM only).
-func (t *Target) lockOp(ctx context.Context, mapName string, id uuid.UUID, fn func(g *sql.DB, target string, owner uuid.UUID) error) error {
+func (t *Target) lockOp(ctx context.Context, mapName string, id uuid.UUID, fn func(g *sql.DB, m fleet.ShardMap, mp fleet.Mapping, target string, owner uuid.UUID) error) error {
 	return t.write(ctx, false, func(g *sql.DB) error {
 		m, err := t.mapByName(ctx, g, mapName)
 		if err != nil {
@@ -387,7 +387,7 @@ func (t *Target) lockOp(ctx context.Context, mapName string, id uuid.UUID, fn fu
 		if mp.OperationID != nil {
 			return storeErr("lock mapping", target, fleet.ResultPendingOperation, "retry")
 		}
-		return fn(g, target, mp.LockOwner)
+		return fn(g, m, mp, target, mp.LockOwner)
 	})
 }
 
@@ -396,12 +396,12 @@ func (t *Target) LockMapping(ctx context.Context, mapName string, id, owner uuid
 	if owner == fleet.NoLock || owner == fleet.ForceUnlock {
 		return invalid("lock mapping", mapName, "the lock owner must be a real id, not the zero or all-F id")
 	}
-	return t.lockOp(ctx, mapName, id, func(g *sql.DB, target string, cur uuid.UUID) error {
+	return t.lockOp(ctx, mapName, id, func(g *sql.DB, m fleet.ShardMap, mp fleet.Mapping, target string, cur uuid.UUID) error {
 		switch {
 		case cur == owner:
 			return nil
 		case cur != fleet.NoLock:
-			return storeErr("lock mapping", target, fleet.ResultMappingAlreadyLocked, fmt.Sprintf("locked by %s", cur))
+			return lockedErr("lock mapping", m, mapRecOf(mp), cur.String(), fleet.ResultMappingAlreadyLocked)
 		}
 		_, err := g.ExecContext(ctx, `UPDATE `+tMappingsGlobal+` SET LockOwnerId = ? WHERE MappingId = ? AND Readable = 1`, owner.String(), id.String())
 		return sqlErr("lock mapping", fleet.Location{}, err)
@@ -410,12 +410,12 @@ func (t *Target) LockMapping(ctx context.Context, mapName string, id, owner uuid
 
 // UnlockMapping implements fleet.ShardMapStore.
 func (t *Target) UnlockMapping(ctx context.Context, mapName string, id, owner uuid.UUID) error {
-	return t.lockOp(ctx, mapName, id, func(g *sql.DB, target string, cur uuid.UUID) error {
+	return t.lockOp(ctx, mapName, id, func(g *sql.DB, m fleet.ShardMap, mp fleet.Mapping, target string, cur uuid.UUID) error {
 		switch {
 		case cur == fleet.NoLock:
 			return nil
 		case cur != owner && owner != fleet.ForceUnlock:
-			return storeErr("unlock mapping", target, fleet.ResultMappingLockOwnerIDDiff, fmt.Sprintf("locked by %s", cur))
+			return lockedErr("unlock mapping", m, mapRecOf(mp), cur.String(), fleet.ResultMappingLockOwnerIDDiff)
 		}
 		_, err := g.ExecContext(ctx, `UPDATE `+tMappingsGlobal+` SET LockOwnerId = ? WHERE MappingId = ? AND Readable = 1`, zeroGUID, id.String())
 		return sqlErr("unlock mapping", fleet.Location{}, err)

@@ -77,8 +77,8 @@ func (moveRange) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (
 	if err != nil {
 		return false, err
 	}
-	if len(ms) == 0 || !covers(ms, m.low, m.high) || !allOn(ms, m.to) {
-		return false, nil
+	if len(ms) == 0 || !covers(ms, m.low, m.high) || !allOn(ms, m.to) || lockedBy(ms, lockOwner(env)) {
+		return false, nil // still locked by this run: Apply finishes and releases
 	}
 	r, err := shardkey.Range(m.kt, m.low, m.high)
 	if err != nil {
@@ -157,8 +157,21 @@ func (moveRange) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (st
 	if err != nil {
 		return nil, err
 	}
+	// The library's mapping locks on the range, for the whole move.
+	owner := lockOwner(env)
+	lctx, err := lockRange(ctx, c, m.mapName, m.low, m.high, owner)
+	if err != nil {
+		return nil, err
+	}
 	mv := &mover{c: c, env: env, m: m}
-	return mv.run(ctx)
+	out, err := mv.run(lctx)
+	if err != nil {
+		return nil, err // the locks stay with the run until its resume or rollback
+	}
+	if err := unlockRange(context.WithoutCancel(ctx), c, m.mapName, m.low, m.high, owner); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 type mover struct {
