@@ -115,6 +115,10 @@ const (
 	DiffShardVersionMismatch  = "ShardVersionMismatch"  // GSM and LSM shard Version differ
 	DiffShardMissingInShard   = "ShardMissingInShard"   // no ShardsLocal row for the shard
 	DiffDatabaseMissing       = "DatabaseMissing"       // the shard's database does not exist
+	// DiffShardInShardOnly: a database that the GSM does not list as a shard
+	// of the map holds the map's shard in its LSM, with mappings (a shard map
+	// manager restored to an earlier point, a half-removed shard).
+	DiffShardInShardOnly = "ShardInShardOnly"
 )
 
 // Difference is one disagreement found while observing a shard.

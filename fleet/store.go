@@ -210,3 +210,15 @@ type DatabaseAdopter interface {
 	// contents as they are. Idempotent; ErrNoDatabase when it does not exist.
 	AdoptDatabase(ctx context.Context, loc Location) error
 }
+
+// MappingValidator checks a mapping read from the global shard map against
+// the local shard map of the shard it names, as the library's data-dependent
+// routing does before it hands out a connection (spValidateShardMappingLocal,
+// spValidateShardLocal). A nil error means the shard's database exists and
+// its LSM holds the same mapping (id, bounds, status) at the GSM's shard
+// Version. Otherwise the error is *Error wrapping ErrNoDatabase (the
+// database is gone), ResultMappingDoesNotExist or ResultShardVersionMismatch
+// (the two maps differ), or ResultMappingIsOffline, with a hint.
+type MappingValidator interface {
+	ValidateMapping(ctx context.Context, mapName string, mp Mapping) error
+}

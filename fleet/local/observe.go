@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
@@ -124,7 +125,108 @@ func (t *Target) observeMap(ctx context.Context, g *sql.DB, m fleet.ShardMap, pe
 		ml.Shards = append(ml.Shards, st)
 		ml.Differences = append(ml.Differences, diffs...)
 	}
+	strays, err := t.strayShards(ctx, m, shards)
+	if err != nil {
+		return ml, err
+	}
+	ml.Differences = append(ml.Differences, strays...)
+	// Say where the GSM sends the keys of a mapping only an LSM holds.
+	for i := range ml.Differences {
+		d := &ml.Differences[i]
+		if d.Kind != fleet.DiffMappingInShardOnly {
+			continue
+		}
+		for _, g := range ml.Mappings {
+			if !g.Location.Equal(d.Shard) && overlaps(m, g.Min, g.Max, d.Min, d.Max) {
+				d.Detail += fmt.Sprintf("; the global shard map gives %s to %s", boundsText(m, g.Min, g.Max), g.Location)
+			}
+		}
+	}
 	return ml, nil
+}
+
+// overlaps reports whether two mappings of m share a key (points of a list
+// map are [key, next key)).
+func overlaps(m fleet.ShardMap, amin, amax, bmin, bmax []byte) bool {
+	if m.Type == fleet.ListMap {
+		if amax == nil {
+			amax = shardkey.Next(m.KeyType, amin)
+		}
+		if bmax == nil {
+			bmax = shardkey.Next(m.KeyType, bmin)
+		}
+	}
+	return shardkey.Compare(amin, bmax) < 0 && shardkey.Compare(bmin, amax) < 0
+}
+
+func boundsText(m fleet.ShardMap, min, max []byte) string {
+	if m.Type == fleet.ListMap {
+		return "point " + shardkey.FormatBound(m.KeyType, min)
+	}
+	return "[" + shardkey.FormatBound(m.KeyType, min) + ", " + shardkey.FormatBound(m.KeyType, max) + ")"
+}
+
+// strayShards finds databases that the GSM does not list as shards of m but
+// whose LSM holds a shard of m with mappings, as after the shard map manager
+// was restored to a point before the shard was added.
+func (t *Target) strayShards(ctx context.Context, m fleet.ShardMap, shards []fleet.Shard) ([]fleet.Difference, error) {
+	known := map[string]bool{}
+	for _, s := range shards {
+		known[strings.ToLower(s.Location.String())] = true
+	}
+	smm, err := t.ShardMapManager(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dbs, err := t.Databases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []fleet.Difference
+	for _, loc := range dbs {
+		if known[strings.ToLower(loc.String())] || loc.Equal(smm) {
+			continue
+		}
+		if ok, err := t.DatabaseExists(ctx, loc); err != nil || !ok {
+			continue // a missing file is not a shard of anything
+		}
+		db, hasLSM, err := t.openLSM(ctx, loc)
+		if err != nil || !hasLSM {
+			continue // not a shard (or not readable as one): nothing to compare
+		}
+		rows, err := db.QueryContext(ctx, `SELECT ShardId FROM `+tShardsLocal+` WHERE ShardMapId = ?`, m.ID.String())
+		if err != nil {
+			return nil, sqlErr("observe", loc, err)
+		}
+		var ids []uuid.UUID
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, sqlErr("observe", loc, err)
+			}
+			if u, err := parseID(id); err == nil {
+				ids = append(ids, u)
+			}
+		}
+		rows.Close()
+		for _, id := range ids {
+			lsm, err := lsmMappings(ctx, db, m.ID, id)
+			if err != nil {
+				return nil, sqlErr("observe", loc, err)
+			}
+			if len(lsm) == 0 {
+				continue // a stale row that maps nothing; AddShard replaces it
+			}
+			out = append(out, fleet.Difference{Shard: loc, Kind: fleet.DiffShardInShardOnly,
+				Detail: fmt.Sprintf("the database's local shard map holds shard %s of %s with %d mapping(s), but the global shard map does not list it", id, m.Name, len(lsm))})
+			for _, mp := range lsm {
+				out = append(out, fleet.Difference{Shard: loc, Kind: fleet.DiffMappingInShardOnly, Detail: "mapping in the shard's LSM only",
+					MappingID: mp.ID, Min: mp.Min, Max: mp.Max})
+			}
+		}
+	}
+	return out, nil
 }
 
 // observeShard reads one shard's database: existence, LSM, row counts, and
@@ -255,4 +357,72 @@ func quoteIdent(s string) string {
 
 func replaceAll(s, old, new string) string {
 	return string(bytes.ReplaceAll([]byte(s), []byte(old), []byte(new)))
+}
+
+var _ fleet.MappingValidator = (*Target)(nil)
+
+// ValidateMapping implements fleet.MappingValidator.
+func (t *Target) ValidateMapping(ctx context.Context, mapName string, mp fleet.Mapping) error {
+	const what = "validate mapping"
+	g, m, err := t.readMap(ctx, mapName)
+	if err != nil {
+		return err
+	}
+	s, err := t.shardByID(ctx, g, mp.ShardID)
+	if err != nil {
+		return err
+	}
+	loc := s.Location
+	bounds := boundsText(m, mp.Min, mp.Max)
+	differ := func(r fleet.StoreResult, format string, args ...any) error {
+		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: "+format, append([]any{r}, args...)...),
+			Hint: differenceHint(mapName, "routing to this shard would reach a database that does not hold these keys as the global shard map says")}
+	}
+	exists, err := t.DatabaseExists(ctx, loc)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return &fleet.Error{Op: what, Target: loc.String(),
+			Err:  fmt.Errorf("%w: the global shard map sends %s to %s, whose database is missing", fleet.ErrNoDatabase, bounds, loc),
+			Hint: "restore the database from a backup (or re-create it and its rows), then check with `fleetplan layout --shard-map " + mapName + "`"}
+	}
+	db, hasLSM, err := t.openLSM(ctx, loc)
+	if err != nil {
+		return err
+	}
+	if !hasLSM {
+		return differ(fleet.ResultShardDoesNotExist, "the global shard map sends %s to %s, whose database has no local shard map", bounds, loc)
+	}
+	var ver string
+	err = db.QueryRowContext(ctx, `SELECT Version FROM `+tShardsLocal+` WHERE ShardId = ? AND ShardMapId = ?`, s.ID.String(), m.ID.String()).Scan(&ver)
+	if errors.Is(err, sql.ErrNoRows) {
+		return differ(fleet.ResultShardDoesNotExist, "the local shard map of %s has no row for the shard the global shard map names", loc)
+	}
+	if err != nil {
+		return sqlErr(what, loc, err)
+	}
+	if ver != s.Version.String() {
+		return differ(fleet.ResultShardVersionMismatch, "the local shard map of %s is at shard version %s, the global shard map at %s", loc, ver, s.Version)
+	}
+	var min, max []byte
+	var maxNull bool
+	var status int
+	err = db.QueryRowContext(ctx, `SELECT MinValue, MaxValue, MaxValue IS NULL, Status FROM `+tMappingsLocal+` WHERE MappingId = ? AND ShardMapId = ?`,
+		mp.ID.String(), m.ID.String()).Scan(&min, &max, &maxNull, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return differ(fleet.ResultMappingDoesNotExist, "the global shard map sends %s to %s, but that shard's local shard map does not hold the mapping (id %s)", bounds, loc, mp.ID)
+	}
+	if err != nil {
+		return sqlErr(what, loc, err)
+	}
+	lmin, lmax := scanKeys(min, max, maxNull)
+	if !bytes.Equal(lmin, mp.Min) || (lmax == nil) != (mp.Max == nil) || !bytes.Equal(lmax, mp.Max) {
+		return differ(fleet.ResultMappingDoesNotExist, "the global shard map has %s for mapping %s, the local shard map of %s %s", bounds, mp.ID, loc, boundsText(m, lmin, lmax))
+	}
+	if status&1 != 1 {
+		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: %s is offline in the local shard map of %s", fleet.ResultMappingIsOffline, bounds, loc),
+			Hint: "a move may be in progress; routing refuses offline shardlets"}
+	}
+	return nil
 }
