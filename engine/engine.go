@@ -250,6 +250,13 @@ func ObserveShardLayout(ctx context.Context, spec *plans.ShardLayout, target fle
 	if err != nil {
 		return nil, err
 	}
+	if live.Map != nil {
+		for _, s := range live.Map.Shards {
+			if !s.Exists { // listed, but its database is gone: a difference the planner reports
+				existing[strings.ToLower(s.Shard.Location.String())] = false
+			}
+		}
+	}
 	for loc := range locs {
 		st := planner.DatabaseState{Exists: existing[strings.ToLower(loc.String())]}
 		st.Listed = st.Exists

@@ -90,6 +90,13 @@ func describe(p *expression.Program, env *expression.Env) string {
 			parts = append(parts, "live.shards = ["+strings.Join(shards, ", ")+"]")
 			parts = append(parts, fmt.Sprintf("live.pendingOperations = %d", env.Live.PendingOperations))
 		}
+		if len(env.Live.Differences) > 0 {
+			var ds []string
+			for _, d := range env.Live.Differences {
+				ds = append(ds, fmt.Sprintf("%s %s/%s: %s", d.Kind, d.Server, d.Database, d.Detail))
+			}
+			parts = append(parts, "live.differences = ["+strings.Join(ds, "; ")+"]")
+		}
 		var links, endpoints []string
 		for _, l := range env.Live.Links {
 			links = append(links, fmt.Sprintf("%s->%s(%s, lag %.0fs)", l.Primary, l.Secondary, l.State, l.LagSeconds))
@@ -184,6 +191,18 @@ func ObserveLive(ctx context.Context, target fleet.Target) (*expression.Live, er
 	}
 	for _, m := range layout.Maps {
 		live.PendingOperations += len(m.Pending)
+		for _, d := range m.Differences {
+			ld := expression.LiveDifference{ShardMap: m.Map.Name, Shard: d.Shard.Database, Server: d.Shard.Server,
+				Database: d.Shard.Database, Kind: d.Kind, Detail: d.Detail}
+			if d.Min != nil {
+				ld.Low, ld.High = shardkey.FormatBound(m.Map.KeyType, d.Min), shardkey.FormatBound(m.Map.KeyType, d.Max)
+			}
+			live.Differences = append(live.Differences, ld)
+		}
+		for _, p := range m.Pending {
+			live.Differences = append(live.Differences, expression.LiveDifference{ShardMap: m.Map.Name, Kind: "PendingOperation",
+				Detail: fmt.Sprintf("operation %s (%s) is pending in OperationsLogGlobal", p.ID, p.Name)})
+		}
 		perShard := map[string]int{}
 		for _, mp := range m.Mappings {
 			perShard[mp.ShardID.String()]++

@@ -178,6 +178,7 @@ func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayout
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	b.noteDifferences()
 	b.build()
 	if diags.HasErrors() {
 		return nil, diags
@@ -214,6 +215,7 @@ type layoutBuilder struct {
 	nameByLoc   map[string]string            // locKey -> shard name in the plan
 	liveByLoc   map[string]*fleet.ShardState // locKey -> live shard
 	actionOf    map[string]string            // step id -> action
+	bad         *inconsistency               // GSM/LSM differences; nil when none
 }
 
 func orDefault(s, def string) string {
@@ -249,7 +251,8 @@ func (b *layoutBuilder) checkLiveHealth() {
 	for _, mp := range m.Mappings {
 		if mp.LockOwner != ([16]byte{}) {
 			b.diags.Errorf(b.mapPos(), "mapping %s on %s is locked by owner %s", b.rangeText(mp.Min, mp.Max), mp.Location, mp.LockOwner).
-				WithHint("another tool holds this mapping; unlock it there, or wait for it to finish")
+				WithHint("another run or tool holds this mapping (a fleetplan run locks the ranges it moves until it is done or rolled back); " +
+					"wait for it to finish, or, if its owner is gone for good, clear the lock with the library's UnlockMapping")
 		}
 		if !mp.Online {
 			b.diags.Errorf(b.mapPos(), "mapping %s on %s is offline, probably an interrupted move", b.rangeText(mp.Min, mp.Max), mp.Location).
@@ -268,6 +271,7 @@ func (b *layoutBuilder) rangeText(min, max []byte) string {
 func (b *layoutBuilder) mapName() string { return b.spec.ShardMap }
 
 func (b *layoutBuilder) add(s *Step) *Step {
+	b.refuseInconsistent(s)
 	s.Needs = dedupe(append(s.Needs, b.gates...))
 	b.g.Steps = append(b.g.Steps, s)
 	b.actionOf[s.ID] = s.Action

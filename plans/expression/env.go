@@ -39,6 +39,29 @@ type Live struct {
 	Endpoints         []LiveEndpoint `expr:"endpoints"`
 	Slots             []LiveSlot     `expr:"slots"`
 	PendingOperations int            `expr:"pendingOperations"`
+	// Differences lists where the global shard map and the shards' local
+	// shard maps disagree (empty when they agree), e.g.
+	// `len(live.differences) == 0` or
+	// `none(live.differences, .shard == "customers_1")`.
+	Differences []LiveDifference `expr:"differences"`
+}
+
+// LiveDifference is one disagreement between the global shard map (GSM) and
+// a shard's local shard map (LSM), or a pending operation.
+type LiveDifference struct {
+	ShardMap string `expr:"shardMap"`
+	Shard    string `expr:"shard"` // the database name
+	Server   string `expr:"server"`
+	Database string `expr:"database"`
+	// Kind is one of MappingInShardMapOnly, MappingInShardOnly,
+	// MappingMismatch, ShardVersionMismatch, ShardMissingInShard,
+	// DatabaseMissing, ShardInShardOnly or PendingOperation.
+	Kind   string `expr:"kind"`
+	Detail string `expr:"detail"`
+	// Low and High bound the mapping involved, as text ("" when the
+	// difference is about the whole shard).
+	Low  string `expr:"low"`
+	High string `expr:"high"`
 }
 
 // LiveShard is one shard of a shard map.

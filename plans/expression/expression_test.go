@@ -70,7 +70,8 @@ func contains(s, sub string) bool {
 
 func TestEvalBool(t *testing.T) {
 	env := &Env{
-		Live:   Live{Shards: []LiveShard{{Name: "a", Online: true}, {Name: "b", Online: false}}, PendingOperations: 2},
+		Live: Live{Shards: []LiveShard{{Name: "a", Online: true}, {Name: "b", Online: false}}, PendingOperations: 2,
+			Differences: []LiveDifference{{ShardMap: "m", Shard: "b", Server: "s", Database: "b", Kind: "DatabaseMissing"}}},
 		Steps:  map[string]StepState{"seed": {Status: "done", Outputs: map[string]any{"lag": 0}}},
 		Params: map[string]any{"min": 1},
 	}
@@ -81,6 +82,8 @@ func TestEvalBool(t *testing.T) {
 		"any online":        {"any(live.shards, .online)", true},
 		"all online":        {"all(live.shards, .online)", false},
 		"pending":           {"live.pendingOperations >= params.min", true},
+		"differences":       {"len(live.differences) == 0", false},
+		"difference fields": {"any(live.differences, .kind == 'DatabaseMissing' && .shard == 'b' && .low == '')", true},
 		"step output":       {"steps.seed.outputs.lag == 0 && steps.seed.status == 'done'", true},
 		"missing step safe": {"steps['nope'].status == ''", true},
 	}

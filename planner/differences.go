@@ -1,0 +1,147 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
+)
+
+// inconsistency is what the live differences between the global shard map
+// and the shards' local shard maps make unsafe to change: the shards they
+// were found on, and the key ranges of the mappings involved. Steps that
+// touch neither are planned as usual.
+type inconsistency struct {
+	shards map[string]string // locKey -> the first difference found there
+	ranges []badRange
+}
+
+type badRange struct {
+	min, max []byte // max nil = +inf
+	why      string
+}
+
+func (b *layoutBuilder) differenceText(d fleet.Difference) string {
+	s := fmt.Sprintf("%s %s: %s", d.Shard, d.Kind, d.Detail)
+	if d.Min != nil && !strings.Contains(d.Detail, "GSM [") {
+		s = fmt.Sprintf("%s %s %s: %s", d.Shard, d.Kind, b.rangeText(d.Min, b.pointMax(d.Min, d.Max)), d.Detail)
+	}
+	return s
+}
+
+// pointMax gives a list map's point its key range end.
+func (b *layoutBuilder) pointMax(min, max []byte) []byte {
+	if b.mt == fleet.ListMap && max == nil {
+		return shardkey.Next(b.kt, min)
+	}
+	return max
+}
+
+// noteDifferences lists the live differences in the plan's warnings and
+// records what they make unsafe to change.
+func (b *layoutBuilder) noteDifferences() {
+	m := b.live.Map
+	if m == nil || len(m.Differences) == 0 {
+		return
+	}
+	b.bad = &inconsistency{shards: map[string]string{}}
+	for _, d := range m.Differences {
+		text := b.differenceText(d)
+		b.g.Warnings = append(b.g.Warnings, "the global and local shard maps differ: "+text)
+		if _, seen := b.bad.shards[locKey(d.Shard)]; !seen {
+			b.bad.shards[locKey(d.Shard)] = text
+		}
+		if d.Min != nil {
+			b.bad.ranges = append(b.bad.ranges, badRange{min: d.Min, max: b.pointMax(d.Min, d.Max), why: text})
+		}
+	}
+}
+
+// refuseInconsistent reports a step that touches a shard or a key range
+// with a GSM/LSM difference. It reads the shards and the range from the
+// step's inputs (server/database, from, to, low/high, at) and the live
+// mappings over that range.
+func (b *layoutBuilder) refuseInconsistent(s *Step) {
+	if b.bad == nil {
+		return
+	}
+	var locs []fleet.Location
+	loc := func(v any) {
+		if m, ok := v.(map[string]any); ok {
+			sv, _ := m["server"].(string)
+			dv, _ := m["database"].(string)
+			locs = append(locs, fleet.Location{Server: sv, Database: dv})
+		}
+	}
+	loc(s.With)
+	loc(s.With["from"])
+	loc(s.With["to"])
+	var min, max []byte
+	hasRange := false
+	if at, ok := s.With["at"].(string); ok {
+		if x, err := shardkey.ParseBound(at); err == nil && x != nil {
+			min, max, hasRange = x, shardkey.Next(b.kt, x), true
+		}
+	} else if lo, ok := s.With["low"].(string); ok {
+		hi, _ := s.With["high"].(string)
+		l, err1 := shardkey.ParseBound(lo)
+		h, err2 := shardkey.ParseBound(hi)
+		if err1 == nil && err2 == nil && l != nil {
+			min, max, hasRange = l, h, true
+		}
+	}
+	if hasRange {
+		for _, mp := range b.liveMappings() {
+			if overlap(mp.Min, b.pointMax(mp.Min, mp.Max), min, max) {
+				locs = append(locs, mp.Location)
+			}
+		}
+	}
+	why := ""
+	for _, l := range locs {
+		if w, ok := b.bad.shards[locKey(l)]; ok {
+			why = w
+			break
+		}
+	}
+	if why == "" && hasRange {
+		for _, r := range b.bad.ranges {
+			if overlap(r.min, r.max, min, max) {
+				why = r.why
+				break
+			}
+		}
+	}
+	if why == "" {
+		return
+	}
+	pos := b.doc.Pos
+	if hasRange {
+		pos = b.unmappedPos(min)
+		for _, r := range b.spec.Ranges {
+			lo := b.encode(r.Low, r.Pos)
+			var hi []byte
+			if r.High != nil {
+				hi = b.encode(*r.High, r.Pos)
+			}
+			if shardkey.Compare(lo, min) <= 0 && cmpMax(min, hi) < 0 {
+				pos = r.Pos
+				break
+			}
+		}
+	} else if len(locs) > 0 {
+		if p, ok := b.shardPos[b.nameByLoc[locKey(locs[0])]]; ok {
+			pos = p
+		}
+	}
+	b.diags.Errorf(pos, "refusing to %s: the global and local shard maps differ there (%s)", s.Title, why).
+		WithHint("`fleetplan layout --shard-map %s` lists the differences; automated recovery (ShardMapRecovery plans) is not built yet, so "+
+			"restore the shard's local shard map by hand (from a backup taken after its last shard map change, or with the Elastic Database "+
+			"library's RecoveryManager), then plan again; changes that touch neither these shards nor these ranges can still be planned", b.mapName())
+}
+
+// overlap reports whether [amin, amax) and [bmin, bmax) share a key (nil max = +inf).
+func overlap(amin, amax, bmin, bmax []byte) bool {
+	return cmpMax(amin, bmax) < 0 && cmpMax(bmin, amax) < 0
+}
