@@ -109,6 +109,9 @@ type mappingJSON struct {
 	Online      bool    `json:"online"`
 	LockOwner   string  `json:"lockOwner,omitempty"`
 	OperationID string  `json:"operationId,omitempty"`
+	// Problem says why routing would refuse the mapping although the GSM
+	// has it online: its database is missing, or the shard's LSM differs.
+	Problem string `json:"problem,omitempty"`
 }
 
 type diffJSON struct {
@@ -148,6 +151,7 @@ func layoutView(l *fleet.Layout) layoutJSON {
 			if mp.OperationID != nil {
 				mm.OperationID = mp.OperationID.String()
 			}
+			mm.Problem = mappingProblem(&m, mp)
 			mj.Mappings = append(mj.Mappings, mm)
 		}
 		for _, d := range m.Differences {
@@ -233,6 +237,9 @@ func printLayout(w io.Writer, l *fleet.Layout) error {
 				if mp.OperationID != nil {
 					status += " (operation pending)"
 				}
+				if p := mappingProblem(&m, mp); p != "" {
+					status = "UNAVAILABLE: " + p
+				}
 				lock := "-"
 				if mp.LockOwner != fleet.NoLock {
 					lock = mp.LockOwner.String()
@@ -260,11 +267,43 @@ func printLayout(w io.Writer, l *fleet.Layout) error {
 		} else {
 			fmt.Fprintln(w, "  Differences (GSM vs LSM):")
 			for _, d := range m.Differences {
-				fmt.Fprintf(w, "    %s %s: %s\n", d.Shard, d.Kind, d.Detail)
+				rng := ""
+				if d.Min != nil {
+					if m.Map.Type == fleet.ListMap {
+						rng = " point " + shardkey.FormatBound(k, d.Min)
+					} else {
+						rng = fmt.Sprintf(" [%s, %s)", shardkey.FormatBound(k, d.Min), shardkey.FormatBound(k, d.Max))
+					}
+				}
+				fmt.Fprintf(w, "    %s %s%s: %s\n", d.Shard, d.Kind, rng, d.Detail)
 			}
+			fmt.Fprintln(w, "  (routing refuses the shards above; automated recovery is not built yet: restore the shard or the shard map manager database by hand, see the hints of fleetplan plan)")
 		}
 	}
 	return nil
+}
+
+// mappingProblem says why a mapping cannot be routed to although the GSM may
+// have it online: its shard's database is missing, or the shard's local shard
+// map differs from the GSM (for this mapping or for the whole shard).
+func mappingProblem(m *fleet.MapLayout, mp fleet.Mapping) string {
+	for _, s := range m.Shards {
+		if s.Shard.ID == mp.ShardID && !s.Exists {
+			return "database missing"
+		}
+	}
+	for _, d := range m.Differences {
+		if !d.Shard.Equal(mp.Location) {
+			continue
+		}
+		switch {
+		case d.MappingID == mp.ID:
+			return "not in the shard's local shard map as in the global one"
+		case d.Kind == fleet.DiffShardVersionMismatch || d.Kind == fleet.DiffShardMissingInShard:
+			return "the shard's local shard map differs"
+		}
+	}
+	return ""
 }
 
 func orNone(s string) string {

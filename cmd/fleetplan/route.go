@@ -47,9 +47,15 @@ file. KEY is written as plans write keys of the map's key type (int64: 50000,
 guid: 6ba7b810-..., binary: 0x0a0b, datetime: 2024-01-02T03:04:05Z); put a
 negative key after -- (fleetplan route --target local -- -5).
 
+The mapping found in the global shard map is checked against the local shard
+map of the shard it names, as the library's routing does: when the shard's
+database is missing, or its local shard map does not hold the mapping at the
+same shard version, route refuses and says why (fleetplan layout lists the
+differences).
+
 Exit status: 0 routed; 3 the mapping is offline (routing refuses offline
 shardlets, as the Elastic Database library does; a move may be running);
-1 the key is not mapped or another error.
+1 the key is not mapped, the shard maps differ, or another error.
 
 With --profile NAME instead of a key, route tells which endpoint of that
 traffic-manager profile serves, with its app slot and database.`,
@@ -93,6 +99,15 @@ traffic-manager profile serves, with its app slot and database.`,
 			}
 			if err != nil {
 				return err
+			}
+			// Like the library's data-dependent routing: the mapping must be
+			// in the LSM of the shard it names, at the GSM's shard version.
+			if v, ok := store.(fleet.MappingValidator); ok && mp.Online {
+				if err := v.ValidateMapping(ctx, m.Name, mp); errors.Is(err, fleet.ResultMappingIsOffline) {
+					mp.Online = false
+				} else if err != nil {
+					return &fleet.Error{Op: "route key " + args[0], Err: err, Hint: fleet.HintOf(err)}
+				}
 			}
 			r := routeJSON{Key: args[0], ShardMap: m.Name, Server: mp.Location.Server, Database: mp.Location.Database,
 				Low: shardkey.FormatBound(m.KeyType, mp.Min), High: shardkey.FormatBound(m.KeyType, mp.Max), Online: mp.Online, Mapping: mp.ID.String()}
