@@ -453,6 +453,11 @@ var tests = map[string]func(t *testing.T, f *fixture){
 		}
 		_, err := f.s.SetMappingOnline(f.ctx, "M", a.ID, false)
 		wantErr(t, err, fleet.ResultMappingLockOwnerIDDiff)
+		// The refusal names the owner, so an operator knows who holds it.
+		var le *fleet.MappingLockedError
+		if !errors.As(err, &le) || le.Owner != owner || !errors.Is(err, fleet.ErrMappingLocked) {
+			t.Fatalf("refused write to a locked mapping: %v, want a MappingLockedError naming %s", err, owner)
+		}
 		_, _, err = f.s.SplitMapping(fleet.WithLockOwner(f.ctx, other), "M", a.ID, key(t, 50))
 		wantErr(t, err, fleet.ResultMappingLockOwnerIDDiff)
 		lo, hi, err := f.s.SplitMapping(fleet.WithLockOwner(f.ctx, owner), "M", a.ID, key(t, 50))
