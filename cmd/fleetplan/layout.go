@@ -277,7 +277,8 @@ func printLayout(w io.Writer, l *fleet.Layout) error {
 				}
 				fmt.Fprintf(w, "    %s %s%s: %s\n", d.Shard, d.Kind, rng, d.Detail)
 			}
-			fmt.Fprintln(w, "  (routing refuses the shards above; automated recovery is not built yet: restore the shard or the shard map manager database by hand, see the hints of fleetplan plan)")
+			fmt.Fprintln(w, "  fleetplan refuses to route to or change these shards and ranges. Automated recovery (ShardMapRecovery plans) is not built yet:")
+			fmt.Fprintln(w, "  restore the shard, or the shard map manager database, from a backup by hand (or use the library's RecoveryManager), then check again here.")
 		}
 	}
 	return nil
