@@ -270,7 +270,16 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Target, error) {
 			return nil, &fleet.Error{Op: "init fleet", Target: dir, Err: errors.New("the directory is not empty and not a fleet; --force only replaces a fleet"),
 				Hint: "pick an empty or new directory"}
 		}
+		// Never replace a fleet that a run is changing.
+		unlock, err := lockRunFile(abs, fleet.LockHolder{Command: "fleet init --force"})
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 		for _, e := range entries {
+			if e.Name() == runLockFile {
+				continue // held until the new fleet is in place
+			}
 			if err := os.RemoveAll(filepath.Join(abs, e.Name())); err != nil {
 				return nil, &fleet.Error{Op: "init fleet", Target: dir, Err: err}
 			}

@@ -27,16 +27,21 @@ var _ fleet.Locker = (*Target)(nil)
 // two locks of one process, released by the kernel when the holder dies.
 // The holder's details are written beside it so a refused run can name it.
 func (t *Target) LockFleet(ctx context.Context, h fleet.LockHolder) (func(), error) {
-	lockPath, holderPath := filepath.Join(t.dir, runLockFile), filepath.Join(t.dir, runHolderFile)
+	return lockRunFile(t.dir, h)
+}
+
+// lockRunFile takes the run lock of the fleet in dir.
+func lockRunFile(dir string, h fleet.LockHolder) (func(), error) {
+	lockPath, holderPath := filepath.Join(dir, runLockFile), filepath.Join(dir, runHolderFile)
 	fl := flock.New(lockPath)
 	ok, err := fl.TryLock()
 	if err != nil {
-		return nil, &fleet.Error{Op: "lock fleet", Target: t.dir, Err: err,
+		return nil, &fleet.Error{Op: "lock fleet", Target: dir, Err: err,
 			Hint: "check that the fleet directory is writable; fleetplan does not change a fleet it cannot lock"}
 	}
 	if !ok {
-		return nil, &fleet.Error{Op: "lock fleet", Target: t.dir,
-			Err: &fleet.FleetLockedError{Fleet: t.dir, Holder: readFleetHolder(holderPath)},
+		return nil, &fleet.Error{Op: "lock fleet", Target: dir,
+			Err: &fleet.FleetLockedError{Fleet: dir, Holder: readFleetHolder(holderPath)},
 			Hint: "another run is changing this fleet (perhaps from another checkout of the plan repository, or under another target name); " +
 				"wait for it to finish; the lock is released as soon as its process exits"}
 	}

@@ -37,6 +37,10 @@ func TestLockFleetIsExclusivePerFleet(t *testing.T) {
 	if fleet.HintOf(err) == "" {
 		t.Fatalf("no hint: %v", err)
 	}
+	// Replacing the fleet while a run changes it is refused too.
+	if _, err := Init(ctx, dir, InitOptions{Force: true}); !errors.As(err, &le) {
+		t.Fatalf("init --force while a run holds the fleet: %v, want refused", err)
+	}
 	release()
 	release() // idempotent
 	release2, err := b.LockFleet(ctx, fleet.LockHolder{Run: "run-2"})
