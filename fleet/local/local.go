@@ -194,7 +194,7 @@ func openCatalog(ctx context.Context, abs string, create bool) (*Target, error) 
 	catPath := filepath.Join(abs, CatalogFile)
 	cat, err := openSQLite(catPath, create)
 	if err != nil {
-		return nil, &fleet.Error{Op: "open catalog", Target: abs, Err: err}
+		return nil, classify(&fleet.Error{Op: "open catalog", Target: abs, Err: err}, fleet.Location{})
 	}
 	t := &Target{
 		name:    filepath.Base(abs),
@@ -254,7 +254,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Target, error) {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
-		return nil, &fleet.Error{Op: "init fleet", Target: dir, Err: err}
+		return nil, classify(&fleet.Error{Op: "init fleet", Target: dir, Err: err}, fleet.Location{})
 	case len(entries) > 0:
 		_, statErr := os.Stat(filepath.Join(abs, CatalogFile))
 		isFleet := statErr == nil
@@ -281,12 +281,12 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Target, error) {
 				continue // held until the new fleet is in place
 			}
 			if err := os.RemoveAll(filepath.Join(abs, e.Name())); err != nil {
-				return nil, &fleet.Error{Op: "init fleet", Target: dir, Err: err}
+				return nil, classify(&fleet.Error{Op: "init fleet", Target: dir, Err: err}, fleet.Location{})
 			}
 		}
 	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
-		return nil, &fleet.Error{Op: "init fleet", Target: dir, Err: err}
+		return nil, classify(&fleet.Error{Op: "init fleet", Target: dir, Err: err}, fleet.Location{})
 	}
 	t, err := openCatalog(ctx, abs, true)
 	if err != nil {
@@ -294,7 +294,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Target, error) {
 	}
 	if _, err := t.catalog.ExecContext(ctx, catalogDDL); err != nil {
 		t.Close()
-		return nil, &fleet.Error{Op: "init fleet", Target: dir, Err: err}
+		return nil, classify(&fleet.Error{Op: "init fleet", Target: dir, Err: err}, fleet.Location{})
 	}
 	err = t.catalogTx(ctx, func(tx *sql.Tx) error {
 		for _, kv := range [][2]string{{"format", catalogFormat}, {"version", catalogVersion}, {"created_at", nowText()},
@@ -307,7 +307,7 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Target, error) {
 	})
 	if err != nil {
 		t.Close()
-		return nil, &fleet.Error{Op: "init fleet", Target: dir, Err: err}
+		return nil, classify(&fleet.Error{Op: "init fleet", Target: dir, Err: err}, fleet.Location{})
 	}
 	return t, nil
 }
@@ -332,7 +332,7 @@ func nowText() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 // version and that no two mappings of a map overlap.
 func (t *Target) Ping(ctx context.Context) error {
 	if err := t.catalog.PingContext(ctx); err != nil {
-		return &fleet.Error{Op: "ping catalog", Target: t.dir, Err: err}
+		return classify(&fleet.Error{Op: "ping catalog", Target: t.dir, Err: err}, fleet.Location{})
 	}
 	g, err := t.gsm(ctx, false)
 	if err != nil || g == nil {
@@ -358,7 +358,7 @@ func (t *Target) ShardMapManager(ctx context.Context) (fleet.Location, error) {
 		return DefaultShardMapManager, nil
 	}
 	if err != nil {
-		return fleet.Location{}, &fleet.Error{Op: "read catalog", Target: t.dir, Err: err}
+		return fleet.Location{}, classify(&fleet.Error{Op: "read catalog", Target: t.dir, Err: err}, fleet.Location{})
 	}
 	server, db, ok := strings.Cut(v, "/")
 	if !ok {
@@ -399,7 +399,7 @@ func (t *Target) resolve(ctx context.Context, loc fleet.Location) (fleet.Locatio
 			Hint: "list databases with: fleetplan layout, or create it first"}
 	}
 	if err != nil {
-		return loc, "", &fleet.Error{Op: "read catalog", Target: t.dir, Err: err}
+		return loc, "", classify(&fleet.Error{Op: "read catalog", Target: t.dir, Err: err}, fleet.Location{})
 	}
 	return c, t.pathOf(c), nil
 }
@@ -470,7 +470,7 @@ func (t *Target) dbAt(loc fleet.Location, p string) (*sql.DB, error) {
 // AdoptDatabase).
 func (t *Target) CreateDatabase(ctx context.Context, loc fleet.Location) error {
 	if err := checkLocation(loc); err != nil {
-		return &fleet.Error{Op: "create database", Target: loc.String(), Err: err}
+		return classify(&fleet.Error{Op: "create database", Target: loc.String(), Err: err}, fleet.Location{})
 	}
 	if c, p, err := t.resolve(ctx, loc); err == nil {
 		if _, statErr := os.Stat(p); statErr == nil {
@@ -486,17 +486,17 @@ func (t *Target) CreateDatabase(ctx context.Context, loc fleet.Location) error {
 	}
 	p := t.pathOf(loc)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return &fleet.Error{Op: "create database", Target: loc.String(), Err: err}
+		return classify(&fleet.Error{Op: "create database", Target: loc.String(), Err: err}, fleet.Location{})
 	}
 	db, err := openSQLite(p, true)
 	if err != nil {
-		return &fleet.Error{Op: "create database", Target: loc.String(), Err: err}
+		return classify(&fleet.Error{Op: "create database", Target: loc.String(), Err: err}, fleet.Location{})
 	}
 	// Switching to WAL writes the file header, so the file is a real database.
 	_, err = db.ExecContext(ctx, `PRAGMA journal_mode=WAL; PRAGMA user_version=0;`)
 	db.Close()
 	if err != nil {
-		return &fleet.Error{Op: "create database", Target: loc.String(), Err: err}
+		return classify(&fleet.Error{Op: "create database", Target: loc.String(), Err: err}, fleet.Location{})
 	}
 	return t.list(ctx, loc, "create database")
 }
@@ -520,7 +520,7 @@ func (t *Target) list(ctx context.Context, loc fleet.Location, operation string)
 		return nil
 	})
 	if err != nil {
-		return &fleet.Error{Op: operation, Target: loc.String(), Err: err}
+		return classify(&fleet.Error{Op: operation, Target: loc.String(), Err: err}, fleet.Location{})
 	}
 	return nil
 }
@@ -547,7 +547,7 @@ func (t *Target) DropDatabase(ctx context.Context, loc fleet.Location) error {
 	t.mu.Unlock()
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(p + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return &fleet.Error{Op: "drop database", Target: c.String(), Err: err}
+			return classify(&fleet.Error{Op: "drop database", Target: c.String(), Err: err}, fleet.Location{})
 		}
 	}
 	err = t.catalogTx(ctx, func(tx *sql.Tx) error {
@@ -558,7 +558,7 @@ func (t *Target) DropDatabase(ctx context.Context, loc fleet.Location) error {
 		return err
 	})
 	if err != nil {
-		return &fleet.Error{Op: "drop database", Target: c.String(), Err: err}
+		return classify(&fleet.Error{Op: "drop database", Target: c.String(), Err: err}, fleet.Location{})
 	}
 	return nil
 }
@@ -587,7 +587,7 @@ func (t *Target) ApplySQL(ctx context.Context, loc fleet.Location, script string
 func (t *Target) Databases(ctx context.Context) ([]fleet.Location, error) {
 	rows, err := t.catalog.QueryContext(ctx, `SELECT server, name FROM databases ORDER BY server, name`)
 	if err != nil {
-		return nil, &fleet.Error{Op: "read catalog", Target: t.dir, Err: err}
+		return nil, classify(&fleet.Error{Op: "read catalog", Target: t.dir, Err: err}, fleet.Location{})
 	}
 	defer rows.Close()
 	var out []fleet.Location
@@ -617,7 +617,14 @@ func sqlErr(op string, loc fleet.Location, err error) error {
 	if errors.As(err, &fe) {
 		return err
 	}
-	e := &fleet.Error{Op: op, Target: loc.String(), Err: err}
+	return classify(&fleet.Error{Op: op, Target: loc.String(), Err: err}, loc)
+}
+
+// classify gives e the typed error and hint of the SQLite error it wraps,
+// if any (see sqlErr); loc names the database in the hint ("" for the
+// catalog or the shard map manager).
+func classify(e *fleet.Error, loc fleet.Location) *fleet.Error {
+	err := e.Err
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return e
