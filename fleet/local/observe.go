@@ -18,6 +18,14 @@ import (
 // existence, LSM version and row counts of the map's tables), mappings,
 // table kinds, pending operations and GSM/LSM differences.
 func (t *Target) Observe(ctx context.Context, mapName string) (*fleet.Layout, error) {
+	// A consistent picture: shard map writers hold this lock for the whole of
+	// each operation (GSM, LSMs, GSM), so what is read here is between two
+	// operations, and a difference seen is one that stays.
+	unlock, err := t.lockWriters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	lay := &fleet.Layout{Target: t.name, Maps: []fleet.MapLayout{}}
 	g, err := t.gsm(ctx, false)
 	if err != nil {
@@ -217,6 +225,11 @@ func (t *Target) strayShards(ctx context.Context, m fleet.ShardMap, shards []fle
 			}
 			if len(lsm) == 0 {
 				continue // a stale row that maps nothing; AddShard replaces it
+			}
+			if g, err := t.gsm(ctx, false); err == nil && g != nil {
+				if _, err := t.shardByID(ctx, g, id); err == nil {
+					continue // added to the GSM since the shards were read: not a stray
+				}
 			}
 			out = append(out, fleet.Difference{Shard: loc, Kind: fleet.DiffShardInShardOnly,
 				Detail: fmt.Sprintf("the database's local shard map holds shard %s of %s with %d mapping(s), but the global shard map does not list it", id, m.Name, len(lsm))})
