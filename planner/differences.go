@@ -116,7 +116,7 @@ func (b *layoutBuilder) refuseInconsistent(s *Step) {
 	if why == "" {
 		return
 	}
-	pos := b.doc.Pos
+	pos := b.mapPos()
 	if hasRange {
 		pos = b.unmappedPos(min)
 		for _, r := range b.spec.Ranges {
