@@ -288,6 +288,10 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Target, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, classify(&fleet.Error{Op: "init fleet", Target: dir, Err: err}, fleet.Location{})
 	}
+	// The run lock's file is part of the fleet from the start (LockFleet).
+	if f, err := os.OpenFile(filepath.Join(abs, runLockFile), os.O_CREATE|os.O_RDONLY, 0o644); err == nil {
+		f.Close()
+	}
 	t, err := openCatalog(ctx, abs, true)
 	if err != nil {
 		return nil, err
@@ -644,7 +648,10 @@ func classify(e *fleet.Error, loc fleet.Location) *fleet.Error {
 		class(fleet.ErrConstraint, "a row with the same key is already in "+orFleet(loc)+"; if it is a shard map row, the global and local shard maps differ: `fleetplan layout` lists the differences")
 	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
 		class(fleet.ErrNotADatabase, "the database file is damaged; restore it from a backup")
-	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
+	case sqlite3.SQLITE_FULL:
+		class(fleet.ErrStorage, "free disk space, or raise the size the database may grow to")
+		e.Err.(*sqliteError).detail = "the database or the disk is full"
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
 		class(fleet.ErrStorage, "check the disk and the permissions of the fleet directory")
 	}
 	return e
@@ -660,12 +667,16 @@ func orFleet(loc fleet.Location) string {
 // sqliteError is a classified SQLite error: fleetplan's words for the class,
 // and the result code for whoever debugs it.
 type sqliteError struct {
-	kind  error
-	code  int
-	cause error
+	kind   error
+	detail string // more precise than kind, when known
+	code   int
+	cause  error
 }
 
 func (e *sqliteError) Error() string {
+	if e.detail != "" {
+		return fmt.Sprintf("%v: %s (SQLite result code %d)", e.kind, e.detail, e.code)
+	}
 	return fmt.Sprintf("%v (SQLite result code %d)", e.kind, e.code)
 }
 

@@ -157,21 +157,8 @@ func (moveRange) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (st
 	if err != nil {
 		return nil, err
 	}
-	// The library's mapping locks on the range, for the whole move.
-	owner := lockOwner(env)
-	lctx, err := lockRange(ctx, c, m.mapName, m.low, m.high, owner)
-	if err != nil {
-		return nil, err
-	}
 	mv := &mover{c: c, env: env, m: m}
-	out, err := mv.run(lctx)
-	if err != nil {
-		return nil, err // the locks stay with the run until its resume or rollback
-	}
-	if err := unlockRange(context.WithoutCancel(ctx), c, m.mapName, m.low, m.high, owner); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return mv.run(ctx)
 }
 
 type mover struct {
@@ -226,6 +213,13 @@ func (mv *mover) run(ctx context.Context) (steps.Outputs, error) {
 	if err := mv.checkTarget(ctx); err != nil {
 		return nil, err
 	}
+	// The library's mapping locks on the range, for the whole move; on an
+	// error they stay with the run until its resume or rollback.
+	owner := lockOwner(mv.env)
+	unlocked := ctx
+	if ctx, err = lockRange(ctx, mv.c, m.mapName, m.low, m.high, owner); err != nil {
+		return nil, err
+	}
 	// Reference tables first, in foreign-key order, only into empty tables.
 	if err := mv.copyReference(ctx); err != nil {
 		return nil, err
@@ -256,6 +250,9 @@ func (mv *mover) run(ctx context.Context) (steps.Outputs, error) {
 		cur = next
 	}
 	if err := mv.finishDeletes(); err != nil {
+		return nil, err
+	}
+	if err := unlockRange(context.WithoutCancel(unlocked), mv.c, m.mapName, m.low, m.high, owner); err != nil {
 		return nil, err
 	}
 	secs := time.Since(start).Seconds()
