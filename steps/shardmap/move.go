@@ -210,14 +210,23 @@ func (mv *mover) run(ctx context.Context) (steps.Outputs, error) {
 		return nil, err
 	}
 	mv.children = reversed(mv.parents)
+	// The library's mapping locks on the range, for the whole move; on an
+	// error they stay with the run until its resume or rollback. A resumed
+	// move presents them from the start (the interrupted batch is ours); a
+	// new one takes them once its target range is known to be empty.
+	owner := lockOwner(mv.env)
+	unlocked := ctx
+	ms, err := within(ctx, mv.c, m.mapName, m.low, m.high)
+	if err != nil {
+		return nil, err
+	}
+	if lockedBy(ms, owner) {
+		ctx = fleet.WithLockOwner(ctx, owner)
+	}
 	if err := mv.checkTarget(ctx); err != nil {
 		return nil, err
 	}
-	// The library's mapping locks on the range, for the whole move; on an
-	// error they stay with the run until its resume or rollback.
-	owner := lockOwner(mv.env)
-	unlocked := ctx
-	if ctx, err = lockRange(ctx, mv.c, m.mapName, m.low, m.high, owner); err != nil {
+	if ctx, err = lockRange(unlocked, mv.c, m.mapName, m.low, m.high, owner); err != nil {
 		return nil, err
 	}
 	// Reference tables first, in foreign-key order, only into empty tables.
