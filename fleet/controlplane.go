@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -171,4 +172,58 @@ type ControlPlane interface {
 	DeploySlot(ctx context.Context, s Slot) error
 	// RemoveSlot removes a slot; it refuses one that serves traffic.
 	RemoveSlot(ctx context.Context, name string) error
+}
+
+// ErrWritesSinceSwitch is a compensating action refused because it would
+// lose data written to a database after traffic moved to it (switching
+// traffic back, or dropping the database). The caller may allow it
+// explicitly; the database is then kept, never dropped.
+var ErrWritesSinceSwitch = errors.New("the database holds writes made since traffic switched to it")
+
+// TableChange is how one table of a database differs from where it stood
+// when traffic switched to the database.
+type TableChange struct {
+	Table string `json:"table"`
+	// RowsThen and RowsNow are the row counts; -1 when the table did not
+	// exist then (or does not now).
+	RowsThen int64 `json:"rowsThen"`
+	RowsNow  int64 `json:"rowsNow"`
+}
+
+// String says what changed: "accounts: 1000 -> 1001 rows (+1)".
+func (c TableChange) String() string {
+	switch {
+	case c.RowsThen < 0:
+		return fmt.Sprintf("%s: new table, %d rows", c.Table, c.RowsNow)
+	case c.RowsNow < 0:
+		return fmt.Sprintf("%s: dropped, had %d rows", c.Table, c.RowsThen)
+	case c.RowsThen == c.RowsNow:
+		return fmt.Sprintf("%s: %d rows, contents changed (same count)", c.Table, c.RowsNow)
+	}
+	return fmt.Sprintf("%s: %d -> %d rows (%+d)", c.Table, c.RowsThen, c.RowsNow, c.RowsNow-c.RowsThen)
+}
+
+// WriteTracker is implemented by control planes that can tell what was
+// written to a database since traffic last switched to it. SwitchTraffic
+// records where the database behind the new serving endpoint stands, in the
+// same change as the switch: row counts and checksums per table on the local
+// driver, a change-tracking version where the service has one.
+type WriteTracker interface {
+	// WritesSinceSwitch compares loc now with where it stood when traffic
+	// last switched to it: one entry per table that differs, none when
+	// nothing was written. tracked is false when traffic never switched to
+	// loc (or the database was created again since).
+	WritesSinceSwitch(ctx context.Context, loc Location) (changes []TableChange, tracked bool, err error)
+}
+
+// DatabaseKeeper is implemented by control planes that can set a database
+// aside instead of dropping it: it gets a new name on the same server, keeps
+// its data, and no longer takes part in replication or serves an app.
+type DatabaseKeeper interface {
+	// KeepDatabase renames loc to `as` (a database name on loc's server) and
+	// says where the data now lies ("contoso-2/contoso-kept-X, file ...").
+	// It refuses a database that still has links or app slots (ErrConflict),
+	// and a name that is taken. Keeping a database already kept as `as` is a
+	// no-op.
+	KeepDatabase(ctx context.Context, loc Location, as string) (where string, err error)
 }

@@ -53,6 +53,11 @@ type Options struct {
 	Roots confine.Roots
 	// Command is recorded in the lock holder file ("fleetplan apply ...").
 	Command string
+	// DiscardWritesSinceSwitch lets a rollback move traffic away from data
+	// written since a traffic switch; compensations keep such data (a
+	// database is renamed, never dropped). Without it such a rollback is
+	// refused before anything changes.
+	DiscardWritesSinceSwitch bool
 }
 
 // Result is how a run ended for this call.
@@ -193,6 +198,9 @@ func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
 		return r.finish(phaseResult{status: StatusCancelled, reason: "cancel requested"}, StatusDone)
 	}
 	if r.st.phase == phaseRollback {
+		if err := r.checkLosses(ctx, r.st.rollbackOrder()); err != nil {
+			return nil, err
+		}
 		return r.finish(r.rollback(ctx, r.st.reason), StatusDone)
 	}
 	for _, s := range r.g.Steps {
@@ -200,6 +208,9 @@ func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
 			reason := fmt.Sprintf("step %q was rejected by %s", s.ID, rec.rejectedBy)
 			if rec.rejectReason != "" {
 				reason += ": " + rec.rejectReason
+			}
+			if err := r.checkLosses(ctx, r.st.rollbackOrder()); err != nil {
+				return nil, err
 			}
 			r.record(Record{Type: RunFailed, Reason: reason})
 			return r.finish(r.rollback(ctx, reason), StatusDone)
@@ -224,6 +235,12 @@ func Rollback(ctx context.Context, runID string, opt Options) (*Result, error) {
 	reason := "rollback requested"
 	if r.st.reason != "" {
 		reason += " (" + r.st.reason + ")"
+	}
+	// Ask every compensation first: a rollback that would lose data written
+	// since a traffic switch is refused before anything changes, the
+	// journal included.
+	if err := r.checkLosses(ctx, r.st.rollbackOrder()); err != nil {
+		return nil, err
 	}
 	host, _ := os.Hostname()
 	r.record(Record{Type: RunResumed, PID: os.Getpid(), Host: host})
@@ -407,6 +424,8 @@ type run struct {
 	baseDir string
 	index   map[string]int
 	ids     []string // step ids in graph order
+
+	kept []string // where this session's rollbacks set data aside
 
 	mu sync.RWMutex // guards st for State readers; only the scheduler writes
 	st *replayed
@@ -726,6 +745,16 @@ func (r *run) forward(ctx context.Context) phaseResult {
 			}
 			return phaseResult{status: StatusPaused, reason: failure}
 		}
+		if err := r.checkLosses(ctx, r.st.rollbackOrder()); err != nil {
+			// Rolling back would lose what was written since a traffic
+			// switch: the new version keeps serving and the run waits.
+			reason := failure + "; not rolled back: " + err.Error()
+			r.record(Record{Type: RunPaused, Reason: reason})
+			if err := r.commit(); err != nil {
+				return phaseResult{err: err}
+			}
+			return phaseResult{status: StatusPaused, reason: reason}
+		}
 		r.record(Record{Type: RunFailed, Reason: failure})
 		return r.rollback(ctx, failure)
 	case stopInterrupted:
@@ -797,7 +826,7 @@ func (r *run) execStep(ctx context.Context, i int, msgs chan<- msg) msg {
 	sctx, cancel := stepContext(ctx, s.Timeout)
 	defer cancel()
 	action := r.actions[s.Action]
-	env := r.env(s.ID)
+	env := r.env(s.ID, false)
 	var out steps.Outputs
 	skipped, applied := false, false
 	attempts, err := r.retry(sctx, s, func(attempt int, wait time.Duration, err error) {
@@ -854,8 +883,9 @@ func timeoutErr(sctx context.Context, timeout time.Duration, err error) error {
 	return err
 }
 
-func (r *run) env(stepID string) *steps.Env {
-	env := &steps.Env{Target: r.opt.Target, RunID: r.id, StepID: stepID, BaseDir: r.baseDir, Roots: r.opt.Roots}
+func (r *run) env(stepID string, undo bool) *steps.Env {
+	env := &steps.Env{Target: r.opt.Target, RunID: r.id, StepID: stepID, BaseDir: r.baseDir, Roots: r.opt.Roots,
+		Undo: undo, DiscardWritesSinceSwitch: r.opt.DiscardWritesSinceSwitch}
 	if r.ev != nil {
 		env.Reporter = reporter{r.ev}
 	}
@@ -958,10 +988,12 @@ func (r *run) rollback(ctx context.Context, reason string) phaseResult {
 		if err := r.commit(); err != nil {
 			return phaseResult{err: err}
 		}
-		err := r.undo(ctx, s)
+		var kept []string
+		err := r.undo(ctx, s, func(where string) { kept = append(kept, where) })
 		switch {
 		case err == nil:
-			r.record(Record{Type: RollbackDone, Step: id})
+			r.record(Record{Type: RollbackDone, Step: id, Reason: strings.Join(kept, "; ")})
+			r.kept = append(r.kept, kept...)
 		case errors.Is(err, errNothingToUndo):
 			r.record(Record{Type: RollbackSkipped, Step: id, Reason: "the action has no rollback"})
 		case ctx.Err() != nil:
@@ -990,6 +1022,9 @@ func (r *run) rollback(ctx context.Context, reason string) phaseResult {
 		}
 		return phaseResult{status: StatusInterrupted, reason: why}
 	}
+	if len(r.kept) > 0 {
+		reason += "; " + strings.Join(r.kept, "; ")
+	}
 	r.record(Record{Type: RunRolledBack, Reason: reason})
 	if err := r.commit(); err != nil {
 		return phaseResult{err: err}
@@ -997,9 +1032,39 @@ func (r *run) rollback(ctx context.Context, reason string) phaseResult {
 	return phaseResult{status: StatusRolledBack, reason: reason}
 }
 
+// checkLosses asks the compensation of every step in order that implements
+// steps.LossChecker whether it would lose data, changing nothing. The first
+// refusal is returned, naming its step.
+func (r *run) checkLosses(ctx context.Context, order []string) error {
+	for _, id := range order {
+		s := r.g.Steps[r.index[id]]
+		comp, check := s, steps.LossChecker.CheckRollback
+		if s.Rollback != nil {
+			comp, check = s.Rollback, steps.LossChecker.CheckApply
+		}
+		lc, ok := r.actions[comp.Action].(steps.LossChecker)
+		if !ok {
+			continue
+		}
+		env := r.env(s.ID, true)
+		env.Reporter = nil
+		_, err := r.retry(ctx, comp, func(int, time.Duration, error) {}, func(ctx context.Context) error {
+			in, err := r.opt.Evaluator.Inputs(ctx, comp, r)
+			if err != nil {
+				return nil // the rollback itself reports it
+			}
+			return check(lc, ctx, env, in)
+		})
+		if err != nil {
+			return fmt.Errorf("rollback of step %q: %w", id, err)
+		}
+	}
+	return nil
+}
+
 // undo runs a step's rollback branch (Observe, then Apply of the branch's
 // action) or, without a branch, the step's action's own Rollback.
-func (r *run) undo(ctx context.Context, s *planner.Step) error {
+func (r *run) undo(ctx context.Context, s *planner.Step, kept func(string)) error {
 	onRetry := func(attempt int, wait time.Duration, err error) {
 		r.record(Record{Type: StepRetrying, Step: s.ID, Attempt: attempt, Wait: wait, Error: err.Error(), Transient: true, Reason: "rollback"})
 		_ = r.commit()
@@ -1008,7 +1073,8 @@ func (r *run) undo(ctx context.Context, s *planner.Step) error {
 		sctx, cancel := stepContext(ctx, b.Timeout)
 		defer cancel()
 		action := r.actions[b.Action]
-		env := r.env(s.ID)
+		env := r.env(s.ID, true)
+		env.Kept = kept
 		_, err := r.retry(sctx, b, onRetry, func(ctx context.Context) error {
 			if err := faultHit("runner.rollback.before"); err != nil {
 				return err
@@ -1031,7 +1097,8 @@ func (r *run) undo(ctx context.Context, s *planner.Step) error {
 	sctx, cancel := stepContext(ctx, s.Timeout)
 	defer cancel()
 	action := r.actions[s.Action]
-	env := r.env(s.ID)
+	env := r.env(s.ID, true)
+	env.Kept = kept
 	_, err := r.retry(sctx, s, onRetry, func(ctx context.Context) error {
 		if err := faultHit("runner.rollback.before"); err != nil {
 			return err

@@ -42,6 +42,25 @@ type Env struct {
 	// and allowPaths). Empty means BaseDir alone.
 	Roots    confine.Roots
 	Reporter Reporter
+	// Undo is set when the action runs as a compensating step (a rollback
+	// branch, or the action's own Rollback).
+	Undo bool
+	// DiscardWritesSinceSwitch allows a compensating step to move traffic
+	// away from data written since traffic switched to it; that data is
+	// then kept (a database is renamed, never dropped).
+	DiscardWritesSinceSwitch bool
+	// Kept, when set, is told where a compensating step set data aside
+	// instead of removing it ("database contoso-2/contoso-kept-X (file
+	// ...)"), so the run's record says where to find it.
+	Kept func(where string)
+}
+
+// NoteKept reports data a compensating step set aside (see Env.Kept) and
+// logs it.
+func (e *Env) NoteKept(where string) {
+	if e.Kept != nil {
+		e.Kept(where)
+	}
 }
 
 // roots returns the folders inputs may name files in and the folder

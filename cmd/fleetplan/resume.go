@@ -71,17 +71,34 @@ Without RUN it resumes the newest unfinished run.`,
 
 func newRollbackCmd(a *app) *cobra.Command {
 	var output string
+	var discard bool
 	cmd := &cobra.Command{
-		Use:     "rollback RUN",
-		Short:   "Undo a run: run the rollback branches of its completed steps in reverse order",
-		Example: `  fleetplan rollback 20261122T101500Z-ab12`,
-		Args:    cobra.ExactArgs(1),
+		Use:   "rollback RUN",
+		Short: "Undo a run: run the rollback branches of its completed steps in reverse order",
+		Long: `rollback undoes a run: the rollback branches of its completed steps run newest
+first. A rollback that was interrupted or failed can be run again; steps
+already undone are not undone twice. It also finishes the removal of staging
+parts that a failed upgrade kept for analysis.
+
+Once traffic has switched to a new version, a rollback switches it back only
+when that loses nothing: it compares the new version's database with where it
+stood at the switch (row counts and checksums per table). If customers wrote
+to it since, rollback refuses, names the tables that differ and by how many
+rows, exits 1 and changes nothing. --discard-writes-since-switch switches back
+anyway and keeps that database (renamed <name>-kept-RUN on its server, never
+dropped) so its rows can be recovered by hand; the output says where it is.`,
+		Example: `  fleetplan rollback 20261122T101500Z-ab12
+  fleetplan rollback 20261122T101500Z-ab12 --discard-writes-since-switch`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.continueRun(cmd, args[0], output, "rollback", func(_, runID string, opt runner.Options) (*runner.Result, error) {
+				opt.DiscardWritesSinceSwitch = discard
 				return runner.Rollback(cmd.Context(), runID, opt)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&output, "output", "text", "event output: text or json")
+	cmd.Flags().BoolVar(&discard, "discard-writes-since-switch", false,
+		"switch traffic back even though the new version was written to since the switch; its database is kept (renamed, never dropped)")
 	return cmd
 }

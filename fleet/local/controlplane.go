@@ -124,7 +124,7 @@ func (t *Target) SetTimeScale(s float64) { t.cp.scale, t.cp.scaleSet = s, true }
 // cpInit creates the control-plane tables once per Target.
 func (t *Target) cpInit(ctx context.Context) error {
 	t.cp.once.Do(func() {
-		if _, err := t.catalog.ExecContext(ctx, controlDDL); err != nil {
+		if _, err := t.catalog.ExecContext(ctx, controlDDL+baselineDDL); err != nil {
 			t.cp.initErr = &fleet.Error{Op: "prepare control plane", Target: t.dir, Err: err}
 		}
 	})

@@ -247,6 +247,15 @@ func (t *Target) SetEndpointStatus(ctx context.Context, profile, name string, on
 func (t *Target) SwitchTraffic(ctx context.Context, profile, from, to string) error {
 	const op = "switch traffic"
 	where := profile + ": " + from + " -> " + to
+	if err := t.cpInit(ctx); err != nil {
+		return err
+	}
+	// Where the database behind `to` stands before traffic reaches it: the
+	// baseline a later switch back compares with (WritesSinceSwitch).
+	toDB, sums, err := t.switchBaseline(ctx, profile, to)
+	if err != nil {
+		return cpError(op, where, err)
+	}
 	return t.trafficTx(ctx, op, where, func(tx *sql.Tx, st *trafficState) error {
 		if _, ok := st.profile(profile); !ok {
 			return fmt.Errorf("%w: no traffic-manager profile %s", fleet.ErrNotFound, profile)
@@ -306,6 +315,11 @@ func (t *Target) SwitchTraffic(ctx context.Context, profile, from, to string) er
 		if !changed {
 			return nil
 		}
+		if s := st.slots[strings.ToLower(te.Target)]; sums != nil && s.Database.Equal(toDB) {
+			if err := recordBaseline(ctx, tx, toDB, profile, to, sums); err != nil {
+				return err
+			}
+		}
 		return logOp(ctx, tx, op, profile, from+" -> "+to)
 	})
 }
@@ -345,4 +359,24 @@ func (t *Target) ServingEndpoint(ctx context.Context, profile string) (fleet.End
 	}
 	e, _ := st.endpoint(profile, p.Serving)
 	return e, st.slots[strings.ToLower(e.Target)], nil
+}
+
+// switchBaseline sums the database behind endpoint `to` of a profile; nil
+// sums when the endpoint, its slot or its database is missing (the switch
+// itself then explains).
+func (t *Target) switchBaseline(ctx context.Context, profile, to string) (fleet.Location, map[string]tableSum, error) {
+	st, err := t.readTraffic(ctx, t.catalog)
+	if err != nil {
+		return fleet.Location{}, nil, err
+	}
+	e, ok := st.endpoint(profile, to)
+	if !ok {
+		return fleet.Location{}, nil, nil
+	}
+	s, ok := st.slots[strings.ToLower(e.Target)]
+	if !ok || !st.databases[strings.ToLower(s.Database.String())] {
+		return fleet.Location{}, nil, nil
+	}
+	sums, err := t.contents(ctx, s.Database)
+	return s.Database, sums, err
 }

@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -176,6 +177,9 @@ func (Drop) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 	if err := steps.HitFault(DropName); err != nil {
 		return nil, err
 	}
+	if env.Undo {
+		return nil, removeOrKeep(ctx, env, cp, loc)
+	}
 	if err := cp.RemoveDatabase(ctx, loc); err != nil {
 		return nil, err
 	}
@@ -185,6 +189,66 @@ func (Drop) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 
 // Rollback implements steps.Action.
 func (Drop) Rollback(context.Context, *steps.Env, steps.Inputs) error { return steps.ErrNoRollback }
+
+// CheckApply implements steps.LossChecker: a drop run as a compensating
+// step refuses a database that holds writes made since traffic switched to
+// it (with the run's permission it keeps the database instead).
+func (Drop) CheckApply(ctx context.Context, env *steps.Env, in steps.Inputs) error {
+	loc, err := dropArgs(in)
+	if err != nil {
+		return err
+	}
+	_, err = lossOf(ctx, env, loc)
+	return err
+}
+
+// CheckRollback implements steps.LossChecker: a drop has no rollback.
+func (Drop) CheckRollback(context.Context, *steps.Env, steps.Inputs) error { return nil }
+
+// lossOf reports what removing loc would lose: the tables written since
+// traffic switched to it. It returns a refusal unless the run allows
+// discarding them.
+func lossOf(ctx context.Context, env *steps.Env, loc fleet.Location) ([]fleet.TableChange, error) {
+	changes, tracked, err := steps.WritesSinceSwitch(ctx, env, loc)
+	if err != nil || !tracked || len(changes) == 0 {
+		return nil, err
+	}
+	if !env.DiscardWritesSinceSwitch {
+		return nil, steps.LossError(DropName, env, "drop "+loc.String(), loc, changes)
+	}
+	return changes, nil
+}
+
+// removeOrKeep removes a database as a compensating step: a database that
+// holds writes made since traffic switched to it is never dropped. Without
+// the run's permission that is refused; with it the database is renamed
+// (steps.KeptName) and the log says where its data now lies.
+func removeOrKeep(ctx context.Context, env *steps.Env, cp fleet.ControlPlane, loc fleet.Location) error {
+	changes, err := lossOf(ctx, env, loc)
+	if err != nil {
+		return err
+	}
+	if len(changes) == 0 {
+		if err := cp.RemoveDatabase(ctx, loc); err != nil {
+			return err
+		}
+		env.Logf("dropped %s", loc)
+		return nil
+	}
+	keeper, ok := env.Target.(fleet.DatabaseKeeper)
+	if !ok {
+		return &fleet.Error{Op: DropName, Target: loc.String(),
+			Err:  fmt.Errorf("refusing to drop %s: %w, and the %s driver cannot set a database aside", loc, fleet.ErrWritesSinceSwitch, env.Target.Driver()),
+			Hint: "copy its data elsewhere, then drop it by hand"}
+	}
+	where, err := keeper.KeepDatabase(ctx, loc, steps.KeptName(env, loc.Database))
+	if err != nil {
+		return err
+	}
+	env.NoteKept(fmt.Sprintf("%s kept as %s", loc, where))
+	env.Logf("kept %s instead of dropping it: it holds writes made since traffic switched to it (%s differ); its data is now %s", loc, steps.Plural(len(changes), "table"), where)
+	return nil
+}
 
 // Estimate implements steps.Action.
 func (Drop) Estimate(steps.Inputs) steps.Estimate {

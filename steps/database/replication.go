@@ -94,9 +94,24 @@ func (CreateSecondary) Rollback(ctx context.Context, env *steps.Env, in steps.In
 		if ok, err := isCopyOf(ctx, cp, p.secondary, p.primary); err != nil || !ok {
 			return err // not ours to drop
 		}
+		return removeOrKeep(ctx, env, cp, p.secondary)
 	}
-	// Also clears what an interrupted copy left behind.
+	// Clears what an interrupted copy left behind.
 	return cp.RemoveDatabase(ctx, p.secondary)
+}
+
+// CheckApply implements steps.LossChecker: creating a copy loses nothing.
+func (CreateSecondary) CheckApply(context.Context, *steps.Env, steps.Inputs) error { return nil }
+
+// CheckRollback implements steps.LossChecker: the copy is refused or kept
+// when it holds writes made since traffic switched to it.
+func (CreateSecondary) CheckRollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
+	p, err := createArgs(in)
+	if err != nil {
+		return err
+	}
+	_, err = lossOf(ctx, env, p.secondary)
+	return err
 }
 
 // Estimate implements steps.Action.

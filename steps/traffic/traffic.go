@@ -334,7 +334,8 @@ func doSwitch(ctx context.Context, env *steps.Env, profile, from, to string) err
 	return nil
 }
 
-// Apply implements steps.Action.
+// Apply implements steps.Action. Run as a compensating step, it first
+// checks that leaving `from` loses no writes (see CheckApply).
 func (Switch) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
 	profile, from, to, err := switchArgs(in)
 	if err != nil {
@@ -342,6 +343,11 @@ func (Switch) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps
 	}
 	if err := steps.HitFault(SwitchName); err != nil {
 		return nil, err
+	}
+	if env.Undo {
+		if err := checkLeaving(ctx, env, profile, from, to); err != nil {
+			return nil, err
+		}
 	}
 	if err := doSwitch(ctx, env, profile, from, to); err != nil {
 		return nil, err
@@ -362,7 +368,74 @@ func (Switch) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) err
 	if ok, err := switched(ctx, cp, profile, to, from); err != nil || ok {
 		return err
 	}
+	if err := checkLeaving(ctx, env, profile, to, from); err != nil {
+		return err
+	}
 	return doSwitch(ctx, env, profile, to, from)
+}
+
+// CheckApply implements steps.LossChecker: a switch run as a rollback
+// branch leaves `from`, whose database may hold writes made since traffic
+// reached it.
+func (Switch) CheckApply(ctx context.Context, env *steps.Env, in steps.Inputs) error {
+	profile, from, to, err := switchArgs(in)
+	if err != nil {
+		return err
+	}
+	return checkLeaving(ctx, env, profile, from, to)
+}
+
+// CheckRollback implements steps.LossChecker: undoing a switch leaves `to`.
+func (Switch) CheckRollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
+	profile, from, to, err := switchArgs(in)
+	if err != nil {
+		return err
+	}
+	return checkLeaving(ctx, env, profile, to, from)
+}
+
+// checkLeaving refuses to move a profile's traffic from `leaving` back to
+// `back` when the database behind `leaving` holds writes made since traffic
+// switched to it, unless the run was told to discard them. Traffic that
+// does not reach `leaving` (already switched back, or never there) loses
+// nothing.
+func checkLeaving(ctx context.Context, env *steps.Env, profile, leaving, back string) error {
+	cp, err := steps.ControlPlaneOf(env)
+	if err != nil {
+		return err
+	}
+	if done, err := switched(ctx, cp, profile, leaving, back); err != nil || done {
+		return err
+	}
+	p, e, ok, err := find(ctx, cp, profile, leaving)
+	if err != nil || !ok || !strings.EqualFold(p.Serving, leaving) {
+		return err
+	}
+	slot, err := cp.Slot(ctx, e.Target)
+	if errors.Is(err, fleet.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	changes, tracked, err := steps.WritesSinceSwitch(ctx, env, slot.Database)
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("switch traffic of %s back from %s to %s", profile, leaving, back)
+	if _, can := env.Target.(fleet.WriteTracker); !can && !env.DiscardWritesSinceSwitch {
+		return &fleet.Error{Op: SwitchName, Target: slot.Database.String(),
+			Err:  fmt.Errorf("refusing to %s: the %s driver cannot tell what was written to %s since the switch (%w)", what, env.Target.Driver(), slot.Database, fleet.ErrWritesSinceSwitch),
+			Hint: "nothing was changed; `fleetplan rollback RUN --discard-writes-since-switch` switches back anyway and keeps the database"}
+	}
+	if !tracked || len(changes) == 0 {
+		return nil
+	}
+	if !env.DiscardWritesSinceSwitch {
+		return steps.LossError(SwitchName, env, what, slot.Database, changes)
+	}
+	env.Logf("switching back although %s holds writes made since the switch (%s differ); the database is kept, not dropped", slot.Database, steps.Plural(len(changes), "table"))
+	return nil
 }
 
 // Estimate implements steps.Action.
