@@ -3,6 +3,8 @@ package local
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -437,5 +439,30 @@ func TestTrafficManager(t *testing.T) {
 	}
 	if err := tg.SwitchTraffic(ctx, ContosoProfile, "contoso-2", "nope"); !errors.Is(err, fleet.ErrNotFound) {
 		t.Errorf("switch to an unknown endpoint: %v", err)
+	}
+}
+
+// TestStrayFileAtSecondaryPlace: a file the catalog does not list is
+// someone's data; CreateSecondary refuses to overwrite it and RemoveDatabase
+// (a rollback's cleanup of an interrupted copy) leaves it alone.
+func TestStrayFileAtSecondaryPlace(t *testing.T) {
+	ctx := context.Background()
+	tg := newContoso(t)
+	stray := fleet.Location{Server: "contoso-2", Database: "contoso"}
+	p := tg.pathOf(stray)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("someone's data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.CreateSecondary(ctx, ContosoLocation, stray, ""); !errors.Is(err, fleet.ErrConflict) {
+		t.Fatalf("CreateSecondary over a stray file: %v, want ErrConflict", err)
+	}
+	if err := tg.RemoveDatabase(ctx, stray); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "someone's data" {
+		t.Fatalf("the stray file was touched: %q %v", b, err)
 	}
 }

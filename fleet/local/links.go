@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -193,8 +194,21 @@ func (t *Target) CreateSecondary(ctx context.Context, primary, secondary fleet.L
 		return fleet.Link{}, &fleet.Error{Op: op, Target: secondary.String(),
 			Err: fmt.Errorf("%w: server %s is in region %s, not %s", fleet.ErrConflict, secondary.Server, serverRegion, region)}
 	}
-	// Seed: a consistent copy of the primary as of now.
+	// Seed: a consistent copy of the primary as of now. A file at the
+	// secondary's place that the catalog does not list is someone's data,
+	// unless an interrupted copy of ours left it (its marker says so).
 	dst := t.pathOf(secondary)
+	if _, err := os.Stat(dst); err == nil && !exists(dst+copyMarker) {
+		return fleet.Link{}, &fleet.Error{Op: op, Target: secondary.String(),
+			Err:  fmt.Errorf("%w: file %s exists but the fleet does not list database %s", fleet.ErrConflict, dst, secondary),
+			Hint: "move the file away, or pick another name for the secondary; fleetplan never overwrites a database it did not make"}
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fleet.Link{}, cpError(op, secondary.String(), err)
+	}
+	if err := writeMarker(dst + copyMarker); err != nil {
+		return fleet.Link{}, cpError(op, secondary.String(), err)
+	}
 	if err := t.snapshotInto(ctx, pc, pPath, dst); err != nil {
 		return fleet.Link{}, cpError(op, secondary.String(), err)
 	}
@@ -237,7 +251,24 @@ func (t *Target) CreateSecondary(ctx context.Context, primary, secondary fleet.L
 	if err != nil {
 		return fleet.Link{}, cpError(op, secondary.String(), err)
 	}
+	_ = os.Remove(dst + copyMarker)
 	return t.LinkTo(ctx, secondary)
+}
+
+// copyMarker marks a database file that CreateSecondary is writing and the
+// catalog does not list yet: only such a file is removed as a leftover.
+const copyMarker = ".fleetplan-copying"
+
+func writeMarker(p string) error {
+	if err := os.WriteFile(p, []byte(nowText()+"\n"), 0o644); err != nil {
+		return err
+	}
+	return syncFile(p)
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // RecordLinkState writes a link's derived state into the catalog, so a
@@ -507,7 +538,13 @@ func (t *Target) RemoveDatabase(ctx context.Context, loc fleet.Location) error {
 			return nil
 		}
 		t.closePools(p)
-		for _, f := range []string{p, p + "-wal", p + "-shm", p + ".copy"} {
+		files := []string{p + ".copy"}
+		if exists(p + copyMarker) {
+			// What an interrupted copy of ours left; a file without the
+			// marker is not ours and stays.
+			files = append(files, p, p+"-wal", p+"-shm", p+copyMarker)
+		}
+		for _, f := range files {
 			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return &fleet.Error{Op: op, Target: loc.String(), Err: err}
 			}
@@ -567,6 +604,7 @@ func (t *Target) RemoveDatabase(ctx context.Context, loc fleet.Location) error {
 		return err
 	}
 	_ = os.Remove(p + ".copy")
+	_ = os.Remove(p + copyMarker)
 	return nil
 }
 
@@ -581,10 +619,5 @@ func (t *Target) Leftovers(ctx context.Context, loc fleet.Location) (bool, error
 	if err == nil || !errors.Is(err, fleet.ErrNoDatabase) {
 		return false, nil
 	}
-	for _, f := range []string{p, p + ".copy"} {
-		if _, err := os.Stat(f); err == nil {
-			return true, nil
-		}
-	}
-	return false, nil
+	return exists(p+".copy") || exists(p+copyMarker), nil
 }
