@@ -51,14 +51,17 @@ step "The built-in upgrade templates (uses: builtin:NAME)"
 step "Plan a V2 upgrade whose script fails half-way (one region, option 1)"
 "$bin" plan upgrades/contoso-v2-broken.yaml
 
-step "Apply it: the script fails, and the run rolls back to V1 by itself"
+step "Apply it: the script fails; production is read-write again at once, staging is kept for analysis"
 if "$bin" apply upgrades/contoso-v2-broken.yaml --auto-approve; then
   echo "unexpected: the broken upgrade succeeded" >&2
   exit 1
 fi
 "$bin" route --profile contoso --target local
 
-step "Plan the real V2 upgrade (geo-replicated DR, option 2): read-only window, production steps, rollback branch"
+step "Its status says how to remove the kept staging parts"
+"$bin" status
+
+step "Plan the real V2 upgrade (geo-replicated DR, option 2): it removes the kept staging first; read-only window, production steps, rollback after each point of no return"
 "$bin" plan upgrades/contoso-v2.yaml
 
 step "Apply it"
