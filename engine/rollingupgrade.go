@@ -35,14 +35,70 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, target fleet.T
 	opt := planner.Options{}
 	if doc.Config != nil {
 		opt.Measured = measuredSteps(StateDir(doc.Config), doc.Metadata.Name)
+		if err := live.readKept(StateDir(doc.Config)); err != nil {
+			var diags diag.List
+			diags.Errorf(doc.Pos, "read earlier runs: %v", err)
+			return nil, diags
+		}
 	}
 	g, diags := planner.PlanRollingUpgrade(ctx, doc, live, opt)
 	if g != nil {
 		if abs, err := filepath.Abs(g.Source); err == nil {
 			g.Source = abs
 		}
+		for id := range live.usedKept {
+			g.RemoveKept = append(g.RemoveKept, id)
+		}
+		sort.Strings(g.RemoveKept)
+		for _, id := range g.RemoveKept {
+			g.Warnings = append(g.Warnings, fmt.Sprintf("run %s kept %s for analysis after it failed; apply removes them first "+
+				"(as `fleetplan rollback %s` does) and the steps below are planned without them", id, strings.Join(live.keptNames(id), ", "), id))
+		}
 	}
 	return g, diags
+}
+
+// readKept notes what earlier runs on the target keep for analysis: a new
+// run that touches those objects removes them first, so its steps must not
+// take them for their own effect.
+func (u *upgradeLive) readKept(stateDir string) error {
+	kept, err := runner.KeptSteps(stateDir, u.target.Name())
+	if err != nil {
+		return err
+	}
+	for id, ss := range kept {
+		for _, s := range ss {
+			a, err := steps.Lookup(s.Action)
+			if err != nil {
+				continue
+			}
+			r, ok := a.(steps.Referrer)
+			if !ok {
+				continue
+			}
+			for _, ref := range r.Refs(steps.Inputs(s.With)) {
+				if ref.Changes {
+					if u.kept == nil {
+						u.kept = map[string]string{}
+					}
+					u.kept[refKey(ref)] = id
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// keptNames lists the objects run id keeps, sorted.
+func (u *upgradeLive) keptNames(id string) []string {
+	var out []string
+	for k, run := range u.kept {
+		if run == id {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // upgradeLive implements planner.UpgradeLive with the step registry.
@@ -52,6 +108,10 @@ type upgradeLive struct {
 	baseDir string
 	roots   confine.Roots   // where step inputs may name files
 	prod    map[string]bool // "kind name" of objects serving production now; nil until read
+	// kept maps "kind name" of objects that failed runs keep for analysis to
+	// the run; usedKept collects the runs whose objects the plan touches.
+	kept     map[string]string
+	usedKept map[string]bool
 }
 
 var _ planner.UpgradeLive = (*upgradeLive)(nil)
@@ -140,6 +200,18 @@ func (u *upgradeLive) Facts(ctx context.Context, s *plans.StepSpec) (planner.Ste
 	if f.Live, err = action.Observe(ctx, env, in); err != nil {
 		return f, err
 	}
+	if r, ok := action.(steps.Referrer); ok && u.kept != nil {
+		for _, ref := range r.Refs(in) {
+			if run, kept := u.kept[refKey(ref)]; kept {
+				// Removed before the run starts: not this plan's effect.
+				f.Live = false
+				if u.usedKept == nil {
+					u.usedKept = map[string]bool{}
+				}
+				u.usedKept[run] = true
+			}
+		}
+	}
 	if r, ok := action.(steps.Referrer); ok {
 		prod, err := u.production(ctx)
 		if err != nil {
@@ -151,6 +223,14 @@ func (u *upgradeLive) Facts(ctx context.Context, s *plans.StepSpec) (planner.Ste
 			}
 		}
 	}
+	_, f.Irreversible = action.(steps.Irreversible)
+	comp := action
+	if s.Rollback != nil {
+		if c, err := steps.Lookup(s.Rollback.Action); err == nil {
+			comp = c
+		}
+	}
+	_, f.RollbackChecksWrites = comp.(steps.LossChecker)
 	f.ReadOnlyStarts = f.Production && s.Action == actionFreeze
 	f.ReadOnlyEnds = f.Production && s.Action == actionSwitch
 	return f, nil

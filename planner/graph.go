@@ -31,9 +31,17 @@ type Graph struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Changes summarises the diff for humans ("+ shard customers_2", ...).
 	Changes []Change `json:"changes,omitempty"`
+	// RemoveKept lists earlier runs on the target that kept parts for
+	// analysis after a failure and that this graph's steps touch: apply
+	// finishes their rollback (what `fleetplan rollback RUN` does) before the
+	// first step, and the steps were planned as if those parts were gone.
+	RemoveKept []string `json:"removeKept,omitempty"`
 	// ReadOnly is how long production stays read-only (rolling upgrades);
 	// nil when the plan does not freeze production.
 	ReadOnly *ReadOnlyWindow `json:"readOnly,omitempty"`
+	// Rollbacks says what a rollback would do before the first point of no
+	// return and after each one (RollbackStages), for previews.
+	Rollbacks []RollbackStage `json:"rollbacks,omitempty"`
 }
 
 // Change is one line of the human summary of a diff.
@@ -83,6 +91,15 @@ type Step struct {
 	// completed. Nil when the effect cannot or need not be undone.
 	Rollback *Step `json:"rollback,omitempty"`
 	Approval bool  `json:"approval,omitempty"` // manual gate before the step runs
+	// KeepOnFailure, on a rollback branch, keeps what its step made when the
+	// run fails by itself: only an explicit rollback runs the branch.
+	KeepOnFailure bool `json:"keepOnFailure,omitempty"`
+	// ChecksWrites, on a rollback branch, marks a compensation that first
+	// checks it loses no writes made since a traffic switch.
+	ChecksWrites bool `json:"checksWrites,omitempty"`
+	// NoUndo marks a step that changes something and has no compensation
+	// (a dropped database): a point of no return.
+	NoUndo bool `json:"noUndo,omitempty"`
 	// Params are the template parameters the step's guard or its unresolved
 	// `${{ }}` inputs still read at run time (nil when they read none).
 	Params   map[string]any `json:"params,omitempty"`

@@ -380,10 +380,17 @@ func writeSafetyText(b *strings.Builder, g *Graph) {
 	if a := g.ApprovalSteps(); len(a) > 0 {
 		fmt.Fprintf(b, "Approval gates: %s (fleetplan approve RUN STEP, or reject).\n", strings.Join(a, ", "))
 	}
-	if rb := g.RollbackSteps(); len(rb) > 0 {
-		b.WriteString("Rollback branch, in the order it runs if a step fails:\n")
-		for _, r := range rb {
-			fmt.Fprintf(b, "  %s\n", r)
+	if len(g.Rollbacks) > 0 {
+		b.WriteString("Rollback, in the order it runs (steps kept for analysis stay until `fleetplan rollback RUN` or a re-apply):\n")
+		for _, st := range g.Rollbacks {
+			if st.After == "" {
+				fmt.Fprintf(b, "  If a step fails, %s.\n", st.Why)
+			} else {
+				fmt.Fprintf(b, "  After step %s (point of no return): %s.\n", st.After, st.Why)
+			}
+			for _, r := range st.Steps {
+				fmt.Fprintf(b, "    %s\n", r)
+			}
 		}
 	}
 }
@@ -414,10 +421,17 @@ func writeSafetyMarkdown(b *strings.Builder, g *Graph) {
 			fmt.Fprintf(b, "- `%s`: the run stops here until `fleetplan approve RUN %s` (or `reject`)\n", id, id)
 		}
 	}
-	if rb := g.RollbackSteps(); len(rb) > 0 {
-		b.WriteString("\n#### Rollback branch\n\nIf a step fails, these run in this order:\n\n")
-		for _, r := range rb {
-			fmt.Fprintf(b, "1. `%s`\n", r)
+	if len(g.Rollbacks) > 0 {
+		b.WriteString("\n#### Rollback\n")
+		for _, st := range g.Rollbacks {
+			if st.After == "" {
+				fmt.Fprintf(b, "\nIf a step fails, %s; these run in this order:\n\n", st.Why)
+			} else {
+				fmt.Fprintf(b, "\nAfter step `%s` (point of no return), %s:\n\n", st.After, st.Why)
+			}
+			for _, r := range st.Steps {
+				fmt.Fprintf(b, "1. %s\n", r)
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,10 @@ type StepFacts struct {
 	// ReadOnlyStarts marks the step that makes production read-only;
 	// ReadOnlyEnds the step after which production is served elsewhere.
 	ReadOnlyStarts, ReadOnlyEnds bool
+	// Irreversible marks an action that cannot be undone (a drop);
+	// RollbackChecksWrites a compensation (the step's rollback branch, or
+	// its action's own rollback) that checks for writes since a switch.
+	Irreversible, RollbackChecksWrites bool
 }
 
 // UpgradeLive answers what planning a RollingUpgrade needs from the fleet.
@@ -142,6 +147,7 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 		g.Warnings = append(g.Warnings, "the desired end is already live ("+now+")")
 	}
 	g.ReadOnly = readOnlyWindow(g, facts, spec.ReadOnlyEstimate)
+	g.Rollbacks = g.RollbackStages()
 	return g, diags
 }
 
@@ -256,11 +262,15 @@ func buildStep(s *plans.StepSpec, f StepFacts, opt Options) (*Step, diag.List) {
 		st.Retry = &RetryPolicy{Attempts: s.Retry.Attempts, Initial: s.Retry.Initial, Max: s.Retry.Max, Budget: s.Retry.Budget}
 	}
 	if rb := s.Rollback; rb != nil {
-		st.Rollback = &Step{Action: rb.Action, With: maps.Clone(rb.With), Timeout: rb.Timeout}
+		st.Rollback = &Step{Action: rb.Action, With: maps.Clone(rb.With), Timeout: rb.Timeout, KeepOnFailure: rb.KeepOnFailure}
 		if rb.Retry != nil {
 			st.Rollback.Retry = &RetryPolicy{Attempts: rb.Retry.Attempts, Initial: rb.Retry.Initial, Max: rb.Retry.Max, Budget: rb.Retry.Budget}
 		}
 	}
+	if st.Rollback != nil {
+		st.Rollback.ChecksWrites = f.RollbackChecksWrites
+	}
+	st.NoUndo = f.Irreversible && st.Rollback == nil
 	if readsParams(st.Guard, st.With) {
 		st.Params = s.Params
 	}
@@ -409,17 +419,101 @@ func (g *Graph) ApprovalSteps() []string {
 	return out
 }
 
-// RollbackSteps lists "step -> rollback action" for every step with a
-// rollback branch, in the order a rollback would run them (reverse run order).
-func (g *Graph) RollbackSteps() []string {
-	var out []string
+// RollbackStage is what a rollback would do once a run has got past a
+// point: before the first point of no return, or after one of them.
+type RollbackStage struct {
+	// After is the point of no return the stage follows ("" for a failure
+	// before any), and Why says what it changes for a rollback.
+	After string `json:"after,omitempty"`
+	Why   string `json:"why"`
+	// Steps are "step -> rollback action (note)" in the order they run.
+	Steps []string `json:"steps"`
+}
+
+// RollbackStages says, step by step, what a rollback would do before the
+// first point of no return and after each one. Points of no return are the
+// step that moves traffic away from production (from then on customers write
+// to the new side) and production steps that cannot be undone. Production
+// is restored first (the step that froze it is undone as soon as traffic is
+// back on it); compensations that check for writes since the switch, and
+// those a failed run keeps for analysis, say so.
+func (g *Graph) RollbackStages() []RollbackStage {
 	topo := g.topo()
-	for i := len(topo) - 1; i >= 0; i-- {
-		if s := topo[i]; s.Rollback != nil {
-			out = append(out, s.ID+" -> "+s.Rollback.Action)
+	var points []int
+	switchAt := -1
+	for i, s := range topo {
+		switch {
+		case g.ReadOnly != nil && s.ID == g.ReadOnly.To && g.ReadOnly.From != "":
+			points, switchAt = append(points, i), i
+		case s.Production && s.NoUndo:
+			points = append(points, i)
 		}
 	}
+	stage := func(upTo int, after *Step) RollbackStage {
+		st := RollbackStage{Why: "production is made available again first, then what the run made is undone"}
+		if after != nil {
+			st.After = after.ID
+			if after.NoUndo {
+				st.Why = fmt.Sprintf("%s cannot be undone: a rollback refuses, with the reason, at the first compensation that needs what it removed", after.Action)
+			} else {
+				st.Why = "customers now write to the new side; a rollback first compares the database traffic would leave with where it stood " +
+					"at the switch and, if it was written since, refuses naming the tables and changes nothing " +
+					"(--discard-writes-since-switch goes on and keeps that database renamed, never dropped)"
+			}
+		}
+		var ids []string
+		for i := upTo; i >= 0; i-- {
+			ids = append(ids, topo[i].ID)
+		}
+		if w := g.ReadOnly; w != nil && w.From != "" {
+			ids = ProductionFirst(ids, w.From, w.To)
+		}
+		for _, id := range ids {
+			s := g.Step(id)
+			if s.Rollback == nil {
+				continue
+			}
+			line := id + " -> " + s.Rollback.Action
+			var notes []string
+			if s.Rollback.ChecksWrites && after != nil && switchAt >= 0 && upTo >= switchAt {
+				notes = append(notes, "checks for writes since the switch")
+			}
+			if s.Rollback.KeepOnFailure {
+				notes = append(notes, "kept for analysis when the run fails by itself")
+			}
+			if len(notes) > 0 {
+				line += " (" + strings.Join(notes, "; ") + ")"
+			}
+			st.Steps = append(st.Steps, line)
+		}
+		return st
+	}
+	first := len(topo) - 1
+	if len(points) > 0 {
+		first = points[0] - 1
+	}
+	var out []RollbackStage
+	if st := stage(first, nil); len(st.Steps) > 0 {
+		out = append(out, st)
+	}
+	for _, p := range points {
+		out = append(out, stage(p, topo[p]))
+	}
 	return out
+}
+
+// ProductionFirst orders a rollback (step ids, newest first) so from, the
+// step that made production read-only, is undone right after to (the step
+// that moved traffic away), or first when to is not among ids. The runner
+// orders rollbacks this way and previews show it.
+func ProductionFirst(ids []string, from, to string) []string {
+	at := slices.Index(ids, from)
+	if at < 0 {
+		return ids
+	}
+	rest := slices.Delete(slices.Clone(ids), at, at+1)
+	pos := slices.Index(rest, to) + 1
+	return slices.Insert(rest, pos, from)
 }
 
 // readsParams reports whether a guard or an input left for run time reads

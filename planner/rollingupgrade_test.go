@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -325,6 +326,28 @@ func TestRollingUpgradeGolden(t *testing.T) {
 			}
 			if !bytes.Equal(buf.Bytes(), want) {
 				t.Fatalf("%s differs from golden file:\n%s", tc.name, buf.String())
+			}
+		})
+	}
+}
+
+func TestProductionFirst(t *testing.T) {
+	for name, c := range map[string]struct {
+		ids, want []string
+	}{
+		"traffic never left: freeze first": {
+			ids:  []string{"upgrade", "unfreeze", "disconnect", "freeze", "stage"},
+			want: []string{"freeze", "upgrade", "unfreeze", "disconnect", "stage"}},
+		"traffic moved: right after the switch back": {
+			ids:  []string{"standby", "switch", "upgrade", "freeze", "stage"},
+			want: []string{"standby", "switch", "freeze", "upgrade", "stage"}},
+		"nothing froze": {
+			ids:  []string{"b", "a"},
+			want: []string{"b", "a"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := ProductionFirst(c.ids, "freeze", "switch"); !slices.Equal(got, c.want) {
+				t.Errorf("got %v, want %v", got, c.want)
 			}
 		})
 	}

@@ -208,6 +208,10 @@ type StepSpec struct {
 	Approval bool          // manual gate before the step runs
 	Estimate time.Duration // duration hint for the preview; zero when not given
 	Rollback *StepSpec     // compensating step; its ID is empty
+	// KeepOnFailure (on a rollback) keeps what the step made when the run
+	// fails by itself, for analysis: only an explicit rollback (or a
+	// re-apply) runs this compensation.
+	KeepOnFailure bool
 	// Outputs maps output names to expressions evaluated after the step ran.
 	Outputs map[string]string
 	// Params are the template parameters in scope for this step's guard and

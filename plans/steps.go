@@ -60,6 +60,8 @@ func (l *loader) parseStep(it obj) *stepDraft {
 		sp.Rollback = &StepSpec{Action: rb.str("action"), Timeout: rb.duration("timeout"), Retry: retrySpec(rb.obj("retry")), Pos: rb.at()}
 		sp.Rollback.With, _ = rb.m["with"].(map[string]any)
 		rb.compileInterps(rb.child("with"), sp.Rollback.With)
+		rb.compileInterps(rb.child("keepOnFailure"), rb.m["keepOnFailure"])
+		sp.Rollback.KeepOnFailure = truthy(rb.m["keepOnFailure"])
 	}
 	if outs := it.stringMap("outputs"); outs != nil {
 		sp.Outputs = outs
@@ -84,6 +86,17 @@ func (l *loader) parseStep(it obj) *stepDraft {
 		d.target = l.templateRef(it, "uses")
 	}
 	return d
+}
+
+// truthy reads a resolved boolean field: true, or text that says true.
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return strings.EqualFold(strings.TrimSpace(x), "true")
+	}
+	return false
 }
 
 func retrySpec(o obj) *RetrySpec {
@@ -292,6 +305,7 @@ func (l *loader) expand(doc *Document, drafts []*stepDraft, params map[string]an
 			rb.Params = params
 			rb.With, _ = l.resolve(d.o.obj("rollback"), "with", params).(map[string]any)
 			l.checkPathInputs(doc, rb.Action, d.o.obj("rollback"), rb.With, caller)
+			rb.KeepOnFailure = truthy(l.resolve(d.o.obj("rollback"), "keepOnFailure", params))
 			sp.Rollback = &rb
 		}
 		if d.spec.Outputs != nil {

@@ -40,6 +40,7 @@ const (
 	RunRollbackFailed   RecordType = "run-rollback-failed"
 	RunCancelled        RecordType = "run-cancelled"
 	RunInterrupted      RecordType = "run-interrupted" // the process was asked to stop (Ctrl-C)
+	RunKept             RecordType = "run-kept"        // rolled back except what the plan keeps for analysis
 )
 
 // Step transitions.

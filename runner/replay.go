@@ -18,6 +18,10 @@ const (
 	StatusRolledBack       = "rolled-back"
 	StatusRollbackFailed   = "rollback-failed"
 	StatusCancelled        = "cancelled"
+	// StatusKept: the run failed by itself and was rolled back except for
+	// what its plan keeps for analysis (keepOnFailure); production serves.
+	// `fleetplan rollback` removes the rest; resume refuses.
+	StatusKept = "kept-for-analysis"
 )
 
 // Step states, as shown by Status and seen by guards (steps.<id>.status).
@@ -39,6 +43,9 @@ const (
 	RollbackStateDone    = "rolled-back"
 	RollbackStateFailed  = "rollback-failed"
 	RollbackStateNothing = "nothing-to-undo"
+	// RollbackStateKept (shown by Status only): a kept-for-analysis run
+	// still holds what the step made; `fleetplan rollback` removes it.
+	RollbackStateKept = "kept"
 )
 
 type phase int
@@ -56,7 +63,8 @@ type replayed struct {
 	last                      RecordType // last run-level record, "" if none
 	reason                    string     // why the run failed, paused or stopped
 	phase                     phase
-	sessions                  int // run-started + run-resumed records
+	explicitRollback          bool // the rollback phase was asked for (not started by a failure)
+	sessions                  int  // run-started + run-resumed records
 	steps                     map[string]*stepRec
 	seq                       int
 	ncomplete                 int // steps done or skipped
@@ -120,6 +128,9 @@ func (p *replayed) apply(r Record) {
 	case RunFailed, RunRollbackStarted:
 		p.last, p.reason = r.Type, r.Reason
 		p.phase = phaseRollback
+		p.explicitRollback = r.Type == RunRollbackStarted
+	case RunKept:
+		p.last, p.reason = r.Type, r.Reason
 
 	case StepStarted:
 		s := p.step(r.Step)
@@ -188,6 +199,8 @@ func (p *replayed) status(live bool) string {
 		return StatusRollbackFailed
 	case RunCancelled:
 		return StatusCancelled
+	case RunKept:
+		return StatusKept
 	case RunInterrupted:
 		if live {
 			return StatusRunning

@@ -185,12 +185,18 @@ func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
 	switch {
 	case status == StatusCancelled:
 		return r.result(), &RunError{RunID: runID, Status: status, Reason: "the run was cancelled; `fleetplan rollback " + runID + "` undoes what it did"}
+	case status == StatusKept:
+		return r.result(), &RunError{RunID: runID, Status: status, Reason: "the run stopped and production serves again, so what it prepared " +
+			"may miss writes made since; `fleetplan rollback " + runID + "` removes the parts it kept for analysis, or re-apply the plan"}
 	case finished(status):
 		return r.result(), fmt.Errorf("run %s already ended %s; nothing to resume", runID, status)
 	}
 	host, _ := os.Hostname()
 	r.record(Record{Type: RunResumed, PID: os.Getpid(), Host: host})
 	if r.cancelRequested() {
+		if pr, ok := r.stopInWindow(ctx, "cancel requested"); ok {
+			return r.finish(pr, StatusDone)
+		}
 		r.record(Record{Type: RunCancelled, Reason: "cancel requested"})
 		if err := r.commit(); err != nil {
 			return r.finish(phaseResult{err: err}, StatusDone)
@@ -198,10 +204,14 @@ func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
 		return r.finish(phaseResult{status: StatusCancelled, reason: "cancel requested"}, StatusDone)
 	}
 	if r.st.phase == phaseRollback {
-		if err := r.checkLosses(ctx, r.st.rollbackOrder()); err != nil {
+		order := r.st.rollbackOrder()
+		if !r.st.explicitRollback {
+			order = r.autoRollbackOrder()
+		}
+		if err := r.checkLosses(ctx, order); err != nil {
 			return nil, err
 		}
-		return r.finish(r.rollback(ctx, r.st.reason), StatusDone)
+		return r.finish(r.rollback(ctx, r.st.reason, !r.st.explicitRollback), StatusDone)
 	}
 	for _, s := range r.g.Steps {
 		if rec := r.st.steps[s.ID]; rec != nil && rec.state == StateRejected {
@@ -209,11 +219,11 @@ func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
 			if rec.rejectReason != "" {
 				reason += ": " + rec.rejectReason
 			}
-			if err := r.checkLosses(ctx, r.st.rollbackOrder()); err != nil {
+			if err := r.checkLosses(ctx, r.autoRollbackOrder()); err != nil {
 				return nil, err
 			}
 			r.record(Record{Type: RunFailed, Reason: reason})
-			return r.finish(r.rollback(ctx, reason), StatusDone)
+			return r.finish(r.rollback(ctx, reason, true), StatusDone)
 		}
 	}
 	return r.finish(r.forward(ctx), StatusDone)
@@ -245,7 +255,7 @@ func Rollback(ctx context.Context, runID string, opt Options) (*Result, error) {
 	host, _ := os.Hostname()
 	r.record(Record{Type: RunResumed, PID: os.Getpid(), Host: host})
 	r.record(Record{Type: RunRollbackStarted, Reason: reason})
-	return r.finish(r.rollback(ctx, reason), StatusRolledBack)
+	return r.finish(r.rollback(ctx, reason, false), StatusRolledBack)
 }
 
 func checkOptions(opt *Options) error {
@@ -739,13 +749,16 @@ func (r *run) forward(ctx context.Context) phaseResult {
 		return phaseResult{err: journalErr}
 	case stopFailed:
 		if r.g.OnFailure == "pause" {
+			if pr, ok := r.stopInWindow(ctx, failure); ok {
+				return pr
+			}
 			r.record(Record{Type: RunPaused, Reason: failure})
 			if err := r.commit(); err != nil {
 				return phaseResult{err: err}
 			}
 			return phaseResult{status: StatusPaused, reason: failure}
 		}
-		if err := r.checkLosses(ctx, r.st.rollbackOrder()); err != nil {
+		if err := r.checkLosses(ctx, r.autoRollbackOrder()); err != nil {
 			// Rolling back would lose what was written since a traffic
 			// switch: the new version keeps serving and the run waits.
 			reason := failure + "; not rolled back: " + err.Error()
@@ -756,7 +769,7 @@ func (r *run) forward(ctx context.Context) phaseResult {
 			return phaseResult{status: StatusPaused, reason: reason}
 		}
 		r.record(Record{Type: RunFailed, Reason: failure})
-		return r.rollback(ctx, failure)
+		return r.rollback(ctx, failure, true)
 	case stopInterrupted:
 		reason := "stopped before finishing"
 		if ctx.Err() != nil {
@@ -768,6 +781,9 @@ func (r *run) forward(ctx context.Context) phaseResult {
 		}
 		return phaseResult{status: StatusInterrupted, reason: reason}
 	case stopCancelled:
+		if pr, ok := r.stopInWindow(ctx, "cancel requested"); ok {
+			return pr
+		}
 		r.record(Record{Type: RunCancelled, Reason: "cancel requested"})
 		if err := r.commit(); err != nil {
 			return phaseResult{err: err}
@@ -973,45 +989,34 @@ func (r *run) checkGuard(ctx context.Context, s *planner.Step) error {
 var errNothingToUndo = errors.New("nothing to undo")
 
 // rollback runs the rollback of every completed step, most recently completed
-// first, one at a time, journaling each. The first rollback that fails stops
-// the run as rollback-failed (running it again retries from there).
-func (r *run) rollback(ctx context.Context, reason string) phaseResult {
+// first, one at a time, journaling each; the step that made production
+// read-only is undone as soon as traffic is back on production, ahead of
+// the staging parts (see productionFirst). When the run failed by itself
+// (onFailure), branches marked keepOnFailure are left for an explicit
+// rollback and the run ends kept-for-analysis. The first rollback that fails
+// stops the run as rollback-failed (running it again retries from there),
+// after production is made available again if it still can be.
+func (r *run) rollback(ctx context.Context, reason string, onFailure bool) phaseResult {
 	if err := r.commit(); err != nil {
 		return phaseResult{err: err}
 	}
-	for _, id := range r.st.rollbackOrder() {
+	var keep []string
+	for _, id := range r.productionFirst(r.st.rollbackOrder()) {
 		s := r.g.Steps[r.index[id]]
+		if onFailure && s.Rollback != nil && s.Rollback.KeepOnFailure {
+			keep = append(keep, id)
+			continue
+		}
 		if ctx.Err() != nil {
 			break
 		}
-		r.record(Record{Type: RollbackStarted, Step: id})
-		if err := r.commit(); err != nil {
-			return phaseResult{err: err}
-		}
-		var kept []string
-		err := r.undo(ctx, s, func(where string) { kept = append(kept, where) })
-		switch {
-		case err == nil:
-			r.record(Record{Type: RollbackDone, Step: id, Reason: strings.Join(kept, "; ")})
-			r.kept = append(r.kept, kept...)
-		case errors.Is(err, errNothingToUndo):
-			r.record(Record{Type: RollbackSkipped, Step: id, Reason: "the action has no rollback"})
-		case ctx.Err() != nil:
-			// Left as rolling-back; an interrupted rollback resumes here.
-		default:
-			why := fmt.Sprintf("rollback of step %q failed: %v", id, err)
-			if reason != "" {
-				why += " (rolling back because " + reason + ")"
+		if pr, stop := r.undoStep(ctx, id, reason); stop {
+			if pr.status == StatusRollbackFailed {
+				if perr := r.restoreProduction(ctx, reason); perr != nil {
+					return phaseResult{err: perr}
+				}
 			}
-			r.record(Record{Type: RollbackFailed, Step: id, Error: err.Error()})
-			r.record(Record{Type: RunRollbackFailed, Reason: why})
-			if cerr := r.commit(); cerr != nil {
-				return phaseResult{err: cerr}
-			}
-			return phaseResult{status: StatusRollbackFailed, reason: why}
-		}
-		if err := r.commit(); err != nil {
-			return phaseResult{err: err}
+			return pr
 		}
 	}
 	if ctx.Err() != nil {
@@ -1025,11 +1030,63 @@ func (r *run) rollback(ctx context.Context, reason string) phaseResult {
 	if len(r.kept) > 0 {
 		reason += "; " + strings.Join(r.kept, "; ")
 	}
+	if len(keep) > 0 {
+		return r.endKept(reason, keep)
+	}
 	r.record(Record{Type: RunRolledBack, Reason: reason})
 	if err := r.commit(); err != nil {
 		return phaseResult{err: err}
 	}
 	return phaseResult{status: StatusRolledBack, reason: reason}
+}
+
+// undoStep runs one step's rollback with its journal records. stop is true
+// when the rollback cannot go on: the step's rollback failed (the run is
+// then rollback-failed), or the journal failed.
+func (r *run) undoStep(ctx context.Context, id, reason string) (pr phaseResult, stop bool) {
+	s := r.g.Steps[r.index[id]]
+	r.record(Record{Type: RollbackStarted, Step: id})
+	if err := r.commit(); err != nil {
+		return phaseResult{err: err}, true
+	}
+	var kept []string
+	err := r.undo(ctx, s, func(where string) { kept = append(kept, where) })
+	switch {
+	case err == nil:
+		r.record(Record{Type: RollbackDone, Step: id, Reason: strings.Join(kept, "; ")})
+		r.kept = append(r.kept, kept...)
+	case errors.Is(err, errNothingToUndo):
+		r.record(Record{Type: RollbackSkipped, Step: id, Reason: "the action has no rollback"})
+	case ctx.Err() != nil:
+		// Left as rolling-back; an interrupted rollback resumes here.
+	default:
+		why := fmt.Sprintf("rollback of step %q failed: %v", id, err)
+		if reason != "" {
+			why += " (rolling back because " + reason + ")"
+		}
+		r.record(Record{Type: RollbackFailed, Step: id, Error: err.Error()})
+		r.record(Record{Type: RunRollbackFailed, Reason: why})
+		if cerr := r.commit(); cerr != nil {
+			return phaseResult{err: cerr}, true
+		}
+		return phaseResult{status: StatusRollbackFailed, reason: why}, true
+	}
+	if err := r.commit(); err != nil {
+		return phaseResult{err: err}, true
+	}
+	return phaseResult{}, false
+}
+
+// autoRollbackOrder is what a rollback after a failure undoes: everything
+// but the branches marked keepOnFailure.
+func (r *run) autoRollbackOrder() []string {
+	var out []string
+	for _, id := range r.st.rollbackOrder() {
+		if rb := r.g.Steps[r.index[id]].Rollback; rb == nil || !rb.KeepOnFailure {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // checkLosses asks the compensation of every step in order that implements

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -69,19 +70,10 @@ type RunSummary struct {
 // Status rebuilds the state of a run from its plan and journal. It takes no
 // lock and never blocks a runner.
 func Status(dir, runID string) (*RunStatus, error) {
-	runDir, err := runPath(dir, runID)
+	runDir, g, p, err := readRun(dir, runID)
 	if err != nil {
 		return nil, err
 	}
-	g, err := loadPlan(runDir)
-	if err != nil {
-		return nil, err
-	}
-	recs, _, err := readJournal(filepath.Join(runDir, journalFile))
-	if err != nil {
-		return nil, err
-	}
-	p := replay(recs)
 	target := p.target
 	if target == "" {
 		target = g.Target
@@ -91,6 +83,12 @@ func Status(dir, runID string) (*RunStatus, error) {
 		ID: runID, Plan: g.Plan, Kind: g.Kind, Target: target, Source: g.Source,
 		Status: p.status(h != nil), Reason: p.reason, Started: p.started, Updated: p.updated,
 		Holder: h, Done: p.ncomplete, Total: len(g.Steps), Dir: runDir,
+	}
+	kept := map[string]bool{}
+	if rs.Status == StatusKept {
+		for _, id := range p.rollbackOrder() {
+			kept[id] = true
+		}
 	}
 	for _, s := range g.Steps {
 		ss := StepStatus{ID: s.ID, Action: s.Action, Title: s.Title, State: StatePending,
@@ -102,6 +100,9 @@ func Status(dir, runID string) (*RunStatus, error) {
 			ss.Started, ss.Finished = rec.startedAt, rec.finishedAt
 			ss.ApprovedBy, ss.RejectedBy, ss.Reason = rec.approvedBy, rec.rejectedBy, rec.rejectReason
 			rs.Waited += rec.waited
+		}
+		if kept[s.ID] && ss.Rollback == RollbackStateNone {
+			ss.Rollback = RollbackStateKept
 		}
 		rs.Steps = append(rs.Steps, ss)
 	}
@@ -290,4 +291,21 @@ func gateCheck(dir, runID, stepID string) (*RunStatus, error) {
 	}
 	return nil, &fleet.Error{Op: "approve", Target: runID, Err: fmt.Errorf("run has no step %q", stepID),
 		Hint: "`fleetplan status " + runID + "` lists its steps"}
+}
+
+// readRun loads a run's plan and replays its journal, taking no lock.
+func readRun(dir, runID string) (string, *planner.Graph, *replayed, error) {
+	runDir, err := runPath(dir, runID)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	g, err := loadPlan(runDir)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	recs, _, err := readJournal(filepath.Join(runDir, journalFile))
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return runDir, g, replay(recs), nil
 }

@@ -24,6 +24,12 @@ type LossChecker interface {
 	CheckRollback(ctx context.Context, env *Env, in Inputs) error
 }
 
+// Irreversible is implemented by actions whose effect cannot be undone (a
+// dropped database): a step running one is a point of no return.
+type Irreversible interface {
+	Irreversible()
+}
+
 // WritesSinceSwitch reports what was written to loc since traffic switched
 // to it. tracked is false when the driver cannot tell, traffic never
 // switched to loc, or loc does not exist (nothing there to lose).

@@ -232,6 +232,36 @@ func checkV1(t *testing.T, ws, v1Data string) {
 	}
 }
 
+// checkProductionV1 asserts what every failure leaves at once, before any
+// cleanup: V1 intact, read-write and serving.
+func checkProductionV1(t *testing.T, ws, v1Data string) {
+	t.Helper()
+	st := readUpgradeState(t, ws)
+	if ro, ok := st.databases["contoso-1/contoso"]; !ok || ro {
+		t.Errorf("V1 database: present %t, read-only %t; want present and read-write", ok, ro)
+	}
+	if st.serving != "contoso-1" {
+		t.Errorf("traffic: serving %q, endpoints %v; want contoso-1", st.serving, st.endpoints)
+	}
+	if v, data := appData(t, ws, "contoso-1/contoso"); v != 1 || data != v1Data {
+		t.Errorf("V1 data: schema_version %d, %s; want 1, %s", v, data, v1Data)
+	}
+}
+
+// removeKept finishes the removal of what a failed run kept for analysis
+// (the staging copy is there until then) and checks V1 as after a rollback.
+func removeKept(t *testing.T, ws, id, v1Data string) {
+	t.Helper()
+	if res := fleetplan(t, ws, nil, "status", id); !strings.Contains(res.stdout, "fleetplan rollback "+id) {
+		t.Errorf("status should say how to remove the kept staging parts:\n%s", res.stdout)
+	}
+	res := fleetplan(t, ws, instant, "rollback", id)
+	if res.err != nil || !strings.Contains(res.stdout, "ended rolled-back") {
+		t.Fatalf("rollback of the kept parts: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	checkV1(t, ws, v1Data)
+}
+
 // checkV2 asserts the state after a successful run.
 func checkV2(t *testing.T, ws string, dr bool) {
 	t.Helper()
@@ -351,10 +381,14 @@ func TestUpgradeFailureAtEveryStep(t *testing.T) {
 					if res.err == nil {
 						t.Fatalf("apply with %s succeeded:\n%s", fault, res.stdout)
 					}
-					if !strings.Contains(res.stdout, "ended rolled-back") || !strings.Contains(res.stdout, "injected fault") {
-						t.Fatalf("want a rollback explaining the failure:\n%s%s", res.stdout, res.stderr)
+					if !strings.Contains(res.stdout, "ended kept-for-analysis") || !strings.Contains(res.stdout, "injected fault") {
+						t.Fatalf("want a rollback explaining the failure, staging kept:\n%s%s", res.stdout, res.stderr)
 					}
-					checkV1(t, ws, v1)
+					checkProductionV1(t, ws, v1)
+					if step == "upgrade" && !exists(dbFile(ws, "contoso-2/contoso")) {
+						t.Errorf("the staging copy was not kept for analysis")
+					}
+					removeKept(t, ws, runID(t, res.stdout), v1)
 				})
 			}
 		})
@@ -416,19 +450,18 @@ func TestUpgradeApproval(t *testing.T) {
 					if res := fleetplan(t, ws, instant, decision, id, "approve-switch"); res.err != nil {
 						t.Fatalf("%s: %v\n%s", decision, res.err, res.stderr)
 					}
-					res = fleetplan(t, ws, instant, "resume", id)
-					if decision == "approve" {
-						if res.err != nil {
-							t.Fatalf("resume: %v\n%s%s", res.err, res.stdout, res.stderr)
-						}
-						checkV2(t, ws, u.dr)
-						planIsEmpty(t, ws)
+					if decision == "reject" {
+						// Rejecting rolls back at once: production first.
+						checkProductionV1(t, ws, v1)
+						removeKept(t, ws, id, v1)
 						return
 					}
-					if res.err == nil || !strings.Contains(res.stdout, "was rejected") {
-						t.Fatalf("resume after reject: %v\n%s", res.err, res.stdout)
+					res = fleetplan(t, ws, instant, "resume", id)
+					if res.err != nil {
+						t.Fatalf("resume: %v\n%s%s", res.err, res.stdout, res.stderr)
 					}
-					checkV1(t, ws, v1)
+					checkV2(t, ws, u.dr)
+					planIsEmpty(t, ws)
 				})
 			}
 		})
@@ -477,11 +510,12 @@ func TestUpgradeExamples(t *testing.T) {
 	}
 	_, v1 := appData(t, ws, "contoso-1/contoso")
 	res := fleetplan(t, ws, instant, "apply", "contoso-v2-broken.yaml", "--auto-approve")
-	if res.err == nil || !strings.Contains(res.stdout, "ended rolled-back") || !strings.Contains(res.stdout, "account_tiers") {
-		t.Fatalf("the broken upgrade should fail on its script and roll back: %v\n%s%s", res.err, res.stdout, res.stderr)
+	if res.err == nil || !strings.Contains(res.stdout, "ended kept-for-analysis") || !strings.Contains(res.stdout, "account_tiers") {
+		t.Fatalf("the broken upgrade should fail on its script, restore production and keep staging: %v\n%s%s", res.err, res.stdout, res.stderr)
 	}
-	checkV1(t, ws, v1)
-	if res := fleetplan(t, ws, instant, "apply", "contoso-v2.yaml", "--auto-approve"); res.err != nil {
+	checkProductionV1(t, ws, v1)
+	// The real upgrade removes the kept staging parts first.
+	if res := fleetplan(t, ws, instant, "apply", "contoso-v2.yaml", "--auto-approve"); res.err != nil || !strings.Contains(res.stdout, "Removing what run") {
 		t.Fatalf("apply: %v\n%s%s", res.err, res.stdout, res.stderr)
 	}
 	checkV2(t, ws, true)

@@ -60,6 +60,17 @@ after a crash, fleetplan resume finishes the run.`,
 			sink, finish := a.eventSink(output)
 			defer finish()
 			opt := engine.RunOptions(doc.Config, target, g, sink, "fleetplan apply "+args[0])
+			for _, kept := range g.RemoveKept {
+				// What a failed run kept for analysis goes first: the new
+				// run makes those parts afresh.
+				if output != "json" {
+					fmt.Fprintf(a.stdout, "\nRemoving what run %s kept for analysis (fleetplan rollback %s):\n", kept, kept)
+				}
+				if res, err := runner.Rollback(ctx, kept, opt); err != nil {
+					finish()
+					return a.runResult(res, err, output)
+				}
+			}
 			res, err := runner.Start(ctx, g, opt)
 			finish()
 			return a.runResult(res, err, output)

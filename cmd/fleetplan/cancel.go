@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/runner"
 )
 
@@ -17,8 +18,10 @@ func newCancelCmd(a *app) *cobra.Command {
 		Short: "Stop a run after its running steps finish, without rolling back",
 		Long: `cancel asks a run to stop. A run being executed stops once its running steps
 finish; a run that is paused, interrupted or waiting for approval is marked
-cancelled at once. Nothing is rolled back: fleetplan rollback RUN undoes the
-run later if you want it. Cancelling a finished run is an error.`,
+cancelled at once. Nothing is rolled back, except that production is made
+read-write again at once when the run held it read-only (an upgrade stopped
+inside its read-only window): fleetplan rollback RUN undoes the rest later.
+Cancelling a finished run is an error.`,
 		Example: `  fleetplan cancel 20261122T101500Z-ab12`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -35,6 +38,9 @@ run later if you want it. Cancelling a finished run is an error.`,
 				return err
 			}
 			if st.Status == runner.StatusCancelled {
+				if err := a.restoreProduction(cmd, d, st); err != nil {
+					return err
+				}
 				fmt.Fprintf(a.stdout, "Run %s cancelled. Undo what it did with: fleetplan rollback %s\n", id, id)
 			} else {
 				fmt.Fprintf(a.stdout, "Cancel requested: run %s stops once its running steps finish (see fleetplan status %s).\n", id, id)
@@ -44,4 +50,29 @@ run later if you want it. Cancelling a finished run is an error.`,
 	}
 	addStateDirFlag(cmd, &dir)
 	return cmd
+}
+
+// restoreProduction makes production read-write again when a run is
+// cancelled while it held production read-only (waiting for approval
+// inside the read-only window). Without a fleetplan.yaml to open the fleet
+// with, it says what to run instead.
+func (a *app) restoreProduction(cmd *cobra.Command, dir string, st *runner.RunStatus) error {
+	cfg, err := engine.LoadConfig(a.configPath)
+	if err != nil || engine.StateDir(cfg) != dir {
+		return nil
+	}
+	target, err := a.openTarget(cmd.Context(), cfg, st.Target)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	restored, err := runner.RestoreProduction(cmd.Context(), st.ID, runner.Options{Dir: dir, Target: target,
+		Evaluator: &engine.Evaluator{Target: target}, Command: "fleetplan cancel " + st.ID})
+	if err != nil {
+		return err
+	}
+	if restored {
+		fmt.Fprintf(a.stdout, "Production is read-write again (rollback of the step that froze it).\n")
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/runner"
 )
 
@@ -14,9 +15,13 @@ func newRejectCmd(a *app) *cobra.Command {
 	var dir, who, reason string
 	cmd := &cobra.Command{
 		Use:   "reject RUN STEP",
-		Short: "Reject a step that waits for approval; resume then rolls the run back",
-		Long: `reject records in the run's journal that STEP must not run. The next
-fleetplan resume RUN rolls back the steps the run completed, newest first.`,
+		Short: "Reject a step that waits for approval and roll the run back",
+		Long: `reject records in the run's journal that STEP must not run, then rolls the
+run back at once (as fleetplan resume RUN would): production is made
+available again first, then the steps the run completed are undone, newest
+first (parts the plan keeps for analysis stay until fleetplan rollback RUN).
+With only --state-dir (no fleetplan.yaml to open the fleet with) the
+rollback waits for fleetplan resume RUN.`,
 		Example: `  fleetplan reject 20261122T101500Z-ab12 switch-traffic --reason "staging checks failed"
   fleetplan reject 20261122T101500Z-ab12 switch-traffic && fleetplan resume 20261122T101500Z-ab12`,
 		Args: cobra.ExactArgs(2),
@@ -28,6 +33,16 @@ fleetplan resume RUN rolls back the steps the run completed, newest first.`,
 			by := approver(who)
 			if err := runner.Reject(d, args[0], args[1], by, reason); err != nil {
 				return err
+			}
+			if cfg, err := engine.LoadConfig(a.configPath); err == nil && engine.StateDir(cfg) == d {
+				fmt.Fprintf(a.stdout, "Step %s of run %s rejected by %s. Rolling the run back:\n", args[1], args[0], by)
+				return a.continueRun(cmd, args[0], "text", "resume", func(_, runID string, opt runner.Options) (*runner.Result, error) {
+					res, err := runner.Resume(cmd.Context(), runID, opt)
+					if res != nil && (res.Status == runner.StatusRolledBack || res.Status == runner.StatusKept) {
+						return res, nil // what a rejection asks for
+					}
+					return res, err
+				})
 			}
 			fmt.Fprintf(a.stdout, "Step %s of run %s rejected by %s. The next fleetplan resume %s rolls the run back.\n", args[1], args[0], by, args[0])
 			return nil

@@ -145,6 +145,8 @@ func nextStep(st *runner.RunStatus) string {
 		return "Fix the cause, then retry with: fleetplan rollback " + st.ID
 	case runner.StatusCancelled:
 		return "Undo what it did with: fleetplan rollback " + st.ID
+	case runner.StatusKept:
+		return fmt.Sprintf("Production serves again. The parts the run made are kept for analysis; remove them with: fleetplan rollback %s   (re-applying the plan removes them first, too)", st.ID)
 	}
 	return ""
 }

@@ -190,6 +190,9 @@ func (Drop) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 // Rollback implements steps.Action.
 func (Drop) Rollback(context.Context, *steps.Env, steps.Inputs) error { return steps.ErrNoRollback }
 
+// Irreversible implements steps.Irreversible: the data is gone.
+func (Drop) Irreversible() {}
+
 // CheckApply implements steps.LossChecker: a drop run as a compensating
 // step refuses a database that holds writes made since traffic switched to
 // it (with the run's permission it keeps the database instead).

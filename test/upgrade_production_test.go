@@ -1,0 +1,122 @@
+package test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// No way a run stops may leave production read-only unless a person asked
+// for it (an approval gate inside the read-only window). Each test stops a
+// run inside the window another way and reads the catalog right after.
+
+// failUpgrade is the recipe's failure: the upgrade script fails.
+const failUpgrade = "step.database.run-sql-script:hard:1"
+
+func TestUpgradeFailureWithoutKeepingStaging(t *testing.T) {
+	t.Parallel()
+	u := upgradeTemplates[1]
+	ws := newUpgradeWorkspace(t, u, "    keepFailedStaging: false")
+	_, v1 := appData(t, ws, "contoso-1/contoso")
+	res := fleetplan(t, ws, withFault(failUpgrade), "apply", "upgrade.yaml", "--auto-approve")
+	if res.err == nil || !strings.Contains(res.stdout, "ended rolled-back") {
+		t.Fatalf("want a full rollback: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	checkV1(t, ws, v1)
+}
+
+func TestUpgradePauseRestoresProduction(t *testing.T) {
+	for _, u := range upgradeTemplates {
+		t.Run(u.name, func(t *testing.T) {
+			t.Parallel()
+			ws := newUpgradeWorkspace(t, u, "  onFailure: pause")
+			_, v1 := appData(t, ws, "contoso-1/contoso")
+			res := fleetplan(t, ws, withFault(failUpgrade), "apply", "upgrade.yaml", "--auto-approve")
+			if res.err == nil || !strings.Contains(res.stdout, "production restored") {
+				t.Fatalf("apply: %v\n%s%s", res.err, res.stdout, res.stderr)
+			}
+			checkProductionV1(t, ws, v1)
+			id := runID(t, res.stdout)
+			if !exists(dbFile(ws, "contoso-2/contoso")) {
+				t.Errorf("a paused run keeps staging")
+			}
+			// The staging copy was taken while production was read-only;
+			// production takes writes again, so the run cannot go on.
+			if res := fleetplan(t, ws, instant, "resume", id); res.err == nil || !strings.Contains(res.stdout+res.stderr, "fleetplan rollback "+id) {
+				t.Errorf("resume should refuse and point at rollback: %v\n%s%s", res.err, res.stdout, res.stderr)
+			}
+			checkProductionV1(t, ws, v1)
+			removeKept(t, ws, id, v1)
+		})
+	}
+}
+
+func TestUpgradeCancelInWindowRestoresProduction(t *testing.T) {
+	t.Parallel()
+	u := upgradeTemplates[0]
+	ws := newUpgradeWorkspace(t, u, "    approveBeforeSwitch: true")
+	_, v1 := appData(t, ws, "contoso-1/contoso")
+	res := fleetplan(t, ws, instant, "apply", "upgrade.yaml", "--auto-approve")
+	if res.err != nil || !strings.Contains(res.stdout, "waiting for approval of approve-switch") {
+		t.Fatalf("apply: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	id := runID(t, res.stdout)
+	if st := readUpgradeState(t, ws); !st.databases["contoso-1/contoso"] {
+		t.Fatalf("production should be read-only while the approval is pending (asked for)")
+	}
+	res = fleetplan(t, ws, instant, "cancel", id)
+	if res.err != nil || !strings.Contains(res.stdout, "read-write again") {
+		t.Fatalf("cancel: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	checkProductionV1(t, ws, v1)
+	if res := fleetplan(t, ws, instant, "rollback", id); res.err != nil {
+		t.Fatalf("rollback after cancel: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	checkV1(t, ws, v1)
+}
+
+// TestUpgradeCrashInWindowThenRollback: a crash leaves production read-only
+// (no process is left to help); rollback makes it read-write first.
+func TestUpgradeCrashInWindowThenRollback(t *testing.T) {
+	t.Parallel()
+	u := upgradeTemplates[1]
+	ws := newUpgradeWorkspace(t, u, "")
+	_, v1 := appData(t, ws, "contoso-1/contoso")
+	res := fleetplan(t, ws, withFault("step.database.run-sql-script:exit:1"), "apply", "upgrade.yaml", "--auto-approve")
+	if res.err == nil {
+		t.Fatalf("apply was not killed:\n%s", res.stdout)
+	}
+	runs, err := os.ReadDir(filepath.Join(ws, ".fleetplan", "runs"))
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs: %v %v", runs, err)
+	}
+	if st := readUpgradeState(t, ws); !st.databases["contoso-1/contoso"] {
+		t.Fatalf("the crash happened outside the read-only window")
+	}
+	res = fleetplan(t, ws, instant, "rollback", runs[0].Name())
+	if res.err != nil {
+		t.Fatalf("rollback: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	checkV1(t, ws, v1)
+}
+
+// TestUpgradeFailingRollbackStillRestoresProduction: a compensation fails
+// during the rollback; production is read-write anyway, and running the
+// rollback again finishes it.
+func TestUpgradeFailingRollbackStillRestoresProduction(t *testing.T) {
+	t.Parallel()
+	u := upgradeTemplates[0]
+	ws := newUpgradeWorkspace(t, u, "    keepFailedStaging: false")
+	_, v1 := appData(t, ws, "contoso-1/contoso")
+	// The upgrade fails; then removing the staging endpoint fails too.
+	res := fleetplan(t, ws, withFault(failUpgrade+",step.traffic.remove-endpoint:hard:1"), "apply", "upgrade.yaml", "--auto-approve")
+	if res.err == nil || !strings.Contains(res.stdout, "ended rollback-failed") {
+		t.Fatalf("want a failed rollback: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	checkProductionV1(t, ws, v1)
+	if res := fleetplan(t, ws, instant, "rollback", runID(t, res.stdout)); res.err != nil {
+		t.Fatalf("rollback again: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	checkV1(t, ws, v1)
+}
