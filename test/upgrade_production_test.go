@@ -120,3 +120,34 @@ func TestUpgradeFailingRollbackStillRestoresProduction(t *testing.T) {
 	}
 	checkV1(t, ws, v1)
 }
+
+// TestUpgradeReapplyRemovesKeptStaging: after the script failed (staging
+// kept), the same plan applied again removes the kept parts first and makes
+// a fresh staging copy, so V2 holds what production took in the meantime.
+func TestUpgradeReapplyRemovesKeptStaging(t *testing.T) {
+	for _, u := range upgradeTemplates {
+		t.Run(u.name, func(t *testing.T) {
+			t.Parallel()
+			ws := newUpgradeWorkspace(t, u, "")
+			res := fleetplan(t, ws, withFault(failUpgrade), "apply", "upgrade.yaml", "--auto-approve")
+			if res.err == nil || !strings.Contains(res.stdout, "ended kept-for-analysis") {
+				t.Fatalf("apply: %v\n%s%s", res.err, res.stdout, res.stderr)
+			}
+			// Production takes a write after it is read-write again.
+			execFile(t, dbFile(ws, "contoso-1/contoso"), `INSERT INTO accounts(id, name, email, plan, created_at)
+				VALUES(100002, 'After The Failure', 'later@contoso.example', 'free', '2026-12-01T00:00:00Z')`)
+			res = fleetplan(t, ws, instant, "plan", "upgrade.yaml")
+			if !strings.Contains(res.stdout, "apply removes them first") {
+				t.Errorf("the preview should say the kept parts go first:\n%s", res.stdout)
+			}
+			res = fleetplan(t, ws, instant, "apply", "upgrade.yaml", "--auto-approve")
+			if res.err != nil || !strings.Contains(res.stdout, "Removing what run") {
+				t.Fatalf("re-apply: %v\n%s%s", res.err, res.stdout, res.stderr)
+			}
+			checkV2(t, ws, u.dr)
+			if n := scalar(t, openDB(t, dbFile(ws, "contoso-2/contoso")), `SELECT count(*) FROM accounts WHERE id = 100002`); n != 1 {
+				t.Errorf("V2 misses the account production took after the failed run: the kept staging copy was reused")
+			}
+		})
+	}
+}
