@@ -243,8 +243,10 @@ func Rollback(ctx context.Context, runID string, opt Options) (*Result, error) {
 		return r.result(), fmt.Errorf("run %s is already rolled back", runID)
 	}
 	reason := "rollback requested"
-	if r.st.reason != "" {
+	if r.st.reason != "" && !strings.HasPrefix(r.st.reason, reason) {
 		reason += " (" + r.st.reason + ")"
+	} else if r.st.reason != "" {
+		reason = r.st.reason
 	}
 	// Ask every compensation first: a rollback that would lose data written
 	// since a traffic switch is refused before anything changes, the

@@ -57,8 +57,9 @@ func KeptName(env *Env, database string) string {
 
 // LossError explains a compensation refused because it would lose the
 // writes made to loc since traffic switched to it. what says what was
-// refused ("switch traffic back from contoso-2 to contoso-1").
-func LossError(op string, env *Env, what string, loc fleet.Location, changes []fleet.TableChange) error {
+// refused ("switch traffic back from contoso-2 to contoso-1"); serving says
+// whether loc still serves (the run can then go on instead).
+func LossError(op string, env *Env, what string, loc fleet.Location, changes []fleet.TableChange, serving bool) error {
 	parts := make([]string, len(changes))
 	for i, c := range changes {
 		parts[i] = c.String()
@@ -67,12 +68,17 @@ func LossError(op string, env *Env, what string, loc fleet.Location, changes []f
 	if run == "" {
 		run = "RUN"
 	}
-	return &fleet.Error{Op: op, Target: loc.String(),
-		Err: fmt.Errorf("refusing to %s: %w (%s differ: %s)", what, fleet.ErrWritesSinceSwitch, Plural(len(changes), "table"), strings.Join(parts, "; ")),
-		Hint: fmt.Sprintf("nothing was changed. Keep the new version serving (fleetplan resume %s continues the run), "+
+	e := &fleet.Error{Op: op, Target: loc.String(),
+		Err: fmt.Errorf("refusing to %s: %w (%s changed: %s)", what, fleet.ErrWritesSinceSwitch, Plural(len(changes), "table"), strings.Join(parts, "; ")),
+		Hint: fmt.Sprintf("nothing was changed; `fleetplan rollback %s --discard-writes-since-switch` goes on "+
+			"and keeps %s as %s (renamed, never dropped) so the rows can be recovered by hand", run, loc, KeptName(env, loc.Database))}
+	if serving {
+		e.Hint = fmt.Sprintf("nothing was changed. Keep the new version serving (fleetplan resume %s continues the run), "+
 			"or move its writes to the old version first; `fleetplan rollback %s --discard-writes-since-switch` switches back anyway "+
 			"and keeps %s as %s (renamed, never dropped) so the rows can be recovered by hand",
-			run, run, loc, KeptName(env, loc.Database))}
+			run, run, loc, KeptName(env, loc.Database))
+	}
+	return e
 }
 
 // Plural is "1 table", "2 tables".

@@ -217,7 +217,7 @@ func lossOf(ctx context.Context, env *steps.Env, loc fleet.Location) ([]fleet.Ta
 		return nil, err
 	}
 	if !env.DiscardWritesSinceSwitch {
-		return nil, steps.LossError(DropName, env, "drop "+loc.String(), loc, changes)
+		return nil, steps.LossError(DropName, env, "drop "+loc.String(), loc, changes, false)
 	}
 	return changes, nil
 }
@@ -249,7 +249,7 @@ func removeOrKeep(ctx context.Context, env *steps.Env, cp fleet.ControlPlane, lo
 		return err
 	}
 	env.NoteKept(fmt.Sprintf("%s kept as %s", loc, where))
-	env.Logf("kept %s instead of dropping it: it holds writes made since traffic switched to it (%s differ); its data is now %s", loc, steps.Plural(len(changes), "table"), where)
+	env.Logf("kept %s instead of dropping it: it holds writes made since traffic switched to it (%s changed); its data is now %s", loc, steps.Plural(len(changes), "table"), where)
 	return nil
 }
 

@@ -432,9 +432,9 @@ func checkLeaving(ctx context.Context, env *steps.Env, profile, leaving, back st
 		return nil
 	}
 	if !env.DiscardWritesSinceSwitch {
-		return steps.LossError(SwitchName, env, what, slot.Database, changes)
+		return steps.LossError(SwitchName, env, what, slot.Database, changes, true)
 	}
-	env.Logf("switching back although %s holds writes made since the switch (%s differ); the database is kept, not dropped", slot.Database, steps.Plural(len(changes), "table"))
+	env.Logf("switching back although %s holds writes made since the switch (%s changed); the database is kept, not dropped", slot.Database, steps.Plural(len(changes), "table"))
 	return nil
 }
 
