@@ -183,6 +183,16 @@ func (t *Target) WritesSinceSwitch(ctx context.Context, loc fleet.Location) ([]f
 		return nil, false, cpError("read switch baseline", c.String(), err)
 	}
 	now, err := t.contents(ctx, c)
+	if errors.Is(err, fleet.ErrNoDatabase) {
+		// Listed, tracked, but its file is not where it belongs (a keep cut
+		// short between moving the file and the catalog): nothing can be
+		// told, so nothing may be dropped without being kept.
+		var rows int64
+		for _, s := range then {
+			rows += s.Rows
+		}
+		return []fleet.TableChange{{Table: "(all tables: file " + t.pathOf(c) + " is missing)", RowsThen: rows, RowsNow: -1}}, true, nil
+	}
 	if err != nil {
 		return nil, false, err
 	}

@@ -118,3 +118,34 @@ func TestKeepDatabase(t *testing.T) {
 		t.Fatalf("keeping again: %q %v", again, err)
 	}
 }
+
+// TestKeepDatabaseCutShort: a crash after the file moved and before the
+// catalog followed. The database then counts as written (nothing can be
+// told, so it is kept, not dropped), and keeping it again finishes the job.
+func TestKeepDatabaseCutShort(t *testing.T) {
+	ctx := context.Background()
+	tg := switchedContoso(t)
+	if err := tg.SwitchTraffic(ctx, ContosoProfile, "contoso-2", ContosoEndpoint); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.RemoveEndpoint(ctx, ContosoProfile, "contoso-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.RemoveSlot(ctx, "contoso-2"); err != nil {
+		t.Fatal(err)
+	}
+	kept := fleet.Location{Server: "contoso-2", Database: "contoso-kept"}
+	tg.closePools(tg.pathOf(stagingLoc))
+	if err := os.Rename(tg.pathOf(stagingLoc), tg.pathOf(kept)); err != nil {
+		t.Fatal(err)
+	}
+	if got, tracked, err := tg.WritesSinceSwitch(ctx, stagingLoc); err != nil || !tracked || len(got) != 1 {
+		t.Fatalf("with the file moved away: %v %t %v; want one change", got, tracked, err)
+	}
+	if _, err := tg.KeepDatabase(ctx, stagingLoc, "contoso-kept"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, tg, kept, `SELECT count(*) FROM accounts`); n != 1000 {
+		t.Fatalf("kept database has %d accounts", n)
+	}
+}
