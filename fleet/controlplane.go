@@ -40,6 +40,10 @@ type DatabaseInfo struct {
 	// Origin is the database this one was copied from as a geo-secondary
 	// (kept after the link is disconnected); zero when it was created empty.
 	Origin Location `json:"origin,omitzero"`
+	// Stale marks a copy whose origin could take writes after the copy was
+	// disconnected from it: the copy may miss them, so it is no longer a
+	// current copy of its origin (a new secondary must be made instead).
+	Stale bool `json:"stale,omitempty"`
 }
 
 // Writable reports whether writes through fleet connections succeed.

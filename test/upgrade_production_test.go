@@ -151,3 +151,29 @@ func TestUpgradeReapplyRemovesKeptStaging(t *testing.T) {
 		})
 	}
 }
+
+// TestUpgradeOtherCheckoutDoesNotReuseStaleStaging: a second checkout of
+// the plans knows nothing of the run that kept staging. Its upgrade must
+// not take the kept copy (made before production took more writes) for a
+// fresh one: it is refused, and nothing is changed or dropped.
+func TestUpgradeOtherCheckoutDoesNotReuseStaleStaging(t *testing.T) {
+	t.Parallel()
+	u := upgradeTemplates[0]
+	ws := newUpgradeWorkspace(t, u, "")
+	_, v1 := appData(t, ws, "contoso-1/contoso")
+	if res := fleetplan(t, ws, withFault(failUpgrade), "apply", "upgrade.yaml", "--auto-approve"); !strings.Contains(res.stdout, "ended kept-for-analysis") {
+		t.Fatalf("apply: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	other := t.TempDir()
+	write(t, filepath.Join(other, "fleetplan.yaml"), "targets:\n  local: {driver: local, path: "+filepath.Join(ws, "fleet")+"}\n")
+	write(t, filepath.Join(other, "v2.sql"), upgradeScript)
+	write(t, filepath.Join(other, "upgrade.yaml"), strings.Replace(u.plan, "EXTRA", "", 1))
+	res := fleetplan(t, other, instant, "apply", "upgrade.yaml", "--auto-approve")
+	if res.err == nil || !strings.Contains(res.stdout, "took writes since") {
+		t.Fatalf("the other checkout's upgrade should refuse the stale copy: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	checkProductionV1(t, ws, v1)
+	if v, _ := appData(t, ws, "contoso-2/contoso"); v != 1 {
+		t.Errorf("the kept staging copy was changed (schema_version %d)", v)
+	}
+}

@@ -211,11 +211,12 @@ func (t *Target) Database(ctx context.Context, loc fleet.Location) (fleet.Databa
 	err = t.catalog.QueryRowContext(ctx, `SELECT d.read_only, COALESCE(s.region, ''),
 		COALESCE(c.origin_server, ''), COALESCE(c.origin_db, ''),
 		(SELECT count(*) FROM replication_links WHERE primary_server = d.server AND primary_db = d.name),
-		(SELECT count(*) FROM replication_links WHERE partner_server = d.server AND partner_db = d.name)
+		(SELECT count(*) FROM replication_links WHERE partner_server = d.server AND partner_db = d.name),
+		EXISTS(SELECT 1 FROM stale_copies x WHERE x.server = d.server AND x.name = d.name)
 		FROM databases d LEFT JOIN servers s ON s.name = d.server
 		LEFT JOIN database_control c ON c.server = d.server AND c.name = d.name
 		WHERE d.server = ? AND d.name = ?`, c.Server, c.Database).Scan(
-		&info.ReadOnly, &info.Region, &info.Origin.Server, &info.Origin.Database, &outgoing, &incoming)
+		&info.ReadOnly, &info.Region, &info.Origin.Server, &info.Origin.Database, &outgoing, &incoming, &info.Stale)
 	if err != nil {
 		return info, &fleet.Error{Op: "read catalog", Target: t.dir, Err: err}
 	}
@@ -253,6 +254,11 @@ func (t *Target) SetReadOnly(ctx context.Context, loc fleet.Location, readOnly b
 	err = t.cpTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE databases SET read_only = ? WHERE server = ? AND name = ?`, readOnly, c.Server, c.Database); err != nil {
 			return err
+		}
+		if !readOnly {
+			if err := markStale(ctx, tx, c); err != nil {
+				return err
+			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO operation_log(at, operation, target) VALUES(?, ?, ?)`, nowText(), op, c.String())
 		return err

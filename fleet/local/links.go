@@ -171,6 +171,12 @@ func (t *Target) CreateSecondary(ctx context.Context, primary, secondary fleet.L
 		if err != nil {
 			return fleet.Link{}, err
 		}
+		if info.Origin.Equal(pc) && info.Stale {
+			return fleet.Link{}, &fleet.Error{Op: op, Target: sc.String(),
+				Err: fmt.Errorf("%w: %s is a copy of %s that was disconnected, and %s took writes since; it may miss them",
+					fleet.ErrConflict, sc, pc, pc),
+				Hint: "remove the old copy first: `fleetplan rollback RUN` of the run that made it (fleetplan runs lists it), or drop it by hand after saving what it holds"}
+		}
 		if info.Origin.Equal(pc) {
 			return fleet.Link{Primary: pc, Secondary: sc}, nil // copied and since disconnected
 		}
@@ -234,6 +240,8 @@ func (t *Target) CreateSecondary(ctx context.Context, primary, secondary fleet.L
 			{`INSERT INTO databases(server, name, read_only, created_at) VALUES(?, ?, 0, ?)`, []any{secondary.Server, secondary.Database, nowText()}},
 			{`INSERT OR REPLACE INTO database_control(server, name, origin_server, origin_db, gen) VALUES(?, ?, ?, ?, 0)`,
 				[]any{secondary.Server, secondary.Database, pc.Server, pc.Database}},
+			{`DELETE FROM stale_copies WHERE server = ? AND name = ?`, []any{secondary.Server, secondary.Database}},
+			{`DELETE FROM switch_baselines WHERE server = ? AND name = ?`, []any{secondary.Server, secondary.Database}},
 			{`INSERT INTO replication_links(id, primary_server, primary_db, partner_server, partner_db, role, state, percent_done, created_at)
 				VALUES(?, ?, ?, ?, ?, 'secondary', ?, 0, ?)`,
 				[]any{id, pc.Server, pc.Database, secondary.Server, secondary.Database, string(fleet.LinkSeeding), now.Format(time.RFC3339Nano)}},
@@ -377,6 +385,13 @@ func (t *Target) Disconnect(ctx context.Context, secondary fleet.Location) error
 				[]any{nowText(), sc.String(), "planned termination from " + l.Primary.String()}},
 		} {
 			if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
+				return err
+			}
+		}
+		if !ro {
+			// The primary goes on taking writes the copy will not see.
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO stale_copies(server, name, since) VALUES(?, ?, ?)`,
+				sc.Server, sc.Database, nowText()); err != nil {
 				return err
 			}
 		}
@@ -589,6 +604,8 @@ func (t *Target) RemoveDatabase(ctx context.Context, loc fleet.Location) error {
 			`DELETE FROM replication_timing WHERE link_id IN (SELECT id FROM replication_links WHERE partner_server = ?1 AND partner_db = ?2)`,
 			`DELETE FROM replication_links WHERE partner_server = ?1 AND partner_db = ?2`,
 			`DELETE FROM database_control WHERE server = ?1 AND name = ?2`,
+			`DELETE FROM stale_copies WHERE server = ?1 AND name = ?2`,
+			`DELETE FROM switch_baselines WHERE server = ?1 AND name = ?2`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, c.Server, c.Database); err != nil {
 				return err

@@ -39,7 +39,24 @@ CREATE TABLE IF NOT EXISTS switch_baselines(
   tables     TEXT NOT NULL,
   PRIMARY KEY(server, name)
 );
+CREATE TABLE IF NOT EXISTS stale_copies(
+  server TEXT NOT NULL COLLATE NOCASE,
+  name   TEXT NOT NULL COLLATE NOCASE,
+  since  TEXT NOT NULL,
+  PRIMARY KEY(server, name)
+);
 `
+
+// markStale records that the disconnected copies of origin may miss its
+// writes from now on (it is read-write after they were cut off).
+func markStale(ctx context.Context, tx *sql.Tx, origin fleet.Location) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO stale_copies(server, name, since)
+		SELECT c.server, c.name, ? FROM database_control c
+		WHERE c.origin_server = ? AND c.origin_db = ?
+		  AND NOT EXISTS (SELECT 1 FROM replication_links l WHERE l.partner_server = c.server AND l.partner_db = c.name)`,
+		nowText(), origin.Server, origin.Database)
+	return err
+}
 
 // tableSum is a table's row count and an order-independent checksum of its
 // rows (the sum of a 64-bit hash of every row, so equal multisets of rows
@@ -294,6 +311,7 @@ func (t *Target) KeepDatabase(ctx context.Context, loc fleet.Location, as string
 			`UPDATE databases SET name = ?3 WHERE server = ?1 AND name = ?2`,
 			`UPDATE database_control SET name = ?3 WHERE server = ?1 AND name = ?2`,
 			`UPDATE switch_baselines SET name = ?3 WHERE server = ?1 AND name = ?2`,
+			`UPDATE stale_copies SET name = ?3 WHERE server = ?1 AND name = ?2`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, c.Server, c.Database, as); err != nil {
 				return err

@@ -40,8 +40,10 @@ func createArgs(in steps.Inputs) (pair, error) {
 	return p, ar.Err()
 }
 
-// isCopyOf reports whether loc exists and is a copy of primary.
-func isCopyOf(ctx context.Context, cp fleet.ControlPlane, loc, primary fleet.Location) (bool, error) {
+// isCopyOf reports whether loc exists and is a copy of primary; current
+// asks for a copy that misses none of primary's writes (linked, or cut off
+// while primary could not be written).
+func isCopyOf(ctx context.Context, cp fleet.ControlPlane, loc, primary fleet.Location, current bool) (bool, error) {
 	info, ok, err := lookup(ctx, cp, loc)
 	if !ok {
 		return false, err
@@ -51,7 +53,7 @@ func isCopyOf(ctx context.Context, cp fleet.ControlPlane, loc, primary fleet.Loc
 	} else if !errors.Is(err, fleet.ErrNotFound) {
 		return false, err
 	}
-	return info.Origin.Equal(primary), nil
+	return info.Origin.Equal(primary) && !(current && info.Stale), nil
 }
 
 // Observe implements steps.Action.
@@ -60,7 +62,7 @@ func (CreateSecondary) Observe(ctx context.Context, env *steps.Env, in steps.Inp
 	if err != nil {
 		return false, err
 	}
-	return isCopyOf(ctx, cp, p.secondary, p.primary)
+	return isCopyOf(ctx, cp, p.secondary, p.primary, true)
 }
 
 // Apply implements steps.Action.
@@ -91,7 +93,7 @@ func (CreateSecondary) Rollback(ctx context.Context, env *steps.Env, in steps.In
 		return err
 	}
 	if exists {
-		if ok, err := isCopyOf(ctx, cp, p.secondary, p.primary); err != nil || !ok {
+		if ok, err := isCopyOf(ctx, cp, p.secondary, p.primary, false); err != nil || !ok {
 			return err // not ours to drop
 		}
 		return removeOrKeep(ctx, env, cp, p.secondary)
