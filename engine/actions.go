@@ -21,7 +21,11 @@ func CheckActions(set *plans.Set) diag.List {
 		if _, err := steps.Lookup(s.Action); err == nil {
 			return
 		}
-		d := diags.Errorf(s.Pos, "%s: unknown action %q", what, s.Action)
+		pos := s.ActionPos
+		if pos.Line == 0 {
+			pos = s.Pos
+		}
+		d := diags.Errorf(pos, "%s: unknown action %q", what, s.Action)
 		if near := schema.Suggest(s.Action, known); near != "" {
 			d.WithHint("did you mean %q?", near)
 		} else {

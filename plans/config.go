@@ -70,8 +70,11 @@ func (l *loader) config(abs, display string) *Config {
 		l.diags.Add(*d)
 		return nil
 	}
+	before := len(l.diags)
 	raws := decodeYAML(display, data, &l.diags)
 	switch {
+	case len(raws) == 0 && len(l.diags) > before:
+		return nil // unreadable YAML, already reported
 	case len(raws) == 0:
 		l.diags.Errorf(diag.Pos{File: display, Line: 1, Col: 1}, "fleetplan.yaml is empty").
 			WithHint("write targets: {NAME: {driver: local, path: DIR}}")

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -128,12 +127,14 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // decodeYAML splits a file into documents and converts each to plain values.
 // Problems are appended to diags; documents that could not be converted are
 // dropped.
 func decodeYAML(file string, data []byte, diags *diag.List) []*rawDoc {
+	if d := checkEncoding(file, data); d != nil {
+		diags.Add(*d)
+		return nil
+	}
 	var docs []*rawDoc
 	budget := expression.NewBudget()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -172,85 +173,6 @@ func safeDecode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 		}
 	}()
 	return dec.Decode(n)
-}
-
-// reportYAMLError turns a yaml.v3 syntax error into a diagnostic. Tabs in
-// indentation get their own message, at the tab.
-func reportYAMLError(file string, data []byte, err error, diags *diag.List) {
-	msg := err.Error()
-	line := 0
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	lines := strings.Split(string(data), "\n")
-	if line != 0 && isParserError(msg) {
-		line = firstFailingLine(lines, line)
-	}
-	for i, l := range lines {
-		if line != 0 && i+1 > line {
-			break
-		}
-		indent := len(l) - len(strings.TrimLeft(l, " \t"))
-		if j := strings.IndexByte(l[:indent], '\t'); j >= 0 {
-			diags.Errorf(diag.Pos{File: file, Line: i + 1, Col: j + 1}, "tab character in indentation").
-				WithHint("YAML indents with spaces only; replace the tab with spaces")
-			return
-		}
-	}
-	pos := diag.Pos{File: file, Line: line, Col: 1}
-	if line == 0 {
-		pos.Line = 1
-	} else if line <= len(lines) {
-		l := lines[line-1]
-		pos.Col = len(l) - len(strings.TrimLeft(l, " ")) + 1
-	}
-	diags.Errorf(pos, "invalid YAML: %s", msg)
-}
-
-// isParserError tells yaml.v3 parser errors, whose line is that of the
-// enclosing context (often far above the mistake), from scanner errors,
-// whose line is right.
-func isParserError(msg string) bool {
-	return strings.HasPrefix(msg, "did not find expected ") &&
-		!strings.HasPrefix(msg, "did not find expected comment") &&
-		!strings.HasPrefix(msg, "did not find expected hex") &&
-		!strings.HasPrefix(msg, "did not find expected tag") &&
-		!strings.HasPrefix(msg, "did not find URI")
-}
-
-// firstFailingLine finds the line where YAML stops parsing: the smallest
-// prefix of lines that fails, by bisection over prefixes (a handful of
-// parses). It returns fallback when the search finds nothing better.
-func firstFailingLine(lines []string, fallback int) int {
-	fails := func(k int) bool {
-		dec := yaml.NewDecoder(strings.NewReader(strings.Join(lines[:k], "\n") + "\n"))
-		for {
-			var n yaml.Node
-			err := safeDecode(dec, &n)
-			if err == io.EOF {
-				return false
-			}
-			if err != nil {
-				return true
-			}
-		}
-	}
-	lo, hi := 0, len(lines) // prefix lo parses; prefix hi fails
-	if !fails(hi) {
-		return fallback
-	}
-	for hi-lo > 1 {
-		mid := (lo + hi) / 2
-		if fails(mid) {
-			hi = mid
-		} else {
-			lo = mid
-		}
-	}
-	return hi
 }
 
 func countNodes(n *yaml.Node) int {
@@ -322,24 +244,28 @@ func (c *converter) convert(n, key *yaml.Node, ptr string, depth int) any {
 		out := make(map[string]any, len(n.Content)/2)
 		first := map[string]*yaml.Node{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
+			// A key written as an alias (*name) is reported where the alias
+			// is, not at the anchor it repeats.
+			at, k, val := n.Content[i], n.Content[i], n.Content[i+1]
 			if k.Kind == yaml.AliasNode && k.Alias != nil {
 				k = k.Alias
 			}
 			if k.Kind != yaml.ScalarNode {
-				c.diags.Errorf(c.pos(k), "mapping keys must be plain strings")
+				c.diags.Errorf(c.pos(at), "mapping keys must be plain strings").
+					WithHint("a key is a name like target:; write lists and mappings as values, not as keys")
 				continue
 			}
 			if k.Value == "<<" && k.ShortTag() == "!!merge" {
-				c.diags.Errorf(c.pos(k), "merge keys (<<) are not supported").
+				c.diags.Errorf(c.pos(at), "merge keys (<<) are not supported").
 					WithHint("write the fields out, or use a template with uses:/with:")
 				continue
 			}
 			if prev, dup := first[k.Value]; dup {
-				c.diags.Errorf(c.pos(k), "duplicate key %q (first defined at line %d)", k.Value, prev.Line)
+				c.diags.Errorf(c.pos(at), "duplicate key %q (first defined at line %d)", k.Value, prev.Line).
+					WithHint("a key may appear once per mapping; remove one of them or merge their values")
 				continue
 			}
-			first[k.Value] = k
+			first[k.Value] = at
 			child := ptr + "/" + schema.Escape(k.Value)
 			v := c.convert(val, k, child, depth+1)
 			if s, ok := v.(string); ok {

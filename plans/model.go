@@ -218,6 +218,8 @@ type StepSpec struct {
 	// unresolved interpolations (the document's Params for top-level steps).
 	Params map[string]any
 	Pos    diag.Pos
+	// ActionPos is where action: is written (the step's position when it is not).
+	ActionPos diag.Pos
 }
 
 // WaitSpec polls a step's guard until it holds.

@@ -39,7 +39,7 @@ func (l *loader) parseStep(it obj) *stepDraft {
 	id := it.str("id")
 	sp := &StepSpec{
 		ID: id, Action: it.str("action"), Needs: it.strings("needs"), Approval: it.boolean("approval"),
-		Timeout: it.duration("timeout"), Estimate: it.duration("estimate"), Pos: it.at(),
+		Timeout: it.duration("timeout"), Estimate: it.duration("estimate"), Pos: it.at(), ActionPos: it.pos("action"),
 	}
 	sp.With, _ = it.m["with"].(map[string]any)
 	it.compileInterps(it.child("with"), sp.With)
@@ -57,7 +57,7 @@ func (l *loader) parseStep(it obj) *stepDraft {
 	}
 	sp.Retry = retrySpec(it.obj("retry"))
 	if rb := it.obj("rollback"); rb.m != nil {
-		sp.Rollback = &StepSpec{Action: rb.str("action"), Timeout: rb.duration("timeout"), Retry: retrySpec(rb.obj("retry")), Pos: rb.at()}
+		sp.Rollback = &StepSpec{Action: rb.str("action"), Timeout: rb.duration("timeout"), Retry: retrySpec(rb.obj("retry")), Pos: rb.at(), ActionPos: rb.pos("action")}
 		sp.Rollback.With, _ = rb.m["with"].(map[string]any)
 		rb.compileInterps(rb.child("with"), sp.Rollback.With)
 		rb.compileInterps(rb.child("keepOnFailure"), rb.m["keepOnFailure"])

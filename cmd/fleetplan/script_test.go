@@ -33,7 +33,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("EXAMPLES", examples)
 			return err
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"bigfile": bigFile, "treehash": treeHash},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"bigfile": bigFile, "treehash": treeHash, "unescape": unescape},
 	})
 }
 
@@ -96,5 +96,22 @@ func treeHash(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if err := os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o644); err != nil {
 		ts.Fatalf("treehash: %v", err)
+	}
+}
+
+// unescape IN OUT writes OUT with the bytes IN spells as a Go string literal
+// body (\t, \r, \x00, \xff, ...), so scripts can hold files that are not
+// clean UTF-8 text: stray bytes, NULs, CRLF line ends, a byte-order mark.
+func unescape(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: unescape IN OUT")
+	}
+	in := ts.ReadFile(args[0])
+	out, err := strconv.Unquote(`"` + strings.ReplaceAll(strings.ReplaceAll(in, `"`, `\"`), "\n", `\n`) + `"`)
+	if err != nil {
+		ts.Fatalf("unescape: %v", err)
+	}
+	if err := os.WriteFile(ts.MkAbs(args[1]), []byte(out), 0o644); err != nil {
+		ts.Fatalf("unescape: %v", err)
 	}
 }
