@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/plans/expression"
@@ -29,21 +30,19 @@ const (
 	maxDepth         = 200
 )
 
-// rawDoc is one YAML document converted to plain values, with the source
-// position of every value by JSON pointer.
+// rawDoc is one YAML document converted to plain values. Positions are
+// found by walking the YAML tree along a JSON pointer when a message needs
+// one, so a large document costs no index of every value.
 type rawDoc struct {
 	file  string
 	node  *yaml.Node // the document's root content node
 	value any
-	index map[string]nodeRef
 	src   []byte // the file's text, to place positions inside scalars
 	// budget is what the file's expressions may compute together at load.
 	budget *expression.Budget
+	mu     sync.Mutex                    // guards keys: positions are looked up from two goroutines
+	keys   map[*yaml.Node]map[string]int // key -> index in Content, for large mappings
 }
-
-// nodeRef is the key and value nodes of a value (key is nil for the root and
-// for list items).
-type nodeRef struct{ key, value *yaml.Node }
 
 func nodePos(file string, n *yaml.Node) diag.Pos {
 	if n == nil {
@@ -53,20 +52,95 @@ func nodePos(file string, n *yaml.Node) diag.Pos {
 }
 
 // loc returns the location of the value at ptr or of its nearest ancestor.
+// A value reached through an alias is reported where the alias is written;
+// values inside it where the anchor's are.
 func (d *rawDoc) loc(ptr string) schema.Loc {
-	for {
-		if r, ok := d.index[ptr]; ok {
-			l := schema.Loc{Value: nodePos(d.file, r.value)}
-			if r.key != nil {
-				l.Key = nodePos(d.file, r.key)
-			}
-			return l
-		}
-		if ptr == "" {
-			return schema.Loc{Value: nodePos(d.file, d.node)}
-		}
-		ptr = ptr[:strings.LastIndexByte(ptr, '/')]
+	key, val := d.resolve(ptr)
+	l := schema.Loc{Value: nodePos(d.file, val)}
+	if key != nil {
+		l.Key = nodePos(d.file, key)
 	}
+	return l
+}
+
+// resolve walks ptr from the root and returns the key node (nil for the root
+// and list items) and the value node (the alias itself for an aliased value)
+// of the deepest value found along it.
+func (d *rawDoc) resolve(ptr string) (key, val *yaml.Node) {
+	val = d.node
+	for ptr != "" {
+		ptr = ptr[1:]
+		seg := ptr
+		if i := strings.IndexByte(ptr, '/'); i >= 0 {
+			seg, ptr = ptr[:i], ptr[i:]
+		} else {
+			ptr = ""
+		}
+		n := val
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		k, v := d.child(n, schema.Unescape(seg))
+		if v == nil {
+			return key, val
+		}
+		key, val = k, v
+	}
+	return key, val
+}
+
+// child finds one step of a pointer: a list item by index, or the first
+// mapping entry of that key (the converter keeps the first of duplicates).
+func (d *rawDoc) child(n *yaml.Node, seg string) (key, val *yaml.Node) {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		i, err := strconv.Atoi(seg)
+		if err != nil || i < 0 || i >= len(n.Content) || strconv.Itoa(i) != seg {
+			return nil, nil
+		}
+		return nil, n.Content[i]
+	case yaml.MappingNode:
+		if len(n.Content) > 32 {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			idx, ok := d.keys[n]
+			if !ok {
+				idx = map[string]int{}
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if name, ok := keyName(n.Content[i]); ok {
+						if _, dup := idx[name]; !dup {
+							idx[name] = i
+						}
+					}
+				}
+				if d.keys == nil {
+					d.keys = map[*yaml.Node]map[string]int{}
+				}
+				d.keys[n] = idx
+			}
+			if i, ok := idx[seg]; ok {
+				return n.Content[i], n.Content[i+1]
+			}
+			return nil, nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if name, ok := keyName(n.Content[i]); ok && name == seg {
+				return n.Content[i], n.Content[i+1]
+			}
+		}
+	}
+	return nil, nil
+}
+
+// keyName is the name of a mapping key as the converter reads it.
+func keyName(k *yaml.Node) (string, bool) {
+	if k.Kind == yaml.AliasNode && k.Alias != nil {
+		k = k.Alias
+	}
+	if k.Kind != yaml.ScalarNode || (k.Value == "<<" && k.ShortTag() == "!!merge") {
+		return "", false
+	}
+	return k.Value, true
 }
 
 // locator returns a schema.Locator for pointers relative to base.
@@ -86,7 +160,13 @@ func (d *rawDoc) keyPos(ptr string) diag.Pos {
 }
 
 // node returns the YAML value node at ptr, or nil.
-func (d *rawDoc) nodeAt(ptr string) *yaml.Node { return d.index[ptr].value }
+func (d *rawDoc) nodeAt(ptr string) *yaml.Node {
+	_, n := d.resolve(ptr)
+	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
 
 // readFile reads a plan or config file, refusing files over MaxFileSize
 // without reading them whole.
@@ -155,13 +235,13 @@ func decodeYAML(file string, data []byte, diags *diag.List) []*rawDoc {
 		if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
 			continue // an empty document, e.g. after a trailing ---
 		}
-		c := &converter{file: file, diags: diags, index: map[string]nodeRef{}, expanding: map[*yaml.Node]bool{}}
+		c := &converter{file: file, diags: diags, expanding: map[*yaml.Node]bool{}}
 		c.limit = aliasSlackFactor*countNodes(root) + aliasSlack
-		v := c.convert(root, nil, "", 0)
+		v := c.convert(root, 0)
 		if c.aborted {
 			continue
 		}
-		docs = append(docs, &rawDoc{file: file, node: root, value: v, index: c.index, src: data, budget: budget})
+		docs = append(docs, &rawDoc{file: file, node: root, value: v, src: data, budget: budget})
 	}
 	return docs
 }
@@ -188,7 +268,6 @@ func countNodes(n *yaml.Node) int {
 type converter struct {
 	file       string
 	diags      *diag.List
-	index      map[string]nodeRef
 	count      int
 	limit      int
 	aborted    bool
@@ -198,7 +277,7 @@ type converter struct {
 
 func (c *converter) pos(n *yaml.Node) diag.Pos { return nodePos(c.file, n) }
 
-func (c *converter) convert(n, key *yaml.Node, ptr string, depth int) any {
+func (c *converter) convert(n *yaml.Node, depth int) any {
 	if c.aborted {
 		return nil
 	}
@@ -218,9 +297,6 @@ func (c *converter) convert(n, key *yaml.Node, ptr string, depth int) any {
 		c.aborted = true
 		return nil
 	}
-	if n.Kind != yaml.AliasNode {
-		c.index[ptr] = nodeRef{key: key, value: n}
-	}
 	switch n.Kind {
 	case yaml.AliasNode:
 		if n.Alias == nil || c.expanding[n.Alias] {
@@ -233,16 +309,11 @@ func (c *converter) convert(n, key *yaml.Node, ptr string, depth int) any {
 			c.outerAlias = n
 			defer func() { c.outerAlias = nil }()
 		}
-		v := c.convert(n.Alias, key, ptr, depth+1)
+		v := c.convert(n.Alias, depth+1)
 		delete(c.expanding, n.Alias)
-		if r, ok := c.index[ptr]; ok {
-			// Report problems in an aliased value where the alias is used.
-			c.index[ptr] = nodeRef{key: key, value: &yaml.Node{Line: n.Line, Column: n.Column, Kind: r.value.Kind, Style: r.value.Style, Value: r.value.Value, Tag: r.value.Tag}}
-		}
 		return v
 	case yaml.MappingNode:
 		out := make(map[string]any, len(n.Content)/2)
-		first := map[string]*yaml.Node{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			// A key written as an alias (*name) is reported where the alias
 			// is, not at the anchor it repeats.
@@ -260,14 +331,12 @@ func (c *converter) convert(n, key *yaml.Node, ptr string, depth int) any {
 					WithHint("write the fields out, or use a template with uses:/with:")
 				continue
 			}
-			if prev, dup := first[k.Value]; dup {
-				c.diags.Errorf(c.pos(at), "duplicate key %q (first defined at line %d)", k.Value, prev.Line).
+			if _, dup := out[k.Value]; dup {
+				c.diags.Errorf(c.pos(at), "duplicate key %q (first defined at line %d)", k.Value, firstKey(n, k.Value).Line).
 					WithHint("a key may appear once per mapping; remove one of them or merge their values")
 				continue
 			}
-			first[k.Value] = at
-			child := ptr + "/" + schema.Escape(k.Value)
-			v := c.convert(val, k, child, depth+1)
+			v := c.convert(val, depth+1)
 			if s, ok := v.(string); ok {
 				if why, hint := inlineSecret(k.Value, s); why != "" {
 					c.diags.Errorf(c.pos(val), "%s", why).WithHint("%s", hint)
@@ -278,18 +347,28 @@ func (c *converter) convert(n, key *yaml.Node, ptr string, depth int) any {
 		return out
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
-		for i, item := range n.Content {
-			out = append(out, c.convert(item, nil, ptr+"/"+strconv.Itoa(i), depth+1))
+		for _, item := range n.Content {
+			out = append(out, c.convert(item, depth+1))
 		}
 		return out
 	case yaml.ScalarNode:
 		return scalarValue(n)
 	case yaml.DocumentNode:
 		if len(n.Content) > 0 {
-			return c.convert(n.Content[0], key, ptr, depth+1)
+			return c.convert(n.Content[0], depth+1)
 		}
 	}
 	return nil
+}
+
+// firstKey is the first key of mapping n named name.
+func firstKey(n *yaml.Node, name string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, ok := keyName(n.Content[i]); ok && k == name {
+			return n.Content[i]
+		}
+	}
+	return n
 }
 
 // scalarValue resolves a scalar as JSON would see it. Dates and timestamps

@@ -108,16 +108,15 @@ func (l *loader) checkCreateServer(doc *Document, s *ShardLayout, spec obj) {
 }
 
 // shardRef checks that field k of it names a shard of the layout.
-func (l *loader) shardRef(s *ShardLayout, it obj, k string) string {
+// names is the set of shard names (shardNames), so a layout of many ranges
+// is checked in linear time.
+func (l *loader) shardRef(s *ShardLayout, names map[string]bool, it obj, k string) string {
 	name := it.str(k)
-	if name == "" {
-		return ""
+	if name == "" || names[name] {
+		return name
 	}
 	known := make([]string, 0, len(s.Shards))
 	for _, sh := range s.Shards {
-		if sh.Name == name {
-			return name
-		}
 		known = append(known, sh.Name)
 	}
 	d := it.errorf(k, "unknown shard %q", name)
@@ -176,10 +175,22 @@ type placedRange struct {
 	it obj
 }
 
+// shardNames is the set of the layout's shard names.
+func shardNames(s *ShardLayout) map[string]bool {
+	names := make(map[string]bool, len(s.Shards))
+	for _, sh := range s.Shards {
+		names[sh.Name] = true
+	}
+	return names
+}
+
 func (l *loader) ranges(s *ShardLayout, spec obj) {
-	var placed []placedRange
-	for _, it := range spec.items("ranges") {
-		r := Range{Shard: l.shardRef(s, it, "shard"), Pos: it.at()}
+	items := spec.items("ranges")
+	placed := make([]placedRange, 0, len(items))
+	s.Ranges = make([]Range, 0, len(items))
+	names := shardNames(s)
+	for _, it := range items {
+		r := Range{Shard: l.shardRef(s, names, it, "shard"), Pos: it.at()}
 		low, okLow := l.key(s, it, "low")
 		r.Low = low
 		okHigh := true
@@ -237,8 +248,9 @@ func (l *loader) points(s *ShardLayout, spec obj) {
 		it obj
 	}
 	var placed []placedPoint
+	names := shardNames(s)
 	for _, it := range spec.items("points") {
-		p := Point{Shard: l.shardRef(s, it, "shard"), Pos: it.at()}
+		p := Point{Shard: l.shardRef(s, names, it, "shard"), Pos: it.at()}
 		key, ok := l.key(s, it, "key")
 		if !ok {
 			continue

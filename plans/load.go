@@ -272,7 +272,11 @@ func (l *loader) document(raw *rawDoc) *Document {
 		m = meant
 		root.m = m
 	}
-	l.diags.Add(sch.Validate(m, raw.locator(""), "")...)
+	// The schema check and the checks of the kind read the same values and
+	// run side by side; the schema's problems go first, as if run first.
+	schemaStart := len(l.diags)
+	schemaDiags := make(chan diag.List, 1)
+	go func() { schemaDiags <- sch.Validate(m, raw.locator(""), "") }()
 	meta := root.obj("metadata")
 	doc := &Document{
 		APIVersion: root.str("apiVersion"), Kind: kind, File: raw.file, Pos: raw.pos(""),
@@ -294,6 +298,8 @@ func (l *loader) document(raw *rawDoc) *Document {
 		doc.Template = l.templateDoc(doc, root)
 	}
 	l.checkName(doc, meta)
+	found := <-schemaDiags
+	l.diags = append(l.diags[:schemaStart], append(found, l.diags[schemaStart:]...)...)
 	if len(l.diags.Errors()) > before {
 		l.failed[doc] = true
 	}

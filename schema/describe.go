@@ -154,12 +154,23 @@ func Lookup(v any, ptr string) any {
 
 // Escape escapes one JSON pointer segment.
 func Escape(seg string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(seg)
+	if !strings.ContainsAny(seg, "~/") {
+		return seg
+	}
+	return escaper.Replace(seg)
 }
+
+var (
+	escaper   = strings.NewReplacer("~", "~0", "/", "~1")
+	unescaper = strings.NewReplacer("~1", "/", "~0", "~")
+)
 
 // Unescape undoes Escape.
 func Unescape(seg string) string {
-	return strings.NewReplacer("~1", "/", "~0", "~").Replace(seg)
+	if !strings.Contains(seg, "~") {
+		return seg
+	}
+	return unescaper.Replace(seg)
 }
 
 // Path renders a JSON pointer the way people write it: spec.shards[0].name.

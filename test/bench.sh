@@ -8,8 +8,18 @@ echo "## Planning"
 echo
 echo "| benchmark | time/op | memory/op | allocs/op |"
 echo "|---|---:|---:|---:|"
-go test -run '^$' -bench 'BenchmarkPlan100kRanges$' -benchmem -benchtime 5x ./planner |
-  awk '/^BenchmarkPlan/ { printf "| plan 100,000 ranges over 1,000 shards (10,000 moves) | %.0f ms | %.1f MiB | %d |\n", $3/1e6, $5/1048576, $7 }'
+planner=$(go test -run '^$' -bench 'BenchmarkPlan100kRanges$' -benchmem -benchtime 5x ./planner)
+awk '/^BenchmarkPlan/ { printf "| plan 100,000 ranges over 1,000 shards (10,000 moves) | %.0f ms | %.1f MiB | %d |\n", $3/1e6, $5/1048576, $7 }' <<<"$planner"
+echo
+echo "## The validate and plan commands on a 4 MB layout (100,000 ranges, 1,000 shards)"
+echo
+echo "| command | time/op | memory/op | allocs/op | ratio to the planner alone |"
+echo "|---|---:|---:|---:|---:|"
+base=$(awk '/^BenchmarkPlan/ { print $3 }' <<<"$planner")
+go test -run '^$' -bench 'Command100kRanges$' -benchmem -benchtime 3x ./cmd/fleetplan |
+  awk -v base="$base" '/^Benchmark(Validate|Plan)Command/ {
+    name = ($1 ~ /Validate/) ? "fleetplan validate" : "fleetplan plan (empty fleet: 101,001 steps)"
+    printf "| %s | %.0f ms | %.1f MiB | %d | %.1f× |\n", name, $3/1e6, $5/1048576, $7, $3/base }'
 echo
 echo "## Moving rows (local driver)"
 echo

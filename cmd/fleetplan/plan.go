@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+
 	"github.com/spf13/cobra"
 
 	"github.com/fleetplan/fleetplan/diag"
@@ -39,7 +41,13 @@ that apply would run, with guards, rollback branches and estimates. Nothing chan
 				return diags.Err()
 			}
 			a.warn(diags)
-			if err := planner.Render(a.stdout, g, format); err != nil {
+			// A plan of many steps is many lines: write them in blocks, not a
+			// system call per line.
+			w := bufio.NewWriter(a.stdout)
+			if err := planner.Render(w, g, format); err != nil {
+				return err
+			}
+			if err := w.Flush(); err != nil {
 				return err
 			}
 			if out != "" {
