@@ -5,9 +5,11 @@
 package diag
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -164,21 +166,79 @@ func (e *ListError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Write prints diagnostics one per line (text) or as a JSON array (format "json").
+// PerKind is how many diagnostics of one kind Write prints as text; the rest
+// are counted in one line. One systematic mistake (every range naming a
+// missing shard) must not bury the other problems under 100,000 lines.
+const PerKind = 20
+
+// Write prints diagnostics one per line (text) or as a JSON array (format
+// "json"). Text shows the first PerKind diagnostics of each kind (same
+// severity and message but for quoted names and numbers), then, for each
+// kind with more, one line saying how many more there are and where the
+// first and last of them are. JSON lists every diagnostic.
 func Write(w io.Writer, l List, format string) error {
 	l = l.Sort()
+	bw := bufio.NewWriter(w)
 	if format == "json" {
 		if l == nil {
 			l = List{}
 		}
-		enc := json.NewEncoder(w)
+		enc := json.NewEncoder(bw)
 		enc.SetIndent("", "  ")
-		return enc.Encode(l)
-	}
-	for _, d := range l {
-		if _, err := fmt.Fprintln(w, d.String()); err != nil {
+		if err := enc.Encode(l); err != nil {
 			return err
 		}
+		return bw.Flush()
 	}
-	return nil
+	type omitted struct {
+		first, last Diagnostic
+		n           int
+	}
+	shown := map[string]int{}
+	var more []*omitted
+	byKind := map[string]*omitted{}
+	for _, d := range l {
+		k := Kind(d)
+		if shown[k] < PerKind {
+			shown[k]++
+			bw.WriteString(d.String())
+			bw.WriteByte('\n')
+			continue
+		}
+		o := byKind[k]
+		if o == nil {
+			o = &omitted{first: d}
+			byKind[k] = o
+			more = append(more, o)
+		}
+		o.last = d
+		o.n++
+	}
+	for _, o := range more {
+		what := "errors"
+		if o.first.Severity == Warning {
+			what = "warnings"
+		}
+		s := Diagnostic{Severity: o.first.Severity, Pos: o.first.Pos,
+			Message: fmt.Sprintf("%d more %s like: %s (from here to %s)", o.n, what, o.first.Message, o.last.Pos),
+			Hint:    "fix the ones above and validate again; --format json lists every one"}
+		if o.n == 1 {
+			s.Message = fmt.Sprintf("1 more %s like: %s", strings.TrimSuffix(what, "s"), o.first.Message)
+		}
+		bw.WriteString(s.String())
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}
+
+var (
+	quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	numberRE = regexp.MustCompile(`[0-9]+`)
+)
+
+// Kind names the class of a diagnostic: its severity and message with quoted
+// text and numbers left out, so `unknown shard "s7"` and `unknown shard "s8"`
+// are one kind.
+func Kind(d Diagnostic) string {
+	return d.Severity.String() + ": " + numberRE.ReplaceAllString(quotedRE.ReplaceAllString(d.Message, `"…"`), "#")
 }

@@ -55,7 +55,7 @@ func nodePos(file string, n *yaml.Node) diag.Pos {
 // A value reached through an alias is reported where the alias is written;
 // values inside it where the anchor's are.
 func (d *rawDoc) loc(ptr string) schema.Loc {
-	key, val := d.resolve(ptr)
+	key, val, _ := d.resolve(ptr)
 	l := schema.Loc{Value: nodePos(d.file, val)}
 	if key != nil {
 		l.Key = nodePos(d.file, key)
@@ -65,8 +65,9 @@ func (d *rawDoc) loc(ptr string) schema.Loc {
 
 // resolve walks ptr from the root and returns the key node (nil for the root
 // and list items) and the value node (the alias itself for an aliased value)
-// of the deepest value found along it.
-func (d *rawDoc) resolve(ptr string) (key, val *yaml.Node) {
+// of the deepest value found along it; found says whether that is the value
+// at ptr itself.
+func (d *rawDoc) resolve(ptr string) (key, val *yaml.Node, found bool) {
 	val = d.node
 	for ptr != "" {
 		ptr = ptr[1:]
@@ -82,11 +83,17 @@ func (d *rawDoc) resolve(ptr string) (key, val *yaml.Node) {
 		}
 		k, v := d.child(n, schema.Unescape(seg))
 		if v == nil {
-			return key, val
+			return key, val, false
 		}
 		key, val = k, v
 	}
-	return key, val
+	return key, val, true
+}
+
+// has reports whether the document holds a value at ptr.
+func (d *rawDoc) has(ptr string) bool {
+	_, _, found := d.resolve(ptr)
+	return found
 }
 
 // child finds one step of a pointer: a list item by index, or the first
@@ -161,7 +168,7 @@ func (d *rawDoc) keyPos(ptr string) diag.Pos {
 
 // node returns the YAML value node at ptr, or nil.
 func (d *rawDoc) nodeAt(ptr string) *yaml.Node {
-	_, n := d.resolve(ptr)
+	_, n, _ := d.resolve(ptr)
 	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}

@@ -107,24 +107,55 @@ func (l *loader) checkCreateServer(doc *Document, s *ShardLayout, spec obj) {
 	}
 }
 
+// shardIndex answers "is this a shard of the layout?" for every range and
+// point, in constant time, and words the hint for an unknown name once
+// however many times it is used.
+type shardIndex struct {
+	names map[string]bool
+	known []string          // in plan order
+	hints map[string]string // unknown name -> hint
+}
+
+func newShardIndex(s *ShardLayout) *shardIndex {
+	ix := &shardIndex{names: make(map[string]bool, len(s.Shards)), hints: map[string]string{}}
+	for _, sh := range s.Shards {
+		ix.names[sh.Name] = true
+		ix.known = append(ix.known, sh.Name)
+	}
+	return ix
+}
+
+// maxListed is how many names a hint lists before it says how many more.
+const maxListed = 10
+
+func (ix *shardIndex) hint(name string) string {
+	if h, ok := ix.hints[name]; ok {
+		return h
+	}
+	list := strings.Join(ix.known, ", ")
+	if len(ix.known) > maxListed {
+		list = fmt.Sprintf("%s, ... (%d in all)", strings.Join(ix.known[:maxListed], ", "), len(ix.known))
+	}
+	var h string
+	switch sug := schema.Suggest(name, ix.known); {
+	case sug != "":
+		h = fmt.Sprintf("did you mean %q? shards: %s", sug, list)
+	case len(ix.known) > 0:
+		h = "shards: " + list
+	default:
+		h = "list the shard under spec.shards with its name, server and database"
+	}
+	ix.hints[name] = h
+	return h
+}
+
 // shardRef checks that field k of it names a shard of the layout.
-// names is the set of shard names (shardNames), so a layout of many ranges
-// is checked in linear time.
-func (l *loader) shardRef(s *ShardLayout, names map[string]bool, it obj, k string) string {
+func (l *loader) shardRef(ix *shardIndex, it obj, k string) string {
 	name := it.str(k)
-	if name == "" || names[name] {
+	if name == "" || ix.names[name] {
 		return name
 	}
-	known := make([]string, 0, len(s.Shards))
-	for _, sh := range s.Shards {
-		known = append(known, sh.Name)
-	}
-	d := it.errorf(k, "unknown shard %q", name)
-	if sug := schema.Suggest(name, known); sug != "" {
-		d.WithHint("did you mean %q? shards: %s", sug, strings.Join(known, ", "))
-	} else if len(known) > 0 {
-		d.WithHint("shards: %s", strings.Join(known, ", "))
-	}
+	it.errorf(k, "unknown shard %q", name).Hint = ix.hint(name)
 	return name
 }
 
@@ -175,22 +206,13 @@ type placedRange struct {
 	it obj
 }
 
-// shardNames is the set of the layout's shard names.
-func shardNames(s *ShardLayout) map[string]bool {
-	names := make(map[string]bool, len(s.Shards))
-	for _, sh := range s.Shards {
-		names[sh.Name] = true
-	}
-	return names
-}
-
 func (l *loader) ranges(s *ShardLayout, spec obj) {
 	items := spec.items("ranges")
 	placed := make([]placedRange, 0, len(items))
 	s.Ranges = make([]Range, 0, len(items))
-	names := shardNames(s)
+	ix := newShardIndex(s)
 	for _, it := range items {
-		r := Range{Shard: l.shardRef(s, names, it, "shard"), Pos: it.at()}
+		r := Range{Shard: l.shardRef(ix, it, "shard"), Pos: it.at()}
 		low, okLow := l.key(s, it, "low")
 		r.Low = low
 		okHigh := true
@@ -248,9 +270,9 @@ func (l *loader) points(s *ShardLayout, spec obj) {
 		it obj
 	}
 	var placed []placedPoint
-	names := shardNames(s)
+	ix := newShardIndex(s)
 	for _, it := range spec.items("points") {
-		p := Point{Shard: l.shardRef(s, names, it, "shard"), Pos: it.at()}
+		p := Point{Shard: l.shardRef(ix, it, "shard"), Pos: it.at()}
 		key, ok := l.key(s, it, "key")
 		if !ok {
 			continue

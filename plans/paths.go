@@ -89,7 +89,7 @@ func (l *loader) checkPathInputs(doc *Document, action string, o obj, with map[s
 				for _, part := range strings.Split(m[1], ".") {
 					ptr += "/" + schema.Escape(part)
 				}
-				if _, found := caller.d.index[ptr]; found {
+				if caller.d.has(ptr) {
 					pos, what = caller.d.pos(ptr), schema.Path(ptr)
 				}
 			}
