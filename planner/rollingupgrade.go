@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/plans/expression"
 )
@@ -101,7 +103,7 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 				// A template's step: report it at the plan's uses:.
 				pos, from = orPos(spec.UsesPos, doc.Pos), fmt.Sprintf(" (defined at %s)", s.Pos)
 			}
-			diags.Errorf(pos, "step %q (%s)%s: %v", s.ID, s.Action, from, err)
+			diags.Errorf(pos, "step %q (%s)%s: %v", s.ID, s.Action, from, err).WithHint("%s", cmp.Or(fleet.HintOf(err), "fix the step's inputs; `fleetplan validate` checks them against the action"))
 			continue
 		}
 		facts[s.ID] = f

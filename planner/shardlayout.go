@@ -185,7 +185,7 @@ func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayout
 	}
 	SortChanges(g.Changes)
 	if err := g.Validate(); err != nil {
-		diags.Errorf(doc.Pos, "internal planner error: %v", err)
+		diags.Errorf(doc.Pos, "internal planner error: %v", err).WithHint("this is a bug in fleetplan; please report it with the plan file")
 		return nil, diags
 	}
 	return g, diags
@@ -551,7 +551,7 @@ func (b *layoutBuilder) shardName(loc fleet.Location) string {
 func (b *layoutBuilder) encode(k plans.Key, pos diag.Pos) []byte {
 	enc, err := shardkey.EncodeText(b.kt, k.Text)
 	if err != nil {
-		b.diags.Errorf(pos, "key %q: %v", k.Text, err)
+		b.diags.Errorf(pos, "key %q: %v", k.Text, err).WithHint("%s", plans.KeyHint(b.spec.KeyType))
 		return []byte{}
 	}
 	return enc

@@ -80,12 +80,12 @@ func (l *loader) config(abs, display string) *Config {
 			WithHint("write targets: {NAME: {driver: local, path: DIR}}")
 		return nil
 	case len(raws) > 1:
-		l.diags.Errorf(raws[1].pos(""), "fleetplan.yaml must hold one document")
+		l.diags.Errorf(raws[1].pos(""), "fleetplan.yaml must hold one document").WithHint("put every target under the one targets: mapping; remove the --- and what follows")
 	}
 	raw := raws[0]
 	m, ok := raw.value.(map[string]any)
 	if !ok {
-		l.diags.Errorf(raw.pos(""), "fleetplan.yaml must be a mapping with targets:")
+		l.diags.Errorf(raw.pos(""), "fleetplan.yaml must be a mapping with targets:").WithHint("write targets: {NAME: {driver: local, path: DIR}}")
 		return nil
 	}
 	sch, _ := schema.ForKind(schema.ConfigKind)

@@ -180,12 +180,12 @@ func (d *rawDoc) nodeAt(ptr string) *yaml.Node {
 func readFile(path string) ([]byte, *diag.Diagnostic) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &diag.Diagnostic{Pos: diag.Pos{File: path}, Message: "cannot read file: " + unwrapPathError(err)}
+		return nil, &diag.Diagnostic{Pos: diag.Pos{File: path}, Message: "cannot read file: " + unwrapPathError(err), Hint: "check the path and its permissions"}
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, &diag.Diagnostic{Pos: diag.Pos{File: path}, Message: "cannot read file: " + unwrapPathError(err)}
+		return nil, &diag.Diagnostic{Pos: diag.Pos{File: path}, Message: "cannot read file: " + unwrapPathError(err), Hint: "check the path and its permissions"}
 	}
 	if len(data) > MaxFileSize {
 		size := int64(len(data))
@@ -300,14 +300,14 @@ func (c *converter) convert(n *yaml.Node, depth int) any {
 		return nil
 	}
 	if depth > maxDepth {
-		c.diags.Errorf(c.pos(n), "document is nested more than %d levels deep", maxDepth)
+		c.diags.Errorf(c.pos(n), "document is nested more than %d levels deep", maxDepth).WithHint("flatten the document; plan values are never this deep")
 		c.aborted = true
 		return nil
 	}
 	switch n.Kind {
 	case yaml.AliasNode:
 		if n.Alias == nil || c.expanding[n.Alias] {
-			c.diags.Errorf(c.pos(n), "alias *%s refers to itself", n.Value)
+			c.diags.Errorf(c.pos(n), "alias *%s refers to itself", n.Value).WithHint("an alias cannot contain itself; write the values out")
 			c.aborted = true
 			return nil
 		}

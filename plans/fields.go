@@ -182,3 +182,6 @@ func walkStrings(v any, ptr string, fn func(ptr, s string)) {
 		}
 	}
 }
+
+// expressionHint is the hint of every expression error.
+const expressionHint = "expressions are expr-lang inside ${{ }} or a guard; the names in scope are live, params, steps and run, and strings are quoted"

@@ -195,3 +195,19 @@ func cmpOrdered[T int32 | int64 | byte | time.Duration](a, b T) int {
 	}
 	return 0
 }
+
+// keyExamples show how a key of each key type is written in a plan.
+var keyExamples = map[string]string{
+	KeyInt32: "100000", KeyInt64: "100000", KeyGUID: "0b0f6a2e-8c1d-4e2f-9a3b-5c6d7e8f9a0b",
+	KeyBinary: "0x0a1b", KeyDateTime: "2024-01-31T00:00:00Z", KeyTimeSpan: "36h",
+	KeyDateTimeOffset: "2024-01-31T08:00:00+02:00",
+}
+
+// KeyHint says how keys of keyType are written, for messages about a key
+// that is not valid.
+func KeyHint(keyType string) string {
+	if ex, ok := keyExamples[keyType]; ok {
+		return fmt.Sprintf("keys of keyType %s are written like %s; check low:, high: and key: against keyType", keyType, ex)
+	}
+	return "check the key against the layout's keyType"
+}

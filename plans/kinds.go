@@ -49,12 +49,12 @@ func (l *loader) instanceChange(doc *Document, spec obj) *InstanceChange {
 		c.Desired.ZoneRedundant = &zr
 	}
 	if inst.has("names") && inst.has("labels") {
-		l.diags.Errorf(inst.keyPos("labels"), "spec.instances: give either names: or labels:, not both")
+		l.diags.Errorf(inst.keyPos("labels"), "spec.instances: give either names: or labels:, not both").WithHint("names: picks instances by name; labels: picks them by their labels")
 	}
 	seen := map[string]int{}
 	for i, n := range c.Instances.Names {
 		if j, dup := seen[strings.ToLower(n)]; dup {
-			l.diags.Errorf(inst.d.pos(inst.child("names")+"/"+strconv.Itoa(i)), "instance %q is listed twice (also item %d)", n, j)
+			l.diags.Errorf(inst.d.pos(inst.child("names")+"/"+strconv.Itoa(i)), "instance %q is listed twice (also item %d)", n, j).WithHint("list each instance once")
 		}
 		seen[strings.ToLower(n)] = i
 	}
@@ -111,7 +111,7 @@ func (l *loader) shardMapRecovery(doc *Document, spec obj) *ShardMapRecovery {
 		}
 		k := strings.ToLower(ref.Server + "/" + ref.Database)
 		if line, dup := seen[k]; dup {
-			l.diags.Errorf(it.at(), "shard %s/%s is listed twice (first at line %d)", ref.Server, ref.Database, line)
+			l.diags.Errorf(it.at(), "shard %s/%s is listed twice (first at line %d)", ref.Server, ref.Database, line).WithHint("list each shard once")
 			continue
 		}
 		seen[k] = it.at().Line

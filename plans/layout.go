@@ -73,7 +73,7 @@ func (l *loader) shards(s *ShardLayout, spec obj) {
 			namePos = it.pos("database")
 		}
 		if first, dup := byName[sh.Name]; dup {
-			l.diags.Errorf(namePos, "duplicate shard name %q (first defined at line %d)", sh.Name, first.at().Line)
+			l.diags.Errorf(namePos, "duplicate shard name %q (first defined at line %d)", sh.Name, first.at().Line).WithHint("shard names must be unique; rename one of them")
 			continue
 		}
 		loc := strings.ToLower(sh.Server) + "/" + strings.ToLower(sh.Database)
@@ -179,7 +179,7 @@ func (l *loader) key(s *ShardLayout, it obj, k string) (Key, bool) {
 	}
 	key, err := ParseKey(s.KeyType, text)
 	if err != nil {
-		it.errorf(k, "%s: %v", it.path(k), err)
+		it.errorf(k, "%s: %v", it.path(k), err).WithHint("%s", KeyHint(s.KeyType))
 		return Key{}, false
 	}
 	return key, true
@@ -247,7 +247,7 @@ func (l *loader) ranges(s *ShardLayout, spec obj) {
 				l.diags.Errorf(later.it.at(), "range %s overlaps range %s (line %d)", rangeText(later.r), rangeText(earlier.r), earlier.r.Pos.Line).
 					WithHint("ranges must not overlap; every key maps to one shard")
 			} else if c := CompareKeys(cur.r.Low, *reach.r.High); c > 0 {
-				l.diags.Warnf(cur.it.at(), "keys [%s, %s) are not mapped to any shard", reach.r.High.Text, cur.r.Low.Text)
+				l.diags.Warnf(cur.it.at(), "keys [%s, %s) are not mapped to any shard", reach.r.High.Text, cur.r.Low.Text).WithHint("keys in a gap have no shard: extend a neighbouring range or add one if that is not meant")
 			}
 		}
 		if reach == nil || (reach.r.High != nil && (cur.r.High == nil || CompareKeys(*cur.r.High, *reach.r.High) > 0)) {

@@ -119,7 +119,7 @@ func isYAML(path string) bool {
 func (l *loader) collect(path string) {
 	st, err := os.Stat(path)
 	if err != nil {
-		l.diags.Errorf(diag.Pos{File: path}, "cannot read: %s", unwrapPathError(err))
+		l.diags.Errorf(diag.Pos{File: path}, "cannot read: %s", unwrapPathError(err)).WithHint("check the path and its permissions")
 		return
 	}
 	if !st.IsDir() {
@@ -129,7 +129,7 @@ func (l *loader) collect(path string) {
 	var found []string
 	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			l.diags.Errorf(diag.Pos{File: p}, "cannot read: %s", unwrapPathError(err))
+			l.diags.Errorf(diag.Pos{File: p}, "cannot read: %s", unwrapPathError(err)).WithHint("check the path and its permissions")
 			return nil
 		}
 		if d.IsDir() {
@@ -144,10 +144,10 @@ func (l *loader) collect(path string) {
 		return nil
 	})
 	if err != nil {
-		l.diags.Errorf(diag.Pos{File: path}, "cannot read: %s", unwrapPathError(err))
+		l.diags.Errorf(diag.Pos{File: path}, "cannot read: %s", unwrapPathError(err)).WithHint("check the path and its permissions")
 	}
 	if len(found) == 0 {
-		l.diags.Warnf(diag.Pos{File: path}, "no *.yaml or *.yml files in this folder")
+		l.diags.Warnf(diag.Pos{File: path}, "no *.yaml or *.yml files in this folder").WithHint("plan files end in .yaml or .yml; pass a file or another folder")
 	}
 	sort.Strings(found)
 	for _, p := range found {
@@ -221,7 +221,7 @@ func (l *loader) fileData(display, key string, data []byte) *parsedFile {
 	before := len(l.diags)
 	raws := decodeYAML(display, data, &l.diags)
 	if len(raws) == 0 && len(l.diags) == before {
-		l.diags.Warnf(diag.Pos{File: display}, "file holds no YAML documents")
+		l.diags.Warnf(diag.Pos{File: display}, "file holds no YAML documents").WithHint("a plan file holds at least one document with apiVersion, kind, metadata and spec")
 	}
 	for _, raw := range raws {
 		if doc := l.document(raw); doc != nil {
@@ -237,7 +237,7 @@ func (l *loader) fileData(display, key string, data []byte) *parsedFile {
 func (l *loader) document(raw *rawDoc) *Document {
 	m, ok := raw.value.(map[string]any)
 	if !ok {
-		l.diags.Errorf(raw.pos(""), "a plan document must be a mapping with apiVersion, kind, metadata and spec")
+		l.diags.Errorf(raw.pos(""), "a plan document must be a mapping with apiVersion, kind, metadata and spec").WithHint("start the document with apiVersion: fleetplan/v1 and kind: (one of %s)", strings.Join(Kinds, ", "))
 		return nil
 	}
 	before := len(l.diags.Errors())

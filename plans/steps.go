@@ -52,7 +52,7 @@ func (l *loader) parseStep(it obj) *stepDraft {
 	if w := it.obj("wait"); w.m != nil {
 		sp.Wait = &WaitSpec{Timeout: w.duration("timeout"), Interval: w.duration("interval")}
 		if sp.Guard == nil {
-			l.diags.Errorf(it.keyPos("wait"), "step %q: wait: polls the guard, but the step has no guard", id)
+			l.diags.Errorf(it.keyPos("wait"), "step %q: wait: polls the guard, but the step has no guard", id).WithHint("add a guard: expression for wait: to poll, or remove wait:")
 		}
 	}
 	sp.Retry = retrySpec(it.obj("retry"))
@@ -75,7 +75,7 @@ func (l *loader) parseStep(it obj) *stepDraft {
 				WithHint("action names what the step does (like database.set-read-only); uses runs a template")
 		}
 	case sp.Action != "" && d.uses != "":
-		l.diags.Errorf(it.keyPos("uses"), "step %q has both action: and uses:; give one", id)
+		l.diags.Errorf(it.keyPos("uses"), "step %q has both action: and uses:; give one", id).WithHint("action: runs one action; uses: runs a template; keep one of them")
 	case d.uses != "":
 		for k := range it.m {
 			if !usesOnlyFields[k] {
@@ -117,7 +117,7 @@ func (l *loader) checkStepGraph(drafts []*stepDraft) {
 			continue
 		}
 		if first, dup := byID[id]; dup {
-			l.diags.Errorf(d.o.pos("id"), "duplicate step id %q (first defined at line %d)", id, first.o.pos("id").Line)
+			l.diags.Errorf(d.o.pos("id"), "duplicate step id %q (first defined at line %d)", id, first.o.pos("id").Line).WithHint("step ids must be unique in a plan; rename one of them")
 			continue
 		}
 		byID[id] = d
@@ -128,13 +128,15 @@ func (l *loader) checkStepGraph(drafts []*stepDraft) {
 			pos := d.o.d.pos(fmt.Sprintf("%s/%d", d.o.child("needs"), i))
 			switch _, ok := byID[n]; {
 			case n == d.spec.ID:
-				l.diags.Errorf(pos, "step %q needs itself", n)
+				l.diags.Errorf(pos, "step %q needs itself", n).WithHint("remove %q from its own needs", n)
 			case !ok:
 				e := l.diags.Errorf(pos, "step %q needs unknown step %q", d.spec.ID, n)
 				if sug := schema.Suggest(n, ids); sug != "" {
 					e.WithHint("did you mean %q?", sug)
 				} else if len(ids) > 0 {
 					e.WithHint("steps: %s", strings.Join(ids, ", "))
+				} else {
+					e.WithHint("needs names the ids of other steps of this plan")
 				}
 			}
 		}
@@ -209,11 +211,11 @@ func (l *loader) stepSource(doc *Document, spec obj, required bool) {
 	hasUses, hasSteps := spec.has("uses"), spec.has("steps")
 	switch {
 	case hasUses && hasSteps:
-		l.diags.Errorf(spec.keyPos("steps"), "give either uses: (a template) or steps:, not both")
+		l.diags.Errorf(spec.keyPos("steps"), "give either uses: (a template) or steps:, not both").WithHint("a template brings its own steps; remove steps: or uses:")
 	case !hasUses && !hasSteps && required && spec.m != nil:
-		l.diags.Errorf(spec.selfKeyPos(), "missing steps: give uses: (a template, with with: for its parameters) or steps:")
+		l.diags.Errorf(spec.selfKeyPos(), "missing steps: give uses: (a template, with with: for its parameters) or steps:").WithHint("for example uses: builtin:geo-rolling-upgrade-single-region (see fleetplan templates), or steps: [{id, action, with}]")
 	case spec.has("with") && !hasUses:
-		l.diags.Errorf(spec.keyPos("with"), "with: passes parameters to a template, but there is no uses:")
+		l.diags.Errorf(spec.keyPos("with"), "with: passes parameters to a template, but there is no uses:").WithHint("add uses: naming the template, or remove with:")
 	}
 	spec.compileInterps(spec.child("with"), spec.m["with"])
 	p := &pendingExpansion{doc: doc, spec: spec}

@@ -207,12 +207,13 @@ func (s *Schema) describeLeaf(diags *diag.List, e *jsonschema.ValidationError, v
 		if desc, ok := parent["description"].(string); ok {
 			msg += ": " + desc
 		}
-		diags.Errorf(loc.keyOrValue(ptr), "%s", msg)
+		diags.Errorf(loc.keyOrValue(ptr), "%s", msg).WithHint("rename %q; `fleetplan schema KIND` shows what names may hold", name)
 		return
 	}
 	if e.Message == "not allowed" { // a false schema: the field is forbidden in this context
 		name := Unescape(lastSegment(ptr))
-		diags.Errorf(loc.keyOrValue(ptr), "field %q is not allowed%s", name, n.where(parentPtr(ptr)))
+		diags.Errorf(loc.keyOrValue(ptr), "field %q is not allowed%s", name, n.where(parentPtr(ptr))).
+			WithHint("remove %q: it does not apply here", name)
 		return
 	}
 	switch lastSegment(e.KeywordLocation) {
@@ -233,10 +234,12 @@ func (s *Schema) describeLeaf(diags *diag.List, e *jsonschema.ValidationError, v
 				d.WithHint("did you mean %q?", sug)
 			} else if len(allowed) > 0 {
 				d.WithHint("known fields: %s", strings.Join(allowed, ", "))
+			} else {
+				d.WithHint("remove %q: this mapping takes no fields of its own", k)
 			}
 		}
 		if len(extra) == 0 {
-			diags.Errorf(loc.keyOrValue(ptr), "%s", n.prefixed(ptr, e.Message))
+			diags.Errorf(loc.keyOrValue(ptr), "%s", n.prefixed(ptr, e.Message)).WithHint("%s", s.hint())
 		}
 	case "required":
 		obj, _ := value.(map[string]any)
@@ -245,18 +248,19 @@ func (s *Schema) describeLeaf(diags *diag.List, e *jsonschema.ValidationError, v
 		for _, r := range req {
 			name, _ := r.(string)
 			if _, ok := obj[name]; !ok {
-				diags.Errorf(loc.keyOrValue(ptr), "missing field %q%s", name, n.where(ptr))
+				diags.Errorf(loc.keyOrValue(ptr), "missing field %q%s", name, n.where(ptr)).WithHint("%s", s.missingHint(parent, name))
 				missing++
 			}
 		}
 		if missing == 0 {
-			diags.Errorf(loc.keyOrValue(ptr), "%s", n.prefixed(ptr, e.Message))
+			diags.Errorf(loc.keyOrValue(ptr), "%s", n.prefixed(ptr, e.Message)).WithHint("%s", s.hint())
 		}
 	case "type":
 		msg := strings.Replace(e.Message, ", but got ", ", got ", 1)
-		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, msg))
+		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, msg)).WithHint("%s", typeHint(parent, value))
 	case "const":
-		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, fmt.Sprintf("must be %s, got %s", jsonText(parent["const"]), jsonText(value))))
+		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, fmt.Sprintf("must be %s, got %s", jsonText(parent["const"]), jsonText(value)))).
+			WithHint("write %s", jsonText(parent["const"]))
 	case "enum":
 		opts, _ := parent["enum"].([]any)
 		var names []string
@@ -275,18 +279,22 @@ func (s *Schema) describeLeaf(diags *diag.List, e *jsonschema.ValidationError, v
 				d.WithHint("did you mean %q?", sug)
 			}
 		}
+		if d.Hint == "" {
+			d.WithHint("use one of %s", strings.Join(names, ", "))
+		}
 	case "pattern", "format":
 		if desc, ok := parent["description"].(string); ok {
-			diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, fmt.Sprintf("%s is not valid: %s", jsonText(value), desc)))
+			diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, fmt.Sprintf("%s is not valid: %s", jsonText(value), desc))).
+				WithHint("%s", s.hint())
 			return
 		}
-		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, fmt.Sprintf("%s %s", jsonText(value), e.Message)))
+		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, fmt.Sprintf("%s %s", jsonText(value), e.Message))).WithHint("%s", s.hint())
 	case "minLength":
 		if least, _ := parent["minLength"].(float64); least == 1 {
-			diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, "must not be empty"))
+			diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, "must not be empty")).WithHint("write a value, or leave the field out if it is optional")
 			return
 		}
-		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, strings.Replace(e.Message, ", but got ", ", got ", 1)))
+		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, strings.Replace(e.Message, ", but got ", ", got ", 1))).WithHint("write a longer value")
 	case "minItems", "minProperties":
 		kw := lastSegment(e.KeywordLocation)
 		least, _ := parent[kw].(float64)
@@ -295,17 +303,64 @@ func (s *Schema) describeLeaf(diags *diag.List, e *jsonschema.ValidationError, v
 			unit = "fields"
 		}
 		if least == 1 {
-			diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, "must not be empty"))
+			diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, "must not be empty")).WithHint("add at least one, or leave the field out if it is optional")
 			return
 		}
-		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, fmt.Sprintf("needs at least %v %s", least, unit)))
+		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, fmt.Sprintf("needs at least %v %s", least, unit))).WithHint("add %s", unit)
 	case "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum":
-		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, strings.Replace(e.Message, " but found ", ", got ", 1)))
+		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, strings.Replace(e.Message, " but found ", ", got ", 1))).
+			WithHint("use a value in the allowed range")
 	case "multipleOf":
-		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, fmt.Sprintf("must be a multiple of %v, got %s", parent["multipleOf"], jsonText(value))))
+		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, fmt.Sprintf("must be a multiple of %v, got %s", parent["multipleOf"], jsonText(value)))).
+			WithHint("use a multiple of %v", parent["multipleOf"])
 	default:
-		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, e.Message))
+		diags.Errorf(loc.at(ptr), "%s", n.prefixed(ptr, e.Message)).WithHint("%s", s.hint())
 	}
+}
+
+// hint is the hint of schema messages that have no more precise one.
+func (s *Schema) hint() string {
+	if s.name == "" {
+		return "the template's parameters: schema says what each parameter takes"
+	}
+	return fmt.Sprintf("`fleetplan schema %s` prints what every field takes", s.name)
+}
+
+// missingHint says what a missing required field is, from its description.
+func (s *Schema) missingHint(parent map[string]any, name string) string {
+	props, _ := parent["properties"].(map[string]any)
+	p, _ := props[name].(map[string]any)
+	if desc, ok := p["description"].(string); ok && desc != "" {
+		return fmt.Sprintf("add %s: (%s)", name, desc)
+	}
+	return fmt.Sprintf("add %s: here; %s", name, s.hint())
+}
+
+// typeHint says how to write a value of the expected type.
+func typeHint(parent map[string]any, value any) string {
+	want := fmt.Sprint(parent["type"])
+	switch {
+	case strings.Contains(want, "string") && value != nil:
+		if _, isMap := value.(map[string]any); !isMap {
+			if _, isList := value.([]any); !isList {
+				return "quote the value to make it a string"
+			}
+		}
+	case strings.Contains(want, "integer") || strings.Contains(want, "number"):
+		if _, isStr := value.(string); isStr {
+			return "write a number without quotes"
+		}
+	case strings.Contains(want, "array"):
+		return "write a list: [a, b] or one \"- item\" per line"
+	case strings.Contains(want, "object"):
+		return "write a mapping: {key: value} or one \"key: value\" per line"
+	case strings.Contains(want, "boolean"):
+		return "write true or false, without quotes"
+	}
+	if desc, ok := parent["description"].(string); ok && desc != "" {
+		return desc
+	}
+	return "write a value of type " + strings.Trim(want, "[]")
 }
 
 func parentPtr(ptr string) string {

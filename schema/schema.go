@@ -29,6 +29,7 @@ const ConfigKind = "config"
 // Schema is a compiled JSON Schema plus its source documents, which are used
 // to turn validation errors into human messages. Safe for concurrent use.
 type Schema struct {
+	name string // the kind, or "config"; empty for template parameters
 	s    *jsonschema.Schema
 	root any            // the schema's own document
 	docs map[string]any // resource URL -> decoded JSON, for every document it refers to
@@ -92,7 +93,7 @@ func (e *embedded) load() error {
 		if err != nil {
 			return fmt.Errorf("schema %s: %w", file, err)
 		}
-		e.schemas[strings.ToLower(name)] = &Schema{s: s, root: e.docs[e.ids[file]], docs: e.docs}
+		e.schemas[strings.ToLower(name)] = &Schema{name: name, s: s, root: e.docs[e.ids[file]], docs: e.docs}
 	}
 	sort.SliceStable(e.names, func(i, j int) bool { return e.names[j] == ConfigKind && e.names[i] != ConfigKind })
 	return nil
@@ -194,12 +195,12 @@ func Compile(raw any, loc Locator) (*Schema, diag.List) {
 	var diags diag.List
 	b, err := json.Marshal(raw)
 	if err != nil {
-		diags.Errorf(loc.at(""), "parameters is not a valid JSON Schema: %v", err)
+		diags.Errorf(loc.at(""), "parameters is not a valid JSON Schema: %v", err).WithHint("parameters is a JSON Schema written in YAML: {type: object, properties: {...}}")
 		return nil, diags
 	}
 	c := newCompiler()
 	if err := c.AddResource(userSchemaURL, bytes.NewReader(b)); err != nil {
-		diags.Errorf(loc.at(""), "parameters is not a valid JSON Schema: %v", err)
+		diags.Errorf(loc.at(""), "parameters is not a valid JSON Schema: %v", err).WithHint("parameters is a JSON Schema written in YAML: {type: object, properties: {...}}")
 		return nil, diags
 	}
 	s, err := c.Compile(userSchemaURL)
@@ -215,7 +216,7 @@ func Compile(raw any, loc Locator) (*Schema, diag.List) {
 				return nil, diags
 			}
 		}
-		diags.Errorf(loc.at(""), "parameters is not a valid JSON Schema: %s", strings.TrimPrefix(err.Error(), "jsonschema: "))
+		diags.Errorf(loc.at(""), "parameters is not a valid JSON Schema: %s", strings.TrimPrefix(err.Error(), "jsonschema: ")).WithHint("parameters is a JSON Schema written in YAML: {type: object, properties: {...}}")
 		return nil, diags
 	}
 	var doc any
@@ -231,7 +232,7 @@ func (s *Schema) Validate(v any, loc Locator, root string) (diags diag.List) {
 	defer func() {
 		if r := recover(); r != nil {
 			diags = nil
-			diags.Errorf(loc.at(""), "cannot validate: %v", r)
+			diags.Errorf(loc.at(""), "cannot validate: %v", r).WithHint("this is a bug in fleetplan; please report it with the plan file")
 		}
 	}()
 	err := s.s.Validate(v)
@@ -240,7 +241,7 @@ func (s *Schema) Validate(v any, loc Locator, root string) (diags diag.List) {
 	}
 	ve, ok := err.(*jsonschema.ValidationError)
 	if !ok {
-		diags.Errorf(loc.at(""), "cannot validate: %v", err)
+		diags.Errorf(loc.at(""), "cannot validate: %v", err).WithHint("this is a bug in fleetplan; please report it with the plan file")
 		return diags
 	}
 	return s.describe(ve, v, loc, root)

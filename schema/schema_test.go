@@ -56,6 +56,12 @@ func TestValidateMessages(t *testing.T) {
 			tc.edit(m)
 			var got []string
 			for _, d := range s.Validate(m, fakeLoc, "") {
+				if d.Hint == "" {
+					t.Errorf("no hint: %s", d)
+				}
+				if !strings.Contains(strings.Join(tc.want, "\n"), "(hint:") {
+					d.Hint = "" // these cases compare messages; hints are worded in describe.go
+				}
 				got = append(got, d.String())
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -84,6 +90,12 @@ func TestConfigDriverRules(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var got []string
 			for _, d := range s.Validate(map[string]any{"targets": map[string]any{"t": tc.target}}, fakeLoc, "") {
+				if d.Hint == "" {
+					t.Errorf("no hint: %s", d)
+				}
+				if !strings.Contains(strings.Join(tc.want, "\n"), "(hint:") {
+					d.Hint = "" // these cases compare messages; hints are worded in describe.go
+				}
 				got = append(got, d.String())
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {

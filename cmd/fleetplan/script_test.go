@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/rogpeppe/go-internal/txtar"
 )
 
 var updateScripts = flag.Bool("update", false, "rewrite the expected output of testscript files")
@@ -113,5 +115,34 @@ func unescape(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if err := os.WriteFile(ts.MkAbs(args[1]), []byte(out), 0o644); err != nil {
 		ts.Fatalf("unescape: %v", err)
+	}
+}
+
+// diagLine matches a diagnostic printed by fleetplan: path:line[:col]: message.
+var diagLine = regexp.MustCompile(`^\S+\.ya?ml:\d+(:\d+)?: `)
+
+// TestScriptMessagesHaveHints reads the expected output of every CLI script
+// and fails on a diagnostic without a hint, so every class of message a user
+// can get from a plan file says what to do about it.
+func TestScriptMessagesHaveHints(t *testing.T) {
+	paths, err := filepath.Glob("../../test/testdata/script/*.txtar")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	for _, p := range paths {
+		ar, err := txtar.ParseFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range ar.Files {
+			if !strings.HasPrefix(f.Name, "want") {
+				continue
+			}
+			for _, line := range strings.Split(string(f.Data), "\n") {
+				if diagLine.MatchString(line) && !strings.Contains(line, " (hint: ") {
+					t.Errorf("%s (%s): no hint: %s", filepath.Base(p), f.Name, line)
+				}
+			}
+		}
 	}
 }
