@@ -221,7 +221,7 @@ func (l *loader) fileData(display, key string, data []byte) *parsedFile {
 	before := len(l.diags)
 	raws := decodeYAML(display, data, &l.diags)
 	if len(raws) == 0 && len(l.diags) == before {
-		l.diags.Warnf(diag.Pos{File: display}, "file holds no YAML documents").WithHint("a plan file holds at least one document with apiVersion, kind, metadata and spec")
+		l.diags.Warnf(diag.Pos{File: display, Line: 1, Col: 1}, "file holds no YAML documents").WithHint("a plan file holds at least one document with apiVersion, kind, metadata and spec")
 	}
 	for _, raw := range raws {
 		if doc := l.document(raw); doc != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/google/go-cmp/cmp"
+	"github.com/rogpeppe/go-internal/txtar"
 )
 
 // writeFiles creates files under a temp folder and returns the folder.
@@ -337,21 +338,60 @@ func TestExamplesValidate(t *testing.T) {
 	}
 }
 
+// FuzzDecode loads a folder holding a fuzzed plan file and a fuzzed
+// fleetplan.yaml (decode, schema, the checks of each kind, templates,
+// config) and checks that nothing panics and that every diagnostic has a
+// position in its file and a hint. The CLI scripts' plans are the seeds.
 func FuzzDecode(f *testing.F) {
+	config := "targets:\n  local: {driver: local, path: fleet}\n"
 	for _, s := range []string{
 		"apiVersion: fleetplan/v1\nkind: ShardLayout\nmetadata: {name: x}\nspec: {target: a}\n",
 		"a: &a [1]\nb: *a\n", "- [", "\t- a", "{a: 1, a: 2}", "<<: {a: 1}", "---\n---\n", "? [a]\n: b\n",
+		"a: \xff\n", "\xff\xfea\x00", "a:\r\n  b: c: d\r\n", "\ufeffa: [1", "a: 1\x00",
 	} {
-		f.Add([]byte(s))
+		f.Add([]byte(s), []byte(config))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) > 1<<16 {
+	scripts, _ := filepath.Glob("../test/testdata/script/*.txtar")
+	for _, p := range scripts {
+		ar, err := txtar.ParseFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		plan, cfg := []byte(nil), []byte(config)
+		for _, file := range ar.Files {
+			switch file.Name {
+			case "plan.yaml":
+				plan = file.Data
+			case "fleetplan.yaml":
+				cfg = file.Data
+			}
+		}
+		if plan != nil {
+			f.Add(plan, cfg)
+		}
+	}
+	f.Fuzz(func(t *testing.T, plan, cfg []byte) {
+		if len(plan) > 1<<16 || len(cfg) > 1<<14 {
 			return
 		}
-		var diags diag.List
-		for _, d := range decodeYAML("f.yaml", data, &diags) {
-			l := newLoader(Options{})
-			l.document(d)
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "plan.yaml"), plan, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "fleetplan.yaml"), cfg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, diags := Load(dir)
+		for _, d := range diags {
+			if strings.HasSuffix(d.Pos.File, ".yaml") && (d.Pos.Line < 1 || d.Pos.Col < 1) {
+				t.Errorf("no line and column: %s", d)
+			}
+			if d.Pos.File == "" {
+				t.Errorf("no file: %s", d)
+			}
+			if d.Hint == "" {
+				t.Errorf("no hint: %s", d)
+			}
 		}
 	})
 }
