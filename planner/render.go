@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Formats the renderers understand.
@@ -134,20 +136,23 @@ func RenderText(w io.Writer, g *Graph) error {
 		}
 	}
 	fmt.Fprintf(&b, "\nSteps (%d):\n", len(g.Steps))
+	// Plain string writes: a layout of 100,000 ranges is as many steps.
 	for i, s := range g.topo() {
-		fmt.Fprintf(&b, "  %2d. %-32s %s", i+1, s.ID, s.Action)
+		n := strconv.Itoa(i + 1)
+		b.WriteString("  " + strings.Repeat(" ", max(0, 2-len(n))) + n + ". ")
+		b.WriteString(s.ID + strings.Repeat(" ", max(0, 32-utf8.RuneCountInString(s.ID))) + " " + s.Action)
 		if est := formatEstimate(s.Estimate); est != "" {
-			fmt.Fprintf(&b, "  [%s]", est)
+			b.WriteString("  [" + est + "]")
 		}
 		b.WriteString("\n")
 		if s.Title != "" {
-			fmt.Fprintf(&b, "      %s\n", s.Title)
+			b.WriteString("      " + s.Title + "\n")
 		}
 		if len(s.Needs) > 0 {
-			fmt.Fprintf(&b, "      needs: %s\n", strings.Join(s.Needs, ", "))
+			b.WriteString("      needs: " + strings.Join(s.Needs, ", ") + "\n")
 		}
 		if s.Guard != nil {
-			fmt.Fprintf(&b, "      guard: %s\n", guardText(s.Guard))
+			b.WriteString("      guard: " + guardText(s.Guard) + "\n")
 		}
 		if s.Approval {
 			b.WriteString("      approval: required before this step\n")
@@ -156,7 +161,7 @@ func RenderText(w io.Writer, g *Graph) error {
 			b.WriteString("      touches production\n")
 		}
 		if s.Rollback != nil {
-			fmt.Fprintf(&b, "      rollback: %s\n", s.Rollback.Action)
+			b.WriteString("      rollback: " + s.Rollback.Action + "\n")
 		}
 	}
 	writeSafetyText(&b, g)
