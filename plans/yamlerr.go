@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -91,7 +92,15 @@ func yamlProblem(err error) string {
 // place of the mistake, with a hint for its class.
 func reportYAMLError(file string, data []byte, err error, diags *diag.List) {
 	problem := yamlProblem(err)
-	off := problemOffset(data, problem)
+	if strings.HasPrefix(problem, "did not find expected ',' or") {
+		// An unclosed bracket: report where it opens. Bisection cannot find
+		// it, since any prefix that ends inside brackets fails this way.
+		if open := openBracket(data, yamlLine(err)); open >= 0 {
+			diags.Errorf(offsetPos(file, data, open), "invalid YAML: %s", problem).WithHint("%s", yamlHint(problem))
+			return
+		}
+	}
+	off := locateProblem(data, problem, yamlLine(err))
 	pos := offsetPos(file, data, off)
 	lineStart := bytes.LastIndexByte(data[:off], '\n') + 1
 	indent := lineStart
@@ -103,13 +112,7 @@ func reportYAMLError(file string, data []byte, err error, diags *diag.List) {
 			WithHint("YAML indents with spaces only; replace the tab with spaces")
 		return
 	}
-	switch {
-	case strings.HasPrefix(problem, "did not find expected ',' or"):
-		// The mistake is an unclosed bracket: report where it opens.
-		if open := unclosedBracket(data[:off]); open >= 0 {
-			pos = offsetPos(file, data, open)
-		}
-	case problem == "did not find expected key" || problem == "did not find expected '-' indicator":
+	if problem == "did not find expected key" || problem == "did not find expected '-' indicator" {
 		// A line at the wrong indentation: report its first character.
 		if indent < len(data) && indent <= off {
 			pos = offsetPos(file, data, indent)
@@ -118,19 +121,121 @@ func reportYAMLError(file string, data []byte, err error, diags *diag.List) {
 	diags.Errorf(pos, "invalid YAML: %s", problem).WithHint("%s", yamlHint(problem))
 }
 
+// yamlLine is the line yaml.v3 gives for an error (0 when none).
+func yamlLine(err error) int {
+	if m := yamlErrRE.FindStringSubmatch(err.Error()); m != nil && m[1] != "" {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
+}
+
+// Files above windowedSize are searched in a window of lines around the line
+// yaml.v3 names, not whole: each probe parses a prefix, and a few dozen
+// parses of a 4 MB file take seconds.
+const (
+	windowedSize  = 256 << 10
+	windowBefore  = 200 // lines
+	windowAfter   = 200
+	windowMinimum = 2
+)
+
+// locateProblem returns the offset of the mistake that makes data fail with
+// problem; line is yaml.v3's line for it (of the enclosing construct).
+func locateProblem(data []byte, problem string, line int) int {
+	if len(data) <= windowedSize || line == 0 {
+		return problemOffset(data, problem)
+	}
+	// Cut lines [first, last) out of the file, take away the indentation
+	// they share, and search there, if they fail the same way on their own.
+	starts := lineStarts(data)
+	first := max(line-1-windowBefore, 1)
+	last := min(line+windowAfter, len(starts))
+	lineAt := func(i int) []byte { // 1-based, without its line break
+		end := len(data)
+		if i < len(starts) {
+			end = starts[i] - 1
+		}
+		return data[starts[i-1]:end]
+	}
+	indent := -1
+	for i := first; i <= last; i++ {
+		l := lineAt(i)
+		n := len(l) - len(bytes.TrimLeft(l, " "))
+		if len(bytes.TrimSpace(l)) > 0 && (indent < 0 || n < indent) {
+			indent = n
+		}
+	}
+	if indent < 0 || last-first < windowMinimum {
+		return problemOffset(data, problem)
+	}
+	var window []byte
+	for i := first; i <= last; i++ {
+		l := lineAt(i)
+		window = append(window, l[min(indent, len(l)-len(bytes.TrimLeft(l, " "))):]...)
+		window = append(window, '\n')
+	}
+	err := parseAll(window)
+	if err == nil || yamlProblem(err) != problem {
+		// The window alone does not fail this way: search the whole file
+		// from yaml.v3's line on, in growing steps.
+		return problemOffsetFrom(data, problem, starts[max(min(line-1, len(starts)), 1)-1])
+	}
+	woff := problemOffset(window, problem)
+	wline := bytes.Count(window[:woff], []byte{'\n'})
+	wcol := woff - (bytes.LastIndexByte(window[:woff], '\n') + 1)
+	l := lineAt(first + wline)
+	cut := min(indent, len(l)-len(bytes.TrimLeft(l, " ")))
+	return starts[first+wline-1] + cut + wcol
+}
+
+// lineStarts is the offset of the start of every line.
+func lineStarts(data []byte) []int {
+	starts := []int{0}
+	for i, c := range data {
+		if c == '\n' && i+1 <= len(data) {
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
+}
+
 // problemOffset finds the byte where YAML parsing fails with problem: the
 // shortest prefix of data that fails the same way, by bisection (a few dozen
 // parses, only once a file is known to be broken). It returns the offset of
 // the last character of that prefix.
 func problemOffset(data []byte, problem string) int {
-	fails := func(k int) bool {
-		err := parseAll(data[:k])
-		return err != nil && yamlProblem(err) == problem
-	}
-	lo, hi := 0, len(data) // prefix lo does not fail this way; prefix hi does
-	if !fails(hi) {
+	if !failsAs(data, problem) {
 		return 0
 	}
+	return bisect(data, problem, 0, len(data))
+}
+
+func failsAs(data []byte, problem string) bool {
+	err := parseAll(data)
+	return err != nil && yamlProblem(err) == problem
+}
+
+// problemOffsetFrom is problemOffset for a mistake at or after from: it
+// probes prefixes ending 64, 128, 256, ... bytes after from, then bisects.
+func problemOffsetFrom(data []byte, problem string, from int) int {
+	lo := from
+	for step := 64; ; step *= 2 {
+		hi := min(from+step, len(data))
+		if failsAs(data[:hi], problem) {
+			return bisect(data, problem, lo, hi)
+		}
+		if hi == len(data) {
+			return from
+		}
+		lo = hi
+	}
+}
+
+// bisect narrows lo (a prefix that does not fail as problem) and hi (one
+// that does) to one character and returns its offset.
+func bisect(data []byte, problem string, lo, hi int) int {
+	fails := func(k int) bool { return failsAs(data[:k], problem) }
 	for hi-lo > 1 {
 		mid := (lo + hi) / 2
 		for mid > lo+1 && !utf8.RuneStart(data[mid]) {
@@ -164,8 +269,31 @@ func parseAll(data []byte) error {
 	}
 }
 
+// openBracket finds the bracket a flow collection error is about. yaml.v3
+// names the line before the bracket's (or, on the first line, the line of
+// the problem), so the lines after, at and before that line are tried, and
+// on the first line the problem's: the innermost bracket open at the end of
+// that line and opened on it. It returns -1 when there is none.
+func openBracket(data []byte, line int) int {
+	starts := lineStarts(data)
+	for _, l := range []int{line + 1, line, 1} {
+		if l < 1 || l > len(starts) {
+			continue
+		}
+		end := len(data)
+		if l < len(starts) {
+			end = starts[l]
+		}
+		if open := unclosedBracket(data[:end]); open >= starts[l-1] {
+			return open
+		}
+	}
+	return -1
+}
+
 // unclosedBracket returns the offset of the innermost flow bracket ([ or {)
 // still open at the end of data, skipping quoted text and comments, or -1.
+// A closing bracket of the other kind closes nothing.
 func unclosedBracket(data []byte) int {
 	var open []int
 	for i := 0; i < len(data); i++ {
@@ -173,8 +301,8 @@ func unclosedBracket(data []byte) int {
 		case '[', '{':
 			open = append(open, i)
 		case ']', '}':
-			if len(open) > 0 {
-				open = open[:len(open)-1]
+			if n := len(open); n > 0 && data[open[n-1]] == c-2 {
+				open = open[:n-1]
 			}
 		case '\'', '"':
 			if i > 0 && !bytes.ContainsRune([]byte(" \t\n[{,:"), rune(data[i-1])) {
