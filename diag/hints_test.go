@@ -40,8 +40,9 @@ func TestEveryDiagnosticHasAHint(t *testing.T) {
 		t.Fatal(err)
 	}
 	makers := findMakers(files)
+	finishers := findFinishers(files)
 	for _, f := range files {
-		for _, p := range hintless(f, makers) {
+		for _, p := range hintless(f, makers, finishers) {
 			t.Errorf("%s: diagnostic without a hint: add .WithHint(...) saying what to do", fset.Position(p))
 		}
 	}
@@ -73,6 +74,36 @@ func findMakers(files []*ast.File) map[string]bool {
 	return makers
 }
 
+// findFinishers returns the functions that take a *Diagnostic and always
+// give it a hint (they call WithHint on it), like reportOutside.
+func findFinishers(files []*ast.File) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range files {
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Body == nil || fn.Recv != nil {
+				continue
+			}
+			for _, field := range fn.Type.Params.List {
+				star, ok := field.Type.(*ast.StarExpr)
+				if !ok || !isDiagnosticType(star.X) || len(field.Names) != 1 {
+					continue
+				}
+				param := field.Names[0].Name
+				ast.Inspect(fn.Body, func(n ast.Node) bool {
+					if sel, ok := n.(*ast.SelectorExpr); ok && (sel.Sel.Name == "WithHint" || sel.Sel.Name == "Hint") {
+						if id, ok := sel.X.(*ast.Ident); ok && id.Name == param {
+							out[fn.Name.Name] = true
+						}
+					}
+					return true
+				})
+			}
+		}
+	}
+	return out
+}
+
 // isMakerCall reports whether e is x.Errorf(pos, ...) and the like; fmt's,
 // testing's and errors' Errorf take a format string first and are skipped.
 func isMakerCall(e ast.Expr, makers map[string]bool) bool {
@@ -97,7 +128,7 @@ func isMakerCall(e ast.Expr, makers map[string]bool) bool {
 // hint. A maker call passes when it is chained with .WithHint or .Hint =,
 // when it is returned (its caller finishes it), or when its result is kept
 // in a variable that gets a hint in the same function.
-func hintless(f *ast.File, makers map[string]bool) []token.Pos {
+func hintless(f *ast.File, makers, finishers map[string]bool) []token.Pos {
 	var out []token.Pos
 	for _, decl := range f.Decls {
 		fn, ok := decl.(*ast.FuncDecl)
@@ -118,6 +149,12 @@ func hintless(f *ast.File, makers map[string]bool) []token.Pos {
 			case *ast.ReturnStmt:
 				for _, r := range x.Results {
 					finished[r] = true
+				}
+			case *ast.CallExpr:
+				if id, ok := x.Fun.(*ast.Ident); ok && finishers[id.Name] {
+					for _, a := range x.Args {
+						finished[a] = true
+					}
 				}
 			}
 			return true
@@ -150,8 +187,10 @@ func isWrapper(fn *ast.FuncDecl, call *ast.CallExpr, makers map[string]bool) boo
 	return makers[fn.Name.Name] && fn.Name.Name != "Errorf" && fn.Name.Name != "Warnf"
 }
 
-func isDiagnosticLit(c *ast.CompositeLit) bool {
-	switch t := c.Type.(type) {
+func isDiagnosticLit(c *ast.CompositeLit) bool { return isDiagnosticType(c.Type) }
+
+func isDiagnosticType(e ast.Expr) bool {
+	switch t := e.(type) {
 	case *ast.SelectorExpr:
 		return t.Sel.Name == "Diagnostic"
 	case *ast.Ident:

@@ -37,7 +37,7 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, target fleet.T
 		opt.Measured = measuredSteps(StateDir(doc.Config), doc.Metadata.Name)
 		if err := live.readKept(StateDir(doc.Config)); err != nil {
 			var diags diag.List
-			diags.Errorf(doc.Pos, "read earlier runs: %v", err)
+			diags.Errorf(doc.Pos, "read earlier runs: %v", err).WithHint("check that .fleetplan/runs beside fleetplan.yaml is readable; fleetplan runs lists the runs")
 			return nil, diags
 		}
 	}

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -645,7 +646,7 @@ func (b *layoutBuilder) pieces(live []fleet.Mapping, desired []*desiredRange) []
 func (b *layoutBuilder) keyRange(min, max []byte) fleet.KeyRange {
 	r, err := shardkey.Range(b.kt, min, max)
 	if err != nil {
-		b.diags.Errorf(b.mapPos(), "key range %s: %v", b.rangeText(min, max), err)
+		b.diags.Errorf(b.mapPos(), "key range %s: %v", b.rangeText(min, max), err).WithHint("%s", plans.KeyHint(b.spec.KeyType))
 	}
 	return r
 }
@@ -664,7 +665,8 @@ func (b *layoutBuilder) rows(loc fleet.Location, min, max []byte) (int64, map[st
 		}
 		n, err := b.live.Rows.CountRange(b.ctx, loc, fleet.BareTable(t.Table), t.KeyColumn, r)
 		if err != nil {
-			b.diags.Errorf(b.shardedTablePos(t.Table), "count rows of %s in %s on %s: %v", t.Table, b.rangeText(min, max), loc, err)
+			b.diags.Errorf(b.shardedTablePos(t.Table), "count rows of %s in %s on %s: %v", t.Table, b.rangeText(min, max), loc, err).
+				WithHint("%s", cmp.Or(fleet.HintOf(err), "check that the shard databases are reachable: fleetplan layout --target NAME"))
 			continue
 		}
 		per[t.Table] = n

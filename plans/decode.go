@@ -168,7 +168,10 @@ func (d *rawDoc) keyPos(ptr string) diag.Pos {
 
 // node returns the YAML value node at ptr, or nil.
 func (d *rawDoc) nodeAt(ptr string) *yaml.Node {
-	_, n, _ := d.resolve(ptr)
+	_, n, found := d.resolve(ptr)
+	if !found {
+		return nil
+	}
 	if n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}

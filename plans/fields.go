@@ -132,6 +132,8 @@ func (o obj) exprError(ptr string, what string, err error) {
 	d := o.diags.Errorf(o.exprPos(ptr, err), "%s: %v", what, err)
 	if h := expression.HintOf(err); h != "" {
 		d.WithHint("%s", h)
+	} else {
+		d.WithHint("%s", expressionHint)
 	}
 }
 

@@ -35,7 +35,9 @@ func reportOutside(d *diag.Diagnostic, err error) {
 	var outside *confine.Error
 	if errors.As(err, &outside) {
 		d.WithHint("%s", outside.Hint())
+		return
 	}
+	d.WithHint("paths are relative to the file that names them; check that the file exists")
 }
 
 // confinedFile resolves the path in field k of o (relative to the plan

@@ -92,9 +92,11 @@ func (s Ref) Resolve(roots confine.Roots, base string) (string, error) {
 var keyWords = []string{"password", "passwd", "pwd", "secret", "token", "connectionstring", "apikey", "accesskey",
 	"sastoken", "privatekey", "signingkey", "credential", "authorization"}
 
+// keySeparators are left out of a key before it is compared with keyWords.
 var keySeparators = strings.NewReplacer("_", "", "-", "", ".", "")
 
-// IsKey reports whether a mapping key names a credential.
+// IsKey reports whether a mapping key names a credential. It runs for every
+// string value of a plan, so it builds nothing per call.
 func IsKey(key string) bool {
 	k := strings.ToLower(keySeparators.Replace(key))
 	for _, w := range keyWords {
