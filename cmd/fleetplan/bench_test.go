@@ -22,7 +22,7 @@ func writeLayout100k(b *testing.B) string {
 	s.WriteString("  target: local\n  shardMap: CustomerMap\n  keyType: int64\n  schemaFile: schema.sql\n")
 	s.WriteString("  tables: {sharded: [{table: customers, key: id}]}\n  shards:\n")
 	for i := 0; i < shards; i++ {
-		fmt.Fprintf(&s, "  - {name: s%d, server: sql-1, database: s%d}\n", i, i)
+		fmt.Fprintf(&s, "  - {name: s%d, server: sql-1, database: s%d, createServer: true}\n", i, i)
 	}
 	s.WriteString("  ranges:\n")
 	for i := 0; i < ranges; i++ {
