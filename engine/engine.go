@@ -481,8 +481,10 @@ func short(s string) string {
 	return s
 }
 
-// RunOptions builds runner options for a target.
-func RunOptions(cfg *plans.Config, target fleet.Target, g *planner.Graph, events runner.EventSink, command string) runner.Options {
-	return runner.Options{Dir: StateDir(cfg), Target: target, Parallel: max(g.Parallel, 1), Events: events,
+// RunOptions builds runner options for a target. The step limit is not
+// among them: it belongs to the graph, and the runner reads it from there
+// in every command that runs the graph.
+func RunOptions(cfg *plans.Config, target fleet.Target, events runner.EventSink, command string) runner.Options {
+	return runner.Options{Dir: StateDir(cfg), Target: target, Events: events,
 		Evaluator: &Evaluator{Target: target}, Command: command, Roots: cfg.Roots()}
 }

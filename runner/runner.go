@@ -32,7 +32,10 @@ type Options struct {
 	Dir string
 	// Target is the opened fleet the actions run against.
 	Target fleet.Target
-	// Parallel is how many steps may run at once (default 4).
+	// Parallel is how many steps may run at once when the graph sets no limit
+	// (default DefaultParallel). A graph's own limit (Graph.Parallel, kept in
+	// plan.json) always wins, so apply, resume and rollback of one run obey
+	// the same limit.
 	Parallel int
 	// Evaluator checks guards and resolves inputs (default Literal).
 	Evaluator Evaluator
@@ -88,6 +91,10 @@ func (e *RunError) Error() string {
 	}
 	return fmt.Sprintf("run %s ended %s: %s", e.RunID, e.Status, e.Reason)
 }
+
+// DefaultParallel is how many steps run at once when neither the graph nor
+// the options set a limit.
+const DefaultParallel = 4
 
 // cancelPoll is how often a running walk looks for a cancel request.
 const cancelPoll = 250 * time.Millisecond
@@ -265,7 +272,7 @@ func checkOptions(opt *Options) error {
 		return errors.New("runner: Options.Dir (the state directory) is required")
 	}
 	if opt.Parallel <= 0 {
-		opt.Parallel = 4
+		opt.Parallel = DefaultParallel
 	}
 	if opt.Evaluator == nil {
 		opt.Evaluator = Literal{}
@@ -436,6 +443,9 @@ type run struct {
 	baseDir string
 	index   map[string]int
 	ids     []string // step ids in graph order
+	// parallel is how many steps may run at once: the graph's limit, else
+	// Options.Parallel.
+	parallel int
 
 	kept []string // where this session's rollbacks set data aside
 
@@ -451,6 +461,10 @@ func newRun(g *planner.Graph, opt Options, id, dir, target string, actions map[s
 	}
 	if opt.Events != nil {
 		r.ev = &events{sink: opt.Events, run: id}
+	}
+	r.parallel = g.Parallel
+	if r.parallel <= 0 {
+		r.parallel = opt.Parallel
 	}
 	r.baseDir = opt.BaseDir
 	if r.baseDir == "" && g.Source != "" {
@@ -570,7 +584,7 @@ type msg struct {
 }
 
 // forward walks the graph: ready steps (all needs done) run in parallel up to
-// opt.Parallel. The scheduler is the only writer of the journal; it commits
+// the graph's limit (r.parallel). The scheduler is the only writer of the journal; it commits
 // once per turn, covering every step that finished since the last turn and
 // every step it is about to start (group commit). A step's "started" record
 // is durable before its action runs, and its "done" record before any
@@ -636,7 +650,7 @@ func (r *run) forward(ctx context.Context) phaseResult {
 			}
 		}
 	}()
-	msgs := make(chan msg, 2*r.opt.Parallel+16)
+	msgs := make(chan msg, 2*r.parallel+16)
 	inFlight := 0
 	var batch []msg
 
@@ -687,7 +701,7 @@ func (r *run) forward(ctx context.Context) phaseResult {
 			cancelSteps(errCancelRequested)
 		}
 		var launch []int
-		for stop == goOn && inFlight+len(launch) < r.opt.Parallel && len(ready) > 0 {
+		for stop == goOn && inFlight+len(launch) < r.parallel && len(ready) > 0 {
 			i := ready[0]
 			ready = ready[1:]
 			s := r.g.Steps[i]

@@ -898,3 +898,58 @@ func TestListAndNewest(t *testing.T) {
 		t.Fatalf("newest %s", id)
 	}
 }
+
+// TestGraphLimitOutlivesTheSession: the graph's step limit (kept in
+// plan.json) holds in every session of a run, whatever limit the options of
+// a later command ask for. Concurrency is read from the journal: steps
+// started and not yet finished at once.
+func TestGraphLimitOutlivesTheSession(t *testing.T) {
+	for _, limit := range []int{1, 2} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var calls atomic.Int64
+			fake := newFake(t, &fakeAction{apply: func(ctx context.Context, _ *steps.Env, _ steps.Inputs) (steps.Outputs, error) {
+				if calls.Add(1) == 1 {
+					cancel() // the first session stops inside its first step
+					<-ctx.Done()
+					return nil, ctx.Err()
+				}
+				return nil, nil
+			}})
+			var ss []*planner.Step
+			for i := range 8 {
+				ss = append(ss, st(fmt.Sprintf("s%d", i), fake))
+			}
+			g := graph(ss...)
+			g.Parallel = limit
+			o := opts(t)
+			o.Parallel = 8
+			res, err := Start(ctx, g, o)
+			if res == nil || res.Status != StatusInterrupted || err == nil {
+				t.Fatalf("first session: %v %+v", err, res)
+			}
+			if res, err = Resume(context.Background(), res.RunID, o); err != nil || res.Status != StatusDone {
+				t.Fatalf("resume: %v %+v", err, res)
+			}
+			var peaks []int
+			running := map[string]bool{}
+			for _, rec := range journalOf(t, o.Dir, res.RunID) {
+				switch rec.Type {
+				case RunStarted, RunResumed:
+					peaks = append(peaks, 0)
+					clear(running)
+				case StepStarted:
+					running[rec.Step] = true
+					peaks[len(peaks)-1] = max(peaks[len(peaks)-1], len(running))
+				case StepDone, StepSkipped, StepFailed:
+					delete(running, rec.Step)
+				}
+			}
+			// Eight steps are ready in each session: the limit is reached, never passed.
+			if want := []int{limit, limit}; !slices.Equal(peaks, want) {
+				t.Fatalf("steps at once per session %v, want %v", peaks, want)
+			}
+		})
+	}
+}

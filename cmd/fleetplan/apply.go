@@ -59,7 +59,7 @@ after a crash, fleetplan resume finishes the run.`,
 			}
 			sink, finish := a.eventSink(output)
 			defer finish()
-			opt := engine.RunOptions(doc.Config, target, g, sink, "fleetplan apply "+args[0])
+			opt := engine.RunOptions(doc.Config, target, sink, "fleetplan apply "+args[0])
 			for _, kept := range g.RemoveKept {
 				// What a failed run kept for analysis goes first: the new
 				// run makes those parts afresh.

@@ -37,8 +37,7 @@ func (a *app) continueRun(cmd *cobra.Command, runID, output, verb string,
 	defer target.Close()
 	sink, finish := a.eventSink(output)
 	defer finish()
-	opt := runner.Options{Dir: dir, Target: target, Events: sink, Evaluator: &engine.Evaluator{Target: target},
-		Command: "fleetplan " + verb + " " + runID, Roots: cfg.Roots()}
+	opt := engine.RunOptions(cfg, target, sink, "fleetplan "+verb+" "+runID)
 	res, err := fn(dir, runID, opt)
 	finish()
 	return a.runResult(res, err, output)

@@ -142,7 +142,7 @@ func endToEnd(ctx context.Context, e2e string) (int64, time.Duration, error) {
 		rows += s.Estimate.Rows
 	}
 	start := time.Now()
-	res, err := runner.Start(ctx, g, engine.RunOptions(doc.Config, target, g, nil, "movebench"))
+	res, err := runner.Start(ctx, g, engine.RunOptions(doc.Config, target, nil, "movebench"))
 	if err != nil {
 		return 0, 0, err
 	}
