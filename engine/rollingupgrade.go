@@ -195,13 +195,15 @@ func (u *upgradeLive) Facts(ctx context.Context, s *plans.StepSpec) (planner.Ste
 		f.Approval = !resolved || ag.NeedsApproval(in)
 	}
 	if !resolved {
-		return f, nil
+		return f, nil // inputs known only at run time: it may touch anything
 	}
 	if f.Live, err = action.Observe(ctx, env, in); err != nil {
 		return f, err
 	}
-	if r, ok := action.(steps.Referrer); ok && u.kept != nil {
-		for _, ref := range r.Refs(in) {
+	refs, all := steps.Touches(action, in)
+	f.TouchesKnown = !all
+	if u.kept != nil {
+		for _, ref := range refs {
 			if run, kept := u.kept[refKey(ref)]; kept {
 				// Removed before the run starts: not this plan's effect.
 				f.Live = false
@@ -212,12 +214,13 @@ func (u *upgradeLive) Facts(ctx context.Context, s *plans.StepSpec) (planner.Ste
 			}
 		}
 	}
-	if r, ok := action.(steps.Referrer); ok {
+	if len(refs) > 0 {
 		prod, err := u.production(ctx)
 		if err != nil {
 			return f, err
 		}
-		for _, ref := range r.Refs(in) {
+		for _, ref := range refs {
+			f.Touches = append(f.Touches, planner.Touch{Object: refKey(ref), Changes: ref.Changes})
 			if ref.Changes && prod[refKey(ref)] {
 				f.Production = true
 			}
@@ -329,7 +332,9 @@ func (u *upgradeLive) Fingerprint(ctx context.Context, specs []*plans.StepSpec) 
 			return err
 		}
 		for _, ref := range r.Refs(in) {
-			objects[refKey(ref)] = true
+			if ref.Kind != steps.RefAnything {
+				objects[refKey(ref)] = true
+			}
 		}
 		return nil
 	}

@@ -111,6 +111,12 @@ type Step struct {
 	// Pos is where the step is written in the plan (zero for steps the
 	// planner made), so an error in its inputs at run time points there.
 	Pos diag.Pos `json:"pos,omitzero"`
+	// LiveAtPlan is set on a step whose effect was live when it was planned
+	// but which stays because a step that may run before it changes what it
+	// touches; it says which ("step freeze changes database sql-1/contoso
+	// before it"). The runner observes the step again right before it would
+	// apply and skips it if it is still live then.
+	LiveAtPlan string `json:"liveAtPlan,omitempty"`
 }
 
 // Guard is a named boolean expression.

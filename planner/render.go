@@ -160,6 +160,9 @@ func RenderText(w io.Writer, g *Graph) error {
 		if s.Production {
 			b.WriteString("      touches production\n")
 		}
+		if s.LiveAtPlan != "" {
+			fmt.Fprintf(&b, "      live now, may still run: %s; observed again right before it runs\n", s.LiveAtPlan)
+		}
 		if s.Rollback != nil {
 			b.WriteString("      rollback: " + s.Rollback.Action + "\n")
 		}
@@ -271,8 +274,18 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 		if s.Approval {
 			guard = strings.TrimSpace(guard + " approval")
 		}
-		fmt.Fprintf(&b, "| %d | `%s` | `%s` | %s | %s | %s | %s |\n", i+1, s.ID, s.Action,
+		id := "`" + s.ID + "`"
+		if s.LiveAtPlan != "" {
+			id += " (live now, may still run)"
+		}
+		fmt.Fprintf(&b, "| %d | %s | `%s` | %s | %s | %s | %s |\n", i+1, id, s.Action,
 			mdCell(strings.Join(s.Needs, ", ")), mdCell(formatEstimate(s.Estimate)), guard, rb)
+	}
+	if live := g.LiveAtPlanSteps(); len(live) > 0 {
+		b.WriteString("\n#### Live now, may still run\n\nTheir effect is live now, but a step before them changes what they touch; each is observed again right before it runs and skipped if still live:\n\n")
+		for _, id := range live {
+			fmt.Fprintf(&b, "- `%s`: %s\n", id, mdCell(g.Step(id).LiveAtPlan))
+		}
 	}
 	writeSafetyMarkdown(&b, g)
 	if g.OnFailure == "pause" {

@@ -22,9 +22,18 @@ const ActWait = "generic.wait"
 // StepFacts is what the planner learns about one step of a step-running plan
 // from the live fleet. The zero value means: not live, nothing special.
 type StepFacts struct {
-	// Live reports that the step's effect is already there, so the step is
-	// pruned. False when it could not be told (inputs known only at run time).
+	// Live reports that the step's effect is already there now, so the step
+	// may be pruned: only when no step that could run before it changes what
+	// it touches (see Touches). False when it could not be told (inputs known
+	// only at run time).
 	Live bool
+	// Touches lists the fleet objects the step reads or changes, as its
+	// action declares them from its inputs; the list is complete only when
+	// TouchesKnown is set. Without it (the zero value) the step may touch
+	// anything: its action cannot say, or its inputs are known only at run
+	// time.
+	Touches      []Touch
+	TouchesKnown bool
 	// Production marks a step that changes an object serving production now.
 	Production bool
 	// Gate marks an action that changes nothing and only holds the run.
@@ -43,6 +52,14 @@ type StepFacts struct {
 	// RollbackChecksWrites a compensation (the step's rollback branch, or
 	// its action's own rollback) that checks for writes since a switch.
 	Irreversible, RollbackChecksWrites bool
+}
+
+// Touch is one fleet object a step reads or changes, named the same way by
+// every action ("database sql-1/contoso", "endpoint contoso/contoso-2",
+// "slot contoso-2", "shardmap customermap").
+type Touch struct {
+	Object  string
+	Changes bool // false when the step only reads the object
 }
 
 // UpgradeLive answers what planning a RollingUpgrade needs from the fleet.
@@ -76,9 +93,13 @@ type ReadOnlyWindow struct {
 }
 
 // PlanRollingUpgrade turns an upgrade document's expanded steps into a
-// graph. Steps whose effect is already live are pruned; once the desired end
-// is live, so is everything that led to a live step. Gates whose dependents
-// were all pruned go too, so a finished upgrade plans to nothing.
+// graph. A step whose effect is already live is pruned unless a step that
+// could run before it changes what it touches: then it stays, marked
+// LiveAtPlan, and the runner observes it again right before it would apply.
+// Once the desired end is live, so is everything that led to a live step
+// (when that step's effect cannot be the state from before the run). Gates
+// whose dependents were all pruned go too, so a finished upgrade plans to
+// nothing.
 func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLive, opt Options) (*Graph, diag.List) {
 	var diags diag.List
 	spec := doc.RollingUpgrade
@@ -128,12 +149,13 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 		g.Changes = append(g.Changes, Change{Op: Update, Object: desiredText(spec.Desired), Detail: "now: " + now})
 	}
 
-	pruned := prune(doc.Steps, facts, reached)
+	pruned, liveKept := prune(doc.Steps, facts, reached)
 	for _, s := range doc.Steps {
 		if pruned[s.ID] {
 			continue
 		}
 		st, d := buildStep(s, facts[s.ID], opt)
+		st.LiveAtPlan = liveKept[s.ID]
 		diags = append(diags, d...)
 		st.Needs = keptNeeds(s, byID, pruned)
 		g.Steps = append(g.Steps, st)
@@ -163,44 +185,98 @@ func desiredText(d plans.UpgradeDesired) string {
 	return "version " + d.Version + " serves"
 }
 
-// prune decides which steps need not run.
-func prune(specs []*plans.StepSpec, facts map[string]StepFacts, reached bool) map[string]bool {
-	pruned := map[string]bool{}
-	for _, s := range specs {
-		if facts[s.ID].Live {
-			pruned[s.ID] = true
-		}
-	}
+// prune decides which steps need not run. liveKept says, for a step whose
+// effect is live now but which stays in the graph, which earlier step
+// changes what it touches.
+//
+// A live step is pruned only when no step that could run before it (any
+// step but itself and those that need it, directly or not) and that stays
+// in the graph changes an object the live step touches; otherwise that step
+// could undo the effect before it is the live step's turn (a freeze before a
+// thaw of the same database: the thaw is live only because the freeze has
+// not run yet). Keeping a step costs little: the runner observes it again
+// right before it would apply, and skips it if it is still live then.
+func prune(specs []*plans.StepSpec, facts map[string]StepFacts, reached bool) (pruned map[string]bool, liveKept map[string]string) {
 	byID := map[string]*plans.StepSpec{}
+	dependents := map[string][]string{}
 	for _, s := range specs {
 		byID[s.ID] = s
 	}
-	if reached {
-		// The end is live: what led to a live step is done with.
-		var mark func(id string)
-		mark = func(id string) {
-			for _, n := range byID[id].Needs {
-				if byID[n] != nil && !pruned[n] {
-					pruned[n] = true
-					mark(n)
-				} else if byID[n] != nil {
-					mark(n)
+	for _, s := range specs {
+		for _, n := range s.Needs {
+			if byID[n] != nil {
+				dependents[n] = append(dependents[n], s.ID)
+			}
+		}
+	}
+	// after lists the steps that run only after id (they need it, transitively).
+	after := func(id string) map[string]bool {
+		out := map[string]bool{}
+		var walk func(string)
+		walk = func(id string) {
+			for _, d := range dependents[id] {
+				if !out[d] {
+					out[d] = true
+					walk(d)
 				}
 			}
 		}
-		for _, s := range specs {
-			if facts[s.ID].Live {
-				mark(s.ID)
+		walk(id)
+		return out
+	}
+	pruned = map[string]bool{}
+	var live []string
+	for _, s := range specs {
+		if facts[s.ID].Live {
+			pruned[s.ID] = true
+			live = append(live, s.ID)
+		}
+	}
+	done := map[string]bool{} // pruned because the desired end is live: fixed
+	if reached {
+		// The end is live: what led to a live step is done with, when that
+		// step's effect cannot be the state from before the run (no step it
+		// needs changes what it touches).
+		for _, id := range live {
+			before := ancestorSpecs(byID, id)
+			evidence := true
+			for a := range before {
+				if _, hit := conflict(facts[a], facts[id]); hit {
+					evidence = false
+					break
+				}
+			}
+			if evidence {
+				for a := range before {
+					pruned[a], done[a] = true, true
+				}
+			}
+		}
+	}
+	liveKept = map[string]string{}
+	later := map[string]map[string]bool{}
+	for changed := true; changed; {
+		changed = false
+		for _, id := range live {
+			if !pruned[id] || done[id] {
+				continue
+			}
+			if later[id] == nil {
+				later[id] = after(id)
+			}
+			for _, e := range specs {
+				if e.ID == id || pruned[e.ID] || later[id][e.ID] {
+					continue
+				}
+				if what, hit := conflict(facts[e.ID], facts[id]); hit {
+					pruned[id], changed = false, true
+					liveKept[id] = fmt.Sprintf("step %s %s before it", e.ID, what)
+					break
+				}
 			}
 		}
 	}
 	// Gates that hold nothing any more.
-	dependents := map[string][]string{}
-	for _, s := range specs {
-		for _, n := range s.Needs {
-			dependents[n] = append(dependents[n], s.ID)
-		}
-	}
 	for changed := true; changed; {
 		changed = false
 		for _, s := range specs {
@@ -216,7 +292,48 @@ func prune(specs []*plans.StepSpec, facts map[string]StepFacts, reached bool) ma
 			}
 		}
 	}
-	return pruned
+	return pruned, liveKept
+}
+
+// conflict reports whether step e, run first, may change something step s
+// touches, and says what ("changes database sql-1/contoso").
+func conflict(e, s StepFacts) (string, bool) {
+	if s.TouchesKnown && len(s.Touches) == 0 {
+		return "", false // s touches nothing in the fleet: nothing can undo it
+	}
+	if !e.TouchesKnown {
+		return "may change anything", true
+	}
+	for _, t := range e.Touches {
+		if !t.Changes {
+			continue
+		}
+		if !s.TouchesKnown {
+			return "changes " + t.Object, true
+		}
+		for _, u := range s.Touches {
+			if u.Object == t.Object {
+				return "changes " + t.Object, true
+			}
+		}
+	}
+	return "", false
+}
+
+// ancestorSpecs returns every step id needs, transitively (not id itself).
+func ancestorSpecs(byID map[string]*plans.StepSpec, id string) map[string]bool {
+	out := map[string]bool{}
+	var walk func(string)
+	walk = func(id string) {
+		for _, n := range byID[id].Needs {
+			if byID[n] != nil && !out[n] {
+				out[n] = true
+				walk(n)
+			}
+		}
+	}
+	walk(id)
+	return out
 }
 
 // keptNeeds returns a step's needs with pruned steps replaced by their own
@@ -404,6 +521,18 @@ func (g *Graph) ProductionSteps() []string {
 	var out []string
 	for _, s := range g.topo() {
 		if s.Production {
+			out = append(out, s.ID)
+		}
+	}
+	return out
+}
+
+// LiveAtPlanSteps lists the ids of steps whose effect was live at plan time
+// but which may still run (LiveAtPlan), in run order.
+func (g *Graph) LiveAtPlanSteps() []string {
+	var out []string
+	for _, s := range g.topo() {
+		if s.LiveAtPlan != "" {
 			out = append(out, s.ID)
 		}
 	}

@@ -45,6 +45,7 @@ func recipeFacts(live ...string) func(s *plans.StepSpec) (StepFacts, error) {
 	}
 	return func(s *plans.StepSpec) (StepFacts, error) {
 		f := StepFacts{Live: isLive[s.ID], Estimate: Estimate{Duration: 5 * time.Second, Basis: "nominal"}}
+		f.Touches, f.TouchesKnown = recipeTouches(s)
 		switch s.Action {
 		case "generic.approve":
 			f.Gate, f.Estimate = true, Estimate{Basis: "waits for a person"}
@@ -72,6 +73,36 @@ func recipeFacts(live ...string) func(s *plans.StepSpec) (StepFacts, error) {
 		}
 		return f, nil
 	}
+}
+
+// recipeTouches names what a step touches the way the actions do, from its
+// (here unresolved, but consistently written) inputs.
+func recipeTouches(s *plans.StepSpec) ([]Touch, bool) {
+	in := func(k string) string { v, _ := s.With[k].(string); return v }
+	db := func(server, database string, changes bool) Touch {
+		return Touch{Object: "database " + in(server) + "/" + in(database), Changes: changes}
+	}
+	endpoint := func(name string) Touch {
+		return Touch{Object: "endpoint " + in("profile") + "/" + in(name), Changes: true}
+	}
+	switch s.Action {
+	case "generic.approve", "generic.wait", "generic.noop":
+		return nil, true
+	case "database.create-secondary":
+		return []Touch{db("server", "database", false), db("partnerServer", "partnerDatabase", true)}, true
+	case "database.wait-seeded":
+		return []Touch{db("server", "database", false)}, true
+	case "database.set-read-only", "database.set-read-write", "database.disconnect-secondary",
+		"database.run-sql-script", "database.drop-database":
+		return []Touch{db("server", "database", true)}, true
+	case "app.deploy-app", "app.remove-app":
+		return []Touch{{Object: "slot " + in("slot"), Changes: true}}, true
+	case "traffic.add-endpoint", "traffic.remove-endpoint", "traffic.set-endpoint-status":
+		return []Touch{endpoint("endpoint")}, true
+	case "traffic.switch-traffic":
+		return []Touch{endpoint("from"), endpoint("to")}, true
+	}
+	return nil, false
 }
 
 const upgradePlan = `apiVersion: fleetplan/v1

@@ -11,10 +11,19 @@ const (
 	RefDatabase = "database" // Name is "server/database"
 	RefSlot     = "slot"     // Name is the slot name
 	RefEndpoint = "endpoint" // Name is "profile/endpoint"
+	RefShardMap = "shardmap" // Name is the shard map's name (its GSM, LSMs and mappings)
+	// RefAnything stands for every object: what a step names when it cannot
+	// tell what it touches (inputs not resolved yet, or not readable).
+	RefAnything = "*"
 )
 
+// Anything is what Refs returns when it cannot tell what a step touches.
+func Anything() []Ref { return []Ref{{Kind: RefAnything, Changes: true}} }
+
 // Ref names one fleet object a step reads or changes. Planners use refs to
-// mark steps that touch production and to fingerprint what a plan depends on.
+// mark steps that touch production, to fingerprint what a plan depends on,
+// and to keep a step whose effect is live now when an earlier step of the
+// same graph touches what it observes.
 type Ref struct {
 	Kind    string
 	Name    string
@@ -22,10 +31,29 @@ type Ref struct {
 }
 
 // Referrer is implemented by actions that can name the objects of a step
-// from its inputs. It must not do I/O; inputs that are not resolved yet
-// (still "${{ }}" text) are skipped.
+// from its inputs: every object the step's Observe reads and its Apply
+// changes. It must not do I/O. When an input it needs is not resolved yet
+// (still "${{ }}" text) or cannot be read, it returns Anything(). An action
+// that touches nothing in the fleet (a gate) returns nil.
 type Referrer interface {
 	Refs(in Inputs) []Ref
+}
+
+// Touches reports what a step of action a with inputs in touches. all is
+// true when the step may touch anything: the action does not implement
+// Referrer, or cannot tell for these inputs.
+func Touches(a Action, in Inputs) (refs []Ref, all bool) {
+	r, ok := a.(Referrer)
+	if !ok {
+		return nil, true
+	}
+	refs = r.Refs(in)
+	for _, ref := range refs {
+		if ref.Kind == RefAnything {
+			return nil, true
+		}
+	}
+	return refs, false
 }
 
 // Gate is implemented by actions that change nothing in the fleet and only

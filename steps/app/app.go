@@ -25,7 +25,7 @@ func init() {
 func slotRef(in steps.Inputs) []steps.Ref {
 	s, ok := in["slot"].(string)
 	if !ok || s == "" || strings.Contains(s, "${{") {
-		return nil
+		return steps.Anything()
 	}
 	return []steps.Ref{{Kind: steps.RefSlot, Name: s, Changes: true}}
 }

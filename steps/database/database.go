@@ -127,7 +127,7 @@ func (a SetReadOnly) Estimate(steps.Inputs) steps.Estimate {
 // Refs implements steps.Referrer.
 func (a SetReadOnly) Refs(in steps.Inputs) []steps.Ref {
 	if !resolved(in, "server", "database") {
-		return nil
+		return steps.Anything()
 	}
 	return []steps.Ref{dbRef(fleet.Location{Server: in["server"].(string), Database: in["database"].(string)}, true)}
 }
@@ -261,7 +261,7 @@ func (Drop) Estimate(steps.Inputs) steps.Estimate {
 // Refs implements steps.Referrer.
 func (Drop) Refs(in steps.Inputs) []steps.Ref {
 	if !resolved(in, "server", "database") {
-		return nil
+		return steps.Anything()
 	}
 	return []steps.Ref{dbRef(fleet.Location{Server: in["server"].(string), Database: in["database"].(string)}, true)}
 }

@@ -142,7 +142,7 @@ func (CreateSecondary) EstimateLive(ctx context.Context, env *steps.Env, in step
 func (CreateSecondary) Refs(in steps.Inputs) []steps.Ref {
 	p, err := createArgs(in)
 	if err != nil || !resolved(in, "server", "database", "partnerServer") {
-		return nil
+		return steps.Anything()
 	}
 	return []steps.Ref{dbRef(p.primary, false), dbRef(p.secondary, true)}
 }
@@ -284,7 +284,7 @@ func (WaitSeeded) IsGate() {}
 func (WaitSeeded) Refs(in steps.Inputs) []steps.Ref {
 	loc, _, _, err := waitArgs(in)
 	if err != nil || !resolved(in, "server", "database") {
-		return nil
+		return steps.Anything()
 	}
 	return []steps.Ref{dbRef(loc, false)}
 }
@@ -352,7 +352,7 @@ func (Disconnect) Estimate(steps.Inputs) steps.Estimate {
 func (Disconnect) Refs(in steps.Inputs) []steps.Ref {
 	loc, err := disconnectArgs(in)
 	if err != nil || !resolved(in, "server", "database") {
-		return nil
+		return steps.Anything()
 	}
 	return []steps.Ref{dbRef(loc, true)}
 }

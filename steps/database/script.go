@@ -137,7 +137,7 @@ func (RunScript) Estimate(in steps.Inputs) steps.Estimate {
 // Refs implements steps.Referrer.
 func (RunScript) Refs(in steps.Inputs) []steps.Ref {
 	if !resolved(in, "server", "database") {
-		return nil
+		return steps.Anything()
 	}
 	return []steps.Ref{dbRef(fleet.Location{Server: in["server"].(string), Database: in["database"].(string)}, true)}
 }

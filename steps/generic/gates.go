@@ -92,3 +92,9 @@ func (Approve) Estimate(steps.Inputs) steps.Estimate {
 
 // IsGate implements steps.Gate.
 func (Approve) IsGate() {}
+
+// Refs implements steps.Referrer: waiting touches nothing in the fleet.
+func (Wait) Refs(steps.Inputs) []steps.Ref { return nil }
+
+// Refs implements steps.Referrer: an approval touches nothing in the fleet.
+func (Approve) Refs(steps.Inputs) []steps.Ref { return nil }

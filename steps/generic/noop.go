@@ -35,3 +35,6 @@ func (Noop) Rollback(context.Context, *steps.Env, steps.Inputs) error { return s
 
 // Estimate implements steps.Action.
 func (Noop) Estimate(steps.Inputs) steps.Estimate { return steps.Estimate{Basis: "no-op"} }
+
+// Refs implements steps.Referrer: a no-op touches nothing.
+func (Noop) Refs(steps.Inputs) []steps.Ref { return nil }

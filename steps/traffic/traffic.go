@@ -120,7 +120,7 @@ func (AddEndpoint) Estimate(steps.Inputs) steps.Estimate {
 // Refs implements steps.Referrer.
 func (AddEndpoint) Refs(in steps.Inputs) []steps.Ref {
 	if !literal(in, "profile", "endpoint") {
-		return nil
+		return steps.Anything()
 	}
 	return []steps.Ref{endpointRef(in["profile"].(string), in["endpoint"].(string), true)}
 }
@@ -193,7 +193,7 @@ func (RemoveEndpoint) Estimate(steps.Inputs) steps.Estimate {
 // Refs implements steps.Referrer.
 func (RemoveEndpoint) Refs(in steps.Inputs) []steps.Ref {
 	if !literal(in, "profile", "endpoint") {
-		return nil
+		return steps.Anything()
 	}
 	return []steps.Ref{endpointRef(in["profile"].(string), in["endpoint"].(string), true)}
 }
@@ -267,7 +267,7 @@ func (SetStatus) Estimate(steps.Inputs) steps.Estimate {
 // Refs implements steps.Referrer.
 func (SetStatus) Refs(in steps.Inputs) []steps.Ref {
 	if !literal(in, "profile", "endpoint") {
-		return nil
+		return steps.Anything()
 	}
 	return []steps.Ref{endpointRef(in["profile"].(string), in["endpoint"].(string), true)}
 }
@@ -446,7 +446,7 @@ func (Switch) Estimate(steps.Inputs) steps.Estimate {
 // Refs implements steps.Referrer.
 func (Switch) Refs(in steps.Inputs) []steps.Ref {
 	if !literal(in, "profile", "from", "to") {
-		return nil
+		return steps.Anything()
 	}
 	p := in["profile"].(string)
 	return []steps.Ref{endpointRef(p, in["from"].(string), true), endpointRef(p, in["to"].(string), true)}

@@ -1,0 +1,127 @@
+package planner
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fleetplan/fleetplan/plans"
+)
+
+// TestPruneKeepsLiveStepsAnEarlierStepChanges: a live step is pruned only
+// when no step that could run before it changes what it touches.
+func TestPruneKeepsLiveStepsAnEarlierStepChanges(t *testing.T) {
+	prod := "database contoso-1/contoso"
+	changes := func(objs ...string) StepFacts {
+		f := StepFacts{TouchesKnown: true}
+		for _, o := range objs {
+			f.Touches = append(f.Touches, Touch{Object: o, Changes: true})
+		}
+		return f
+	}
+	live := func(f StepFacts) StepFacts { f.Live = true; return f }
+	reads := func(o string) StepFacts { return StepFacts{TouchesKnown: true, Touches: []Touch{{Object: o}}} }
+	gate := StepFacts{Gate: true, TouchesKnown: true}
+	unknown := StepFacts{}
+	type step struct {
+		id    string
+		needs []string
+		facts StepFacts
+	}
+	cases := map[string]struct {
+		steps    []step
+		reached  bool
+		wantKept []string          // in graph order
+		wantLive map[string]string // kept live steps and why
+	}{
+		"freeze, wait, thaw: thaw looks done only because freeze has not run": {
+			steps:    []step{{"freeze", nil, changes(prod)}, {"wait", []string{"freeze"}, gate}, {"thaw", []string{"wait"}, live(changes(prod))}},
+			wantKept: []string{"freeze", "wait", "thaw"},
+			wantLive: map[string]string{"thaw": "step freeze changes " + prod + " before it"},
+		},
+		"the same with the desired end live: thaw is no evidence that freeze ran": {
+			steps:    []step{{"freeze", nil, changes(prod)}, {"wait", []string{"freeze"}, gate}, {"thaw", []string{"wait"}, live(changes(prod))}},
+			reached:  true,
+			wantKept: []string{"freeze", "wait", "thaw"},
+			wantLive: map[string]string{"thaw": "step freeze changes " + prod + " before it"},
+		},
+		"a step that may run at the same time counts too": {
+			steps:    []step{{"freeze", nil, changes(prod)}, {"thaw", nil, live(changes(prod))}},
+			wantKept: []string{"freeze", "thaw"},
+			wantLive: map[string]string{"thaw": "step freeze changes " + prod + " before it"},
+		},
+		"a step that runs only after it does not": {
+			steps:    []step{{"thaw", nil, live(changes(prod))}, {"freeze", []string{"thaw"}, changes(prod)}},
+			wantKept: []string{"freeze"},
+		},
+		"another object leaves it pruned": {
+			steps:    []step{{"freeze-other", nil, changes("database sql-1/customers_1")}, {"thaw", []string{"freeze-other"}, live(changes(prod))}},
+			wantKept: []string{"freeze-other"},
+		},
+		"a step that only reads the object leaves it pruned": {
+			steps:    []step{{"stage", nil, reads(prod)}, {"freeze", []string{"stage"}, live(changes(prod))}},
+			wantKept: []string{"stage"},
+		},
+		"a step that cannot say what it touches may change anything": {
+			steps:    []step{{"script", nil, unknown}, {"thaw", []string{"script"}, live(changes(prod))}},
+			wantKept: []string{"script", "thaw"},
+			wantLive: map[string]string{"thaw": "step script may change anything before it"},
+		},
+		"a live step that cannot say what it touches is kept behind any change": {
+			steps:    []step{{"freeze-other", nil, changes("slot contoso-2")}, {"script", []string{"freeze-other"}, live(unknown)}},
+			wantKept: []string{"freeze-other", "script"},
+			wantLive: map[string]string{"script": "step freeze-other changes slot contoso-2 before it"},
+		},
+		"a live step that touches nothing is pruned behind anything": {
+			steps:    []step{{"script", nil, unknown}, {"approve", []string{"script"}, live(gate)}},
+			wantKept: []string{"script"},
+		},
+		"a chain of live steps: each keeps its own reason": {
+			steps: []step{{"freeze", nil, changes(prod)}, {"a", []string{"freeze"}, live(changes(prod))},
+				{"b", []string{"a"}, live(changes(prod, "slot contoso-1"))}},
+			wantKept: []string{"freeze", "a", "b"},
+			wantLive: map[string]string{"a": "step freeze changes " + prod + " before it", "b": "step freeze changes " + prod + " before it"},
+		},
+		"everything live: a finished plan prunes to nothing": {
+			steps:    []step{{"freeze", nil, live(changes(prod))}, {"wait", []string{"freeze"}, gate}, {"drop", []string{"wait"}, live(changes(prod))}},
+			wantKept: nil,
+		},
+		"desired end live: a live step no earlier step changes is evidence for what led to it": {
+			steps: []step{{"seed", nil, reads("database contoso-2/contoso")}, {"freeze", []string{"seed"}, changes(prod)},
+				{"retire-app", []string{"freeze"}, live(changes("slot contoso-1"))}, {"drop", []string{"retire-app"}, changes(prod)}},
+			reached:  true,
+			wantKept: []string{"drop"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var specs []*plans.StepSpec
+			facts := map[string]StepFacts{}
+			for _, s := range tc.steps {
+				specs = append(specs, &plans.StepSpec{ID: s.id, Needs: s.needs})
+				facts[s.id] = s.facts
+			}
+			pruned, liveKept := prune(specs, facts, tc.reached)
+			var kept []string
+			for _, s := range specs {
+				if !pruned[s.ID] {
+					kept = append(kept, s.ID)
+				}
+			}
+			if diff := cmp.Diff(tc.wantKept, kept); diff != "" {
+				t.Errorf("kept steps (-want +got):\n%s", diff)
+			}
+			if tc.wantLive == nil {
+				tc.wantLive = map[string]string{}
+			}
+			if diff := cmp.Diff(tc.wantLive, liveKept); diff != "" {
+				t.Errorf("live steps kept (-want +got):\n%s", diff)
+			}
+			for id := range liveKept {
+				if pruned[id] {
+					t.Errorf("step %s is marked live-at-plan but pruned", id)
+				}
+			}
+		})
+	}
+}
