@@ -14,8 +14,14 @@ import (
 )
 
 // JournalVersion is the format version written in every journal record ("v").
-// A journal holding another version is refused rather than guessed at.
-const JournalVersion = 1
+// A journal holding a newer version is refused rather than guessed at.
+//
+// Version 2 adds step-applying. Version 1 writers did not record it, so a
+// step a version 1 record started may have been applied (replay assumes so).
+const JournalVersion = 2
+
+// oldestJournalVersion is the oldest record version this fleetplan reads.
+const oldestJournalVersion = 1
 
 // File names inside a run directory (Dir/runs/<id>/).
 const (
@@ -59,6 +65,11 @@ const (
 	RollbackSkipped      RecordType = "rollback-skipped" // nothing to undo
 )
 
+// StepApplying is durable before a step's Apply is first called in a
+// session (Observe found the effect not live): a step started but never
+// applying did nothing, and a rollback leaves it alone.
+const StepApplying RecordType = "step-applying"
+
 // Record is one line of the journal. Fields are omitted when empty, so a
 // line stays short; Time and Type are always present.
 type Record struct {
@@ -76,9 +87,9 @@ type Record struct {
 	// Applied is set on step-failed when Apply was called at least once, so a
 	// rollback knows the step may have a partial effect to undo.
 	Applied bool `json:"applied,omitempty"`
-	// Resumed is set on step-skipped when the step had started in an earlier,
-	// interrupted session: its live effect is this run's own work and a
-	// rollback must undo it.
+	// Resumed is set on step-skipped when an earlier, interrupted session
+	// had begun to apply the step (step-applying): its live effect is this
+	// run's own work and a rollback must undo it.
 	Resumed bool   `json:"resumed,omitempty"`
 	Who     string `json:"who,omitempty"`
 	Reason  string `json:"reason,omitempty"`
@@ -177,8 +188,8 @@ func parseJournal(path string, data []byte) ([]Record, int64, error) {
 			}
 			return nil, 0, fmt.Errorf("%s:%d: corrupt journal record: %v", path, line, err)
 		}
-		if r.V != JournalVersion {
-			return nil, 0, fmt.Errorf("%s:%d: journal format version %d, this fleetplan reads version %d", path, line, r.V, JournalVersion)
+		if r.V < oldestJournalVersion || r.V > JournalVersion {
+			return nil, 0, fmt.Errorf("%s:%d: journal format version %d, this fleetplan reads versions %d to %d", path, line, r.V, oldestJournalVersion, JournalVersion)
 		}
 		recs = append(recs, r)
 		off += int64(nl + 1)

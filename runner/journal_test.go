@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/steps"
 )
 
 func TestParseJournal(t *testing.T) {
@@ -25,7 +27,9 @@ func TestParseJournal(t *testing.T) {
 		"torn tail":                  {data: good + `{"v":1,"t":"2026-11-22T10:1`, wantRecs: 2, wantValid: len(good)},
 		"garbled last line":          {data: good + "\x00\x00\x00\n", wantRecs: 2, wantValid: len(good)},
 		"garbled line in the middle": {data: `{"v":1,"ty` + "\n" + good, wantErr: ":1: corrupt journal record"},
-		"other version":              {data: `{"v":2,"t":"2026-11-22T10:15:00Z","type":"run-started"}` + "\n", wantErr: "journal format version 2"},
+		"newer version":              {data: `{"v":3,"t":"2026-11-22T10:15:00Z","type":"run-started"}` + "\n", wantErr: "journal format version 3"},
+		"no version":                 {data: `{"t":"2026-11-22T10:15:00Z","type":"run-started"}` + "\n", wantErr: "journal format version 0"},
+		"version 1 and 2 mixed":      {data: good + `{"v":2,"t":"2026-11-22T10:15:02Z","type":"step-applying","step":"a"}` + "\n", wantRecs: 3, wantValid: len(good) + 69},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -118,5 +122,39 @@ func TestBackoff(t *testing.T) {
 		if got[i] != want[i]*time.Millisecond {
 			t.Fatalf("wait %d = %s, want %dms (all: %v)", i, got[i], want[i], got)
 		}
+	}
+}
+
+// TestJournalOfAnotherPlanIsRefused: a journal that names a step its run's
+// plan.json does not have is refused with a hint; nothing runs or rolls back.
+func TestJournalOfAnotherPlanIsRefused(t *testing.T) {
+	o := opts(t)
+	ran := 0
+	fake := newFake(t, &fakeAction{apply: func(context.Context, *steps.Env, steps.Inputs) (steps.Outputs, error) {
+		ran++
+		return nil, nil
+	}})
+	res, err := Start(context.Background(), graph(st("a", fake)), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jpath := filepath.Join(o.Dir, "runs", res.RunID, journalFile)
+	f, err := os.OpenFile(jpath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"v":2,"t":"2026-11-22T10:15:00Z","type":"step-done","step":"elsewhere"}` + "\n")
+	f.Close()
+	for name, call := range map[string]func() (*Result, error){
+		"resume":   func() (*Result, error) { return Resume(context.Background(), res.RunID, o) },
+		"rollback": func() (*Result, error) { return Rollback(context.Background(), res.RunID, o) },
+	} {
+		_, err := call()
+		if err == nil || !strings.Contains(err.Error(), `names step "elsewhere", which the run's plan.json does not have`) || fleet.HintOf(err) == "" {
+			t.Errorf("%s: want a refusal with a hint, got %v", name, err)
+		}
+	}
+	if ran != 1 {
+		t.Fatalf("the action ran %d times, want once (by Start)", ran)
 	}
 }

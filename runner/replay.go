@@ -79,7 +79,7 @@ type stepRec struct {
 	err                    string
 	rollbackErr            string
 	outputs                steps.Outputs
-	applied                bool // failed after Apply was called
+	applied                bool // Apply was called (step-applying), in this session or an earlier one
 	ownSkip                bool // skipped after an interrupted start: this run's own effect
 	startedAt, finishedAt  time.Time
 	approvedBy, rejectedBy string
@@ -106,6 +106,11 @@ func replay(recs []Record) *replayed {
 }
 
 func (p *replayed) apply(r Record) {
+	if r.Step != "" {
+		// A step leaving or entering done/skipped moves the count.
+		was := p.complete(r.Step)
+		defer func() { p.ncomplete += p.complete(r.Step) - was }()
+	}
 	p.seq++
 	p.updated = r.Time
 	switch r.Type {
@@ -135,16 +140,19 @@ func (p *replayed) apply(r Record) {
 	case StepStarted:
 		s := p.step(r.Step)
 		s.state, s.err, s.startedAt, s.seq = StateRunning, "", r.Time, p.seq
+		if r.V == 1 {
+			s.applied = true // version 1 did not record step-applying: assume it was
+		}
+	case StepApplying:
+		p.step(r.Step).applied = true
 	case StepDone:
 		s := p.step(r.Step)
-		p.countComplete(s)
 		s.state, s.err, s.outputs, s.finishedAt, s.seq = StateDone, "", r.Outputs, r.Time, p.seq
 		s.attempts = r.Attempt
 	case StepSkipped:
 		s := p.step(r.Step)
-		p.countComplete(s)
 		s.state, s.err, s.finishedAt, s.seq = StateSkipped, "", r.Time, p.seq
-		s.ownSkip = s.ownSkip || r.Resumed
+		s.ownSkip = s.ownSkip || r.Resumed || s.applied
 		s.attempts = r.Attempt
 	case StepFailed:
 		s := p.step(r.Step)
@@ -178,10 +186,12 @@ func (p *replayed) apply(r Record) {
 	}
 }
 
-func (p *replayed) countComplete(s *stepRec) {
-	if s.state != StateDone && s.state != StateSkipped {
-		p.ncomplete++
+// complete is 1 when the step is done or skipped, else 0.
+func (p *replayed) complete(id string) int {
+	if s := p.steps[id]; s != nil && (s.state == StateDone || s.state == StateSkipped) {
+		return 1
 	}
+	return 0
 }
 
 // status derives the run status; live says whether a process holds the run.
@@ -222,9 +232,10 @@ func finished(status string) bool {
 }
 
 // rollbackOrder lists the steps a rollback must undo, most recent first: steps
-// done by this run, steps that failed after Apply was called, and steps that
-// started but never finished (their effect may be partial). Steps already
-// rolled back, or with nothing to undo, are left out.
+// done by this run, steps skipped as live after this run began to apply them,
+// and steps that failed or never finished after Apply was called (their
+// effect may be partial). Steps that never reached Apply did nothing; steps
+// already rolled back, or with nothing to undo, are left out.
 func (p *replayed) rollbackOrder() []string {
 	type cand struct {
 		id  string
@@ -239,7 +250,7 @@ func (p *replayed) rollbackOrder() []string {
 		case s.state == StateDone,
 			s.state == StateSkipped && s.ownSkip,
 			s.state == StateFailed && s.applied,
-			s.state == StateRunning:
+			s.state == StateRunning && s.applied:
 			cs = append(cs, cand{id, s.seq})
 		}
 	}

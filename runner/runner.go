@@ -393,6 +393,15 @@ func openRun(ctx context.Context, runID string, opt Options) (*run, func(), erro
 	}
 	st := replay(recs)
 	r := newRun(g, opt, runID, runDir, target, actions, j, st)
+	for id := range st.steps {
+		if _, ok := r.index[id]; !ok {
+			_ = j.close()
+			lock.release()
+			return nil, nil, &fleet.Error{Op: "replay journal", Target: runID,
+				Err:  fmt.Errorf("%s names step %q, which the run's plan.json does not have", filepath.Join(runDir, journalFile), id),
+				Hint: "the run folder was changed by hand or mixed with another run's files; restore it from a backup"}
+		}
+	}
 	r.info.Session = st.sessions + 1
 	return r, func() { _ = j.close(); unlockFleet(); lock.release() }, nil
 }
@@ -516,6 +525,9 @@ func (r *run) commit() error {
 	}
 	if r.ev != nil {
 		for _, rec := range recs {
+			if rec.Type == StepApplying {
+				continue // bookkeeping for rollback; the step's start was shown
+			}
 			r.ev.emit(recordEvent(rec, r.st.ncomplete, len(r.g.Steps)))
 		}
 	}
@@ -571,6 +583,9 @@ const (
 	msgFailed
 	msgInterrupted
 	msgRetry
+	// msgApplying asks the scheduler to journal that the step is about to
+	// call Apply; the worker waits on release until the record is durable.
+	msgApplying
 )
 
 type msg struct {
@@ -581,6 +596,7 @@ type msg struct {
 	attempts int
 	wait     time.Duration
 	applied  bool
+	release  chan error // msgApplying: nil once step-applying is durable
 }
 
 // forward walks the graph: ready steps (all needs done) run in parallel up to
@@ -594,13 +610,13 @@ func (r *run) forward(ctx context.Context) phaseResult {
 	waiting := make([]int, n)
 	dependents := make([][]int, n)
 	complete := make([]bool, n)
-	// ownEffect marks steps that an earlier session started (or applied and
-	// then failed): if their effect is live now, it is this run's doing.
+	// ownEffect marks steps an earlier session began to apply: if their
+	// effect is live now, it is this run's doing.
 	ownEffect := make([]bool, n)
 	for i, s := range r.g.Steps {
 		if rec := r.st.steps[s.ID]; rec != nil {
 			complete[i] = rec.state == StateDone || rec.state == StateSkipped
-			ownEffect[i] = rec.state == StateRunning || (rec.state == StateFailed && rec.applied)
+			ownEffect[i] = rec.applied
 		}
 	}
 	for i, s := range r.g.Steps {
@@ -653,6 +669,7 @@ func (r *run) forward(ctx context.Context) phaseResult {
 	msgs := make(chan msg, 2*r.parallel+16)
 	inFlight := 0
 	var batch []msg
+	var releases []chan error // workers waiting for their step-applying record
 
 	for {
 		finished = finished[:0]
@@ -662,6 +679,10 @@ func (r *run) forward(ctx context.Context) phaseResult {
 			case msgRetry:
 				r.record(Record{Type: StepRetrying, Step: s.ID, Attempt: m.attempts, Wait: m.wait,
 					Error: m.err.Error(), Transient: true})
+				continue
+			case msgApplying:
+				r.record(Record{Type: StepApplying, Step: s.ID})
+				releases = append(releases, m.release)
 				continue
 			case msgDone:
 				r.record(Record{Type: StepDone, Step: s.ID, Attempt: m.attempts, Outputs: m.outputs})
@@ -725,6 +746,10 @@ func (r *run) forward(ctx context.Context) phaseResult {
 				launch = nil
 			}
 		}
+		for _, rel := range releases {
+			rel <- journalErr
+		}
+		releases = releases[:0]
 		if journalErr == nil {
 			// Steps in launch are journaled as started, so they run even if
 			// a fault fails the run here; nothing further is started.
@@ -831,11 +856,12 @@ func (r *run) forward(ctx context.Context) phaseResult {
 // finish before it commits a turn.
 const groupSpins = 3
 
-// finals counts the messages that end a step (not retry notices).
+// finals counts the messages that end a step (not retry notices or
+// step-applying requests).
 func finals(batch []msg) int {
 	n := 0
 	for _, m := range batch {
-		if m.kind != msgRetry {
+		if m.kind != msgRetry && m.kind != msgApplying {
 			n++
 		}
 	}
@@ -851,8 +877,10 @@ func quoteList(ids []string) string {
 }
 
 // execStep runs one step: guard, inputs, Observe, then Apply, retrying
-// transient errors within the step's timeout. It runs on its own goroutine
-// and reports retries on msgs; the returned msg is its final word.
+// transient errors within the step's timeout. Before its first Apply it has
+// the scheduler journal step-applying, so a rollback after a crash knows
+// whether the step did anything. It runs on its own goroutine and reports
+// retries on msgs; the returned msg is its final word.
 func (r *run) execStep(ctx context.Context, i int, msgs chan<- msg) msg {
 	s := r.g.Steps[i]
 	sctx, cancel := stepContext(ctx, s.Timeout)
@@ -881,6 +909,13 @@ func (r *run) execStep(ctx context.Context, i int, msgs chan<- msg) msg {
 		if live {
 			skipped = true
 			return nil
+		}
+		if !applied {
+			release := make(chan error, 1)
+			msgs <- msg{idx: i, kind: msgApplying, release: release}
+			if err := <-release; err != nil {
+				return err
+			}
 		}
 		applied = true
 		o, err := action.Apply(ctx, env, in)

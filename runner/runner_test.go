@@ -378,8 +378,8 @@ func TestResumeAfterInterruptedSession(t *testing.T) {
 			if res == nil || res.Status != StatusInterrupted || err == nil {
 				t.Fatalf("first session: %v %+v", err, res)
 			}
-			if got := types(journalOf(t, o.Dir, res.RunID), "b"); !slices.Equal(got, []RecordType{StepStarted}) {
-				t.Fatalf("b journal %v, want started only", got)
+			if got := types(journalOf(t, o.Dir, res.RunID), "b"); !slices.Equal(got, []RecordType{StepStarted, StepApplying}) {
+				t.Fatalf("b journal %v, want started and applying only", got)
 			}
 			jpath := filepath.Join(o.Dir, "runs", res.RunID, journalFile)
 			f, _ := os.OpenFile(jpath, os.O_APPEND|os.O_WRONLY, 0)
@@ -394,10 +394,10 @@ func TestResumeAfterInterruptedSession(t *testing.T) {
 				t.Fatalf("resume: %v %+v", err, res)
 			}
 			want := []string{"apply:a", "apply:b", "apply:c"}
-			wantB := []RecordType{StepStarted, StepStarted, StepDone}
+			wantB := []RecordType{StepStarted, StepApplying, StepStarted, StepApplying, StepDone}
 			if tc.liveAfterCrash {
 				want = []string{"apply:a", "apply:c"}
-				wantB = []RecordType{StepStarted, StepStarted, StepSkipped}
+				wantB = []RecordType{StepStarted, StepApplying, StepStarted, StepSkipped}
 			}
 			if diff := cmp.Diff(want, tr.get()); diff != "" {
 				t.Fatalf("calls (-want +got):\n%s", diff)
@@ -949,6 +949,60 @@ func TestGraphLimitOutlivesTheSession(t *testing.T) {
 			// Eight steps are ready in each session: the limit is reached, never passed.
 			if want := []int{limit, limit}; !slices.Equal(peaks, want) {
 				t.Fatalf("steps at once per session %v, want %v", peaks, want)
+			}
+		})
+	}
+}
+
+// TestStepThatNeverAppliedIsNotUndone: a step interrupted before its Apply
+// (the process died while it observed) did nothing. Whether a resume then
+// finds its effect live (it was live before the run) or the run is rolled
+// back at once, a rollback leaves it alone.
+func TestStepThatNeverAppliedIsNotUndone(t *testing.T) {
+	for _, resumeFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("resume first %t", resumeFirst), func(t *testing.T) {
+			tr := &trace{}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var observed atomic.Int64
+			thaw := newFake(t, &fakeAction{
+				observe: func(ctx context.Context, _ *steps.Env, _ steps.Inputs) (bool, error) {
+					if observed.Add(1) == 1 {
+						cancel() // the process is stopped while the step observes
+						<-ctx.Done()
+						return false, ctx.Err()
+					}
+					return true, nil // live, as it was before the run
+				},
+				apply:    tracing(tr).apply,
+				rollback: tracing(tr).rollback,
+			})
+			ok := newFake(t, tracing(tr))
+			broken := newFake(t, &fakeAction{apply: func(context.Context, *steps.Env, steps.Inputs) (steps.Outputs, error) {
+				return nil, errors.New("broken")
+			}})
+			g := graph(st("a", ok), st("thaw", thaw, "a"), st("broken", broken, "thaw"))
+			o := opts(t)
+			res, err := Start(ctx, g, o)
+			if res == nil || res.Status != StatusInterrupted || err == nil {
+				t.Fatalf("first session: %v %+v", err, res)
+			}
+			if got := types(journalOf(t, o.Dir, res.RunID), "thaw"); !slices.Equal(got, []RecordType{StepStarted}) {
+				t.Fatalf("thaw journal %v, want started only", got)
+			}
+			if resumeFirst {
+				res, err = Resume(context.Background(), res.RunID, o)
+				if res == nil || res.Status != StatusRolledBack {
+					t.Fatalf("resume: %v %+v", err, res)
+				}
+				if got := types(journalOf(t, o.Dir, res.RunID), "thaw"); !slices.Equal(got, []RecordType{StepStarted, StepStarted, StepSkipped}) {
+					t.Fatalf("thaw journal %v", got)
+				}
+			} else if _, err = Rollback(context.Background(), res.RunID, o); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"apply:a", "rollback:a"}, tr.get()); diff != "" {
+				t.Fatalf("calls (-want +got):\n%s", diff)
 			}
 		})
 	}
