@@ -10,6 +10,7 @@ targets=(
   "./planfile FuzzParse"
   "./plans/expression FuzzExpressionBudgets"
   "./plans/expression FuzzBudgetsKeepResults"
+  "./runner FuzzJournal"
 )
 # The key codec's round trips and raw decoding.
 for f in $(grep -ho '^func Fuzz[A-Za-z0-9]*' fleet/shardkey/*_test.go | sed 's/^func //'); do
