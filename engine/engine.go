@@ -486,5 +486,6 @@ func short(s string) string {
 // in every command that runs the graph.
 func RunOptions(cfg *plans.Config, target fleet.Target, events runner.EventSink, command string) runner.Options {
 	return runner.Options{Dir: StateDir(cfg), Target: target, Events: events,
+		EndState:  func(ctx context.Context, g *planner.Graph) (string, error) { return EndState(ctx, target, g) },
 		Evaluator: &Evaluator{Target: target}, Command: command, Roots: cfg.Roots()}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -54,6 +55,12 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, target fleet.T
 			g.Warnings = append(g.Warnings, fmt.Sprintf("run %s kept %s for analysis after it failed; apply removes them first "+
 				"(as `fleetplan rollback %s` does) and the steps below are planned without them", id, strings.Join(live.keptNames(id), ", "), id))
 		}
+		if doc.Config != nil && !g.Empty() && len(g.RemoveKept) == 0 && planner.RoundTrip(g, live.facts) && live.described(g) {
+			if id := finishedUnchanged(ctx, StateDir(doc.Config), g, target); id != "" {
+				g.Steps, g.Changes, g.ReadOnly = nil, nil, nil
+				g.Warnings = append(g.Warnings, fmt.Sprintf("run %s applied this plan, and nothing its steps touch has changed since", id))
+			}
+		}
 	}
 	return g, diags
 }
@@ -72,11 +79,8 @@ func (u *upgradeLive) readKept(stateDir string) error {
 			if err != nil {
 				continue
 			}
-			r, ok := a.(steps.Referrer)
-			if !ok {
-				continue
-			}
-			for _, ref := range r.Refs(steps.Inputs(s.With)) {
+			refs, _ := steps.Touches(a, steps.Inputs(s.With))
+			for _, ref := range refs {
 				if ref.Changes {
 					if u.kept == nil {
 						u.kept = map[string]string{}
@@ -101,6 +105,87 @@ func (u *upgradeLive) keptNames(id string) []string {
 	return out
 }
 
+// finishedUnchanged returns the newest run that applied the same steps as g
+// to the end when the live state of everything those steps touch is still
+// what it was then. For a graph that ends where it began (planner.RoundTrip:
+// a freeze -> wait -> thaw) that is the only way to tell a finished plan
+// from a new one; applying it again would do what that run did and end
+// where it ended. "" when there is none.
+func finishedUnchanged(ctx context.Context, stateDir string, g *planner.Graph, target fleet.Target) string {
+	runs, err := runner.List(stateDir)
+	if err != nil {
+		return ""
+	}
+	want := stepsDigest(g)
+	for i := len(runs) - 1; i >= 0; i-- {
+		r := runs[i]
+		if r.Plan != g.Plan || r.Status != runner.StatusDone {
+			continue
+		}
+		st, err := runner.Status(stateDir, r.ID)
+		if err != nil || st.Kind != g.Kind || st.Target != g.Target || st.EndState == "" {
+			continue
+		}
+		old, err := runner.Graph(stateDir, r.ID)
+		if err != nil || stepsDigest(old) != want {
+			continue
+		}
+		if now, err := EndState(ctx, target, old); err == nil && now == st.EndState {
+			return r.ID
+		}
+		return "" // the newest run of these steps: the fleet moved on since
+	}
+	return ""
+}
+
+// stepsDigest identifies what a graph's steps do, leaving out what changes
+// between plans of the same steps (estimates, live-at-plan notes).
+func stepsDigest(g *planner.Graph) string {
+	h := sha256.New()
+	for _, s := range g.Steps {
+		c := *s
+		c.Estimate, c.LiveAtPlan = planner.Estimate{}, ""
+		b, _ := json.Marshal(&c)
+		h.Write(b)
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// EndState describes the live state of everything a RollingUpgrade graph's
+// steps (and their rollback branches) touch, as the fingerprint does; ""
+// for other kinds. It is what runner.Options.EndState records at run-done.
+func EndState(ctx context.Context, target fleet.Target, g *planner.Graph) (string, error) {
+	if g.Kind != plans.KindRollingUpgrade {
+		return "", nil
+	}
+	specs := make([]*plans.StepSpec, 0, len(g.Steps))
+	for _, s := range g.Steps {
+		sp := &plans.StepSpec{ID: s.ID, Action: s.Action, With: s.With, Params: s.Params}
+		if b := s.Rollback; b != nil {
+			sp.Rollback = &plans.StepSpec{Action: b.Action, With: b.With, Params: b.Params}
+		}
+		specs = append(specs, sp)
+	}
+	u := &upgradeLive{target: target}
+	u.cp, _ = target.(fleet.ControlPlane)
+	return u.Fingerprint(ctx, specs)
+}
+
+// described reports whether the fingerprint describes every object the
+// steps of g touch (databases, slots and endpoints; not shard maps).
+func (u *upgradeLive) described(g *planner.Graph) bool {
+	for _, s := range g.Steps {
+		for _, t := range u.facts[s.ID].Touches {
+			kind, _, _ := strings.Cut(t.Object, " ")
+			if kind != steps.RefDatabase && kind != steps.RefSlot && kind != steps.RefEndpoint {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // upgradeLive implements planner.UpgradeLive with the step registry.
 type upgradeLive struct {
 	target  fleet.Target
@@ -112,12 +197,13 @@ type upgradeLive struct {
 	// the run; usedKept collects the runs whose objects the plan touches.
 	kept     map[string]string
 	usedKept map[string]bool
+	facts    map[string]planner.StepFacts // what Facts reported, by step id
 }
 
 var _ planner.UpgradeLive = (*upgradeLive)(nil)
 
 func newUpgradeLive(doc *plans.Document, target fleet.Target) *upgradeLive {
-	u := &upgradeLive{target: target}
+	u := &upgradeLive{target: target, facts: map[string]planner.StepFacts{}}
 	u.cp, _ = target.(fleet.ControlPlane)
 	if abs, err := filepath.Abs(doc.File); err == nil {
 		u.baseDir = filepath.Dir(abs)
@@ -172,6 +258,14 @@ func (u *upgradeLive) inputs(ctx context.Context, with map[string]any, params ma
 
 // Facts implements planner.UpgradeLive.
 func (u *upgradeLive) Facts(ctx context.Context, s *plans.StepSpec) (planner.StepFacts, error) {
+	f, err := u.stepFacts(ctx, s)
+	if err == nil && u.facts != nil {
+		u.facts[s.ID] = f
+	}
+	return f, err
+}
+
+func (u *upgradeLive) stepFacts(ctx context.Context, s *plans.StepSpec) (planner.StepFacts, error) {
 	var f planner.StepFacts
 	action, err := steps.Lookup(s.Action)
 	if err != nil {

@@ -125,3 +125,41 @@ func TestPruneKeepsLiveStepsAnEarlierStepChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestRoundTrip: a graph ends where it began when every step not live now
+// changes only objects a later step, live now, changes too.
+func TestRoundTrip(t *testing.T) {
+	prod := Touch{Object: "database contoso-1/contoso", Changes: true}
+	other := Touch{Object: "slot contoso-2", Changes: true}
+	f := func(live bool, ts ...Touch) StepFacts { return StepFacts{Live: live, Touches: ts, TouchesKnown: true} }
+	cases := map[string]struct {
+		steps []*Step
+		facts map[string]StepFacts
+		want  bool
+	}{
+		"freeze, wait, thaw": {
+			steps: []*Step{{ID: "freeze"}, {ID: "wait", Needs: []string{"freeze"}}, {ID: "thaw", Needs: []string{"wait"}}},
+			facts: map[string]StepFacts{"freeze": f(false, prod), "wait": f(false), "thaw": f(true, prod)},
+			want:  true,
+		},
+		"a change nothing later restores": {
+			steps: []*Step{{ID: "freeze"}, {ID: "deploy", Needs: []string{"freeze"}}, {ID: "thaw", Needs: []string{"deploy"}}},
+			facts: map[string]StepFacts{"freeze": f(false, prod), "deploy": f(false, other), "thaw": f(true, prod)},
+		},
+		"the restoring step is not after it": {
+			steps: []*Step{{ID: "freeze"}, {ID: "thaw"}},
+			facts: map[string]StepFacts{"freeze": f(false, prod), "thaw": f(true, prod)},
+		},
+		"a step that cannot say what it touches": {
+			steps: []*Step{{ID: "script"}, {ID: "thaw", Needs: []string{"script"}}},
+			facts: map[string]StepFacts{"script": {}, "thaw": f(true, prod)},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := RoundTrip(&Graph{Steps: tc.steps}, tc.facts); got != tc.want {
+				t.Fatalf("RoundTrip = %t, want %t", got, tc.want)
+			}
+		})
+	}
+}

@@ -336,6 +336,64 @@ func ancestorSpecs(byID map[string]*plans.StepSpec, id string) map[string]bool {
 	return out
 }
 
+// RoundTrip reports whether a graph ends where it began on everything it
+// changes: every step whose effect is not live now changes only objects
+// that a step after it, live now, changes too (freeze -> wait -> thaw while
+// production is read-write). Such a graph never plans to nothing, finished
+// or not; only an earlier run's record can tell. facts are the planner's,
+// by step id; a step that cannot say what it touches is no round trip.
+func RoundTrip(g *Graph, facts map[string]StepFacts) bool {
+	for _, s := range g.Steps {
+		f := facts[s.ID]
+		if !f.TouchesKnown {
+			return false
+		}
+		if f.Live {
+			continue
+		}
+		later := descendants(g, s.ID)
+		for _, t := range f.Touches {
+			if !t.Changes {
+				continue
+			}
+			restored := false
+			for id := range later {
+				l := facts[id]
+				if !l.Live {
+					continue
+				}
+				for _, u := range l.Touches {
+					restored = restored || (u.Changes && u.Object == t.Object)
+				}
+			}
+			if !restored {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// descendants returns the steps of g that need id, transitively.
+func descendants(g *Graph, id string) map[string]bool {
+	out := map[string]bool{}
+	for changed := true; changed; {
+		changed = false
+		for _, s := range g.Steps {
+			if out[s.ID] {
+				continue
+			}
+			for _, n := range s.Needs {
+				if n == id || out[n] {
+					out[s.ID], changed = true, true
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
 // keptNeeds returns a step's needs with pruned steps replaced by their own
 // (kept) needs, transitively.
 func keptNeeds(s *plans.StepSpec, byID map[string]*plans.StepSpec, pruned map[string]bool) []string {

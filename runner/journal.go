@@ -102,6 +102,9 @@ type Record struct {
 	Steps  int    `json:"steps,omitempty"`
 	PID    int    `json:"pid,omitempty"`
 	Host   string `json:"host,omitempty"`
+	// EndState describes the live state of what the graph touches when the
+	// run was done (run-done; see Options.EndState).
+	EndState string `json:"endState,omitempty"`
 }
 
 // journal appends records to journal.jsonl. It is owned by one goroutine (the

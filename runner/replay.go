@@ -68,6 +68,7 @@ type replayed struct {
 	steps                     map[string]*stepRec
 	seq                       int
 	ncomplete                 int // steps done or skipped
+	endState                  string
 }
 
 // stepRec is one step's state rebuilt from the journal.
@@ -127,6 +128,7 @@ func (p *replayed) apply(r Record) {
 		p.sessions++
 	case RunPaused, RunAwaitingApproval, RunDone, RunCancelled, RunInterrupted, RunRolledBack, RunRollbackFailed:
 		p.last = r.Type
+		p.endState = r.EndState
 		if r.Reason != "" || r.Type != RunRolledBack {
 			p.reason = r.Reason
 		}

@@ -61,6 +61,11 @@ type Options struct {
 	// database is renamed, never dropped). Without it such a rollback is
 	// refused before anything changes.
 	DiscardWritesSinceSwitch bool
+	// EndState, when set, describes the live state of what the graph touches
+	// once every step is done; the description is journaled with run-done
+	// (RunStatus.EndState), so a later plan can tell that nothing changed
+	// since. An error leaves it out; the run is done all the same.
+	EndState func(ctx context.Context, g *planner.Graph) (string, error)
 }
 
 // Result is how a run ended for this call.
@@ -845,7 +850,11 @@ func (r *run) forward(ctx context.Context) phaseResult {
 		// blocked behind a gate (awaiting), or was started.
 		return phaseResult{err: fmt.Errorf("internal error: run stopped with %d of %d steps complete", r.st.ncomplete, n)}
 	}
-	r.record(Record{Type: RunDone})
+	done := Record{Type: RunDone}
+	if r.opt.EndState != nil {
+		done.EndState, _ = r.opt.EndState(ctx, r.g)
+	}
+	r.record(done)
 	if err := r.commit(); err != nil {
 		return phaseResult{err: err}
 	}

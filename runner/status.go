@@ -31,6 +31,9 @@ type RunStatus struct {
 	Steps  []StepStatus  `json:"steps"`
 	Dir    string        `json:"dir"`
 	Waited time.Duration `json:"waited,omitempty"` // total retry backoff
+	// EndState describes the live state of what the graph touched when the
+	// run was done ("" when not done, or not described).
+	EndState string `json:"endState,omitempty"`
 }
 
 // StepStatus is the state of one step of a run.
@@ -84,6 +87,9 @@ func Status(dir, runID string) (*RunStatus, error) {
 		Status: p.status(h != nil), Reason: p.reason, Started: p.started, Updated: p.updated,
 		Holder: h, Done: p.ncomplete, Total: len(g.Steps), Dir: runDir,
 	}
+	if p.last == RunDone {
+		rs.EndState = p.endState
+	}
 	kept := map[string]bool{}
 	if rs.Status == StatusKept {
 		for _, id := range p.rollbackOrder() {
@@ -117,6 +123,15 @@ func runHolder(dir, target, runID string) *Holder {
 		return nil
 	}
 	return h
+}
+
+// Graph returns the step graph of a run, as its plan.json holds it.
+func Graph(dir, runID string) (*planner.Graph, error) {
+	runDir, err := runPath(dir, runID)
+	if err != nil {
+		return nil, err
+	}
+	return loadPlan(runDir)
 }
 
 // List summarises every run under dir, oldest first.
