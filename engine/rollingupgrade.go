@@ -139,12 +139,13 @@ func finishedUnchanged(ctx context.Context, stateDir string, g *planner.Graph, t
 }
 
 // stepsDigest identifies what a graph's steps do, leaving out what changes
-// between plans of the same steps (estimates, live-at-plan notes).
+// between plans of the same steps (estimates, live-at-plan notes, where in
+// the file a step is written).
 func stepsDigest(g *planner.Graph) string {
 	h := sha256.New()
 	for _, s := range g.Steps {
 		c := *s
-		c.Estimate, c.LiveAtPlan = planner.Estimate{}, ""
+		c.Estimate, c.LiveAtPlan, c.Pos = planner.Estimate{}, "", diag.Pos{}
 		b, _ := json.Marshal(&c)
 		h.Write(b)
 		h.Write([]byte{'\n'})
