@@ -69,7 +69,7 @@ func FuzzJournal(f *testing.F) {
 
 		p := replay(recs)
 		switch st := p.status(false); st {
-		case StatusInterrupted, StatusPaused, StatusAwaitingApproval, StatusDone, StatusRolledBack, StatusRollbackFailed, StatusCancelled:
+		case StatusInterrupted, StatusPaused, StatusAwaitingApproval, StatusDone, StatusRolledBack, StatusRollbackFailed, StatusCancelled, StatusKept:
 		default:
 			t.Fatalf("status of a run no process holds: %q", st)
 		}
