@@ -113,6 +113,9 @@ var adoPassword = regexp.MustCompile(`(?i)(^|[;\s"'])\s*(password|pwd)\s*=\s*[^;
 // urlPassword finds scheme://user:password@ in a URL-style DSN.
 var urlPassword = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/@\s]*:[^/@]*@`)
 
+// urlQuery finds name=value pairs in the query of a URL.
+var urlQuery = regexp.MustCompile(`[?&]([^=&#\s]+)=[^&#\s]`)
+
 // Inline says why a string value written under key holds a credential in
 // plain text, with a hint, or "" when it does not. A credential field takes
 // only an env:/file: reference (an expression is refused too: it can spell
@@ -133,8 +136,15 @@ func Inline(key, value string) (why, hint string) {
 		return fmt.Sprintf("keep passwords out of connection strings and URLs: give the whole value as %s: env:VARIABLE where the field takes a secret reference, or authenticate without a password", key)
 	}
 	// Cheap tests first: every scalar of a plan passes through here.
-	if strings.Contains(value, "://") && urlPassword.MatchString(value) && hasURLPassword(value) {
-		return fmt.Sprintf("%q holds a URL with a password in it", key), connHint()
+	if strings.Contains(value, "://") {
+		if urlPassword.MatchString(value) && hasURLPassword(value) {
+			return fmt.Sprintf("%q holds a URL with a password in it", key), connHint()
+		}
+		for _, m := range urlQuery.FindAllStringSubmatch(value, -1) {
+			if IsKey(m[1]) {
+				return fmt.Sprintf("%q holds a URL with a credential in its query (%s=)", key, m[1]), connHint()
+			}
+		}
 	}
 	if strings.IndexByte(value, '=') >= 0 && adoPassword.MatchString(value) {
 		return fmt.Sprintf("inline password in the connection string under %q", key), connHint()

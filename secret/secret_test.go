@@ -21,6 +21,8 @@ func TestInline(t *testing.T) {
 		"ado pwd lower case, spaces": {"conn", "server=h; pwd = Hunter2", true},
 		"ado without password":       {"conn", "Server=h;Authentication=Active Directory Default", false},
 		"plain value":                {"server", "sql-1", false},
+		"token in a query":           {"url", "https://api.example/health?x=1&access_token=abc", true},
+		"harmless query":             {"url", "https://api.example/health?x=1&keyType=int", false},
 		"authorization header":       {"Authorization", "Bearer abc123", true},
 		"authorization reference":    {"Authorization", "env:AUTH_HEADER", false},
 		"url no userinfo":            {"url", "https://example.com/a:b@c", false},
