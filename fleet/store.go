@@ -209,6 +209,9 @@ type DatabaseAdopter interface {
 	// AdoptDatabase lists an existing database in the catalog, leaving its
 	// contents as they are. Idempotent; ErrNoDatabase when it does not exist.
 	AdoptDatabase(ctx context.Context, loc Location) error
+	// ReleaseDatabase undoes AdoptDatabase: the catalog forgets the
+	// database, whose contents stay where they are. Idempotent.
+	ReleaseDatabase(ctx context.Context, loc Location) error
 }
 
 // MappingValidator checks a mapping read from the global shard map against

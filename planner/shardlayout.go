@@ -506,7 +506,8 @@ func (b *layoutBuilder) planShards() {
 			// The rollback drops the database only when this step created it,
 			// and only while it holds nothing but reference data.
 			Rollback: &Step{Action: ActRemoveShard, With: map[string]any{"shardMap": b.mapName(),
-				"server": loc.Server, "database": loc.Database, "dropDatabase": !db.Exists, "dropOnlyIfEmpty": true, "reference": ref}},
+				"server": loc.Server, "database": loc.Database, "dropDatabase": !db.Exists, "dropOnlyIfEmpty": true, "reference": ref,
+				"unlistDatabase": db.Exists && !db.Listed}},
 			Estimate: Estimate{Duration: 200 * time.Millisecond, Basis: "metadata and schema"}})
 		b.createShard[locKey(loc)] = st.ID
 		b.change(Create, fmt.Sprintf("shard %s (%s)", s.Name, loc), detail)
@@ -1016,11 +1017,15 @@ func (b *layoutBuilder) planRemovedShards() {
 		drop := b.spec.DropRemovedShards
 		detail := "unregister; database kept"
 		if drop {
-			detail = "unregister and drop the database"
+			detail = "unregister and drop the database (kept if it still holds rows other than reference data)"
 		}
+		_, refs := schemaInputs(b.tables)
 		st := &Step{ID: stepID("remove-shard-" + loc.Database), Action: ActRemoveShard,
 			Title: fmt.Sprintf("remove shard %s from the shard map", loc),
-			With:  map[string]any{"shardMap": b.mapName(), "server": loc.Server, "database": loc.Database, "dropDatabase": drop},
+			// Dropped only while it holds nothing but reference data: rows a
+			// move left behind (changed since they moved) are never lost.
+			With: map[string]any{"shardMap": b.mapName(), "server": loc.Server, "database": loc.Database, "dropDatabase": drop,
+				"dropOnlyIfEmpty": true, "reference": refs},
 			Needs: dedupe(needs), Estimate: Estimate{Duration: 50 * time.Millisecond, Basis: "metadata"}}
 		if !drop {
 			// Re-registering the shard takes back its own database, rows and all.

@@ -288,24 +288,33 @@ func TestRolledBackCreateShardLeavesNothing(t *testing.T) {
 			t.Fatal("the catalog or the shard map still lists customers_2 after the rollback")
 		}
 	})
-	t.Run("a later step fails: the created database goes, an adopted one stays", func(t *testing.T) {
-		for _, adopt := range []bool{false, true} {
+	t.Run("a later step fails: the created database goes, one that was there stays as it was", func(t *testing.T) {
+		for name, tc := range map[string]struct {
+			before string // SQL of a database file the catalog does not list; "" for none
+			adopt  bool
+		}{
+			"created":               {},
+			"adopted with its rows": {before: schemaSQL(t) + `; INSERT INTO customers(id, name) VALUES (10, 'own');`, adopt: true},
+			"empty, unlisted":       {before: "PRAGMA user_version = 0;"},
+		} {
 			ws := copyWorkspace(t, tmpl)
-			if adopt {
-				writeSQL(t, shardDB(ws, "customers_2"), schemaSQL(t)+`; INSERT INTO customers(id, name) VALUES (10, 'own');`)
+			if tc.before != "" {
+				writeSQL(t, shardDB(ws, "customers_2"), tc.before)
+			}
+			if tc.adopt {
 				editPlan(t, ws, "database: customers_2}", "database: customers_2, adopt: true}")
 			}
 			mustFail(t, fleetplan(t, ws, []string{"FLEETPLAN_FAULTS=move.copy:hard:2", "FLEETPLAN_FAULTS_I_KNOW=yes"}, "apply", "split.yaml", "--auto-approve"), "injected fault")
 			if shardRegistered(t, ws, "customers_2") {
-				t.Fatalf("adopt=%v: customers_2 still registered after the rollback", adopt)
+				t.Fatalf("%s: customers_2 still registered after the rollback", name)
 			}
-			if got := exists(shardDB(ws, "customers_2")); got != adopt {
-				t.Fatalf("adopt=%v: customers_2.db exists = %v after the rollback", adopt, got)
+			if got := exists(shardDB(ws, "customers_2")); got != (tc.before != "") {
+				t.Fatalf("%s: customers_2.db exists = %v after the rollback", name, got)
 			}
-			if got := catalogLists(t, ws, "customers_2"); got != adopt {
-				t.Fatalf("adopt=%v: catalog lists customers_2 = %v after the rollback", adopt, got)
+			if catalogLists(t, ws, "customers_2") {
+				t.Fatalf("%s: the catalog lists customers_2 after the rollback; it did not before", name)
 			}
-			if adopt {
+			if tc.adopt {
 				c2 := openDB(t, shardDB(ws, "customers_2"))
 				if n := scalar(t, c2, `SELECT count(*) FROM customers`); n != 1 {
 					t.Fatalf("the adopted database holds %d customers after the rollback, want its own 1", n)

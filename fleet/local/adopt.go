@@ -82,6 +82,12 @@ func (t *Target) InspectDatabase(ctx context.Context, loc fleet.Location) (fleet
 	return c, nil
 }
 
+// ReleaseDatabase implements fleet.DatabaseAdopter: the catalog entry goes,
+// the file stays. It refuses the shard map manager database.
+func (t *Target) ReleaseDatabase(ctx context.Context, loc fleet.Location) error {
+	return t.forget(ctx, loc, "release database", false)
+}
+
 // AdoptDatabase implements fleet.DatabaseAdopter: it lists an existing
 // SQLite file in the catalog, contents untouched.
 func (t *Target) AdoptDatabase(ctx context.Context, loc fleet.Location) error {

@@ -51,6 +51,15 @@ func TestUnlistedDatabaseIsNeverTakenOverSilently(t *testing.T) {
 	if got, err := tg.InspectDatabase(ctx, loc); err != nil || !got.Listed || got.Rows() != 2 {
 		t.Fatalf("after adopting: %+v, %v; want listed with its 2 rows", got, err)
 	}
+	if err := tg.ReleaseDatabase(ctx, loc); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := tg.InspectDatabase(ctx, loc); err != nil || got.Listed || !got.Exists || got.Rows() != 2 {
+		t.Fatalf("after releasing: %+v, %v; want unlisted, the file and its 2 rows still there", got, err)
+	}
+	if err := tg.ReleaseDatabase(ctx, fleet.Location{Server: DemoServer, Database: "smm"}); !errors.Is(err, fleet.ErrInvalidArgument) {
+		t.Fatalf("releasing the shard map manager = %v, want a refusal", err)
+	}
 	missing := fleet.Location{Server: DemoServer, Database: "nowhere"}
 	if err := tg.AdoptDatabase(ctx, missing); !errors.Is(err, fleet.ErrNoDatabase) {
 		t.Fatalf("adopting a missing database = %v, want ErrNoDatabase", err)

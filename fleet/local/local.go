@@ -532,6 +532,12 @@ func (t *Target) list(ctx context.Context, loc fleet.Location, operation string)
 // DropDatabase deletes a database file and its catalog entry. Idempotent. It
 // refuses the shard map manager database.
 func (t *Target) DropDatabase(ctx context.Context, loc fleet.Location) error {
+	return t.forget(ctx, loc, "drop database", true)
+}
+
+// forget takes a database out of the catalog and, with removeFile, deletes
+// its file. Idempotent; the shard map manager database is refused.
+func (t *Target) forget(ctx context.Context, loc fleet.Location, op string, removeFile bool) error {
 	c, p, err := t.resolve(ctx, loc)
 	if errors.Is(err, fleet.ErrNoDatabase) {
 		return nil
@@ -540,29 +546,26 @@ func (t *Target) DropDatabase(ctx context.Context, loc fleet.Location) error {
 		return err
 	}
 	if smm, err := t.ShardMapManager(ctx); err == nil && smm.Equal(c) {
-		return &fleet.Error{Op: "drop database", Target: c.String(), Err: fmt.Errorf("%w: it holds the global shard map", fleet.ErrInvalidArgument),
-			Hint: "remove the shard maps first; the shard map manager database is never dropped by fleetplan"}
+		return &fleet.Error{Op: op, Target: c.String(), Err: fmt.Errorf("%w: it holds the global shard map", fleet.ErrInvalidArgument),
+			Hint: "remove the shard maps first; the shard map manager database is never dropped or released by fleetplan"}
 	}
-	t.mu.Lock()
-	if db, ok := t.dbs[p]; ok {
-		db.Close()
-		delete(t.dbs, p)
-	}
-	t.mu.Unlock()
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(p + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return classify(&fleet.Error{Op: "drop database", Target: c.String(), Err: err}, fleet.Location{})
+	t.closePools(p)
+	if removeFile {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(p + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return classify(&fleet.Error{Op: op, Target: c.String(), Err: err}, fleet.Location{})
+			}
 		}
 	}
 	err = t.catalogTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM databases WHERE server = ? AND name = ?`, c.Server, c.Database); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO operation_log(at, operation, target) VALUES(?, 'drop database', ?)`, nowText(), c.String())
+		_, err := tx.ExecContext(ctx, `INSERT INTO operation_log(at, operation, target) VALUES(?, ?, ?)`, nowText(), op, c.String())
 		return err
 	})
 	if err != nil {
-		return classify(&fleet.Error{Op: "drop database", Target: c.String(), Err: err}, fleet.Location{})
+		return classify(&fleet.Error{Op: op, Target: c.String(), Err: err}, fleet.Location{})
 	}
 	return nil
 }

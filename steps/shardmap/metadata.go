@@ -322,6 +322,8 @@ func (createShard) Estimate(steps.Inputs) steps.Estimate {
 // database. With dropOnlyIfEmpty (the rollback of create-shard) the database
 // is dropped only while it holds no rows but in its reference tables: a
 // database with other rows was not made by the step being undone, and is kept.
+// With unlistDatabase (the rollback of a create-shard that listed a database
+// the catalog did not know) a database that is kept leaves the catalog again.
 type removeShard struct{ metadataOnly }
 
 func (removeShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
@@ -334,7 +336,22 @@ func (removeShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs)
 		return false, err
 	}
 	drop, _, err := dropDecision(ctx, env, c, a)
-	return !drop, err
+	if err != nil || drop {
+		return false, err
+	}
+	listed, err := stillListed(ctx, env, a)
+	return !listed, err
+}
+
+// stillListed reports a database that unlistDatabase asks to take out of
+// the catalog and that is still in it.
+func stillListed(ctx context.Context, env *steps.Env, a *args) (bool, error) {
+	ad, ok := env.Target.(fleet.DatabaseAdopter)
+	if !ok || !a.Bool("unlistDatabase", false) {
+		return false, a.Err()
+	}
+	have, err := ad.InspectDatabase(ctx, a.location(""))
+	return have.Listed, err
 }
 
 // dropDecision says whether remove-shard drops the database, and if it keeps
@@ -393,8 +410,12 @@ func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 		if err := c.admin.DropDatabase(ctx, loc); err != nil {
 			return nil, err
 		}
+		return nil, nil
 	}
-	return nil, nil
+	if listed, err := stillListed(ctx, env, a); err != nil || !listed {
+		return nil, err
+	}
+	return nil, env.Target.(fleet.DatabaseAdopter).ReleaseDatabase(ctx, loc)
 }
 
 // ---- split ----
