@@ -934,6 +934,9 @@ func (b *layoutBuilder) planMove(from fleet.Location, d *desiredRange, min, max 
 		back[k] = v
 	}
 	back["from"], back["to"] = with["to"], with["from"]
+	// The reverse move undoes this one: where it finds keys still on its
+	// target (never moved), rows on its source there are not its own.
+	back["undo"] = true
 	st := b.add(&Step{ID: stepID("move-" + strings.Trim(b.rangeText(min, max), "[)")), Action: ActMoveRange,
 		Title: fmt.Sprintf("move %s from %s to %s in batches of %d", b.rangeText(min, max), b.shardName(from), d.name, orInt(b.spec.Move.BatchSize, 100)),
 		With:  with, Needs: dedupe(append(splits, b.shardNeeds(d.shard)...)),

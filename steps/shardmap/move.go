@@ -26,7 +26,9 @@ import (
 // All state lives in the shard map and the data itself, so Apply can resume
 // after a crash at any point:
 //   - a mapping already on the target: bring it online, finish deleting the
-//     source rows (only those the target holds an equal copy of), go on;
+//     source rows, go on. A move that undoes another (a rollback, `undo`)
+//     deletes there only source rows the target holds an equal copy of, as
+//     keys it finds on its target may never have moved;
 //   - an offline mapping on the source: the batch was in flight, and the
 //     target may hold its copy, whole or in part. Rows on the target equal to
 //     a source row are that copy and are kept; the copy is completed and
@@ -42,12 +44,16 @@ type moveArgs struct {
 	from, to  fleet.Location
 	batch     int
 	schema    fleet.SchemaInfo
+	// undo marks a move that undoes an earlier move of the same range (a
+	// rollback): keys it finds already on its target may never have moved,
+	// so rows its source holds there are deleted only where they are copies.
+	undo bool
 }
 
 func parseMove(in steps.Inputs) (moveArgs, error) {
 	a := argsOf(MoveRangeName, in)
 	m := moveArgs{mapName: a.String("shardMap"), kt: a.keyType(), low: a.bound("low"), high: a.bound("high"),
-		from: a.location("from"), to: a.location("to"), batch: a.Int("batchSize", 100), schema: a.schema()}
+		from: a.location("from"), to: a.location("to"), batch: a.Int("batchSize", 100), schema: a.schema(), undo: a.Bool("undo", false)}
 	if m.low == nil && a.Err() == nil {
 		a.Fail("input low: a range needs a lower bound (0x for the minimum)")
 	}
@@ -345,6 +351,14 @@ func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 				return nil, err
 			}
 		}
+		if !m.undo {
+			// This move put it there after verifying the copy: the source's
+			// rows in it are that copy's originals.
+			if err := mv.deleteSource(ctx, cur, end); err != nil {
+				return nil, err
+			}
+			return end, nil
+		}
 		if err := mv.deleteCopies(ctx, cur, end); err != nil {
 			return nil, err
 		}
@@ -542,10 +556,30 @@ func (mv *mover) foreign(ctx context.Context, src, dst fleet.Location, r fleet.K
 	return out, nil
 }
 
+// targetRows counts, per sharded table, the rows of the target in r (nil
+// when there are none).
+func (mv *mover) targetRows(ctx context.Context, r fleet.KeyRange) (map[string]int64, error) {
+	var out map[string]int64
+	for _, t := range mv.parents {
+		n, err := mv.c.data.CountRange(ctx, mv.m.to, t.Table, t.KeyColumn, r)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[t.Table] = n
+		}
+	}
+	return out, nil
+}
+
 // checkTarget refuses, before the first batch, a move whose target holds
-// rows in the part of the range still mapped to the source, other than
-// copies of the source's rows. Where the source's mapping is offline (a
-// batch a crash interrupted), that batch's own copy is taken back first.
+// rows in the part of the range still mapped to the source: any row where
+// the source's mapping is online, any row but a copy of a source row where
+// it is offline (a batch a crash interrupted; that batch's own copy is
+// taken back first).
 func (mv *mover) checkTarget(ctx context.Context) error {
 	m := mv.m
 	sm, err := mv.c.store.ShardMap(ctx, m.mapName)
@@ -572,10 +606,18 @@ func (mv *mover) checkTarget(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// Rows equal to a source row can only be copies this move (or the
-		// move it undoes) made and did not clean up yet; they are kept and
-		// the copy completes around them. Any other row is refused.
-		found, err := mv.foreign(ctx, m.from, m.to, r)
+		// Where the source's mapping is online nothing was copied yet: the
+		// target must hold no row at all, except when this move undoes one
+		// whose deletes did not finish, whose leftovers are copies of the
+		// source's rows. Where it is offline, rows equal to a source row are
+		// the interrupted batch's copy. Copies are kept and the copy
+		// completes around them; any other row is refused.
+		var found map[string]int64
+		if mp.Online && !m.undo {
+			found, err = mv.targetRows(ctx, r)
+		} else {
+			found, err = mv.foreign(ctx, m.from, m.to, r)
+		}
 		if err != nil {
 			return err
 		}

@@ -404,3 +404,29 @@ func TestCreateShard(t *testing.T) {
 		t.Fatalf("the adopted database holds %d customers, want its 1", n)
 	}
 }
+
+// A move that undoes another (the planner's rollback of a move) finds keys
+// that never moved still on its target: on its source it deletes there
+// only copies of the target's rows, never a row the first move did not copy.
+func TestUndoMoveDeletesOnlyCopies(t *testing.T) {
+	ctx := context.Background()
+	tg, env := demo(t, 2000)
+	c0, c1 := fleet.Location{Server: "sql-1", Database: "customers_0"}, fleet.Location{Server: "sql-1", Database: "customers_1"}
+	tables := []fleet.ShardedTable{{Table: "customers", KeyColumn: "id"}, {Table: "orders", KeyColumn: "customer_id"}}
+	// A copy the first move made of [1600, 1700) before it failed, and a row
+	// that is not its copy.
+	if _, err := tg.CopyRange(ctx, c0, c1, tables, fleet.KeyRange{Low: int64(1600), High: int64(1700)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.ApplySQL(ctx, c1, `UPDATE customers SET name = 'changed' WHERE id = 1650`); err != nil {
+		t.Fatal(err)
+	}
+	in := moveInputs(t, "1000", "50000", "customers_1", "customers_0", 300)
+	in["undo"] = true
+	if _, err := (moveRange{}).Apply(ctx, env, in); err != nil {
+		t.Fatal(err)
+	}
+	if got := [3]int64{count(t, tg, "customers_0", "customers"), count(t, tg, "customers_1", "customers"), count(t, tg, "customers_1", "orders")}; got != [3]int64{2000, 1, 0} {
+		t.Fatalf("customers on c0, c1 and orders on c1 = %v, want [2000 1 0]: only the changed row stays", got)
+	}
+}
