@@ -75,8 +75,10 @@ func (r *run) productionFirst(order []string) []string {
 // restoreProduction undoes the step that opened the read-only window when
 // the window is still open, journaling it like any rollback. A failure to
 // do so is recorded on the step and left for the run's status to show.
+// It runs even when the run was asked to stop (see untilForceStop).
 func (r *run) restoreProduction(ctx context.Context, reason string) error {
-	if ctx.Err() != nil || !r.windowOpen(ctx) {
+	ctx = untilForceStop(ctx)
+	if !r.windowOpen(ctx) {
 		return nil
 	}
 	pr, _ := r.undoStep(ctx, r.g.ReadOnly.From, reason)
@@ -100,7 +102,8 @@ func (r *run) endKept(reason string, keep []string) phaseResult {
 // read-only may miss the writes production takes from now on, so the rest
 // is kept for analysis and an explicit rollback (or a re-apply) removes it.
 func (r *run) stopInWindow(ctx context.Context, reason string) (pr phaseResult, ok bool) {
-	if ctx.Err() != nil || !r.windowOpen(ctx) {
+	ctx = untilForceStop(ctx)
+	if !r.windowOpen(ctx) {
 		return phaseResult{}, false
 	}
 	from := r.g.ReadOnly.From
@@ -108,6 +111,15 @@ func (r *run) stopInWindow(ctx context.Context, reason string) (pr phaseResult, 
 		return pr, true
 	}
 	return r.endKept(fmt.Sprintf("%s; production restored (rollback of step %q)", reason, from), r.keepAll()), true
+}
+
+// untilForceStop is the context for making production available again: a
+// stop request (Ctrl-C, SIGTERM, a cancelled context) stops the run, not
+// the undo of the step that froze production, so that no way of stopping
+// leaves production read-only. Only a force-stop (a second Ctrl-C, which
+// kills the process) or a crash does; then rollback restores it first.
+func untilForceStop(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
 }
 
 // keepAll lists the steps a stop inside the read-only window leaves as they

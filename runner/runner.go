@@ -821,6 +821,11 @@ func (r *run) forward(ctx context.Context) phaseResult {
 		if ctx.Err() != nil {
 			reason = "stopped: " + context.Cause(ctx).Error()
 		}
+		// Stopped inside the read-only window: as a cancel does, production
+		// is made read-write again before the process goes.
+		if pr, ok := r.stopInWindow(ctx, reason); ok {
+			return pr
+		}
 		r.record(Record{Type: RunInterrupted, Reason: reason})
 		if err := r.commit(); err != nil {
 			return phaseResult{err: err}
@@ -1081,6 +1086,9 @@ func (r *run) rollback(ctx context.Context, reason string, onFailure bool) phase
 	}
 	if ctx.Err() != nil {
 		why := "rollback stopped: " + context.Cause(ctx).Error()
+		if err := r.restoreProduction(ctx, why); err != nil {
+			return phaseResult{err: err}
+		}
 		r.record(Record{Type: RunInterrupted, Reason: why})
 		if err := r.commit(); err != nil {
 			return phaseResult{err: err}

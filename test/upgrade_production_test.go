@@ -2,9 +2,12 @@ package test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // No way a run stops may leave production read-only unless a person asked
@@ -175,5 +178,51 @@ func TestUpgradeOtherCheckoutDoesNotReuseStaleStaging(t *testing.T) {
 	checkProductionV1(t, ws, v1)
 	if v, _ := appData(t, ws, "contoso-2/contoso"); v != 1 {
 		t.Errorf("the kept staging copy was changed (schema_version %d)", v)
+	}
+}
+
+// slowUpgradeScript runs long enough for a signal to arrive while it runs,
+// inside the read-only window; a stopped run interrupts it.
+const slowUpgradeScript = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 2000000000) SELECT count(*) FROM c;
+UPDATE schema_version SET version = 2;
+`
+
+// TestUpgradeSignalInWindowRestoresProduction: Ctrl-C (or SIGTERM) on apply
+// while the upgrade script runs stops the run as cancel does: production
+// is read-write again before the process exits, and rollback removes the rest.
+func TestUpgradeSignalInWindowRestoresProduction(t *testing.T) {
+	for name, sig := range map[string]syscall.Signal{"SIGINT": syscall.SIGINT, "SIGTERM": syscall.SIGTERM} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ws := newUpgradeWorkspace(t, upgradeTemplates[1], "")
+			write(t, filepath.Join(ws, "v2.sql"), slowUpgradeScript)
+			_, v1 := appData(t, ws, "contoso-1/contoso")
+			cmd := exec.Command(fleetplanBin, "apply", "upgrade.yaml", "--auto-approve")
+			cmd.Dir = ws
+			cmd.Env = append(os.Environ(), instant...)
+			var out syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(60 * time.Second); !strings.Contains(out.String(), "step upgrade started"); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					_ = cmd.Process.Kill()
+					t.Fatalf("the upgrade script never started:\n%s", out.String())
+				}
+			}
+			_ = cmd.Process.Signal(sig)
+			timer := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
+			err := cmd.Wait()
+			timer.Stop()
+			if err == nil || killedBy(err, syscall.SIGKILL) {
+				t.Fatalf("apply should stop on %s with exit 1 (err %v):\n%s", name, err, out.String())
+			}
+			if !strings.Contains(out.String(), "production restored") {
+				t.Errorf("apply should say production is restored:\n%s", out.String())
+			}
+			checkProductionV1(t, ws, v1)
+			removeKept(t, ws, runID(t, out.String()), v1)
+		})
 	}
 }

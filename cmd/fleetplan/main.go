@@ -44,7 +44,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return
 		}
 		signal.Stop(sigs)
-		fmt.Fprintln(stderr, "stopping: running steps finish their current work; `fleetplan resume` continues later. Press Ctrl-C again to force-stop.")
+		fmt.Fprintln(stderr, "stopping: running steps finish their current work and production is made read-write if the run froze it; `fleetplan status` says what comes next. Press Ctrl-C again to force-stop.")
 		cancel(fmt.Errorf("interrupted by %v", sig))
 	}()
 	// Fault injection must be asked for twice; a half-set environment stops here.
