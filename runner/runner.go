@@ -1068,7 +1068,7 @@ func (r *run) rollback(ctx context.Context, reason string, onFailure bool) phase
 	var keep []string
 	for _, id := range r.productionFirst(r.st.rollbackOrder()) {
 		s := r.g.Steps[r.index[id]]
-		if onFailure && s.Rollback != nil && s.Rollback.KeepOnFailure {
+		if onFailure && s.Rollback != nil && s.Rollback.KeepOnFailure && !r.nothingMade(ctx, s) {
 			keep = append(keep, id)
 			continue
 		}
@@ -1143,6 +1143,22 @@ func (r *run) undoStep(ctx context.Context, id, reason string) (pr phaseResult, 
 		return phaseResult{err: err}, true
 	}
 	return phaseResult{}, false
+}
+
+// nothingMade reports whether a step's rollback branch already holds: what
+// the step would have made does not exist (it failed before making it), so
+// there is nothing to keep for analysis and the branch's rollback is a
+// no-op. When that cannot be told, the step is kept.
+func (r *run) nothingMade(ctx context.Context, s *planner.Step) bool {
+	b := s.Rollback
+	in, err := r.opt.Evaluator.Inputs(ctx, b, r)
+	if err != nil {
+		return false
+	}
+	env := r.env(s.ID, true)
+	env.Reporter = nil
+	live, err := r.actions[b.Action].Observe(ctx, env, in)
+	return err == nil && live
 }
 
 // autoRollbackOrder is what a rollback after a failure undoes: everything

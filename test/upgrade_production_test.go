@@ -226,3 +226,23 @@ func TestUpgradeSignalInWindowRestoresProduction(t *testing.T) {
 		})
 	}
 }
+
+// TestUpgradeFailureBeforeMakingAnythingKeepsNothing: the first step fails
+// before it made its database; the run has nothing to keep for analysis
+// and says it rolled back. A later failure keeps only what exists.
+func TestUpgradeFailureBeforeMakingAnythingKeepsNothing(t *testing.T) {
+	t.Parallel()
+	ws := newUpgradeWorkspace(t, upgradeTemplates[1], "")
+	_, v1 := appData(t, ws, "contoso-1/contoso")
+	res := fleetplan(t, ws, withFault("step.database.create-secondary:hard:1"), "apply", "upgrade.yaml", "--auto-approve")
+	if res.err == nil || !strings.Contains(res.stdout, "ended rolled-back") || strings.Contains(res.stdout, "kept for analysis: what") {
+		t.Fatalf("want rolled-back with nothing kept: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	checkV1(t, ws, v1)
+
+	res = fleetplan(t, ws, withFault("step.app.deploy-app:hard:1"), "apply", "upgrade.yaml", "--auto-approve")
+	if res.err == nil || !strings.Contains(res.stdout, `"stage-database" made (remove it with`) || strings.Contains(res.stdout, `"stage-app", `) {
+		t.Fatalf("want the staging databases kept, not the app that failed: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	removeKept(t, ws, runID(t, res.stdout), v1)
+}
