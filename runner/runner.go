@@ -231,7 +231,7 @@ func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
 			if rec.rejectReason != "" {
 				reason += ": " + rec.rejectReason
 			}
-			if err := r.checkLosses(ctx, r.autoRollbackOrder()); err != nil {
+			if err := r.checkRollback(ctx, r.autoRollbackOrder()); err != nil {
 				return nil, err
 			}
 			r.record(Record{Type: RunFailed, Reason: reason})
@@ -263,6 +263,9 @@ func Rollback(ctx context.Context, runID string, opt Options) (*Result, error) {
 	// Ask every compensation first: a rollback that would lose data written
 	// since a traffic switch is refused before anything changes, the
 	// journal included.
+	if err := r.checkUndoable(ctx, r.st.rollbackOrder()); err != nil {
+		return nil, err
+	}
 	if err := r.checkLosses(ctx, r.st.rollbackOrder()); err != nil {
 		return nil, err
 	}
@@ -804,7 +807,7 @@ func (r *run) forward(ctx context.Context) phaseResult {
 			}
 			return phaseResult{status: StatusPaused, reason: failure}
 		}
-		if err := r.checkLosses(ctx, r.autoRollbackOrder()); err != nil {
+		if err := r.checkRollback(ctx, r.autoRollbackOrder()); err != nil {
 			// Rolling back would lose what was written since a traffic
 			// switch: the new version keeps serving and the run waits.
 			reason := failure + "; not rolled back: " + err.Error()
@@ -1171,6 +1174,45 @@ func (r *run) autoRollbackOrder() []string {
 		}
 	}
 	return out
+}
+
+// checkRollback asks, changing nothing, whether a rollback of the steps in
+// order can run: nothing it needs was removed for good, and it loses no
+// data written since a traffic switch.
+func (r *run) checkRollback(ctx context.Context, order []string) error {
+	if err := r.checkUndoable(ctx, order); err != nil {
+		return err
+	}
+	return r.checkLosses(ctx, order)
+}
+
+// checkUndoable refuses a rollback across a step whose action cannot be
+// undone (steps.Irreversible) once its effect is live: what it removed is
+// gone, so the steps before it cannot be undone either (traffic cannot go
+// back to a dropped database). That refusal comes first, as no flag helps.
+// A step whose effect is not live (it failed before it removed anything,
+// or what it removed was restored by hand) does not stop the rollback.
+func (r *run) checkUndoable(ctx context.Context, order []string) error {
+	for _, id := range order {
+		s := r.g.Steps[r.index[id]]
+		ir, ok := r.actions[s.Action].(steps.Irreversible)
+		if !ok || s.Rollback != nil {
+			continue
+		}
+		in, err := r.opt.Evaluator.Inputs(ctx, s, r)
+		if err == nil {
+			env := r.env(s.ID, false)
+			env.Reporter = nil
+			if gone, err := r.actions[s.Action].Observe(ctx, env, in); err == nil && !gone {
+				continue
+			}
+		}
+		return &fleet.Error{Op: "rollback", Target: "run " + r.id,
+			Err: fmt.Errorf("step %q %s, which cannot be undone; nothing was changed", id, ir.Removed(in)),
+			Hint: "what the steps before it made is what serves now, and undoing them needs what it removed: " +
+				"restore that by hand first (then fleetplan rollback undoes the rest), or write a new plan that goes forward from here"}
+	}
+	return nil
 }
 
 // checkLosses asks the compensation of every step in order that implements

@@ -25,9 +25,12 @@ type LossChecker interface {
 }
 
 // Irreversible is implemented by actions whose effect cannot be undone (a
-// dropped database): a step running one is a point of no return.
+// dropped database): a step running one is a point of no return, and a
+// rollback across it is refused before anything changes.
 type Irreversible interface {
-	Irreversible()
+	// Removed says what a step with these inputs removed for good, as a
+	// phrase in the past tense ("dropped database contoso-1/contoso").
+	Removed(in Inputs) string
 }
 
 // WritesSinceSwitch reports what was written to loc since traffic switched

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -245,4 +246,41 @@ func TestUpgradeFailureBeforeMakingAnythingKeepsNothing(t *testing.T) {
 		t.Fatalf("want the staging databases kept, not the app that failed: %v\n%s%s", res.err, res.stdout, res.stderr)
 	}
 	removeKept(t, ws, runID(t, res.stdout), v1)
+}
+
+// TestRollbackAfterV1IsGone: once a finished run dropped V1, rollback
+// refuses up front, leading with V1 being gone (not with the writes since
+// the switch, which no flag could bring back to V1), and changes nothing:
+// not the fleet, not the run's status.
+func TestRollbackAfterV1IsGone(t *testing.T) {
+	for _, written := range []bool{false, true} {
+		t.Run(fmt.Sprintf("written-since-switch=%t", written), func(t *testing.T) {
+			t.Parallel()
+			ws := newUpgradeWorkspace(t, upgradeTemplates[1], "")
+			res := fleetplan(t, ws, instant, "apply", "upgrade.yaml", "--auto-approve")
+			if res.err != nil {
+				t.Fatalf("apply: %v\n%s%s", res.err, res.stdout, res.stderr)
+			}
+			id := runID(t, res.stdout)
+			if written {
+				execFile(t, dbFile(ws, "contoso-2/contoso"), `INSERT INTO accounts(name, email, plan, created_at) VALUES ('new', 'new@example.com', 'free', '2026-01-01')`)
+			}
+			_, v2 := appData(t, ws, "contoso-2/contoso")
+			res = fleetplan(t, ws, instant, "rollback", id)
+			want := `error: rollback run ` + id + `: step "retire-v1-database" dropped database contoso-1/contoso, which cannot be undone; nothing was changed`
+			if res.err == nil || !strings.HasPrefix(res.stderr, want) || strings.Contains(res.stderr, "--discard-writes-since-switch") {
+				t.Fatalf("rollback: %v\nwant stderr starting %q\n%s%s", res.err, want, res.stdout, res.stderr)
+			}
+			if res.stdout != "" {
+				t.Errorf("a refused rollback prints no progress:\n%s", res.stdout)
+			}
+			checkV2(t, ws, true)
+			if _, data := appData(t, ws, "contoso-2/contoso"); data != v2 {
+				t.Errorf("V2 data changed: %s, want %s", data, v2)
+			}
+			if res := fleetplan(t, ws, nil, "status", id); !strings.Contains(res.stdout, "done") || strings.Contains(res.stdout, "rollback-failed") {
+				t.Errorf("the run's status changed:\n%s", res.stdout)
+			}
+		})
+	}
 }

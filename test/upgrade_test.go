@@ -353,7 +353,7 @@ func TestUpgradeSuccess(t *testing.T) {
 			}
 			// After the switch and V1's removal, rollback refuses and says why.
 			res = fleetplan(t, ws, instant, "rollback", id)
-			if res.err == nil || !strings.Contains(res.stdout+res.stderr, "does not exist") {
+			if res.err == nil || !strings.Contains(res.stderr, "dropped database contoso-1/contoso, which cannot be undone") {
 				t.Errorf("rollback after the upgrade should refuse with a reason: %v\n%s%s", res.err, res.stdout, res.stderr)
 			}
 			checkV2(t, ws, u.dr)
@@ -380,6 +380,14 @@ func TestUpgradeFailureAtEveryStep(t *testing.T) {
 					res := fleetplan(t, ws, withFault(fault), "apply", "upgrade.yaml", "--auto-approve")
 					if res.err == nil {
 						t.Fatalf("apply with %s succeeded:\n%s", fault, res.stdout)
+					}
+					if step == "stage-database" {
+						// It failed before making anything: nothing to keep.
+						if !strings.Contains(res.stdout, "ended rolled-back") || !strings.Contains(res.stdout, "injected fault") {
+							t.Fatalf("want a rollback explaining the failure, nothing kept:\n%s%s", res.stdout, res.stderr)
+						}
+						checkV1(t, ws, v1)
+						return
 					}
 					if !strings.Contains(res.stdout, "ended kept-for-analysis") || !strings.Contains(res.stdout, "injected fault") {
 						t.Fatalf("want a rollback explaining the failure, staging kept:\n%s%s", res.stdout, res.stderr)

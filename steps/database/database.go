@@ -190,8 +190,13 @@ func (Drop) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 // Rollback implements steps.Action.
 func (Drop) Rollback(context.Context, *steps.Env, steps.Inputs) error { return steps.ErrNoRollback }
 
-// Irreversible implements steps.Irreversible: the data is gone.
-func (Drop) Irreversible() {}
+// Removed implements steps.Irreversible: the data is gone.
+func (Drop) Removed(in steps.Inputs) string {
+	if loc, err := dropArgs(in); err == nil {
+		return "dropped database " + loc.String()
+	}
+	return "dropped a database"
+}
 
 // CheckApply implements steps.LossChecker: a drop run as a compensating
 // step refuses a database that holds writes made since traffic switched to
