@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fleetplan/fleetplan/fleet/faults"
+	"github.com/fleetplan/fleetplan/faults"
 )
 
 // The runner's fault points, driven through FLEETPLAN_FAULTS as a user would.

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/fleetplan/fleetplan/confine"
+	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/fleet/faults"
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/steps"
 )

@@ -3,7 +3,7 @@ package steps
 import (
 	"context"
 
-	"github.com/fleetplan/fleetplan/fleet/faults"
+	"github.com/fleetplan/fleetplan/faults"
 )
 
 // Kinds of fleet objects a step can name.
@@ -77,7 +77,7 @@ type LiveEstimator interface {
 }
 
 // FaultPoint is the fault-injection point every action hits at the start of
-// Apply ("step.database.set-read-only"); see package fleet/faults.
+// Apply ("step.database.set-read-only"); see package faults.
 func FaultPoint(action string) string { return "step." + action }
 
 // HitFault passes through an action's fault point.

@@ -12,8 +12,8 @@ import (
 	"syscall"
 
 	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/fleet/faults"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/fleet/faults"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 )
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/fleet/faults"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
