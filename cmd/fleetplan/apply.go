@@ -76,8 +76,8 @@ after a crash, fleetplan resume finishes the run.`,
 			return a.runResult(res, err, output)
 		},
 	}
-	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "run without asking for confirmation (required without a terminal)")
-	cmd.Flags().StringVar(&output, "output", "text", "event output: text (progress bars on a terminal) or json (one event per line)")
+	cmd.Flags().BoolVar(&autoApprove, flagAutoApprove, false, "run without asking for confirmation (required without a terminal)")
+	addOutputFlag(cmd, &output)
 	return cmd
 }
 

@@ -36,7 +36,7 @@ may run. The run continues with fleetplan resume RUN.`,
 		},
 	}
 	addStateDirFlag(cmd, &dir)
-	cmd.Flags().StringVar(&who, "as", "", "who approves (default: the current user)")
+	addAsFlag(cmd, &who)
 	return cmd
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -116,11 +115,6 @@ non-empty directory that is not a fleet is always refused.`,
 	cmd.Flags().BoolVar(&force, "force", false, "replace a fleet that already exists in DIR")
 	cmd.Flags().StringVar(&manager, "shard-map-manager", local.DefaultShardMapManager.String(), "SERVER/DATABASE of the global shard map")
 	return cmd
-}
-
-// usageErr is a command-line mistake with a hint.
-func usageErr(msg, hint string) error {
-	return &fleet.Error{Op: "usage", Err: errors.New(msg), Hint: hint}
 }
 
 func parseLocation(s string) (fleet.Location, error) {

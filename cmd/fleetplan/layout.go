@@ -36,9 +36,6 @@ shard's local shard map. The fingerprint changes whenever any of that does.`,
   fleetplan layout --fleet /tmp/fleet`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageErr(fmt.Sprintf("--format %q: want text or json", format), "")
-			}
 			ctx := cmd.Context()
 			t, err := ff.open(ctx, a)
 			if err != nil {
@@ -62,8 +59,8 @@ shard's local shard map. The fingerprint changes whenever any of that does.`,
 		},
 	}
 	ff.add(cmd)
-	cmd.Flags().StringVar(&mapName, "shard-map", "", "only this shard map")
-	cmd.Flags().StringVar(&format, flagFormat, "text", "text or json")
+	addShardMapFlag(cmd, &mapName)
+	addFormatFlag(cmd, &format, formatText, formatJSON)
 	return cmd
 }
 

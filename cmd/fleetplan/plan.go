@@ -64,7 +64,7 @@ that apply would run, with guards, rollback branches and estimates. Nothing chan
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, flagFormat, "text", "output format: text, markdown or json")
+	addFormatFlag(cmd, &format, formatText, formatMarkdown, formatJSON).also = []string{"md"}
 	cmd.Flags().StringVar(&out, "out", "", "save the plan (with the live-state fingerprint) to this file")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 2 for changes, 1 for errors")
 	return cmd

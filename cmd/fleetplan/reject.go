@@ -49,7 +49,7 @@ rollback waits for fleetplan resume RUN.`,
 		},
 	}
 	addStateDirFlag(cmd, &dir)
-	cmd.Flags().StringVar(&who, "as", "", "who rejects (default: the current user)")
+	addAsFlag(cmd, &who)
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the journal and shown by status")
 	return cmd
 }

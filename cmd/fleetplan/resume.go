@@ -64,7 +64,7 @@ Without RUN it resumes the newest unfinished run.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&output, "output", "text", "event output: text or json")
+	addOutputFlag(cmd, &output)
 	return cmd
 }
 
@@ -96,7 +96,7 @@ dropped) so its rows can be recovered by hand; the output says where it is.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&output, "output", "text", "event output: text or json")
+	addOutputFlag(cmd, &output)
 	cmd.Flags().BoolVar(&discard, "discard-writes-since-switch", false,
 		"switch traffic back even though the new version was written to since the switch; its database is kept (renamed, never dropped)")
 	return cmd

@@ -13,13 +13,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Flag names shared by several commands, spelled once.
-const (
-	flagConfig = "config"
-	flagFormat = "format"
-	flagTarget = "target"
-)
-
 // app holds what every command needs: the streams and global flags.
 type app struct {
 	stdin          io.Reader
@@ -50,10 +43,11 @@ it with a checkpoint after every step.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&a.configPath, flagConfig, "", "path to fleetplan.yaml (default: found in the plan's folder or the nearest parent)")
-	root.PersistentFlags().StringVar(&a.timeScale, "time-scale", "", `compress modelled control-plane durations on the local fleet (seeding, scaling): "1/3600", "0.01", "0"; overrides the target's timeScale option`)
+	root.PersistentFlags().StringVar(&a.timeScale, flagTimeScale, "", `compress modelled control-plane durations on the local fleet (seeding, scaling): "1/3600", "0.01", "0"; overrides the target's timeScale option`)
 	for _, c := range commands {
 		root.AddCommand(c(a))
 	}
+	usageArgs(root)
 	return root
 }
 
@@ -76,7 +70,7 @@ func (a *app) applyTimeScale(t fleet.Target) error {
 	scale, err := local.ParseTimeScale(a.timeScale)
 	if err != nil {
 		t.Close()
-		return usageErr("--time-scale: "+err.Error(), `give a factor like "1/3600", "0.01" or "0"`)
+		return usageErr("--"+flagTimeScale+": "+err.Error(), `give a factor like "1/3600", "0.01" or "0"`)
 	}
 	if s, ok := t.(interface{ SetTimeScale(float64) }); ok {
 		s.SetTimeScale(scale)

@@ -64,9 +64,6 @@ traffic-manager profile serves, with its app slot and database.`,
   fleetplan route --profile contoso --target local`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageErr(fmt.Sprintf("--format %q: want text or json", format), "")
-			}
 			if profile != "" {
 				return routeProfile(cmd.Context(), a, &ff, profile, format, args)
 			}
@@ -146,9 +143,9 @@ traffic-manager profile serves, with its app slot and database.`,
 		},
 	}
 	ff.add(cmd)
-	cmd.Flags().StringVar(&mapName, "shard-map", "", "shard map to route in (default: the only shard map)")
+	addShardMapFlag(cmd, &mapName)
 	cmd.Flags().StringVar(&profile, "profile", "", "tell which endpoint of this traffic-manager profile serves, instead of routing a key")
-	cmd.Flags().StringVar(&format, flagFormat, "text", "text or json")
+	addFormatFlag(cmd, &format, formatText, formatJSON)
 	return cmd
 }
 

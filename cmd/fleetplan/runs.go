@@ -22,13 +22,10 @@ func newRunsCmd(a *app) *cobra.Command {
 id, plan, target, status, start time and steps done out of the total. A run
 shown "interrupted" was killed or stopped; fleetplan resume continues it.`,
 		Example: `  fleetplan runs
-  fleetplan runs --output json
+  fleetplan runs --format json
   fleetplan runs --state-dir /srv/plans/.fleetplan`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
 			d, err := a.stateDir(dir)
 			if err != nil {
 				return err
@@ -58,7 +55,7 @@ shown "interrupted" was killed or stopped; fleetplan resume continues it.`,
 		},
 	}
 	addStateDirFlag(cmd, &dir)
-	cmd.Flags().StringVar(&output, "output", "text", "text (a table) or json")
+	addFormatFlagWithOutputAlias(cmd, &output, formatText, formatJSON)
 	return cmd
 }
 

@@ -61,7 +61,7 @@ func TestRunCommands(t *testing.T) {
 			stderr: []string{"find run nope: no such run", "hint: list runs with `fleetplan runs`"}},
 		"approve wrong step": {args: []string{"approve", id, "prepare", sd}, code: 1,
 			stderr: []string{`step "prepare" is not awaiting approval (it is done)`}},
-		"bad output": {args: []string{"runs", sd, "--output", "yaml"}, code: 1, stderr: []string{"--output must be text or json"}},
+		"bad output": {args: []string{"runs", sd, "--output", "yaml"}, code: 1, stderr: []string{`unknown --output "yaml": use text or json`, "hint: `fleetplan runs --help`"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

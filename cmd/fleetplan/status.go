@@ -25,12 +25,9 @@ retries, its error, and its rollback. It takes no lock and is safe while a run
 is going on.`,
 		Example: `  fleetplan status
   fleetplan status 20261122T101500Z-ab12
-  fleetplan status 20261122T101500Z-ab12 --output json`,
+  fleetplan status 20261122T101500Z-ab12 --format json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
 			d, err := a.stateDir(dir)
 			if err != nil {
 				return err
@@ -54,7 +51,7 @@ is going on.`,
 		},
 	}
 	addStateDirFlag(cmd, &dir)
-	cmd.Flags().StringVar(&output, "output", "text", "text or json")
+	addFormatFlagWithOutputAlias(cmd, &output, formatText, formatJSON)
 	return cmd
 }
 

@@ -12,17 +12,14 @@ import (
 	"github.com/fleetplan/fleetplan/fleet/local"
 )
 
-// flagFleet opens a local fleet directory directly, without fleetplan.yaml.
-const flagFleet = "fleet"
-
 // fleetFlags are the ways layout and route find a fleet.
 type fleetFlags struct {
 	target, dir string
 }
 
 func (f *fleetFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.target, flagTarget, "", "target name in fleetplan.yaml (default: the only target)")
-	cmd.Flags().StringVar(&f.dir, flagFleet, "", "open a local fleet directory directly instead of a target")
+	cmd.Flags().StringVar(&f.target, flagTarget, "", helpTarget)
+	cmd.Flags().StringVar(&f.dir, flagFleet, "", helpFleet)
 }
 
 // open returns the fleet named by --fleet or --target.

@@ -28,9 +28,6 @@ that one template; --source prints the template file itself.`,
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: plans.BuiltinTemplates(),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usageErr(fmt.Sprintf("--format %q: want text or json", format), "")
-			}
 			names := plans.BuiltinTemplates()
 			if len(args) == 1 {
 				names = args
@@ -63,7 +60,7 @@ that one template; --source prints the template file itself.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, flagFormat, "text", "text or json")
+	addFormatFlag(cmd, &format, formatText, formatJSON)
 	cmd.Flags().BoolVar(&source, "source", false, "print the template file of NAME")
 	return cmd
 }

@@ -25,9 +25,6 @@ folder or the nearest parent, unless --config names one.`,
   fleetplan validate --config ops/fleetplan.yaml plans/`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkDiagFormat(format); err != nil {
-				return err
-			}
 			set, diags := engine.LoadOptions(a.configPath).Load(args...)
 			bad := engine.CheckActions(set)
 			diags = append(diags, bad...)
@@ -41,15 +38,8 @@ folder or the nearest parent, unless --config names one.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, flagFormat, "text", "output format: text (diagnostics on stderr) or json (a JSON array on stdout)")
+	addFormatFlag(cmd, &format, formatText, formatJSON)
 	return cmd
-}
-
-func checkDiagFormat(format string) error {
-	if format != "text" && format != "json" {
-		return &exitError{Code: 2, Err: fmt.Errorf("unknown --%s %q: use text or json", flagFormat, format)}
-	}
-	return nil
 }
 
 // writeDiags prints diagnostics (text on stderr, json on stdout) and returns
