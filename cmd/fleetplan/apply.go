@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 
@@ -44,10 +43,8 @@ after a crash, fleetplan resume finishes the run.`,
 			if err := engine.CheckPaths(g, doc.Config.Roots()); err != nil {
 				return err
 			}
-			if output != "json" {
-				if err := planner.RenderText(a.stdout, g); err != nil {
-					return err
-				}
+			if err := a.view.ApplyPlan(g, output); err != nil {
+				return err
 			}
 			if g.Empty() {
 				return nil
@@ -57,23 +54,21 @@ after a crash, fleetplan resume finishes the run.`,
 					return err
 				}
 			}
-			sink, finish := a.eventSink(output)
+			sink, finish := a.view.Events(output)
 			defer finish()
 			opt := engine.RunOptions(doc.Config, target, sink, "fleetplan apply "+args[0])
 			for _, kept := range g.RemoveKept {
 				// What a failed run kept for analysis goes first: the new
 				// run makes those parts afresh.
-				if output != "json" {
-					fmt.Fprintf(a.stdout, "\nRemoving what run %s kept for analysis (fleetplan rollback %s):\n", kept, kept)
-				}
+				a.view.RemovingKept(kept, output)
 				if res, err := runner.Rollback(ctx, kept, opt); err != nil {
 					finish()
-					return a.runResult(res, err, output)
+					return a.view.RunResult(res, err, output)
 				}
 			}
 			res, err := runner.Start(ctx, g, opt)
 			finish()
-			return a.runResult(res, err, output)
+			return a.view.RunResult(res, err, output)
 		},
 	}
 	cmd.Flags().BoolVar(&autoApprove, flagAutoApprove, false, "run without asking for confirmation (required without a terminal)")
@@ -101,7 +96,7 @@ func (a *app) planOrSaved(cmd *cobra.Command, path string) (*plans.Document, *pl
 	if diags.HasErrors() {
 		return nil, nil, nil, diags.Err()
 	}
-	a.warn(diags)
+	a.view.Warn(diags)
 	if isSaved {
 		if err := engine.VerifySaved(saved, path, doc.Config); err != nil {
 			return nil, nil, nil, err
@@ -123,7 +118,7 @@ func (a *app) planOrSaved(cmd *cobra.Command, path string) (*plans.Document, *pl
 		target.Close()
 		return nil, nil, nil, diags.Err()
 	}
-	a.warn(diags)
+	a.view.Warn(diags)
 	return doc, g, target, nil
 }
 
@@ -131,39 +126,13 @@ func (a *app) planOrSaved(cmd *cobra.Command, path string) (*plans.Document, *pl
 func (a *app) confirm(steps int) error {
 	f, ok := a.stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return &exitError{Code: 1, Err: &fleet.Error{Op: "apply", Err: errors.New("refusing to apply without confirmation: no terminal to ask on"),
-			Hint: "review the plan above and pass --auto-approve"}}
+		return &fleet.Error{Op: "apply", Err: errors.New("refusing to apply without confirmation: no terminal to ask on"),
+			Hint: "review the plan above and pass --" + flagAutoApprove}
 	}
-	fmt.Fprintf(a.stdout, "\nRun these %d steps? Only 'yes' is accepted: ", steps)
+	a.view.Confirm(steps)
 	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
 	if strings.TrimSpace(line) != "yes" {
-		return &exitError{Code: 1, Err: errors.New("apply cancelled")}
+		return errors.New("apply cancelled")
 	}
 	return nil
-}
-
-// runResult reports how a run ended and maps it to an error for main.
-func (a *app) runResult(res *runner.Result, err error, output string) error {
-	if res == nil {
-		return err
-	}
-	if output != "json" {
-		switch res.Status {
-		case runner.StatusDone:
-			fmt.Fprintf(a.stdout, "\nRun %s done: %d of %d steps.\n", res.RunID, res.Done, res.Total)
-		case runner.StatusAwaitingApproval:
-			fmt.Fprintf(a.stdout, "\nRun %s is waiting for approval of %s.\n  fleetplan approve %s %s\n  fleetplan resume %s\n",
-				res.RunID, strings.Join(res.Awaiting, ", "), res.RunID, firstOr(res.Awaiting, "STEP"), res.RunID)
-		default:
-			fmt.Fprintf(a.stdout, "\nRun %s ended %s: %s\n", res.RunID, res.Status, res.Reason)
-		}
-	}
-	return err
-}
-
-func firstOr(s []string, def string) string {
-	if len(s) > 0 {
-		return s[0]
-	}
-	return def
 }

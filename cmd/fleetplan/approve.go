@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"os/user"
 
@@ -31,7 +30,7 @@ may run. The run continues with fleetplan resume RUN.`,
 			if err := runner.Approve(d, args[0], args[1], by); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "Step %s of run %s approved by %s. Continue with: fleetplan resume %s\n", args[1], args[0], by, args[0])
+			a.view.Approved(args[0], args[1], by)
 			return nil
 		},
 	}

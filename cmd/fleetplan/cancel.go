@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/fleetplan/fleetplan/engine"
@@ -41,10 +39,8 @@ Cancelling a finished run is an error.`,
 				if err := a.restoreProduction(cmd, d, st); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "Run %s cancelled. Undo what it did with: fleetplan rollback %s\n", id, id)
-			} else {
-				fmt.Fprintf(a.stdout, "Cancel requested: run %s stops once its running steps finish (see fleetplan status %s).\n", id, id)
 			}
+			a.view.Cancelled(id, st.Status == runner.StatusCancelled)
 			return nil
 		},
 	}
@@ -72,7 +68,7 @@ func (a *app) restoreProduction(cmd *cobra.Command, dir string, st *runner.RunSt
 		return err
 	}
 	if restored {
-		fmt.Fprintf(a.stdout, "Production is read-write again (rollback of the step that froze it).\n")
+		a.view.ProductionRestored()
 	}
 	return nil
 }

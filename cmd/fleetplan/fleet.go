@@ -8,7 +8,6 @@ import (
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/local"
-	"github.com/fleetplan/fleetplan/fleet/shardkey"
 )
 
 func init() { commands = append(commands, newFleetCmd) }
@@ -77,9 +76,7 @@ non-empty directory that is not a fleet is always refused.`,
 					return err
 				}
 				defer t.Close()
-				fmt.Fprintf(a.stdout, "Created an empty fleet in %s\n", t.Dir())
-				fmt.Fprintf(a.stdout, "  shard map manager: %s (created with the first shard map)\n", smm)
-				fmt.Fprintf(a.stdout, "Next: add a target to fleetplan.yaml:\n  targets:\n    local: {driver: local, path: %s}\n", t.Dir())
+				a.view.EmptyFleet(t.Dir(), smm)
 				return nil
 			}
 			t, err := local.CreateDemo(ctx, dir, local.DemoOptions{Customers: customers, Seed: seed, Force: force})
@@ -91,21 +88,7 @@ non-empty directory that is not a fleet is always refused.`,
 			if err != nil {
 				return err
 			}
-			m := lay.Maps[0]
-			fmt.Fprintf(a.stdout, "Created the demo fleet in %s\n", t.Dir())
-			fmt.Fprintf(a.stdout, "  server %s: %s (shard map manager), %s\n", local.DemoServer, local.DemoManagerDatabase,
-				strings.Join([]string{local.DemoShards[0].Database, local.DemoShards[1].Database}, ", "))
-			var ranges []string
-			for _, mp := range m.Mappings {
-				ranges = append(ranges, fmt.Sprintf("[%s, %s) -> %s", shardkey.FormatBound(m.Map.KeyType, mp.Min),
-					shardkey.FormatBound(m.Map.KeyType, mp.Max), mp.Location.Database))
-			}
-			fmt.Fprintf(a.stdout, "  shard map %s (%s, %s): %s\n", m.Map.Name, m.Map.Type, m.Map.KeyType, strings.Join(ranges, ", "))
-			for _, s := range m.Shards {
-				fmt.Fprintf(a.stdout, "  %s: %d customers, %d orders, %d regions\n", s.Shard.Location.Database,
-					s.RowCounts["customers"], s.RowCounts["orders"], s.RowCounts["regions"])
-			}
-			fmt.Fprintf(a.stdout, "Next: fleetplan layout --fleet %s\n", t.Dir())
+			a.view.DemoFleet(t.Dir(), lay)
 			return nil
 		},
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetplan/fleetplan/cmd/fleetplan/internal/views"
 	"github.com/fleetplan/fleetplan/fleet/local"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 )
@@ -198,7 +199,7 @@ func TestLayout(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var v layoutJSON
+	var v views.LayoutJSON
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/fleetplan/fleetplan/cmd/fleetplan/internal/views"
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
@@ -55,37 +56,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitCode(err, stderr)
 }
 
-// exitError carries a specific exit code (2 for "changes present" with
-// --detailed-exitcode, 3 for an offline mapping, ...). A nil Err prints nothing.
-type exitError struct {
-	Code int
-	Err  error
-}
-
-func (e *exitError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
-}
-
-func (e *exitError) Unwrap() error { return e.Err }
-
-// diagsPrinted marks diagnostics that a command already printed in the format
-// the user asked for, so main only sets the exit code.
-type diagsPrinted struct{ list diag.List }
-
-func (d *diagsPrinted) Error() string { return (&diag.ListError{List: d.list}).Error() }
-
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	var printed *diagsPrinted
+	var printed *views.DiagsShown
 	if errors.As(err, &printed) {
 		return 1
 	}
-	var ee *exitError
+	var ee *views.ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
 			printError(stderr, ee.Err)

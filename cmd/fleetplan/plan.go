@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
-
 	"github.com/spf13/cobra"
 
-	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/engine"
-	"github.com/fleetplan/fleetplan/planner"
 )
 
 func init() { commands = append(commands, newPlanCmd) }
@@ -30,7 +26,7 @@ that apply would run, with guards, rollback branches and estimates. Nothing chan
 			if diags.HasErrors() {
 				return diags.Err()
 			}
-			a.warn(diags)
+			a.view.Warn(diags)
 			target, err := a.openTarget(ctx, doc.Config, engine.TargetOf(doc))
 			if err != nil {
 				return err
@@ -40,39 +36,21 @@ that apply would run, with guards, rollback branches and estimates. Nothing chan
 			if diags.HasErrors() {
 				return diags.Err()
 			}
-			a.warn(diags)
-			// A plan of many steps is many lines: write them in blocks, not a
-			// system call per line.
-			w := bufio.NewWriter(a.stdout)
-			if err := planner.Render(w, g, format); err != nil {
-				return err
-			}
-			if err := w.Flush(); err != nil {
+			a.view.Warn(diags)
+			if err := a.view.Plan(g, format); err != nil {
 				return err
 			}
 			if out != "" {
 				if err := engine.SavePlan(out, doc.Config, g); err != nil {
 					return err
 				}
-				if format != planner.FormatJSON {
-					a.printf("\nSaved the plan to %s; `fleetplan apply %s` runs exactly this graph.\n", out, out)
-				}
+				a.view.Saved(out, format)
 			}
-			if detailed && !g.Empty() {
-				return &exitError{Code: 2}
-			}
-			return nil
+			return a.view.Changes(g, detailed)
 		},
 	}
 	addFormatFlag(cmd, &format, formatText, formatMarkdown, formatJSON).also = []string{"md"}
 	cmd.Flags().StringVar(&out, "out", "", "save the plan (with the live-state fingerprint) to this file")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 2 for changes, 1 for errors")
 	return cmd
-}
-
-// warn prints non-error diagnostics to stderr.
-func (a *app) warn(d diag.List) {
-	if len(d) > 0 {
-		_ = diag.Write(a.stderr, d, "text")
-	}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/fleetplan/fleetplan/engine"
@@ -35,8 +33,8 @@ rollback waits for fleetplan resume RUN.`,
 				return err
 			}
 			if cfg, err := engine.LoadConfig(a.configPath); err == nil && engine.StateDir(cfg) == d {
-				fmt.Fprintf(a.stdout, "Step %s of run %s rejected by %s. Rolling the run back:\n", args[1], args[0], by)
-				return a.continueRun(cmd, args[0], "text", "resume", func(_, runID string, opt runner.Options) (*runner.Result, error) {
+				a.view.Rejected(args[0], args[1], by, true)
+				return a.continueRun(cmd, args[0], formatText, "resume", func(_, runID string, opt runner.Options) (*runner.Result, error) {
 					res, err := runner.Resume(cmd.Context(), runID, opt)
 					if res != nil && (res.Status == runner.StatusRolledBack || res.Status == runner.StatusKept) {
 						return res, nil // what a rejection asks for
@@ -44,7 +42,7 @@ rollback waits for fleetplan resume RUN.`,
 					return res, err
 				})
 			}
-			fmt.Fprintf(a.stdout, "Step %s of run %s rejected by %s. The next fleetplan resume %s rolls the run back.\n", args[1], args[0], by, args[0])
+			a.view.Rejected(args[0], args[1], by, false)
 			return nil
 		},
 	}

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"github.com/fleetplan/fleetplan/engine"
-	"github.com/fleetplan/fleetplan/plans"
 	"github.com/spf13/cobra"
+
+	"github.com/fleetplan/fleetplan/engine"
 )
 
 func init() { commands = append(commands, newRenderCmd) }
@@ -21,10 +21,7 @@ when the plan runs. Problems are printed on stderr; with any error nothing is re
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			set, diags := engine.LoadOptions(a.configPath).Load(args...)
-			if err := a.writeDiags(diags, "text"); err != nil {
-				return err
-			}
-			return plans.Render(a.stdout, set.Documents)
+			return a.view.Render(set.Documents, diags)
 		},
 	}
 }

@@ -35,12 +35,12 @@ func (a *app) continueRun(cmd *cobra.Command, runID, output, verb string,
 		return err
 	}
 	defer target.Close()
-	sink, finish := a.eventSink(output)
+	sink, finish := a.view.Events(output)
 	defer finish()
 	opt := engine.RunOptions(cfg, target, sink, "fleetplan "+verb+" "+runID)
 	res, err := fn(dir, runID, opt)
 	finish()
-	return a.runResult(res, err, output)
+	return a.view.RunResult(res, err, output)
 }
 
 func newResumeCmd(a *app) *cobra.Command {

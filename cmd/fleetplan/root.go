@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
+	"github.com/fleetplan/fleetplan/cmd/fleetplan/internal/views"
 	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/local"
@@ -17,6 +17,7 @@ import (
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	view           *views.View // renders what commands show
 	configPath     string
 	timeScale      string // --time-scale, "" when not given
 }
@@ -25,7 +26,7 @@ type app struct {
 var commands []func(*app) *cobra.Command
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, view: views.New(stdout, stderr)}
 	root := &cobra.Command{
 		Use:   "fleetplan",
 		Short: "Plan and apply declarative YAML plans against SQL Server / Azure SQL fleets",
@@ -50,8 +51,6 @@ it with a checkpoint after every step.`,
 	usageArgs(root)
 	return root
 }
-
-func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) }
 
 // openTarget opens a target named in the config, applying --time-scale.
 func (a *app) openTarget(ctx context.Context, cfg *plans.Config, name string) (fleet.Target, error) {

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetplan/fleetplan/cmd/fleetplan/internal/views"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 )
@@ -17,18 +17,6 @@ func init() { commands = append(commands, newRouteCmd) }
 // databasePather is implemented by drivers whose databases are files.
 type databasePather interface {
 	DatabasePath(ctx context.Context, loc fleet.Location) (string, error)
-}
-
-type routeJSON struct {
-	Key      string `json:"key"`
-	ShardMap string `json:"shardMap"`
-	Server   string `json:"server"`
-	Database string `json:"database"`
-	File     string `json:"file,omitempty"`
-	Low      string `json:"low"`
-	High     string `json:"high"`
-	Online   bool   `json:"online"`
-	Mapping  string `json:"mappingId"`
 }
 
 func newRouteCmd(a *app) *cobra.Command {
@@ -106,40 +94,14 @@ traffic-manager profile serves, with its app slot and database.`,
 					return &fleet.Error{Op: "route key " + args[0], Err: err, Hint: fleet.HintOf(err)}
 				}
 			}
-			r := routeJSON{Key: args[0], ShardMap: m.Name, Server: mp.Location.Server, Database: mp.Location.Database,
+			r := views.Route{Key: args[0], ShardMap: m.Name, Server: mp.Location.Server, Database: mp.Location.Database,
 				Low: shardkey.FormatBound(m.KeyType, mp.Min), High: shardkey.FormatBound(m.KeyType, mp.Max), Online: mp.Online, Mapping: mp.ID.String()}
 			if p, ok := t.(databasePather); ok {
 				if r.File, err = p.DatabasePath(ctx, mp.Location); err != nil {
 					return err
 				}
 			}
-			if format == "json" {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(r); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(a.stdout, "key %s -> shard %s/%s\n", r.Key, r.Server, r.Database)
-				fmt.Fprintf(a.stdout, "  server:   %s\n  database: %s\n", r.Server, r.Database)
-				if r.File != "" {
-					fmt.Fprintf(a.stdout, "  file:     %s\n", r.File)
-				}
-				status := "online"
-				if !r.Online {
-					status = "OFFLINE"
-				}
-				rng := fmt.Sprintf("[%s, %s)", r.Low, r.High)
-				if m.Type == fleet.ListMap {
-					rng = "point " + r.Low
-				}
-				fmt.Fprintf(a.stdout, "  mapping:  %s %s (id %s)\n", rng, status, r.Mapping)
-			}
-			if !mp.Online {
-				return &exitError{Code: 3, Err: fmt.Errorf("the mapping of key %s on %s is offline: routing refuses it until it is back online (a move may be in progress)",
-					args[0], mp.Location)}
-			}
-			return nil
+			return a.view.Route(r, m.Type == fleet.ListMap, format)
 		},
 	}
 	ff.add(cmd)
@@ -167,7 +129,7 @@ func pickMap(ctx context.Context, store fleet.ShardMapStore, name string) (fleet
 		for _, m := range maps {
 			names = append(names, m.Name)
 		}
-		return fleet.ShardMap{}, usageErr(fmt.Sprintf("--shard-map is required: the fleet has %s %v", plural(len(maps), "shard map"), names),
+		return fleet.ShardMap{}, usageErr(fmt.Sprintf("--shard-map is required: the fleet has %s %v", views.Plural(len(maps), "shard map"), names),
 			"pass --shard-map NAME")
 	}
 	return maps[0], nil

@@ -1,11 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-	"text/tabwriter"
-	"time"
-
 	"github.com/spf13/cobra"
 
 	"github.com/fleetplan/fleetplan/runner"
@@ -34,42 +29,10 @@ shown "interrupted" was killed or stopped; fleetplan resume continues it.`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				if runs == nil {
-					runs = []runner.RunSummary{}
-				}
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(runs)
-			}
-			if len(runs) == 0 {
-				fmt.Fprintf(a.stdout, "No runs in %s.\n", d)
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tPLAN\tTARGET\tSTATUS\tSTARTED\tSTEPS")
-			for _, r := range runs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\n", r.ID, dash(r.Plan), dash(r.Target), r.Status, when(r.Started), r.Done, r.Total)
-			}
-			return tw.Flush()
+			return a.view.Runs(d, runs, output)
 		},
 	}
 	addStateDirFlag(cmd, &dir)
 	addFormatFlagWithOutputAlias(cmd, &output, formatText, formatJSON)
 	return cmd
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// when formats a time for tables, in local time.
-func when(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.Local().Format("2006-01-02 15:04:05")
 }

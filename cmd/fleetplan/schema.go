@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/fleetplan/fleetplan/schema"
 	"github.com/spf13/cobra"
+
+	"github.com/fleetplan/fleetplan/schema"
 )
 
 func init() { commands = append(commands, newSchemaCmd) }
@@ -25,10 +26,7 @@ document that editors can use (for yaml-language-server, save it and point a
 		ValidArgs: schema.Names(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				for _, n := range schema.Names() {
-					fmt.Fprintln(a.stdout, n)
-				}
-				return nil
+				return a.view.Lines(schema.Names())
 			}
 			src, ok := schema.Source(args[0])
 			if !ok {
@@ -38,8 +36,7 @@ document that editors can use (for yaml-language-server, save it and point a
 				}
 				return fmt.Errorf("%s", msg)
 			}
-			_, err := a.stdout.Write(src)
-			return err
+			return a.view.Bytes(src)
 		},
 	}
 }

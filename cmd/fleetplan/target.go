@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fleetplan/fleetplan/cmd/fleetplan/internal/views"
 	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/local"
@@ -46,7 +47,7 @@ func (f *fleetFlags) open(ctx context.Context, a *app) (fleet.Target, error) {
 		}
 		sort.Strings(names)
 		if len(names) != 1 {
-			return nil, usageErr("--target is required: "+cfg.Path+" names "+plural(len(names), "target")+" ("+strings.Join(names, ", ")+")",
+			return nil, usageErr("--target is required: "+cfg.Path+" names "+views.Plural(len(names), "target")+" ("+strings.Join(names, ", ")+")",
 				"pass --target NAME, or --fleet DIR for a local fleet")
 		}
 		name = names[0]

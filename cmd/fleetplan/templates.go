@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -42,66 +40,10 @@ that one template; --source prints the template file itself.`,
 				}
 				infos = append(infos, info)
 			}
-			if source {
-				_, err := fmt.Fprint(a.stdout, infos[0].Source)
-				return err
-			}
-			if format == "json" {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(infos)
-			}
-			for i, info := range infos {
-				if i > 0 {
-					fmt.Fprintln(a.stdout)
-				}
-				writeTemplate(a, info, len(args) == 1)
-			}
-			return nil
+			return a.view.Templates(infos, len(args) == 1, source, format)
 		},
 	}
 	addFormatFlag(cmd, &format, formatText, formatJSON)
 	cmd.Flags().BoolVar(&source, "source", false, "print the template file of NAME")
 	return cmd
-}
-
-func writeTemplate(a *app, info *plans.BuiltinInfo, full bool) {
-	fmt.Fprintf(a.stdout, "%s%s\n", plans.BuiltinPrefix, info.Name)
-	desc := info.Description
-	if !full {
-		desc, _, _ = strings.Cut(desc, "\n\n") // the first paragraph
-	}
-	for _, line := range strings.Split(desc, "\n") {
-		fmt.Fprintf(a.stdout, "  %s\n", line)
-	}
-	fmt.Fprintln(a.stdout, "  parameters:")
-	writeParams(a, info.Parameters, "    ")
-	if full {
-		fmt.Fprintf(a.stdout, "  steps: %s\n", strings.Join(info.Steps, ", "))
-	}
-}
-
-func writeParams(a *app, ps []plans.Parameter, indent string) {
-	for _, p := range ps {
-		var tags []string
-		if p.Required {
-			tags = append(tags, "required")
-		}
-		if p.Type != "" && p.Type != "object" {
-			tags = append(tags, p.Type)
-		}
-		if p.Default != nil {
-			tags = append(tags, fmt.Sprintf("default %v", p.Default))
-		}
-		head := p.Name
-		if len(tags) > 0 {
-			head += " (" + strings.Join(tags, ", ") + ")"
-		}
-		if p.Description != "" {
-			fmt.Fprintf(a.stdout, "%s%-40s %s\n", indent, head, p.Description)
-		} else {
-			fmt.Fprintf(a.stdout, "%s%s\n", indent, head)
-		}
-		writeParams(a, p.Properties, indent+"  ")
-	}
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
-
-	"github.com/fleetplan/fleetplan/diag"
-	"github.com/fleetplan/fleetplan/engine"
 	"github.com/spf13/cobra"
+
+	"github.com/fleetplan/fleetplan/engine"
 )
 
 func init() { commands = append(commands, newValidateCmd) }
@@ -28,48 +26,9 @@ folder or the nearest parent, unless --config names one.`,
 			set, diags := engine.LoadOptions(a.configPath).Load(args...)
 			bad := engine.CheckActions(set)
 			diags = append(diags, bad...)
-			if err := a.writeDiags(diags, format); err != nil {
-				return err
-			}
-			if format == "text" {
-				warnings := len(diags) - len(diags.Errors())
-				fmt.Fprintf(a.stdout, "%s valid%s\n", plural(len(set.Documents), "document"), warningSuffix(warnings))
-			}
-			return nil
+			return a.view.Validate(len(set.Documents), diags, format)
 		},
 	}
 	addFormatFlag(cmd, &format, formatText, formatJSON)
 	return cmd
-}
-
-// writeDiags prints diagnostics (text on stderr, json on stdout) and returns
-// an error that exits 1 when any of them is an error.
-func (a *app) writeDiags(diags diag.List, format string) error {
-	out := a.stderr
-	if format == "json" {
-		out = a.stdout
-	}
-	if format == "json" || len(diags) > 0 {
-		if err := diag.Write(out, diags, format); err != nil {
-			return err
-		}
-	}
-	if diags.HasErrors() {
-		return &diagsPrinted{list: diags}
-	}
-	return nil
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("1 %s", noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-func warningSuffix(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return ", " + plural(n, "warning")
 }
