@@ -141,6 +141,27 @@ func flagError(cmd *cobra.Command, err error) error {
 	return usageErr(err.Error(), helpHint(cmd))
 }
 
+// groupArgs makes a command that only groups subcommands (fleetplan,
+// fleetplan fleet) refuse an unknown subcommand as a usage error, naming the
+// nearest ones, instead of printing its help; with no argument it prints
+// its help as before.
+func groupArgs(cmd *cobra.Command) {
+	cmd.Args = cobra.ArbitraryArgs
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // as cobra's own suggestions
+	}
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		hint := helpHint(c)
+		if sug := c.SuggestionsFor(args[0]); len(sug) > 0 {
+			hint = fmt.Sprintf("did you mean %s? %s", orList(sug), hint)
+		}
+		return usageErr(fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath()), hint)
+	}
+}
+
 // usageArgs makes every command's argument check a usage error with a hint.
 func usageArgs(cmd *cobra.Command) {
 	if check := cmd.Args; check != nil {

@@ -93,6 +93,8 @@ func TestUsageErrorsExitOne(t *testing.T) {
 		"bad int":                 {[]string{"fleet", "init", "--customers", "many", "d"}, "error: usage: invalid argument \"many\" for \"--customers\" flag: "},
 		"missing flag value":      {[]string{"status", "--format"}, "error: usage: flag needs an argument: --format\n"},
 		"too many args":           {[]string{"plan", "a.yaml", "b.yaml"}, "error: usage: accepts 1 arg(s), received 2\n"},
+		"unknown command":         {[]string{"plna", "x.yaml"}, "error: usage: unknown command \"plna\" for \"fleetplan\"\n"},
+		"unknown subcommand":      {[]string{"fleet", "ini", "d"}, "error: usage: unknown command \"ini\" for \"fleetplan fleet\"\n"},
 		"unknown subcommand flag": {[]string{"fleet", "init", "--demo", "--bogus", "d"}, "error: usage: unknown flag: --bogus\n"},
 	}
 	for name, tc := range cases {
@@ -105,7 +107,7 @@ func TestUsageErrorsExitOne(t *testing.T) {
 			if !strings.HasPrefix(errb.String(), tc.want) {
 				t.Fatalf("stderr:\n%s\nwant it to start with %q", errb.String(), tc.want)
 			}
-			if !strings.Contains(errb.String(), "\nhint: `fleetplan ") || !strings.HasSuffix(errb.String(), " --help` lists its arguments and flags\n") {
+			if !strings.Contains(errb.String(), "\nhint: ") || !strings.HasSuffix(errb.String(), " --help` lists its arguments and flags\n") {
 				t.Fatalf("no hint naming the command's help:\n%s", errb.String())
 			}
 			if out.Len() != 0 {

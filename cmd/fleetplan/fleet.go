@@ -20,6 +20,7 @@ func newFleetCmd(a *app) *cobra.Command {
   fleetplan fleet init --demo /tmp/fleet`,
 	}
 	cmd.AddCommand(newFleetInitCmd(a))
+	groupArgs(cmd)
 	return cmd
 }
 

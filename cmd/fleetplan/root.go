@@ -48,6 +48,7 @@ it with a checkpoint after every step.`,
 	for _, c := range commands {
 		root.AddCommand(c(a))
 	}
+	groupArgs(root)
 	usageArgs(root)
 	return root
 }
