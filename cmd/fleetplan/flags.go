@@ -27,6 +27,19 @@ const (
 	flagShardMap    = "shard-map"
 	flagAs          = "as"
 	flagAutoApprove = "auto-approve"
+
+	// Flags of one command each, spelled here too so the list is complete.
+	flagOut              = "out"
+	flagDetailedExitcode = "detailed-exitcode"
+	flagDemo             = "demo"
+	flagCustomers        = "customers"
+	flagSeed             = "seed"
+	flagForce            = "force"
+	flagShardMapManager  = "shard-map-manager"
+	flagReason           = "reason"
+	flagDiscardWrites    = "discard-writes-since-switch"
+	flagProfile          = "profile"
+	flagSource           = "source"
 )
 
 // Help texts of the shared flags: one text per flag, whichever command has it.

@@ -58,10 +58,10 @@ non-empty directory that is not a fleet is always refused.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			dir := args[0]
-			if !demo && (cmd.Flags().Changed("customers") || cmd.Flags().Changed("seed")) {
+			if !demo && (cmd.Flags().Changed(flagCustomers) || cmd.Flags().Changed(flagSeed)) {
 				return usageErr("--customers and --seed only apply with --demo", "add --demo")
 			}
-			if demo && cmd.Flags().Changed("shard-map-manager") {
+			if demo && cmd.Flags().Changed(flagShardMapManager) {
 				return usageErr("--shard-map-manager does not apply with --demo (the demo uses sql-1/smm)", "drop one of the flags")
 			}
 			if customers < 0 {
@@ -93,11 +93,11 @@ non-empty directory that is not a fleet is always refused.`,
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&demo, "demo", false, "create the demo fleet instead of an empty one")
-	cmd.Flags().IntVar(&customers, "customers", local.DemoCustomers, "demo customers (ids 0 .. N-1)")
-	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the demo data")
-	cmd.Flags().BoolVar(&force, "force", false, "replace a fleet that already exists in DIR")
-	cmd.Flags().StringVar(&manager, "shard-map-manager", local.DefaultShardMapManager.String(), "SERVER/DATABASE of the global shard map")
+	cmd.Flags().BoolVar(&demo, flagDemo, false, "create the demo fleet instead of an empty one")
+	cmd.Flags().IntVar(&customers, flagCustomers, local.DemoCustomers, "demo customers (ids 0 .. N-1)")
+	cmd.Flags().Int64Var(&seed, flagSeed, 1, "seed of the demo data")
+	cmd.Flags().BoolVar(&force, flagForce, false, "replace a fleet that already exists in DIR")
+	cmd.Flags().StringVar(&manager, flagShardMapManager, local.DefaultShardMapManager.String(), "SERVER/DATABASE of the global shard map")
 	return cmd
 }
 

@@ -50,7 +50,7 @@ that apply would run, with guards, rollback branches and estimates. Nothing chan
 		},
 	}
 	addFormatFlag(cmd, &format, formatText, formatMarkdown, formatJSON).also = []string{"md"}
-	cmd.Flags().StringVar(&out, "out", "", "save the plan (with the live-state fingerprint) to this file")
-	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 2 for changes, 1 for errors")
+	cmd.Flags().StringVar(&out, flagOut, "", "save the plan (with the live-state fingerprint) to this file")
+	cmd.Flags().BoolVar(&detailed, flagDetailedExitcode, false, "exit 0 for no changes, 2 for changes, 1 for errors")
 	return cmd
 }

@@ -48,6 +48,6 @@ rollback waits for fleetplan resume RUN.`,
 	}
 	addStateDirFlag(cmd, &dir)
 	addAsFlag(cmd, &who)
-	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the journal and shown by status")
+	cmd.Flags().StringVar(&reason, flagReason, "", "why, recorded in the journal and shown by status")
 	return cmd
 }

@@ -97,7 +97,7 @@ dropped) so its rows can be recovered by hand; the output says where it is.`,
 		},
 	}
 	addOutputFlag(cmd, &output)
-	cmd.Flags().BoolVar(&discard, "discard-writes-since-switch", false,
+	cmd.Flags().BoolVar(&discard, flagDiscardWrites, false,
 		"switch traffic back even though the new version was written to since the switch; its database is kept (renamed, never dropped)")
 	return cmd
 }

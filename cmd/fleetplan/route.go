@@ -106,7 +106,7 @@ traffic-manager profile serves, with its app slot and database.`,
 	}
 	ff.add(cmd)
 	addShardMapFlag(cmd, &mapName)
-	cmd.Flags().StringVar(&profile, "profile", "", "tell which endpoint of this traffic-manager profile serves, instead of routing a key")
+	cmd.Flags().StringVar(&profile, flagProfile, "", "tell which endpoint of this traffic-manager profile serves, instead of routing a key")
 	addFormatFlag(cmd, &format, formatText, formatJSON)
 	return cmd
 }

@@ -44,6 +44,6 @@ that one template; --source prints the template file itself.`,
 		},
 	}
 	addFormatFlag(cmd, &format, formatText, formatJSON)
-	cmd.Flags().BoolVar(&source, "source", false, "print the template file of NAME")
+	cmd.Flags().BoolVar(&source, flagSource, false, "print the template file of NAME")
 	return cmd
 }
