@@ -13,20 +13,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// app holds what every command needs: the streams and global flags.
+// app holds what every command needs: the input stream (for apply's
+// confirmation), the view that renders everything commands show (they write
+// nothing themselves), and the global flags.
 type app struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	view           *views.View // renders what commands show
-	configPath     string
-	timeScale      string // --time-scale, "" when not given
+	stdin      io.Reader
+	view       *views.View
+	configPath string
+	timeScale  string // --time-scale, "" when not given
 }
 
 // commands registered by the files of this package (one file per command).
 var commands []func(*app) *cobra.Command
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, view: views.New(stdout, stderr)}
+	a := &app{stdin: stdin, view: views.New(stdout, stderr)}
 	root := &cobra.Command{
 		Use:   "fleetplan",
 		Short: "Plan and apply declarative YAML plans against SQL Server / Azure SQL fleets",
