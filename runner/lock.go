@@ -13,6 +13,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/planner"
 )
 
 // Holder describes the process holding a target lock. It is written beside the
@@ -45,6 +46,92 @@ func lockFleet(ctx context.Context, t fleet.Target, h Holder) (func(), error) {
 		return func() {}, nil
 	}
 	return lk.LockFleet(ctx, h)
+}
+
+// takeLocks takes the state folder's target lock, then the fleet's own
+// lock, both naming run id as their holder; release gives both back.
+func takeLocks(ctx context.Context, opt Options, target, id string) (release func(), err error) {
+	lock, err := acquireLock(opt.Dir, target, holder(id, opt))
+	if err != nil {
+		return nil, err
+	}
+	unlockFleet, err := lockFleet(ctx, opt.Target, holder(id, opt))
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
+	return func() { unlockFleet(); lock.release() }, nil
+}
+
+// Lease is a run reserved before its plan is made: its id and folder, and
+// the target's and the fleet's locks held in its name. apply takes one
+// before it plans (or checks a saved plan's freshness), so the graph it
+// shows and runs is made from a fleet no other run can change meanwhile;
+// Start then runs as the reserved run (Options.Lease), and so do the
+// rollbacks apply runs first.
+type Lease struct {
+	id, dir, target string
+	release         func()
+	started         bool
+}
+
+// Reserve reserves a run on opt.Target: it makes the run's folder and takes
+// the locks, refusing at once (a *LockedError or *fleet.FleetLockedError
+// with a hint) when another run holds them. Release gives them back.
+func Reserve(ctx context.Context, opt Options) (*Lease, error) {
+	if err := checkOptions(&opt); err != nil {
+		return nil, err
+	}
+	target, err := targetName(&planner.Graph{}, opt)
+	if err != nil {
+		return nil, err
+	}
+	return reserve(ctx, opt, target)
+}
+
+func reserve(ctx context.Context, opt Options, target string) (*Lease, error) {
+	runsDir := filepath.Join(opt.Dir, "runs")
+	if err := os.MkdirAll(runsDir, 0o755); err != nil {
+		return nil, err
+	}
+	id, err := newRunDir(runsDir)
+	if err != nil {
+		return nil, err
+	}
+	release, err := takeLocks(ctx, opt, target, id)
+	if err != nil {
+		_ = os.Remove(filepath.Join(runsDir, id))
+		return nil, err
+	}
+	return &Lease{id: id, dir: opt.Dir, target: target, release: release}, nil
+}
+
+// ID is the id the reserved run gets.
+func (l *Lease) ID() string { return l.id }
+
+// Release gives the locks back. A reserved run that never started leaves
+// no folder behind. Releasing twice does nothing.
+func (l *Lease) Release() {
+	if l == nil || l.release == nil {
+		return
+	}
+	if !l.started {
+		_ = os.Remove(filepath.Join(l.dir, "runs", l.id))
+	}
+	l.release()
+	l.release = nil
+}
+
+// check refuses a lease used for another state folder or target than it
+// locks.
+func (l *Lease) check(dir, target string) error {
+	if l.release == nil {
+		return fmt.Errorf("runner: the lease of run %s was released", l.id)
+	}
+	if l.dir != dir || !strings.EqualFold(l.target, target) {
+		return fmt.Errorf("runner: the lease of run %s holds target %q in %s, not %q in %s", l.id, l.target, l.dir, target, dir)
+	}
+	return nil
 }
 
 // targetLock is a held lock on one target. The kernel drops an flock when its

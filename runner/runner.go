@@ -66,6 +66,10 @@ type Options struct {
 	// (RunStatus.EndState), so a later plan can tell that nothing changed
 	// since. An error leaves it out; the run is done all the same.
 	EndState func(ctx context.Context, g *planner.Graph) (string, error)
+	// Lease is the locks the caller already holds (see Reserve): Start runs
+	// as the reserved run, and Start, Resume and Rollback take no lock of
+	// their own. Nil means each call takes and releases the locks itself.
+	Lease *Lease
 }
 
 // Result is how a run ended for this call.
@@ -136,26 +140,21 @@ func Start(ctx context.Context, g *planner.Graph, opt Options) (*Result, error) 
 		return nil, err
 	}
 	runsDir := filepath.Join(opt.Dir, "runs")
-	if err := os.MkdirAll(runsDir, 0o755); err != nil {
+	lease := opt.Lease
+	if lease == nil {
+		if lease, err = reserve(ctx, opt, target); err != nil {
+			return nil, err
+		}
+		defer lease.Release()
+	} else if err := lease.check(opt.Dir, target); err != nil {
 		return nil, err
 	}
-	id, err := newRunDir(runsDir)
-	if err != nil {
-		return nil, err
+	if lease.started {
+		return nil, fmt.Errorf("runner: the lease of run %s was already used by Start", lease.id)
 	}
+	lease.started = true
+	id := lease.id
 	runDir := filepath.Join(runsDir, id)
-	lock, err := acquireLock(opt.Dir, target, holder(id, opt))
-	if err != nil {
-		_ = os.Remove(runDir)
-		return nil, err
-	}
-	defer lock.release()
-	unlockFleet, err := lockFleet(ctx, opt.Target, holder(id, opt))
-	if err != nil {
-		_ = os.Remove(runDir)
-		return nil, err
-	}
-	defer unlockFleet()
 
 	j, _, err := openJournal(filepath.Join(runDir, journalFile))
 	if err != nil {
@@ -384,19 +383,17 @@ func openRun(ctx context.Context, runID string, opt Options) (*run, func(), erro
 	if err != nil {
 		return nil, nil, err
 	}
-	lock, err := acquireLock(opt.Dir, target, holder(runID, opt))
-	if err != nil {
-		return nil, nil, err
-	}
-	unlockFleet, err := lockFleet(ctx, opt.Target, holder(runID, opt))
-	if err != nil {
-		lock.release()
+	unlock := func() {}
+	if opt.Lease == nil {
+		if unlock, err = takeLocks(ctx, opt, target, runID); err != nil {
+			return nil, nil, err
+		}
+	} else if err := opt.Lease.check(opt.Dir, target); err != nil {
 		return nil, nil, err
 	}
 	j, recs, err := openJournal(filepath.Join(runDir, journalFile))
 	if err != nil {
-		unlockFleet()
-		lock.release()
+		unlock()
 		return nil, nil, err
 	}
 	st := replay(recs)
@@ -404,14 +401,14 @@ func openRun(ctx context.Context, runID string, opt Options) (*run, func(), erro
 	for id := range st.steps {
 		if _, ok := r.index[id]; !ok {
 			_ = j.close()
-			lock.release()
+			unlock()
 			return nil, nil, &fleet.Error{Op: "replay journal", Target: runID,
 				Err:  fmt.Errorf("%s names step %q, which the run's plan.json does not have", filepath.Join(runDir, journalFile), id),
 				Hint: "the run folder was changed by hand or mixed with another run's files; restore it from a backup"}
 		}
 	}
 	r.info.Session = st.sessions + 1
-	return r, func() { _ = j.close(); unlockFleet(); lock.release() }, nil
+	return r, func() { _ = j.close(); unlock() }, nil
 }
 
 // runPath returns the folder of a run, checking that it exists.

@@ -56,28 +56,34 @@ spec:
 	return a, b
 }
 
+// startHolding starts `apply split.yaml` in ws and returns once it holds
+// the fleet's lock.
+func startHolding(t *testing.T, ws string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(fleetplanBin, "apply", "split.yaml", "--auto-approve")
+	cmd.Dir = ws
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	holder := filepath.Join(ws, "fleet", ".fleetplan-run.holder.json")
+	for deadline := time.Now().Add(30 * time.Second); !exists(holder); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("the first run never took the fleet lock:\n%s", out.String())
+		}
+	}
+	return cmd, out
+}
+
 // The run lock belongs to the fleet: while a move runs, the same plan under
 // another target name, or from another checkout, is refused and names the
 // run that holds the fleet; afterwards every row is there exactly once.
 func TestFleetLockAcrossCheckoutsAndTargetNames(t *testing.T) {
 	a, b := lockWorkspaces(t, 25) // 200 batches: the move takes a while
 	before := fleetState(t, a)
-	first := exec.Command(fleetplanBin, "apply", "split.yaml", "--auto-approve")
-	first.Dir = a
-	var out syncBuffer
-	first.Stdout, first.Stderr = &out, &out
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	holder := filepath.Join(a, "fleet", ".fleetplan-run.holder.json")
-	deadline := time.Now().Add(30 * time.Second)
-	for !exists(holder) {
-		if time.Now().After(deadline) {
-			first.Process.Kill()
-			t.Fatalf("the first run never took the fleet lock:\n%s", out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	first, out := startHolding(t, a)
 	for name, try := range map[string]struct{ dir, plan string }{
 		"another target name": {a, "split-other.yaml"},
 		"another checkout":    {b, "split.yaml"},
@@ -177,4 +183,39 @@ func TestMappingLocksSurviveACrash(t *testing.T) {
 		t.Fatalf("resume: %v\n%s%s", res.err, res.stdout, res.stderr)
 	}
 	fleetState(t, a).checkMoved(t, before) // includes: nothing locked
+}
+
+// apply takes the fleet lock before it plans, so that what it runs is what
+// it showed: while another run holds the fleet, apply (of a plan file or a
+// saved plan, from any checkout) is refused before it shows a plan, and a
+// saved plan's freshness is checked only under the lock.
+func TestApplyLocksTheFleetBeforePlanning(t *testing.T) {
+	a, b := lockWorkspaces(t, 25)
+	if res := fleetplan(t, b, nil, "plan", "othermap.yaml", "--out", "other.plan"); res.err != nil {
+		t.Fatalf("plan --out: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	first, out := startHolding(t, a)
+	for name, try := range map[string]struct{ dir, plan string }{
+		"plan file, other target name": {a, "othermap.yaml"},
+		"plan file, other checkout":    {b, "othermap.yaml"},
+		"saved plan, other checkout":   {b, "other.plan"},
+	} {
+		res := fleetplan(t, try.dir, nil, "apply", try.plan, "--auto-approve")
+		if res.err == nil || !strings.Contains(res.stderr, "is locked by run ") {
+			first.Process.Kill()
+			t.Fatalf("%s: apply during the first run: %v\nstdout:\n%s\nstderr:\n%s", name, res.err, res.stdout, res.stderr)
+		}
+		if res.stdout != "" {
+			t.Errorf("%s: apply showed a plan it could not run under the lock:\n%s", name, res.stdout)
+		}
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first run: %v\n%s", err, out.String())
+	}
+	if res := fleetplan(t, b, nil, "apply", "othermap.yaml", "--auto-approve"); res.err != nil {
+		t.Fatalf("apply after the first run: %v\n%s%s", res.err, res.stdout, res.stderr)
+	}
+	if res := fleetplan(t, b, nil, "runs"); strings.Count(res.stdout, "\n") != 2 {
+		t.Errorf("the refused applies left runs behind:\n%s", res.stdout)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/planfile"
@@ -35,11 +36,13 @@ after a crash, fleetplan resume finishes the run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			doc, g, target, err := a.planOrSaved(cmd, args[0])
+			command := "fleetplan apply " + args[0]
+			doc, g, target, lease, err := a.planOrSaved(cmd, args[0], command)
 			if err != nil {
 				return err
 			}
 			defer target.Close()
+			defer lease.Release()
 			if err := engine.CheckPaths(g, doc.Config.Roots()); err != nil {
 				return err
 			}
@@ -56,7 +59,8 @@ after a crash, fleetplan resume finishes the run.`,
 			}
 			sink, finish := a.view.Events(output)
 			defer finish()
-			opt := engine.RunOptions(doc.Config, target, sink, "fleetplan apply "+args[0])
+			opt := engine.RunOptions(doc.Config, target, sink, command)
+			opt.Lease = lease
 			for _, kept := range g.RemoveKept {
 				// What a failed run kept for analysis goes first: the new
 				// run makes those parts afresh.
@@ -77,12 +81,15 @@ after a crash, fleetplan resume finishes the run.`,
 }
 
 // planOrSaved returns the graph to run: a saved plan after checking it is
-// still fresh, or a new plan of a plan file.
-func (a *app) planOrSaved(cmd *cobra.Command, path string) (*plans.Document, *planner.Graph, fleet.Target, error) {
+// still fresh, or a new plan of a plan file. Both happen under the fleet's
+// lock, taken first and held in the returned lease until the run is over,
+// so no other run changes the fleet between what apply shows and what it
+// runs.
+func (a *app) planOrSaved(cmd *cobra.Command, path, command string) (*plans.Document, *planner.Graph, fleet.Target, *runner.Lease, error) {
 	ctx := cmd.Context()
 	saved, isSaved, err := planfile.Read(path)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	source := path
 	configPath := a.configPath
@@ -94,32 +101,51 @@ func (a *app) planOrSaved(cmd *cobra.Command, path string) (*plans.Document, *pl
 	}
 	doc, diags := engine.LoadDocument(source, configPath)
 	if diags.HasErrors() {
-		return nil, nil, nil, diags.Err()
+		return nil, nil, nil, nil, diags.Err()
 	}
 	a.view.Warn(diags)
 	if isSaved {
 		if err := engine.VerifySaved(saved, path, doc.Config); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
 	target, err := a.openTarget(ctx, doc.Config, engine.TargetOf(doc))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	if isSaved {
-		if err := engine.CheckFresh(ctx, saved.Graph, doc, target); err != nil {
-			target.Close()
-			return nil, nil, nil, err
+	// Once without the lock, so a plan refused for what it says, or one
+	// with nothing to do, changes nothing (no lock or run folder is
+	// written); then under the lock, which is the graph shown and run.
+	graph := func() (*planner.Graph, diag.List, error) {
+		if isSaved {
+			return saved.Graph, nil, engine.CheckFresh(ctx, saved.Graph, doc, target)
 		}
-		return doc, saved.Graph, target, nil
+		g, diags := engine.Plan(ctx, doc, target, engine.PlanOptions(engine.StateDir(doc.Config), target.Name()))
+		if diags.HasErrors() {
+			return nil, nil, diags.Err()
+		}
+		return g, diags, nil
 	}
-	g, diags := engine.Plan(ctx, doc, target, engine.PlanOptions(engine.StateDir(doc.Config), target.Name()))
-	if diags.HasErrors() {
+	if g, diags, err := graph(); err != nil {
 		target.Close()
-		return nil, nil, nil, diags.Err()
+		return nil, nil, nil, nil, err
+	} else if g.Empty() {
+		a.view.Warn(diags) // nothing to run, nothing to lock
+		return doc, g, target, nil, nil
+	}
+	lease, err := runner.Reserve(ctx, engine.RunOptions(doc.Config, target, nil, command))
+	if err != nil {
+		target.Close()
+		return nil, nil, nil, nil, err
+	}
+	g, diags, err := graph()
+	if err != nil {
+		lease.Release()
+		target.Close()
+		return nil, nil, nil, nil, err
 	}
 	a.view.Warn(diags)
-	return doc, g, target, nil
+	return doc, g, target, lease, nil
 }
 
 // confirm asks on a terminal; without one it refuses.
