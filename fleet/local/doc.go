@@ -20,5 +20,7 @@
 // committed before any LSM is touched; the LSMs are changed next; a final GSM
 // transaction makes the result readable and deletes the log row. Writers hold
 // a per-fleet file lock and first roll back any operation a crashed writer
-// left in the log (RecoverPending), so a half-done change never survives.
+// left in the log (RecoverPending), so a half-done change never survives. The
+// operation model and the request XML are package elasticdb's; this package
+// executes them against SQLite.
 package local

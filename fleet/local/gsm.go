@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/elasticdb"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/google/uuid"
 )
@@ -102,19 +103,11 @@ func (t *Target) gsm(ctx context.Context, create bool) (*sql.DB, error) {
 	return db, nil
 }
 
-func parseID(s string) (uuid.UUID, error) {
-	u, err := uuid.Parse(s)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("bad uuid %q in the shard map store: %w", s, err)
-	}
-	return u, nil
-}
-
 func optIDPtr(ns sql.NullString) (*uuid.UUID, error) {
 	if !ns.Valid {
 		return nil, nil
 	}
-	u, err := parseID(ns.String)
+	u, err := elasticdb.ParseID(ns.String)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +151,7 @@ func (t *Target) mapByName(ctx context.Context, q querier, name string) (fleet.S
 	if err != nil {
 		return m, sqlErr("find shard map", fleet.Location{}, err)
 	}
-	m.ID, err = parseID(id)
+	m.ID, err = elasticdb.ParseID(id)
 	return m, err
 }
 
@@ -193,7 +186,7 @@ func (t *Target) ShardMaps(ctx context.Context) ([]fleet.ShardMap, error) {
 		if err := rows.Scan(&id, &m.Name, &m.Type, &m.KeyType); err != nil {
 			return nil, err
 		}
-		if m.ID, err = parseID(id); err != nil {
+		if m.ID, err = elasticdb.ParseID(id); err != nil {
 			return nil, err
 		}
 		out = append(out, m)
@@ -211,13 +204,13 @@ func scanShard(sc interface{ Scan(...any) error }) (fleet.Shard, error) {
 		return s, err
 	}
 	var err error
-	if s.ID, err = parseID(id); err != nil {
+	if s.ID, err = elasticdb.ParseID(id); err != nil {
 		return s, err
 	}
-	if s.Version, err = parseID(ver); err != nil {
+	if s.Version, err = elasticdb.ParseID(ver); err != nil {
 		return s, err
 	}
-	if s.MapID, err = parseID(mapID); err != nil {
+	if s.MapID, err = elasticdb.ParseID(mapID); err != nil {
 		return s, err
 	}
 	s.OperationID, err = optIDPtr(op)
@@ -278,16 +271,16 @@ func scanMapping(sc interface{ Scan(...any) error }) (fleet.Mapping, error) {
 		return mp, err
 	}
 	var err error
-	if mp.ID, err = parseID(id); err != nil {
+	if mp.ID, err = elasticdb.ParseID(id); err != nil {
 		return mp, err
 	}
-	if mp.MapID, err = parseID(mapID); err != nil {
+	if mp.MapID, err = elasticdb.ParseID(mapID); err != nil {
 		return mp, err
 	}
-	if mp.ShardID, err = parseID(shardID); err != nil {
+	if mp.ShardID, err = elasticdb.ParseID(shardID); err != nil {
 		return mp, err
 	}
-	if mp.LockOwner, err = parseID(owner); err != nil {
+	if mp.LockOwner, err = elasticdb.ParseID(owner); err != nil {
 		return mp, err
 	}
 	mp.Min, mp.Max = scanKeys(min, max, maxNull)

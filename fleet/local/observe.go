@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/elasticdb"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/google/uuid"
 )
@@ -82,7 +83,7 @@ func (t *Target) pendingOps(ctx context.Context, g *sql.DB) ([]pendingRow, error
 		if err := rows.Scan(&id, &p.op.Code, &data, &p.op.UndoStartState, &rem, &add); err != nil {
 			return nil, err
 		}
-		if p.op.ID, err = parseID(id); err != nil {
+		if p.op.ID, err = elasticdb.ParseID(id); err != nil {
 			return nil, err
 		}
 		p.op.Name = fleet.OperationName(p.op.Code)
@@ -92,7 +93,7 @@ func (t *Target) pendingOps(ctx context.Context, g *sql.DB) ([]pendingRow, error
 		if p.op.ShardVersionAdds, err = optIDPtr(add); err != nil {
 			return nil, err
 		}
-		if op, err := parseOperation(p.op.Code, data, rem, add); err == nil {
+		if op, err := elasticdb.ParseOperation(p.op.Code, data, rem, add); err == nil {
 			p.mapID = op.Map.ID
 		}
 		out = append(out, p)
@@ -213,7 +214,7 @@ func (t *Target) strayShards(ctx context.Context, m fleet.ShardMap, shards []fle
 				rows.Close()
 				return nil, sqlErr("observe", loc, err)
 			}
-			if u, err := parseID(id); err == nil {
+			if u, err := elasticdb.ParseID(id); err == nil {
 				ids = append(ids, u)
 			}
 		}
@@ -297,7 +298,7 @@ func (t *Target) observeShard(ctx context.Context, m fleet.ShardMap, s fleet.Sha
 	case err != nil:
 		return st, nil, sqlErr("observe", s.Location, err)
 	default:
-		if st.LSMVersion, err = parseID(ver); err != nil {
+		if st.LSMVersion, err = elasticdb.ParseID(ver); err != nil {
 			return st, nil, err
 		}
 		if st.LSMVersion != s.Version {
@@ -354,7 +355,7 @@ func lsmMappings(ctx context.Context, db *sql.DB, mapID, shardID uuid.UUID) ([]f
 			return nil, err
 		}
 		mp := fleet.Mapping{MapID: mapID, ShardID: shardID, Online: status&1 == 1}
-		if mp.ID, err = parseID(id); err != nil {
+		if mp.ID, err = elasticdb.ParseID(id); err != nil {
 			return nil, err
 		}
 		mp.Min, mp.Max = scanKeys(min, max, maxNull)

@@ -3,379 +3,15 @@ package local
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/fleet/shardkey"
+	"github.com/fleetplan/fleetplan/fleet/elasticdb"
 	"github.com/google/uuid"
 )
-
-// Step kinds of the library's bulk operations.
-const (
-	stepRemove = 1
-	stepUpdate = 2
-	stepAdd    = 3
-)
-
-// undoBegin is StoreOperationState.UndoBegin, the column default.
-const undoBegin = 100
-
-type shardRec struct {
-	ID, Version, MapID uuid.UUID
-	Loc                fleet.Location
-	Status             int
-}
-
-type mapRec struct {
-	ID, MapID uuid.UUID
-	Min, Max  []byte
-	Status    int
-	LockOwner uuid.UUID
-}
-
-type opStep struct {
-	Kind     int
-	Validate bool
-	Lock     uuid.UUID
-	Mapping  mapRec    // mapping steps: the row removed, updated (old) or added
-	New      *mapRec   // update steps: the row after the update
-	Shard    *shardRec // shard steps: the shard added, removed or updated (old)
-	NewShard *shardRec // shard update steps: the shard after the update
-}
-
-// operation is one multi-database change, as logged in OperationsLogGlobal.
-type operation struct {
-	ID      uuid.UUID
-	Code    int
-	Map     fleet.ShardMap
-	ShardOp bool // BulkOperationShardsGlobal (else BulkOperationShardMappingsGlobal)
-	// Mapping operations: the source (Removes) and target (Adds) shards with
-	// their NEW versions, and their versions before the operation.
-	Source, Target         *shardRec
-	OrigSource, OrigTarget uuid.UUID
-	Steps                  []opStep
-}
-
-func (op *operation) sameShard() bool { return op.Source.ID == op.Target.ID }
-
-// faultPoint is the fault injection point of an operation: shardmap.<op>.
-func (op *operation) faultPoint() string {
-	switch op.Code {
-	case fleet.OpAddShard, fleet.OpAttachShard:
-		return "shardmap.add-shard"
-	case fleet.OpRemoveShard:
-		return "shardmap.remove-shard"
-	case fleet.OpUpdateShard:
-		return "shardmap.update-shard"
-	case fleet.OpAddPointMapping, fleet.OpAddRangeMapping:
-		return "shardmap.add-mapping"
-	case fleet.OpRemovePointMapping, fleet.OpRemoveRangeMapping:
-		return "shardmap.remove-mapping"
-	case fleet.OpSplitMapping:
-		return "shardmap.split"
-	case fleet.OpMergeMappings:
-		return "shardmap.merge"
-	}
-	return "shardmap.update-mapping"
-}
-
-// ---- XML in the library's request shape (StoreOperationRequestBuilder) ----
-
-type xVersion struct {
-	MajorVersion int
-	MinorVersion int
-}
-
-type xShardMap struct {
-	Null    int    `xml:"Null,attr"`
-	Id      string `xml:"Id"`
-	Name    string `xml:"Name"`
-	Kind    int    `xml:"Kind"`
-	KeyKind int    `xml:"KeyKind"`
-}
-
-type xLocation struct {
-	Protocol     int
-	ServerName   string
-	Port         int
-	DatabaseName string
-}
-
-type xShard struct {
-	Null       int `xml:"Null,attr"`
-	Id         string
-	Version    string
-	ShardMapId string
-	Location   xLocation
-	Status     int
-}
-
-type xMaxValue struct {
-	Null  int    `xml:"Null,attr"`
-	Value string `xml:",chardata"`
-}
-
-type xMapping struct {
-	Id          string
-	ShardMapId  string
-	MinValue    string
-	MaxValue    xMaxValue
-	Status      int
-	LockOwnerId string
-}
-
-type xLock struct{ Id string }
-
-type xUpdate struct {
-	Mapping *xMapping `xml:"Mapping,omitempty"`
-	Shard   *xShard   `xml:"Shard,omitempty"`
-}
-
-type xStep struct {
-	Validate *int      `xml:"Validate,attr,omitempty"`
-	Kind     int       `xml:"Kind,attr"`
-	Id       int       `xml:"Id,attr"`
-	Lock     *xLock    `xml:"Lock,omitempty"`
-	Mapping  *xMapping `xml:"Mapping,omitempty"`
-	Shard    *xShard   `xml:"Shard,omitempty"`
-	Update   *xUpdate  `xml:"Update,omitempty"`
-}
-
-type xShardHolder struct {
-	Shard xShard
-}
-
-type xOp struct {
-	XMLName       xml.Name
-	OperationId   string        `xml:"OperationId,attr"`
-	OperationCode int           `xml:"OperationCode,attr"`
-	Undo          int           `xml:"Undo,attr"`
-	StepsCount    int           `xml:"StepsCount,attr"`
-	GsmVersion    xVersion      `xml:"GsmVersion"`
-	ShardMap      xShardMap     `xml:"ShardMap"`
-	Removes       *xShardHolder `xml:"Removes,omitempty"`
-	Adds          *xShardHolder `xml:"Adds,omitempty"`
-	Steps         struct {
-		Step []xStep `xml:"Step"`
-	} `xml:"Steps"`
-}
-
-func hexKey(b []byte) string { return "0x" + hex.EncodeToString(b) }
-
-func parseHexKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if !strings.HasPrefix(s, "0x") && !strings.HasPrefix(s, "0X") {
-		return nil, fmt.Errorf("key %q lacks 0x", s)
-	}
-	b, err := hex.DecodeString(s[2:])
-	if err != nil {
-		return nil, err
-	}
-	if b == nil {
-		b = []byte{}
-	}
-	return b, nil
-}
-
-func toXShard(s *shardRec) *xShard {
-	return &xShard{Id: s.ID.String(), Version: s.Version.String(), ShardMapId: s.MapID.String(),
-		Location: xLocation{ServerName: s.Loc.Server, DatabaseName: s.Loc.Database}, Status: s.Status}
-}
-
-func toXMapping(m mapRec) *xMapping {
-	x := &xMapping{Id: m.ID.String(), ShardMapId: m.MapID.String(), MinValue: hexKey(m.Min), Status: m.Status,
-		LockOwnerId: m.LockOwner.String()}
-	if m.Max == nil {
-		x.MaxValue.Null = 1
-	} else {
-		x.MaxValue.Value = hexKey(m.Max)
-	}
-	return x
-}
-
-// xml renders the operation as the library's request document, which is
-// what OperationsLogGlobal.Data holds.
-func (op *operation) xml() (string, error) {
-	x := xOp{
-		OperationId:   op.ID.String(),
-		OperationCode: op.Code,
-		StepsCount:    len(op.Steps),
-		GsmVersion:    xVersion{storeVersionMajor, storeVersionMinor},
-		ShardMap:      xShardMap{Id: op.Map.ID.String(), Name: op.Map.Name, Kind: int(op.Map.Type), KeyKind: int(op.Map.KeyType)},
-	}
-	if op.ShardOp {
-		x.XMLName.Local = "BulkOperationShardsGlobal"
-	} else {
-		x.XMLName.Local = "BulkOperationShardMappingsGlobal"
-		x.Removes = &xShardHolder{Shard: *toXShard(op.Source)}
-		x.Adds = &xShardHolder{Shard: *toXShard(op.Target)}
-	}
-	for i, s := range op.Steps {
-		xs := xStep{Kind: s.Kind, Id: i + 1}
-		if op.ShardOp {
-			xs.Shard = toXShard(s.Shard)
-			if s.NewShard != nil {
-				xs.Update = &xUpdate{Shard: toXShard(s.NewShard)}
-			}
-		} else {
-			v := 0
-			if s.Validate {
-				v = 1
-			}
-			xs.Validate = &v
-			if s.Kind != stepAdd {
-				xs.Lock = &xLock{Id: s.Lock.String()}
-			}
-			xs.Mapping = toXMapping(s.Mapping)
-			if s.New != nil {
-				xs.Update = &xUpdate{Mapping: toXMapping(*s.New)}
-			}
-		}
-		x.Steps.Step = append(x.Steps.Step, xs)
-	}
-	b, err := xml.Marshal(x)
-	return string(b), err
-}
-
-func fromXShard(x *xShard) (*shardRec, error) {
-	if x == nil || x.Null != 0 {
-		return nil, errors.New("shard element missing")
-	}
-	var s shardRec
-	var err error
-	if s.ID, err = parseID(x.Id); err != nil {
-		return nil, err
-	}
-	if s.Version, err = parseID(x.Version); err != nil {
-		return nil, err
-	}
-	if s.MapID, err = parseID(x.ShardMapId); err != nil {
-		return nil, err
-	}
-	if x.Location.Protocol != 0 || x.Location.Port != 0 {
-		return nil, fmt.Errorf("shard %s uses protocol %d port %d; the local driver has neither", x.Id, x.Location.Protocol, x.Location.Port)
-	}
-	s.Loc = fleet.Location{Server: x.Location.ServerName, Database: x.Location.DatabaseName}
-	s.Status = x.Status
-	return &s, nil
-}
-
-func fromXMapping(x *xMapping) (mapRec, error) {
-	var m mapRec
-	if x == nil {
-		return m, errors.New("mapping element missing")
-	}
-	var err error
-	if m.ID, err = parseID(x.Id); err != nil {
-		return m, err
-	}
-	if m.MapID, err = parseID(x.ShardMapId); err != nil {
-		return m, err
-	}
-	if m.Min, err = parseHexKey(x.MinValue); err != nil {
-		return m, err
-	}
-	if x.MaxValue.Null == 0 {
-		if m.Max, err = parseHexKey(x.MaxValue.Value); err != nil {
-			return m, err
-		}
-	}
-	m.Status = x.Status
-	if x.LockOwnerId != "" {
-		if m.LockOwner, err = parseID(x.LockOwnerId); err != nil {
-			return m, err
-		}
-	}
-	return m, nil
-}
-
-// parseOperation reads a log row back (ours or the library's).
-func parseOperation(code int, data string, removes, adds sql.NullString) (*operation, error) {
-	var x xOp
-	if err := xml.Unmarshal([]byte(data), &x); err != nil {
-		return nil, err
-	}
-	op := &operation{Code: code}
-	var err error
-	if op.ID, err = parseID(x.OperationId); err != nil {
-		return nil, err
-	}
-	if op.Map.ID, err = parseID(x.ShardMap.Id); err != nil {
-		return nil, err
-	}
-	op.Map.Name, op.Map.Type, op.Map.KeyType = x.ShardMap.Name, fleet.MapType(x.ShardMap.Kind), fleet.KeyType(x.ShardMap.KeyKind)
-	switch x.XMLName.Local {
-	case "BulkOperationShardsGlobal":
-		op.ShardOp = true
-	case "BulkOperationShardMappingsGlobal":
-		if x.Removes == nil || x.Adds == nil {
-			return nil, errors.New("mapping operation without <Removes> and <Adds>")
-		}
-		if op.Source, err = fromXShard(&x.Removes.Shard); err != nil {
-			return nil, fmt.Errorf("Removes: %v", err)
-		}
-		if op.Target, err = fromXShard(&x.Adds.Shard); err != nil {
-			return nil, fmt.Errorf("Adds: %v", err)
-		}
-		// The log columns hold the versions before the operation.
-		op.OrigSource, op.OrigTarget = op.Source.Version, op.Target.Version
-		if removes.Valid {
-			if op.OrigSource, err = parseID(removes.String); err != nil {
-				return nil, err
-			}
-		}
-		if adds.Valid {
-			if op.OrigTarget, err = parseID(adds.String); err != nil {
-				return nil, err
-			}
-		}
-	default:
-		return nil, fmt.Errorf("unknown operation document <%s>", x.XMLName.Local)
-	}
-	for _, xs := range x.Steps.Step {
-		s := opStep{Kind: xs.Kind, Validate: xs.Validate != nil && *xs.Validate == 1}
-		if xs.Kind < stepRemove || xs.Kind > stepAdd {
-			return nil, fmt.Errorf("step %d: unknown kind %d", xs.Id, xs.Kind)
-		}
-		if xs.Lock != nil {
-			if s.Lock, err = parseID(xs.Lock.Id); err != nil {
-				return nil, err
-			}
-		}
-		if op.ShardOp {
-			if s.Shard, err = fromXShard(xs.Shard); err != nil {
-				return nil, fmt.Errorf("step %d: %v", xs.Id, err)
-			}
-			if xs.Update != nil && xs.Update.Shard != nil {
-				if s.NewShard, err = fromXShard(xs.Update.Shard); err != nil {
-					return nil, fmt.Errorf("step %d: %v", xs.Id, err)
-				}
-			}
-		} else {
-			if s.Mapping, err = fromXMapping(xs.Mapping); err != nil {
-				return nil, fmt.Errorf("step %d: %v", xs.Id, err)
-			}
-			if xs.Update != nil && xs.Update.Mapping != nil {
-				n, err := fromXMapping(xs.Update.Mapping)
-				if err != nil {
-					return nil, fmt.Errorf("step %d: %v", xs.Id, err)
-				}
-				s.New = &n
-			}
-			if s.Kind == stepUpdate && s.New == nil {
-				return nil, fmt.Errorf("step %d: update without <Update>", xs.Id)
-			}
-		}
-		op.Steps = append(op.Steps, s)
-	}
-	return op, nil
-}
 
 // ---- crash simulation and fault points ----
 
@@ -401,7 +37,7 @@ func (t *Target) SimulateCrash(point string) {
 // reach marks that an operation passed a point: a simulated crash, then the
 // fault injection point shardmap.<op> (hit once per point, so the Nth hit
 // of an operation is its Nth phase boundary).
-func (t *Target) reach(op *operation, point string) error {
+func (t *Target) reach(op *elasticdb.Operation, point string) error {
 	t.crashMu.Lock()
 	crash := t.crashAt == point
 	if crash {
@@ -409,9 +45,9 @@ func (t *Target) reach(op *operation, point string) error {
 	}
 	t.crashMu.Unlock()
 	if crash {
-		return fmt.Errorf("%s after %s: %w", op.faultPoint(), point, errSimulatedCrash)
+		return fmt.Errorf("%s after %s: %w", op.FaultPoint(), point, errSimulatedCrash)
 	}
-	return faults.Hit(op.faultPoint())
+	return faults.Hit(op.FaultPoint())
 }
 
 // ---- writer lock ----
@@ -496,7 +132,7 @@ func (t *Target) recoverLocked(ctx context.Context, g *sql.DB) ([]uuid.UUID, err
 	}
 	var done []uuid.UUID
 	for _, r := range pending {
-		op, err := parseOperation(r.code, r.data, r.removes, r.adds)
+		op, err := elasticdb.ParseOperation(r.code, r.data, r.removes, r.adds)
 		if err != nil {
 			return done, &fleet.Error{Op: "recover pending operation", Target: r.id,
 				Err:  fmt.Errorf("%w: cannot read OperationsLogGlobal.Data of operation code %d: %v", fleet.ResultUnexpectedStoreError, r.code, err),
@@ -514,8 +150,8 @@ func (t *Target) recoverLocked(ctx context.Context, g *sql.DB) ([]uuid.UUID, err
 
 // run performs op: GSM begin, LSM(s), GSM end. A failure after GSM begin is
 // rolled back at once (as the library does); a simulated crash is not.
-func (t *Target) run(ctx context.Context, g *sql.DB, op *operation) error {
-	data, err := op.xml()
+func (t *Target) run(ctx context.Context, g *sql.DB, op *elasticdb.Operation) error {
+	data, err := op.XML()
 	if err != nil {
 		return err
 	}
@@ -545,9 +181,9 @@ func (t *Target) run(ctx context.Context, g *sql.DB, op *operation) error {
 			return fail(err)
 		}
 	} else {
-		src, tgt := op.lsmChanges()
-		if op.sameShard() {
-			both := lsmChange{shard: op.Source, orig: op.OrigSource, removes: src.removes, adds: tgt.adds}
+		src, tgt := op.LSMChanges()
+		if op.SameShard() {
+			both := elasticdb.LSMChange{Shard: op.Source, Orig: op.OrigSource, Removes: src.Removes, Adds: tgt.Adds}
 			if err := t.lsmDo(ctx, op, both); err != nil {
 				return fail(err)
 			}
@@ -577,11 +213,11 @@ func (t *Target) run(ctx context.Context, g *sql.DB, op *operation) error {
 
 // lockedErr refuses a change of a mapping that another owner has locked,
 // naming the owner.
-func lockedErr(what string, m fleet.ShardMap, mp mapRec, owner string, r fleet.StoreResult) error {
+func lockedErr(what string, m fleet.ShardMap, mp elasticdb.MappingRow, owner string, r fleet.StoreResult) error {
 	o, _ := uuid.Parse(owner)
-	op := &operation{Map: m}
+	op := &elasticdb.Operation{Map: m}
 	return &fleet.Error{Op: what, Target: m.Name,
-		Err: &fleet.MappingLockedError{Mapping: op.rangeText(mp), Owner: o, Result: r},
+		Err: &fleet.MappingLockedError{Mapping: op.RangeText(mp), Owner: o, Result: r},
 		Hint: "another run or tool holds this mapping (fleetplan runs lock the ranges they move with an owner derived from the run id); " +
 			"wait for it to finish, or, if its owner is gone for good, clear LockOwnerId of the mapping in __ShardManagement_ShardMappingsGlobal " +
 			"(the library's UnlockMapping) and plan again"}
@@ -591,14 +227,10 @@ func storeErr(op string, target string, r fleet.StoreResult, hint string) error 
 	return &fleet.Error{Op: op, Target: target, Err: r, Hint: hint}
 }
 
-func isRemoveCode(code int) bool {
-	return code == fleet.OpRemovePointMapping || code == fleet.OpRemoveRangeMapping || code == 13
-}
-
 // gsmBegin is spBulkOperationShard(Mapping)sGlobalBegin: validate, write the
 // log row, lock rows with OperationId, insert pending rows (Readable = 0).
-func (t *Target) gsmBegin(ctx context.Context, g *sql.DB, op *operation, data string) error {
-	what := op.faultPoint()
+func (t *Target) gsmBegin(ctx context.Context, g *sql.DB, op *elasticdb.Operation, data string) error {
+	what := op.FaultPoint()
 	tx, err := g.BeginTx(ctx, nil)
 	if err != nil {
 		return sqlErr(what, fleet.Location{}, err)
@@ -610,7 +242,7 @@ func (t *Target) gsmBegin(ctx context.Context, g *sql.DB, op *operation, data st
 		removes, adds = op.OrigSource.String(), op.OrigTarget.String()
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO `+tOpsLogGlobal+`(OperationId, OperationCode, Data, UndoStartState, ShardVersionRemoves, ShardVersionAdds)
-		VALUES(?, ?, ?, ?, ?, ?)`, opID, op.Code, data, undoBegin, removes, adds); err != nil {
+		VALUES(?, ?, ?, ?, ?, ?)`, opID, op.Code, data, elasticdb.UndoBegin, removes, adds); err != nil {
 		return sqlErr(what, fleet.Location{}, err)
 	}
 	if op.ShardOp {
@@ -620,12 +252,12 @@ func (t *Target) gsmBegin(ctx context.Context, g *sql.DB, op *operation, data st
 		return sqlErr(what, fleet.Location{}, tx.Commit())
 	}
 	shards := []struct {
-		s    *shardRec
+		s    *elasticdb.ShardRow
 		orig uuid.UUID
 	}{{op.Source, op.OrigSource}}
-	if !op.sameShard() {
+	if !op.SameShard() {
 		shards = append(shards, struct {
-			s    *shardRec
+			s    *elasticdb.ShardRow
 			orig uuid.UUID
 		}{op.Target, op.OrigTarget})
 	}
@@ -651,7 +283,7 @@ func (t *Target) gsmBegin(ctx context.Context, g *sql.DB, op *operation, data st
 	}
 	for _, s := range op.Steps {
 		switch s.Kind {
-		case stepRemove, stepUpdate:
+		case elasticdb.StepRemove, elasticdb.StepUpdate:
 			var status int
 			var owner string
 			var opCol sql.NullString
@@ -667,15 +299,15 @@ func (t *Target) gsmBegin(ctx context.Context, g *sql.DB, op *operation, data st
 				return storeErr(what, target, fleet.ResultPendingOperation, "retry: the next writer rolls the pending operation back")
 			case owner != s.Lock.String() && s.Lock != fleet.ForceUnlock:
 				return lockedErr(what, op.Map, s.Mapping, owner, fleet.ResultMappingLockOwnerIDDiff)
-			case s.Kind == stepRemove && isRemoveCode(op.Code) && status&1 != 0:
+			case s.Kind == elasticdb.StepRemove && elasticdb.IsRemoveCode(op.Code) && status&1 != 0:
 				return storeErr(what, target, fleet.ResultMappingNotOffline, "take the mapping offline first")
-			case s.Kind == stepUpdate && status&1 != 0 && s.New.Status&1 != 0 && op.Source.ID != op.Target.ID:
+			case s.Kind == elasticdb.StepUpdate && status&1 != 0 && s.New.Status&1 != 0 && op.Source.ID != op.Target.ID:
 				return storeErr(what, target, fleet.ResultMappingNotOffline, "take the mapping offline before moving it to another shard")
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE `+tMappingsGlobal+` SET OperationId = ? WHERE MappingId = ?`, opID, s.Mapping.ID.String()); err != nil {
 				return sqlErr(what, fleet.Location{}, err)
 			}
-		case stepAdd:
+		case elasticdb.StepAdd:
 			if s.Validate {
 				if r := overlap(ctx, tx, op, s.Mapping); r != nil {
 					return r
@@ -694,14 +326,14 @@ func (t *Target) gsmBegin(ctx context.Context, g *sql.DB, op *operation, data st
 
 // overlap checks an added mapping against the readable mappings that this
 // operation does not remove: 302 (range) / 303 (point).
-func overlap(ctx context.Context, tx *sql.Tx, op *operation, m mapRec) error {
+func overlap(ctx context.Context, tx *sql.Tx, op *elasticdb.Operation, m elasticdb.MappingRow) error {
 	var n int
 	var err error
 	if op.Map.Type == fleet.ListMap {
 		err = tx.QueryRowContext(ctx, `SELECT count(*) FROM `+tMappingsGlobal+` WHERE ShardMapId = ? AND Readable = 1
 			AND (OperationId IS NULL OR OperationId <> ?) AND MinValue = ?`, op.Map.ID.String(), op.ID.String(), keyArg(m.Min)).Scan(&n)
 		if err == nil && n > 0 {
-			return storeErr(op.faultPoint(), op.Map.Name, fleet.ResultMappingPointMapped, "the point is already mapped")
+			return storeErr(op.FaultPoint(), op.Map.Name, fleet.ResultMappingPointMapped, "the point is already mapped")
 		}
 	} else {
 		err = tx.QueryRowContext(ctx, `SELECT count(*) FROM `+tMappingsGlobal+` WHERE ShardMapId = ? AND Readable = 1
@@ -709,22 +341,22 @@ func overlap(ctx context.Context, tx *sql.Tx, op *operation, m mapRec) error {
 			AND (MaxValue IS NULL OR MaxValue > ?) AND (? IS NULL OR MinValue < ?)`,
 			op.Map.ID.String(), op.ID.String(), keyArg(m.Min), keyArg(m.Max), keyArg(m.Max)).Scan(&n)
 		if err == nil && n > 0 {
-			return storeErr(op.faultPoint(), op.Map.Name, fleet.ResultMappingRangeMapped, "the range overlaps an existing mapping")
+			return storeErr(op.FaultPoint(), op.Map.Name, fleet.ResultMappingRangeMapped, "the range overlaps an existing mapping")
 		}
 	}
 	if err != nil {
-		return sqlErr(op.faultPoint(), fleet.Location{}, err)
+		return sqlErr(op.FaultPoint(), fleet.Location{}, err)
 	}
 	return nil
 }
 
-func gsmBeginShardSteps(ctx context.Context, tx *sql.Tx, op *operation) error {
-	what := op.faultPoint()
+func gsmBeginShardSteps(ctx context.Context, tx *sql.Tx, op *elasticdb.Operation) error {
+	what := op.FaultPoint()
 	opID := op.ID.String()
 	for _, s := range op.Steps {
 		sh := s.Shard
 		switch s.Kind {
-		case stepAdd:
+		case elasticdb.StepAdd:
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+tShardsGlobal+` WHERE ShardMapId = ? AND Protocol = 0 AND Port = 0
 				AND ServerName = ? AND DatabaseName = ?`, sh.MapID.String(), sh.Loc.Server, sh.Loc.Database).Scan(&n); err != nil {
@@ -738,7 +370,7 @@ func gsmBeginShardSteps(ctx context.Context, tx *sql.Tx, op *operation) error {
 				sh.Loc.Server, sh.Loc.Database, sh.Status); err != nil {
 				return sqlErr(what, sh.Loc, err)
 			}
-		case stepRemove, stepUpdate:
+		case elasticdb.StepRemove, elasticdb.StepUpdate:
 			var ver string
 			var opCol sql.NullString
 			err := tx.QueryRowContext(ctx, `SELECT Version, OperationId FROM `+tShardsGlobal+` WHERE ShardId = ? AND Readable = 1`, sh.ID.String()).Scan(&ver, &opCol)
@@ -752,7 +384,7 @@ func gsmBeginShardSteps(ctx context.Context, tx *sql.Tx, op *operation) error {
 			case ver != sh.Version.String():
 				return storeErr(what, sh.Loc.String(), fleet.ResultShardVersionMismatch, "the shard changed meanwhile; read it again and retry")
 			}
-			if s.Kind == stepRemove {
+			if s.Kind == elasticdb.StepRemove {
 				var n int
 				if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+tMappingsGlobal+` WHERE ShardId = ?`, sh.ID.String()).Scan(&n); err != nil {
 					return sqlErr(what, sh.Loc, err)
@@ -773,8 +405,8 @@ func gsmBeginShardSteps(ctx context.Context, tx *sql.Tx, op *operation) error {
 // gsmEnd is spBulkOperationShard(Mapping)sGlobalEnd: apply the new versions,
 // make added rows readable, delete removed rows, rewrite updated rows (with a
 // new MappingId), release the rows and delete the log row.
-func (t *Target) gsmEnd(ctx context.Context, g *sql.DB, op *operation) error {
-	what := op.faultPoint()
+func (t *Target) gsmEnd(ctx context.Context, g *sql.DB, op *elasticdb.Operation) error {
+	what := op.FaultPoint()
 	tx, err := g.BeginTx(ctx, nil)
 	if err != nil {
 		return sqlErr(what, fleet.Location{}, err)
@@ -789,11 +421,11 @@ func (t *Target) gsmEnd(ctx context.Context, g *sql.DB, op *operation) error {
 		for _, s := range op.Steps {
 			var err error
 			switch s.Kind {
-			case stepAdd:
+			case elasticdb.StepAdd:
 				err = exec(`UPDATE `+tShardsGlobal+` SET Readable = 1, OperationId = NULL WHERE ShardId = ? AND OperationId = ?`, s.Shard.ID.String(), opID)
-			case stepRemove:
+			case elasticdb.StepRemove:
 				err = exec(`DELETE FROM `+tShardsGlobal+` WHERE ShardId = ? AND OperationId = ?`, s.Shard.ID.String(), opID)
-			case stepUpdate:
+			case elasticdb.StepUpdate:
 				n := s.NewShard
 				err = exec(`UPDATE `+tShardsGlobal+` SET Version = ?, Status = ?, OperationId = NULL WHERE ShardId = ? AND OperationId = ?`,
 					n.Version.String(), n.Status, s.Shard.ID.String(), opID)
@@ -803,25 +435,25 @@ func (t *Target) gsmEnd(ctx context.Context, g *sql.DB, op *operation) error {
 			}
 		}
 	} else {
-		for _, sh := range []*shardRec{op.Source, op.Target} {
+		for _, sh := range []*elasticdb.ShardRow{op.Source, op.Target} {
 			if err := exec(`UPDATE `+tShardsGlobal+` SET Version = ?, OperationId = NULL WHERE ShardId = ? AND OperationId = ?`,
 				sh.Version.String(), sh.ID.String(), opID); err != nil {
 				return err
 			}
 		}
-		for _, kind := range []int{stepRemove, stepUpdate, stepAdd} {
+		for _, kind := range []int{elasticdb.StepRemove, elasticdb.StepUpdate, elasticdb.StepAdd} {
 			for _, s := range op.Steps {
 				if s.Kind != kind {
 					continue
 				}
 				var err error
 				switch kind {
-				case stepRemove:
+				case elasticdb.StepRemove:
 					err = exec(`DELETE FROM `+tMappingsGlobal+` WHERE MappingId = ? AND OperationId = ?`, s.Mapping.ID.String(), opID)
-				case stepUpdate:
+				case elasticdb.StepUpdate:
 					err = exec(`UPDATE `+tMappingsGlobal+` SET MappingId = ?, ShardId = ?, Status = ?, OperationId = NULL
 						WHERE MappingId = ? AND OperationId = ?`, s.New.ID.String(), op.Target.ID.String(), s.New.Status, s.Mapping.ID.String(), opID)
-				case stepAdd:
+				case elasticdb.StepAdd:
 					err = exec(`UPDATE `+tMappingsGlobal+` SET Readable = 1, OperationId = NULL WHERE MappingId = ? AND OperationId = ?`,
 						s.Mapping.ID.String(), opID)
 				}
@@ -835,34 +467,6 @@ func (t *Target) gsmEnd(ctx context.Context, g *sql.DB, op *operation) error {
 		return err
 	}
 	return sqlErr(what, fleet.Location{}, tx.Commit())
-}
-
-// lsmChange is what one shard's LSM gets from a mapping operation.
-type lsmChange struct {
-	shard   *shardRec // with the new version
-	orig    uuid.UUID // the version before
-	removes []mapRec
-	adds    []mapRec
-}
-
-// lsmChanges splits a mapping operation into the source's and the target's
-// LSM changes (an update is a remove of the old id plus an add of the new,
-// as the library's spBulkOperationShardMappingsLocal does it).
-func (op *operation) lsmChanges() (src, tgt lsmChange) {
-	src = lsmChange{shard: op.Source, orig: op.OrigSource}
-	tgt = lsmChange{shard: op.Target, orig: op.OrigTarget}
-	for _, s := range op.Steps {
-		switch s.Kind {
-		case stepRemove:
-			src.removes = append(src.removes, s.Mapping)
-		case stepUpdate:
-			src.removes = append(src.removes, s.Mapping)
-			tgt.adds = append(tgt.adds, *s.New)
-		case stepAdd:
-			tgt.adds = append(tgt.adds, s.Mapping)
-		}
-	}
-	return src, tgt
 }
 
 // openLSM opens a shard's database and reports whether its LSM is deployed
@@ -887,9 +491,9 @@ func (t *Target) openLSM(ctx context.Context, loc fleet.Location) (*sql.DB, bool
 // lsmDo is spBulkOperationShardMappingsLocal: new shard version, removes,
 // adds, LastOperationId. Re-entrant: a shard already at the new version by
 // this operation is left alone.
-func (t *Target) lsmDo(ctx context.Context, op *operation, c lsmChange) error {
-	what := op.faultPoint()
-	loc := c.shard.Loc
+func (t *Target) lsmDo(ctx context.Context, op *elasticdb.Operation, c elasticdb.LSMChange) error {
+	what := op.FaultPoint()
+	loc := c.Shard.Loc
 	db, has, err := t.openLSM(ctx, loc)
 	if err != nil {
 		return err
@@ -904,7 +508,7 @@ func (t *Target) lsmDo(ctx context.Context, op *operation, c lsmChange) error {
 	}
 	defer tx.Rollback()
 	var ver, last string
-	err = tx.QueryRowContext(ctx, `SELECT Version, LastOperationId FROM `+tShardsLocal+` WHERE ShardId = ?`, c.shard.ID.String()).Scan(&ver, &last)
+	err = tx.QueryRowContext(ctx, `SELECT Version, LastOperationId FROM `+tShardsLocal+` WHERE ShardId = ?`, c.Shard.ID.String()).Scan(&ver, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: the shard's LSM lacks its own shard row", fleet.ResultShardDoesNotExist),
 			Hint: differenceHint(op.Map.Name, "the shard's local shard map lacks its own shard row")}
@@ -912,7 +516,7 @@ func (t *Target) lsmDo(ctx context.Context, op *operation, c lsmChange) error {
 	if err != nil {
 		return sqlErr(what, loc, err)
 	}
-	if ver == c.shard.Version.String() && last == op.ID.String() {
+	if ver == c.Shard.Version.String() && last == op.ID.String() {
 		return nil
 	}
 	// The LSM must be where the GSM says it is: a shard restored to an
@@ -922,32 +526,32 @@ func (t *Target) lsmDo(ctx context.Context, op *operation, c lsmChange) error {
 		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: "+format, append([]any{r}, args...)...),
 			Hint: differenceHint(op.Map.Name, "the global and local shard maps differ")}
 	}
-	if ver != c.orig.String() {
-		return differ(fleet.ResultShardVersionMismatch, "the shard's local shard map is at version %s, the global shard map expects %s", ver, c.orig)
+	if ver != c.Orig.String() {
+		return differ(fleet.ResultShardVersionMismatch, "the shard's local shard map is at version %s, the global shard map expects %s", ver, c.Orig)
 	}
 	opID := op.ID.String()
 	if _, err := tx.ExecContext(ctx, `UPDATE `+tShardsLocal+` SET Version = ?, LastOperationId = ? WHERE ShardId = ?`,
-		c.shard.Version.String(), opID, c.shard.ID.String()); err != nil {
+		c.Shard.Version.String(), opID, c.Shard.ID.String()); err != nil {
 		return sqlErr(what, loc, err)
 	}
-	for _, m := range c.removes {
+	for _, m := range c.Removes {
 		res, err := tx.ExecContext(ctx, `DELETE FROM `+tMappingsLocal+` WHERE MappingId = ?`, m.ID.String())
 		if err != nil {
 			return sqlErr(what, loc, err)
 		}
 		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			return differ(fleet.ResultMappingDoesNotExist, "the shard's local shard map lacks mapping %s (id %s)", op.rangeText(m), m.ID)
+			return differ(fleet.ResultMappingDoesNotExist, "the shard's local shard map lacks mapping %s (id %s)", op.RangeText(m), m.ID)
 		}
 	}
-	for _, m := range c.adds {
+	for _, m := range c.Adds {
 		if other, err := lsmOverlap(ctx, tx, op.Map, m); err != nil {
 			return sqlErr(what, loc, err)
 		} else if other != nil {
 			return differ(fleet.ResultMappingRangeMapped, "the shard's local shard map already maps %s (mapping id %s), which overlaps %s",
-				op.rangeText(*other), other.ID, op.rangeText(m))
+				op.RangeText(*other), other.ID, op.RangeText(m))
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+tMappingsLocal+`(MappingId, ShardId, ShardMapId, MinValue, MaxValue, Status, LastOperationId)
-			VALUES(?, ?, ?, ?, ?, ?, ?)`, m.ID.String(), c.shard.ID.String(), m.MapID.String(), keyArg(m.Min), keyArg(m.Max), m.Status, opID); err != nil {
+			VALUES(?, ?, ?, ?, ?, ?, ?)`, m.ID.String(), c.Shard.ID.String(), m.MapID.String(), keyArg(m.Min), keyArg(m.Max), m.Status, opID); err != nil {
 			return sqlErr(what, loc, err)
 		}
 	}
@@ -956,7 +560,7 @@ func (t *Target) lsmDo(ctx context.Context, op *operation, c lsmChange) error {
 
 // lsmOverlap returns a mapping of the LSM that overlaps m (range maps) or
 // holds its point (list maps), or nil.
-func lsmOverlap(ctx context.Context, q querier, m fleet.ShardMap, add mapRec) (*mapRec, error) {
+func lsmOverlap(ctx context.Context, q querier, m fleet.ShardMap, add elasticdb.MappingRow) (*elasticdb.MappingRow, error) {
 	var row *sql.Row
 	if m.Type == fleet.ListMap {
 		row = q.QueryRowContext(ctx, `SELECT MappingId, MinValue, MaxValue, MaxValue IS NULL FROM `+tMappingsLocal+`
@@ -976,20 +580,12 @@ func lsmOverlap(ctx context.Context, q querier, m fleet.ShardMap, add mapRec) (*
 	if err != nil {
 		return nil, err
 	}
-	r := mapRec{MapID: m.ID}
-	if r.ID, err = parseID(id); err != nil {
+	r := elasticdb.MappingRow{MapID: m.ID}
+	if r.ID, err = elasticdb.ParseID(id); err != nil {
 		return nil, err
 	}
 	r.Min, r.Max = scanKeys(min, max, maxNull)
 	return &r, nil
-}
-
-// rangeText renders a mapping's bounds for messages.
-func (op *operation) rangeText(m mapRec) string {
-	if op.Map.Type == fleet.ListMap {
-		return "point " + shardkey.FormatBound(op.Map.KeyType, m.Min)
-	}
-	return "[" + shardkey.FormatBound(op.Map.KeyType, m.Min) + ", " + shardkey.FormatBound(op.Map.KeyType, m.Max) + ")"
 }
 
 // differenceHint is the hint for a change refused because the global and a
@@ -1001,12 +597,12 @@ func differenceHint(mapName, what string) string {
 }
 
 // lsmShardDo applies a shard operation to the shard's own database.
-func (t *Target) lsmShardDo(ctx context.Context, op *operation) error {
-	what := op.faultPoint()
+func (t *Target) lsmShardDo(ctx context.Context, op *elasticdb.Operation) error {
+	what := op.FaultPoint()
 	for _, s := range op.Steps {
 		sh := s.Shard
 		switch s.Kind {
-		case stepAdd:
+		case elasticdb.StepAdd:
 			db, has, err := t.openLSM(ctx, sh.Loc)
 			if err != nil {
 				return err
@@ -1019,7 +615,7 @@ func (t *Target) lsmShardDo(ctx context.Context, op *operation) error {
 			if err := lsmInsertShard(ctx, db, op, sh); err != nil {
 				return err
 			}
-		case stepRemove:
+		case elasticdb.StepRemove:
 			exists, err := t.DatabaseExists(ctx, sh.Loc)
 			if err != nil {
 				return err
@@ -1034,7 +630,7 @@ func (t *Target) lsmShardDo(ctx context.Context, op *operation) error {
 			if err := lsmDeleteShard(ctx, db, sh); err != nil {
 				return err
 			}
-		case stepUpdate:
+		case elasticdb.StepUpdate:
 			db, has, err := t.openLSM(ctx, sh.Loc)
 			if err != nil {
 				return err
@@ -1052,8 +648,8 @@ func (t *Target) lsmShardDo(ctx context.Context, op *operation) error {
 	return nil
 }
 
-func lsmInsertShard(ctx context.Context, db *sql.DB, op *operation, sh *shardRec) error {
-	what := op.faultPoint()
+func lsmInsertShard(ctx context.Context, db *sql.DB, op *elasticdb.Operation, sh *elasticdb.ShardRow) error {
+	what := op.FaultPoint()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return sqlErr(what, sh.Loc, err)
@@ -1093,7 +689,7 @@ func lsmInsertShard(ctx context.Context, db *sql.DB, op *operation, sh *shardRec
 	return sqlErr(what, sh.Loc, tx.Commit())
 }
 
-func lsmDeleteShard(ctx context.Context, db *sql.DB, sh *shardRec) error {
+func lsmDeleteShard(ctx context.Context, db *sql.DB, sh *elasticdb.ShardRow) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return sqlErr("remove shard", sh.Loc, err)
@@ -1119,18 +715,18 @@ func lsmDeleteShard(ctx context.Context, db *sql.DB, sh *shardRec) error {
 // undo rolls an operation back from any point: LSM target, LSM source, then
 // the GSM (spBulkOperation...GlobalEnd with Undo = 1). Every part is
 // idempotent, so an undo interrupted by another crash is simply run again.
-func (t *Target) undo(ctx context.Context, g *sql.DB, op *operation) error {
-	if _, err := g.ExecContext(ctx, `UPDATE `+tOpsLogGlobal+` SET UndoStartState = ? WHERE OperationId = ?`, undoBegin, op.ID.String()); err != nil {
-		return sqlErr("undo "+op.faultPoint(), fleet.Location{}, err)
+func (t *Target) undo(ctx context.Context, g *sql.DB, op *elasticdb.Operation) error {
+	if _, err := g.ExecContext(ctx, `UPDATE `+tOpsLogGlobal+` SET UndoStartState = ? WHERE OperationId = ?`, elasticdb.UndoBegin, op.ID.String()); err != nil {
+		return sqlErr("undo "+op.FaultPoint(), fleet.Location{}, err)
 	}
 	if op.ShardOp {
 		if err := t.lsmShardUndo(ctx, op); err != nil {
 			return err
 		}
 	} else {
-		src, tgt := op.lsmChanges()
-		if op.sameShard() {
-			both := lsmChange{shard: op.Source, orig: op.OrigSource, removes: src.removes, adds: tgt.adds}
+		src, tgt := op.LSMChanges()
+		if op.SameShard() {
+			both := elasticdb.LSMChange{Shard: op.Source, Orig: op.OrigSource, Removes: src.Removes, Adds: tgt.Adds}
 			if err := t.lsmUndo(ctx, op, both); err != nil {
 				return err
 			}
@@ -1146,9 +742,9 @@ func (t *Target) undo(ctx context.Context, g *sql.DB, op *operation) error {
 	return t.gsmUndo(ctx, g, op)
 }
 
-func (t *Target) lsmUndo(ctx context.Context, op *operation, c lsmChange) error {
-	what := "undo " + op.faultPoint()
-	loc := c.shard.Loc
+func (t *Target) lsmUndo(ctx context.Context, op *elasticdb.Operation, c elasticdb.LSMChange) error {
+	what := "undo " + op.FaultPoint()
+	loc := c.Shard.Loc
 	exists, err := t.DatabaseExists(ctx, loc)
 	if err != nil || !exists {
 		return err
@@ -1163,32 +759,32 @@ func (t *Target) lsmUndo(ctx context.Context, op *operation, c lsmChange) error 
 	}
 	defer tx.Rollback()
 	var last string
-	err = tx.QueryRowContext(ctx, `SELECT LastOperationId FROM `+tShardsLocal+` WHERE ShardId = ?`, c.shard.ID.String()).Scan(&last)
+	err = tx.QueryRowContext(ctx, `SELECT LastOperationId FROM `+tShardsLocal+` WHERE ShardId = ?`, c.Shard.ID.String()).Scan(&last)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && last != op.ID.String()) {
 		return nil // this operation never reached the shard
 	}
 	if err != nil {
 		return sqlErr(what, loc, err)
 	}
-	for _, m := range c.adds {
+	for _, m := range c.Adds {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+tMappingsLocal+` WHERE MappingId = ?`, m.ID.String()); err != nil {
 			return sqlErr(what, loc, err)
 		}
 	}
-	for _, m := range c.removes {
+	for _, m := range c.Removes {
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO `+tMappingsLocal+`(MappingId, ShardId, ShardMapId, MinValue, MaxValue, Status, LastOperationId)
-			VALUES(?, ?, ?, ?, ?, ?, ?)`, m.ID.String(), c.shard.ID.String(), m.MapID.String(), keyArg(m.Min), keyArg(m.Max), m.Status, op.ID.String()); err != nil {
+			VALUES(?, ?, ?, ?, ?, ?, ?)`, m.ID.String(), c.Shard.ID.String(), m.MapID.String(), keyArg(m.Min), keyArg(m.Max), m.Status, op.ID.String()); err != nil {
 			return sqlErr(what, loc, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE `+tShardsLocal+` SET Version = ? WHERE ShardId = ?`, c.orig.String(), c.shard.ID.String()); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE `+tShardsLocal+` SET Version = ? WHERE ShardId = ?`, c.Orig.String(), c.Shard.ID.String()); err != nil {
 		return sqlErr(what, loc, err)
 	}
 	return sqlErr(what, loc, tx.Commit())
 }
 
-func (t *Target) lsmShardUndo(ctx context.Context, op *operation) error {
-	what := "undo " + op.faultPoint()
+func (t *Target) lsmShardUndo(ctx context.Context, op *elasticdb.Operation) error {
+	what := "undo " + op.FaultPoint()
 	for _, s := range op.Steps {
 		sh := s.Shard
 		exists, err := t.DatabaseExists(ctx, sh.Loc)
@@ -1203,7 +799,7 @@ func (t *Target) lsmShardUndo(ctx context.Context, op *operation) error {
 			return err
 		}
 		switch s.Kind {
-		case stepAdd:
+		case elasticdb.StepAdd:
 			if !has {
 				continue
 			}
@@ -1221,7 +817,7 @@ func (t *Target) lsmShardUndo(ctx context.Context, op *operation) error {
 			if err := tx.Commit(); err != nil {
 				return sqlErr(what, sh.Loc, err)
 			}
-		case stepRemove:
+		case elasticdb.StepRemove:
 			if !has {
 				if _, err := db.ExecContext(ctx, lsmDDL); err != nil {
 					return sqlErr(what, sh.Loc, err)
@@ -1230,7 +826,7 @@ func (t *Target) lsmShardUndo(ctx context.Context, op *operation) error {
 			if err := lsmInsertShard(ctx, db, op, sh); err != nil {
 				return err
 			}
-		case stepUpdate:
+		case elasticdb.StepUpdate:
 			if !has {
 				continue
 			}
@@ -1244,8 +840,8 @@ func (t *Target) lsmShardUndo(ctx context.Context, op *operation) error {
 	return nil
 }
 
-func (t *Target) gsmUndo(ctx context.Context, g *sql.DB, op *operation) error {
-	what := "undo " + op.faultPoint()
+func (t *Target) gsmUndo(ctx context.Context, g *sql.DB, op *elasticdb.Operation) error {
+	what := "undo " + op.FaultPoint()
 	tx, err := g.BeginTx(ctx, nil)
 	if err != nil {
 		return sqlErr(what, fleet.Location{}, err)

@@ -1,5 +1,7 @@
 package local
 
+import "github.com/fleetplan/fleetplan/fleet/elasticdb"
+
 // Catalog format of DIR/fleet.db.
 const (
 	catalogFormat  = "fleetplan-local"
@@ -79,8 +81,8 @@ CREATE TABLE IF NOT EXISTS operation_log(
 
 // Store version written and accepted (major) by this driver.
 const (
-	storeVersionMajor = 1
-	storeVersionMinor = 2
+	storeVersionMajor = elasticdb.StoreVersionMajor
+	storeVersionMinor = elasticdb.StoreVersionMinor
 )
 
 // Table names: the library's __ShardManagement.<Table> as __ShardManagement_<Table>.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/elasticdb"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/google/uuid"
 )
@@ -78,8 +79,8 @@ func (t *Target) AddShard(ctx context.Context, mapName string, loc fleet.Locatio
 			return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: the shard map manager database cannot be a shard", fleet.ErrInvalidArgument),
 				Hint: "use another database; the Elastic Database library does not support the GSM database as a shard either"}
 		}
-		sh := &shardRec{ID: uuid.New(), Version: uuid.New(), MapID: m.ID, Loc: canon, Status: fleet.ShardOnline}
-		op := &operation{ID: uuid.New(), Code: fleet.OpAddShard, Map: m, ShardOp: true, Steps: []opStep{{Kind: stepAdd, Shard: sh}}}
+		sh := &elasticdb.ShardRow{ID: uuid.New(), Version: uuid.New(), MapID: m.ID, Loc: canon, Status: fleet.ShardOnline}
+		op := &elasticdb.Operation{ID: uuid.New(), Code: fleet.OpAddShard, Map: m, ShardOp: true, Steps: []elasticdb.Step{{Kind: elasticdb.StepAdd, Shard: sh}}}
 		if err := t.run(ctx, g, op); err != nil {
 			return err
 		}
@@ -100,28 +101,28 @@ func (t *Target) RemoveShard(ctx context.Context, mapName string, loc fleet.Loca
 		if err != nil {
 			return err
 		}
-		sh := &shardRec{ID: s.ID, Version: s.Version, MapID: m.ID, Loc: s.Location, Status: s.Status}
-		op := &operation{ID: uuid.New(), Code: fleet.OpRemoveShard, Map: m, ShardOp: true, Steps: []opStep{{Kind: stepRemove, Shard: sh}}}
+		sh := &elasticdb.ShardRow{ID: s.ID, Version: s.Version, MapID: m.ID, Loc: s.Location, Status: s.Status}
+		op := &elasticdb.Operation{ID: uuid.New(), Code: fleet.OpRemoveShard, Map: m, ShardOp: true, Steps: []elasticdb.Step{{Kind: elasticdb.StepRemove, Shard: sh}}}
 		return t.run(ctx, g, op)
 	})
 }
 
-func recOf(s fleet.Shard, newVersion uuid.UUID) *shardRec {
-	return &shardRec{ID: s.ID, Version: newVersion, MapID: s.MapID, Loc: s.Location, Status: s.Status}
+func recOf(s fleet.Shard, newVersion uuid.UUID) *elasticdb.ShardRow {
+	return &elasticdb.ShardRow{ID: s.ID, Version: newVersion, MapID: s.MapID, Loc: s.Location, Status: s.Status}
 }
 
-func mapRecOf(mp fleet.Mapping) mapRec {
+func mapRecOf(mp fleet.Mapping) elasticdb.MappingRow {
 	st := 0
 	if mp.Online {
 		st = 1
 	}
-	return mapRec{ID: mp.ID, MapID: mp.MapID, Min: mp.Min, Max: mp.Max, Status: st, LockOwner: mp.LockOwner}
+	return elasticdb.MappingRow{ID: mp.ID, MapID: mp.MapID, Min: mp.Min, Max: mp.Max, Status: st, LockOwner: mp.LockOwner}
 }
 
 // sameShardOp builds a mapping operation on one shard with a new version.
-func sameShardOp(code int, m fleet.ShardMap, s fleet.Shard, steps ...opStep) *operation {
+func sameShardOp(code int, m fleet.ShardMap, s fleet.Shard, steps ...elasticdb.Step) *elasticdb.Operation {
 	rec := recOf(s, uuid.New())
-	return &operation{ID: uuid.New(), Code: code, Map: m, Source: rec, Target: rec,
+	return &elasticdb.Operation{ID: uuid.New(), Code: code, Map: m, Source: rec, Target: rec,
 		OrigSource: s.Version, OrigTarget: s.Version, Steps: steps}
 }
 
@@ -174,9 +175,9 @@ func (t *Target) AddMapping(ctx context.Context, mapName string, loc fleet.Locat
 			out = mp
 			return nil
 		}
-		add := mapRec{ID: uuid.New(), MapID: m.ID, Min: min, Max: max, Status: 1}
+		add := elasticdb.MappingRow{ID: uuid.New(), MapID: m.ID, Min: min, Max: max, Status: 1}
 		op := sameShardOp(pick(m, fleet.OpAddPointMapping, fleet.OpAddRangeMapping), m, s,
-			opStep{Kind: stepAdd, Validate: true, Mapping: add})
+			elasticdb.Step{Kind: elasticdb.StepAdd, Validate: true, Mapping: add})
 		if err := t.run(ctx, g, op); err != nil {
 			return err
 		}
@@ -210,7 +211,7 @@ func (t *Target) mappingWrite(ctx context.Context, mapName string, id uuid.UUID,
 func (t *Target) RemoveMapping(ctx context.Context, mapName string, id uuid.UUID) error {
 	return t.mappingWrite(ctx, mapName, id, func(g *sql.DB, m fleet.ShardMap, mp fleet.Mapping, s fleet.Shard) error {
 		op := sameShardOp(pick(m, fleet.OpRemovePointMapping, fleet.OpRemoveRangeMapping), m, s,
-			opStep{Kind: stepRemove, Lock: fleet.LockOwnerFrom(ctx), Mapping: mapRecOf(mp)})
+			elasticdb.Step{Kind: elasticdb.StepRemove, Lock: fleet.LockOwnerFrom(ctx), Mapping: mapRecOf(mp)})
 		return t.run(ctx, g, op)
 	})
 }
@@ -232,7 +233,7 @@ func (t *Target) SetMappingOnline(ctx context.Context, mapName string, id uuid.U
 			nw.Status = 1
 			code = pick(m, fleet.OpUpdatePointMapping, fleet.OpUpdateRangeMapping)
 		}
-		op := sameShardOp(code, m, s, opStep{Kind: stepUpdate, Lock: fleet.LockOwnerFrom(ctx), Mapping: old, New: &nw})
+		op := sameShardOp(code, m, s, elasticdb.Step{Kind: elasticdb.StepUpdate, Lock: fleet.LockOwnerFrom(ctx), Mapping: old, New: &nw})
 		if err := t.run(ctx, g, op); err != nil {
 			return err
 		}
@@ -280,9 +281,9 @@ func (t *Target) repoint(ctx context.Context, mapName string, id uuid.UUID, to f
 		if online {
 			nw.Status = 1
 		}
-		op := &operation{ID: uuid.New(), Code: pick(m, fleet.OpUpdatePointMapping, fleet.OpUpdateRangeMapping), Map: m,
+		op := &elasticdb.Operation{ID: uuid.New(), Code: pick(m, fleet.OpUpdatePointMapping, fleet.OpUpdateRangeMapping), Map: m,
 			Source: recOf(s, uuid.New()), Target: recOf(ts, uuid.New()), OrigSource: s.Version, OrigTarget: ts.Version,
-			Steps: []opStep{{Kind: stepUpdate, Lock: fleet.LockOwnerFrom(ctx), Mapping: old, New: &nw}}}
+			Steps: []elasticdb.Step{{Kind: elasticdb.StepUpdate, Lock: fleet.LockOwnerFrom(ctx), Mapping: old, New: &nw}}}
 		if err := t.run(ctx, g, op); err != nil {
 			return err
 		}
@@ -315,12 +316,12 @@ func (t *Target) SplitMapping(ctx context.Context, mapName string, id uuid.UUID,
 			owner = mp.LockOwner
 		}
 		old := mapRecOf(mp)
-		lo := mapRec{ID: uuid.New(), MapID: m.ID, Min: mp.Min, Max: at, Status: old.Status, LockOwner: owner}
-		hi := mapRec{ID: uuid.New(), MapID: m.ID, Min: at, Max: mp.Max, Status: old.Status, LockOwner: owner}
+		lo := elasticdb.MappingRow{ID: uuid.New(), MapID: m.ID, Min: mp.Min, Max: at, Status: old.Status, LockOwner: owner}
+		hi := elasticdb.MappingRow{ID: uuid.New(), MapID: m.ID, Min: at, Max: mp.Max, Status: old.Status, LockOwner: owner}
 		op := sameShardOp(fleet.OpSplitMapping, m, s,
-			opStep{Kind: stepRemove, Lock: lock, Mapping: old},
-			opStep{Kind: stepAdd, Mapping: lo},
-			opStep{Kind: stepAdd, Mapping: hi})
+			elasticdb.Step{Kind: elasticdb.StepRemove, Lock: lock, Mapping: old},
+			elasticdb.Step{Kind: elasticdb.StepAdd, Mapping: lo},
+			elasticdb.Step{Kind: elasticdb.StepAdd, Mapping: hi})
 		if err := t.run(ctx, g, op); err != nil {
 			return err
 		}
@@ -358,11 +359,11 @@ func (t *Target) MergeMappings(ctx context.Context, mapName string, left, right 
 		}
 		lock := fleet.LockOwnerFrom(ctx)
 		lr, rr := mapRecOf(l), mapRecOf(r)
-		merged := mapRec{ID: uuid.New(), MapID: m.ID, Min: l.Min, Max: r.Max, Status: lr.Status, LockOwner: l.LockOwner}
+		merged := elasticdb.MappingRow{ID: uuid.New(), MapID: m.ID, Min: l.Min, Max: r.Max, Status: lr.Status, LockOwner: l.LockOwner}
 		op := sameShardOp(fleet.OpMergeMappings, m, s,
-			opStep{Kind: stepRemove, Lock: lock, Mapping: lr},
-			opStep{Kind: stepRemove, Lock: lock, Mapping: rr},
-			opStep{Kind: stepAdd, Mapping: merged})
+			elasticdb.Step{Kind: elasticdb.StepRemove, Lock: lock, Mapping: lr},
+			elasticdb.Step{Kind: elasticdb.StepRemove, Lock: lock, Mapping: rr},
+			elasticdb.Step{Kind: elasticdb.StepAdd, Mapping: merged})
 		if err := t.run(ctx, g, op); err != nil {
 			return err
 		}
