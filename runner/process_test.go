@@ -34,6 +34,10 @@ func TestMain(m *testing.M) {
 		helperHoldLock()
 	case "crash-run":
 		os.Exit(helperCrashRun())
+	case "cancel":
+		os.Exit(helperCancel())
+	case "crash-rollback":
+		os.Exit(helperCrashRollback())
 	}
 	os.Exit(m.Run())
 }

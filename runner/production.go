@@ -81,7 +81,7 @@ func (r *run) restoreProduction(ctx context.Context, reason string) error {
 	if !r.windowOpen(ctx) {
 		return nil
 	}
-	pr, _ := r.undoStep(ctx, r.g.ReadOnly.From, reason)
+	pr, _ := r.undoSteps(ctx, []string{r.g.ReadOnly.From}, reason)
 	return pr.err
 }
 
@@ -107,7 +107,7 @@ func (r *run) stopInWindow(ctx context.Context, reason string) (pr phaseResult, 
 		return phaseResult{}, false
 	}
 	from := r.g.ReadOnly.From
-	if pr, stop := r.undoStep(ctx, from, reason); stop {
+	if pr, stop := r.undoSteps(ctx, []string{from}, reason); stop {
 		return pr, true
 	}
 	return r.endKept(fmt.Sprintf("%s; production restored (rollback of step %q)", reason, from), r.keepAll()), true

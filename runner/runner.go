@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -105,13 +103,6 @@ func (e *RunError) Error() string {
 // the options set a limit.
 const DefaultParallel = 4
 
-// cancelPoll is how often a running walk looks for a cancel request.
-const cancelPoll = 250 * time.Millisecond
-
-// errCancelRequested is the cause given to running steps when `cancel` asks
-// the run to stop.
-var errCancelRequested = errors.New("cancel requested")
-
 // faultHit is the fault-injection hook at the runner's named points:
 // "runner.step.before" (before each attempt of a step), "runner.step.after"
 // (once a step's completion is durable; steps whose start that same fsync
@@ -204,7 +195,7 @@ func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
 	}
 	host, _ := os.Hostname()
 	r.record(Record{Type: RunResumed, PID: os.Getpid(), Host: host})
-	if r.cancelRequested() {
+	if cancelRequested(r.dir) {
 		if pr, ok := r.stopInWindow(ctx, "cancel requested"); ok {
 			return r.finish(pr, StatusDone)
 		}
@@ -241,9 +232,10 @@ func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
 }
 
 // Rollback undoes a run: the rollback branches of its completed steps run in
-// reverse completion order (a step without a branch has its action's
-// Rollback called). Steps already rolled back are not undone twice, so an
-// interrupted or failed rollback can be run again.
+// reverse dependency order, in parallel up to the graph's limit (a step
+// without a branch has its action's Rollback called). Steps already rolled
+// back are not undone twice, so an interrupted or failed rollback can be run
+// again.
 func Rollback(ctx context.Context, runID string, opt Options) (*Result, error) {
 	r, unlock, err := openRun(ctx, runID, opt)
 	if err != nil {
@@ -539,11 +531,6 @@ func (r *run) commit() error {
 	return nil
 }
 
-func (r *run) cancelRequested() bool {
-	_, err := os.Stat(filepath.Join(r.dir, cancelFile))
-	return err == nil
-}
-
 // phaseResult is how a phase ended.
 type phaseResult struct {
 	status, reason string
@@ -579,375 +566,12 @@ func (r *run) finish(pr phaseResult, want string) (*Result, error) {
 	return res, &RunError{RunID: r.id, Status: pr.status, Reason: pr.reason}
 }
 
-// msgKind is what a step worker reports to the scheduler.
-type msgKind int
-
-const (
-	msgDone msgKind = iota
-	msgSkipped
-	msgFailed
-	msgInterrupted
-	msgRetry
-	// msgApplying asks the scheduler to journal that the step is about to
-	// call Apply; the worker waits on release until the record is durable.
-	msgApplying
-)
-
-type msg struct {
-	idx      int
-	kind     msgKind
-	outputs  steps.Outputs
-	err      error
-	attempts int
-	wait     time.Duration
-	applied  bool
-	release  chan error // msgApplying: nil once step-applying is durable
-}
-
-// forward walks the graph: ready steps (all needs done) run in parallel up to
-// the graph's limit (r.parallel). The scheduler is the only writer of the journal; it commits
-// once per turn, covering every step that finished since the last turn and
-// every step it is about to start (group commit). A step's "started" record
-// is durable before its action runs, and its "done" record before any
-// dependent starts.
-func (r *run) forward(ctx context.Context) phaseResult {
-	n := len(r.g.Steps)
-	waiting := make([]int, n)
-	dependents := make([][]int, n)
-	complete := make([]bool, n)
-	// ownEffect marks steps an earlier session began to apply: if their
-	// effect is live now, it is this run's doing.
-	ownEffect := make([]bool, n)
-	for i, s := range r.g.Steps {
-		if rec := r.st.steps[s.ID]; rec != nil {
-			complete[i] = rec.state == StateDone || rec.state == StateSkipped
-			ownEffect[i] = rec.applied
-		}
-	}
-	for i, s := range r.g.Steps {
-		for _, need := range s.Needs {
-			j := r.index[need]
-			dependents[j] = append(dependents[j], i)
-			if !complete[j] {
-				waiting[i]++
-			}
-		}
-	}
-	ready := make([]int, 0, n)
-	for i := range r.g.Steps {
-		if !complete[i] && waiting[i] == 0 {
-			ready = append(ready, i)
-		}
-	}
-
-	const (
-		goOn = iota
-		stopFailed
-		stopCancelled
-		stopInterrupted
-		stopJournal
-	)
-	stop := goOn
-	var failure string
-	var journalErr error
-	var awaiting []string
-	var finished []int // steps done or skipped in the current turn
-	// Running steps see a cancel request at once (a long move stops at its
-	// next batch boundary) through their context; the watcher polls for it.
-	stepCtx, cancelSteps := context.WithCancelCause(ctx)
-	defer cancelSteps(nil)
-	go func() {
-		t := time.NewTicker(cancelPoll)
-		defer t.Stop()
-		for {
-			select {
-			case <-stepCtx.Done():
-				return
-			case <-t.C:
-				if r.cancelRequested() {
-					cancelSteps(errCancelRequested)
-					return
-				}
-			}
-		}
-	}()
-	msgs := make(chan msg, 2*r.parallel+16)
-	inFlight := 0
-	var batch []msg
-	var releases []chan error // workers waiting for their step-applying record
-
-	for {
-		finished = finished[:0]
-		for _, m := range batch {
-			s := r.g.Steps[m.idx]
-			switch m.kind {
-			case msgRetry:
-				r.record(Record{Type: StepRetrying, Step: s.ID, Attempt: m.attempts, Wait: m.wait,
-					Error: m.err.Error(), Transient: true})
-				continue
-			case msgApplying:
-				r.record(Record{Type: StepApplying, Step: s.ID})
-				releases = append(releases, m.release)
-				continue
-			case msgDone:
-				r.record(Record{Type: StepDone, Step: s.ID, Attempt: m.attempts, Outputs: m.outputs})
-			case msgSkipped:
-				r.record(Record{Type: StepSkipped, Step: s.ID, Attempt: m.attempts, Resumed: ownEffect[m.idx]})
-			case msgFailed:
-				r.record(Record{Type: StepFailed, Step: s.ID, Attempt: m.attempts, Error: m.err.Error(),
-					Transient: fleet.IsTransient(m.err), Applied: m.applied})
-				if stop == goOn {
-					stop, failure = stopFailed, fmt.Sprintf("step %q failed: %v", s.ID, m.err)
-				}
-			case msgInterrupted:
-				if stop == goOn {
-					stop = stopInterrupted
-					if ctx.Err() == nil && r.cancelRequested() {
-						stop = stopCancelled
-					}
-				}
-			}
-			inFlight--
-			if m.kind == msgDone || m.kind == msgSkipped {
-				finished = append(finished, m.idx)
-				for _, d := range dependents[m.idx] {
-					waiting[d]--
-					if waiting[d] == 0 {
-						ready = append(ready, d)
-					}
-				}
-			}
-		}
-		batch = batch[:0]
-		if stop == goOn && ctx.Err() != nil {
-			stop = stopInterrupted
-		}
-		if stop == goOn && r.cancelRequested() {
-			stop = stopCancelled
-			cancelSteps(errCancelRequested)
-		}
-		var launch []int
-		for stop == goOn && inFlight+len(launch) < r.parallel && len(ready) > 0 {
-			i := ready[0]
-			ready = ready[1:]
-			s := r.g.Steps[i]
-			if s.Approval {
-				rec := r.st.steps[s.ID]
-				if rec == nil || rec.state != StateApproved {
-					if rec == nil || rec.state != StateAwaitingApproval {
-						r.record(Record{Type: StepAwaitingApproval, Step: s.ID})
-					}
-					awaiting = append(awaiting, s.ID)
-					continue
-				}
-			}
-			r.record(Record{Type: StepStarted, Step: s.ID})
-			launch = append(launch, i)
-		}
-		if journalErr == nil {
-			if err := r.commit(); err != nil {
-				journalErr = err
-				stop = stopJournal
-				launch = nil
-			}
-		}
-		for _, rel := range releases {
-			rel <- journalErr
-		}
-		releases = releases[:0]
-		if journalErr == nil {
-			// Steps in launch are journaled as started, so they run even if
-			// a fault fails the run here; nothing further is started.
-			for _, i := range finished {
-				if err := faultHit("runner.step.after"); err != nil && stop == goOn {
-					stop, failure = stopFailed, fmt.Sprintf("after step %q: %v", r.g.Steps[i].ID, err)
-				}
-			}
-		}
-		for _, i := range launch {
-			inFlight++
-			go func(i int) { msgs <- r.execStep(stepCtx, i, msgs) }(i)
-		}
-		if inFlight == 0 && (stop != goOn || len(ready) == 0) {
-			break
-		}
-		batch = append(batch, <-msgs)
-		// Group commit: collect what else has finished. Steps that are about
-		// to finish get a few chances to run first, so that one fsync covers
-		// them too instead of costing one each.
-		for spins := 0; ; {
-			select {
-			case m := <-msgs:
-				batch = append(batch, m)
-				continue
-			default:
-			}
-			if spins == groupSpins || finals(batch) >= inFlight {
-				break
-			}
-			spins++
-			runtime.Gosched()
-		}
-	}
-
-	switch stop {
-	case stopJournal:
-		return phaseResult{err: journalErr}
-	case stopFailed:
-		if r.g.OnFailure == "pause" {
-			if pr, ok := r.stopInWindow(ctx, failure); ok {
-				return pr
-			}
-			r.record(Record{Type: RunPaused, Reason: failure})
-			if err := r.commit(); err != nil {
-				return phaseResult{err: err}
-			}
-			return phaseResult{status: StatusPaused, reason: failure}
-		}
-		if err := r.checkRollback(ctx, r.autoRollbackOrder()); err != nil {
-			// Rolling back would lose what was written since a traffic
-			// switch: the new version keeps serving and the run waits.
-			reason := failure + "; not rolled back: " + err.Error()
-			r.record(Record{Type: RunPaused, Reason: reason})
-			if err := r.commit(); err != nil {
-				return phaseResult{err: err}
-			}
-			return phaseResult{status: StatusPaused, reason: reason}
-		}
-		r.record(Record{Type: RunFailed, Reason: failure})
-		return r.rollback(ctx, failure, true)
-	case stopInterrupted:
-		reason := "stopped before finishing"
-		if ctx.Err() != nil {
-			reason = "stopped: " + context.Cause(ctx).Error()
-		}
-		// Stopped inside the read-only window: as a cancel does, production
-		// is made read-write again before the process goes.
-		if pr, ok := r.stopInWindow(ctx, reason); ok {
-			return pr
-		}
-		r.record(Record{Type: RunInterrupted, Reason: reason})
-		if err := r.commit(); err != nil {
-			return phaseResult{err: err}
-		}
-		return phaseResult{status: StatusInterrupted, reason: reason}
-	case stopCancelled:
-		if pr, ok := r.stopInWindow(ctx, "cancel requested"); ok {
-			return pr
-		}
-		r.record(Record{Type: RunCancelled, Reason: "cancel requested"})
-		if err := r.commit(); err != nil {
-			return phaseResult{err: err}
-		}
-		return phaseResult{status: StatusCancelled, reason: "cancel requested"}
-	}
-	if len(awaiting) > 0 {
-		sort.Strings(awaiting)
-		reason := "waiting for approval of " + quoteList(awaiting)
-		r.record(Record{Type: RunAwaitingApproval, Reason: reason})
-		if err := r.commit(); err != nil {
-			return phaseResult{err: err}
-		}
-		return phaseResult{status: StatusAwaitingApproval, reason: reason, awaiting: awaiting}
-	}
-	if r.st.ncomplete != n {
-		// Unreachable for a validated graph: every step is either complete,
-		// blocked behind a gate (awaiting), or was started.
-		return phaseResult{err: fmt.Errorf("internal error: run stopped with %d of %d steps complete", r.st.ncomplete, n)}
-	}
-	done := Record{Type: RunDone}
-	if r.opt.EndState != nil {
-		done.EndState, _ = r.opt.EndState(ctx, r.g)
-	}
-	r.record(done)
-	if err := r.commit(); err != nil {
-		return phaseResult{err: err}
-	}
-	return phaseResult{status: StatusDone}
-}
-
-// groupSpins bounds how often the scheduler yields to let running steps
-// finish before it commits a turn.
-const groupSpins = 3
-
-// finals counts the messages that end a step (not retry notices or
-// step-applying requests).
-func finals(batch []msg) int {
-	n := 0
-	for _, m := range batch {
-		if m.kind != msgRetry && m.kind != msgApplying {
-			n++
-		}
-	}
-	return n
-}
-
 func quoteList(ids []string) string {
 	q := make([]string, len(ids))
 	for i, id := range ids {
 		q[i] = fmt.Sprintf("%q", id)
 	}
 	return strings.Join(q, ", ")
-}
-
-// execStep runs one step: guard, inputs, Observe, then Apply, retrying
-// transient errors within the step's timeout. Before its first Apply it has
-// the scheduler journal step-applying, so a rollback after a crash knows
-// whether the step did anything. It runs on its own goroutine and reports
-// retries on msgs; the returned msg is its final word.
-func (r *run) execStep(ctx context.Context, i int, msgs chan<- msg) msg {
-	s := r.g.Steps[i]
-	sctx, cancel := stepContext(ctx, s.Timeout)
-	defer cancel()
-	action := r.actions[s.Action]
-	env := r.env(s.ID, false)
-	var out steps.Outputs
-	skipped, applied := false, false
-	attempts, err := r.retry(sctx, s, func(attempt int, wait time.Duration, err error) {
-		msgs <- msg{idx: i, kind: msgRetry, attempts: attempt, wait: wait, err: err}
-	}, func(ctx context.Context) error {
-		if err := faultHit("runner.step.before"); err != nil {
-			return err
-		}
-		if err := r.checkGuard(ctx, s); err != nil {
-			return err
-		}
-		in, err := r.opt.Evaluator.Inputs(ctx, s, r)
-		if err != nil {
-			return fmt.Errorf("resolve inputs: %w", err)
-		}
-		live, err := action.Observe(ctx, env, in)
-		if err != nil {
-			return err
-		}
-		if live {
-			skipped = true
-			return nil
-		}
-		if !applied {
-			release := make(chan error, 1)
-			msgs <- msg{idx: i, kind: msgApplying, release: release}
-			if err := <-release; err != nil {
-				return err
-			}
-		}
-		applied = true
-		o, err := action.Apply(ctx, env, in)
-		if err != nil {
-			return err
-		}
-		out = normalizeOutputs(o)
-		return nil
-	})
-	switch {
-	case err == nil && skipped:
-		return msg{idx: i, kind: msgSkipped, attempts: attempts}
-	case err == nil:
-		return msg{idx: i, kind: msgDone, attempts: attempts, outputs: out}
-	case ctx.Err() != nil:
-		return msg{idx: i, kind: msgInterrupted}
-	}
-	return msg{idx: i, kind: msgFailed, attempts: attempts, err: timeoutErr(sctx, s.Timeout, err), applied: applied}
 }
 
 func stepContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
@@ -1050,101 +674,6 @@ func (r *run) checkGuard(ctx context.Context, s *planner.Step) error {
 	}
 }
 
-// errNothingToUndo marks a rollback with no effect to undo.
-var errNothingToUndo = errors.New("nothing to undo")
-
-// rollback runs the rollback of every completed step, most recently completed
-// first, one at a time, journaling each; the step that made production
-// read-only is undone as soon as traffic is back on production, ahead of
-// the staging parts (see productionFirst). When the run failed by itself
-// (onFailure), branches marked keepOnFailure are left for an explicit
-// rollback and the run ends kept-for-analysis. The first rollback that fails
-// stops the run as rollback-failed (running it again retries from there),
-// after production is made available again if it still can be.
-func (r *run) rollback(ctx context.Context, reason string, onFailure bool) phaseResult {
-	if err := r.commit(); err != nil {
-		return phaseResult{err: err}
-	}
-	var keep []string
-	for _, id := range r.productionFirst(r.st.rollbackOrder()) {
-		s := r.g.Steps[r.index[id]]
-		if onFailure && s.Rollback != nil && s.Rollback.KeepOnFailure && !r.nothingMade(ctx, s) {
-			keep = append(keep, id)
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		if pr, stop := r.undoStep(ctx, id, reason); stop {
-			if pr.status == StatusRollbackFailed {
-				if perr := r.restoreProduction(ctx, reason); perr != nil {
-					return phaseResult{err: perr}
-				}
-			}
-			return pr
-		}
-	}
-	if ctx.Err() != nil {
-		why := "rollback stopped: " + context.Cause(ctx).Error()
-		if err := r.restoreProduction(ctx, why); err != nil {
-			return phaseResult{err: err}
-		}
-		r.record(Record{Type: RunInterrupted, Reason: why})
-		if err := r.commit(); err != nil {
-			return phaseResult{err: err}
-		}
-		return phaseResult{status: StatusInterrupted, reason: why}
-	}
-	if len(r.kept) > 0 {
-		reason += "; " + strings.Join(r.kept, "; ")
-	}
-	if len(keep) > 0 {
-		return r.endKept(reason, keep)
-	}
-	r.record(Record{Type: RunRolledBack, Reason: reason})
-	if err := r.commit(); err != nil {
-		return phaseResult{err: err}
-	}
-	return phaseResult{status: StatusRolledBack, reason: reason}
-}
-
-// undoStep runs one step's rollback with its journal records. stop is true
-// when the rollback cannot go on: the step's rollback failed (the run is
-// then rollback-failed), or the journal failed.
-func (r *run) undoStep(ctx context.Context, id, reason string) (pr phaseResult, stop bool) {
-	s := r.g.Steps[r.index[id]]
-	r.record(Record{Type: RollbackStarted, Step: id})
-	if err := r.commit(); err != nil {
-		return phaseResult{err: err}, true
-	}
-	var kept []string
-	err := r.undo(ctx, s, func(where string) { kept = append(kept, where) })
-	switch {
-	case err == nil:
-		r.record(Record{Type: RollbackDone, Step: id, Reason: strings.Join(kept, "; ")})
-		r.kept = append(r.kept, kept...)
-	case errors.Is(err, errNothingToUndo):
-		r.record(Record{Type: RollbackSkipped, Step: id, Reason: "the action has no rollback"})
-	case ctx.Err() != nil:
-		// Left as rolling-back; an interrupted rollback resumes here.
-	default:
-		why := fmt.Sprintf("rollback of step %q failed: %v", id, err)
-		if reason != "" {
-			why += " (rolling back because " + reason + ")"
-		}
-		r.record(Record{Type: RollbackFailed, Step: id, Error: err.Error()})
-		r.record(Record{Type: RunRollbackFailed, Reason: why})
-		if cerr := r.commit(); cerr != nil {
-			return phaseResult{err: cerr}, true
-		}
-		return phaseResult{status: StatusRollbackFailed, reason: why}, true
-	}
-	if err := r.commit(); err != nil {
-		return phaseResult{err: err}, true
-	}
-	return phaseResult{}, false
-}
-
 // nothingMade reports whether a step's rollback branch already holds: what
 // the step would have made does not exist (it failed before making it), so
 // there is nothing to keep for analysis and the branch's rollback is a
@@ -1240,60 +769,4 @@ func (r *run) checkLosses(ctx context.Context, order []string) error {
 		}
 	}
 	return nil
-}
-
-// undo runs a step's rollback branch (Observe, then Apply of the branch's
-// action) or, without a branch, the step's action's own Rollback.
-func (r *run) undo(ctx context.Context, s *planner.Step, kept func(string)) error {
-	onRetry := func(attempt int, wait time.Duration, err error) {
-		r.record(Record{Type: StepRetrying, Step: s.ID, Attempt: attempt, Wait: wait, Error: err.Error(), Transient: true, Reason: "rollback"})
-		_ = r.commit()
-	}
-	if b := s.Rollback; b != nil {
-		sctx, cancel := stepContext(ctx, b.Timeout)
-		defer cancel()
-		action := r.actions[b.Action]
-		env := r.env(s.ID, true)
-		env.Kept = kept
-		_, err := r.retry(sctx, b, onRetry, func(ctx context.Context) error {
-			if err := faultHit("runner.rollback.before"); err != nil {
-				return err
-			}
-			if err := r.checkGuard(ctx, b); err != nil {
-				return err
-			}
-			in, err := r.opt.Evaluator.Inputs(ctx, b, r)
-			if err != nil {
-				return fmt.Errorf("resolve inputs: %w", err)
-			}
-			if live, err := action.Observe(ctx, env, in); err != nil || live {
-				return err
-			}
-			_, err = action.Apply(ctx, env, in)
-			return err
-		})
-		return timeoutErr(sctx, b.Timeout, err)
-	}
-	sctx, cancel := stepContext(ctx, s.Timeout)
-	defer cancel()
-	action := r.actions[s.Action]
-	env := r.env(s.ID, true)
-	env.Kept = kept
-	_, err := r.retry(sctx, s, onRetry, func(ctx context.Context) error {
-		if err := faultHit("runner.rollback.before"); err != nil {
-			return err
-		}
-		in, err := r.opt.Evaluator.Inputs(ctx, s, r)
-		if err != nil {
-			return fmt.Errorf("resolve inputs: %w", err)
-		}
-		if err := action.Rollback(ctx, env, in); err != nil {
-			if errors.Is(err, steps.ErrNoRollback) {
-				return errNothingToUndo
-			}
-			return err
-		}
-		return nil
-	})
-	return timeoutErr(sctx, s.Timeout, err)
 }
