@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,33 +45,20 @@ func crashRollbackRound(t *testing.T, rnd *rand.Rand, dir string) (kills int) {
 			t.Fatalf("run not rolled back after %d sessions", sessions)
 		}
 		var env []string
-		external := false
+		var killAfter time.Duration = -1
 		switch mode := rnd.IntN(3); {
 		case sessions > 30:
 		case mode == 0:
-			external = true
+			killAfter = time.Duration(rnd.IntN(40_000)) * time.Microsecond
 		default:
 			env = []string{faults.EnvSpec + "=runner.rollback.before:exit:" + strconv.Itoa(1+rnd.IntN(8)), faults.EnvIKnow + "=yes"}
 		}
-		cmd := helperCmd("crash-rollback", dir, env...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if external {
-			time.Sleep(time.Duration(rnd.IntN(40_000)) * time.Microsecond)
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-		}
-		err := cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		out, killed := killableSession(t, "crash-rollback", dir, killAfter, env...)
+		if killed {
 			kills++
 			continue
 		}
-		if err != nil {
-			t.Fatalf("session %d: %v\n%s", sessions, err, out.String())
-		}
-		if strings.Contains(out.String(), "rolled-back") {
+		if strings.Contains(out, "rolled-back") {
 			break
 		}
 	}

@@ -162,23 +162,15 @@ func crashRound(t *testing.T, rnd *rand.Rand, dir string) (kills, sessions int) 
 			point := []string{"runner.step.before", "runner.step.after"}[mode-2]
 			env = []string{faults.EnvSpec + "=" + point + ":exit:" + strconv.Itoa(1+rnd.IntN(6)), faults.EnvIKnow + "=yes"}
 		}
-		cmd := helperCmd("crash-run", dir, env...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		var killAfter time.Duration = -1
 		if external {
-			time.Sleep(time.Duration(rnd.IntN(30_000)) * time.Microsecond)
-			_ = cmd.Process.Signal(syscall.SIGKILL)
+			killAfter = time.Duration(rnd.IntN(30_000)) * time.Microsecond
 		}
-		err := cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		out, killed := killableSession(t, "crash-run", dir, killAfter, env...)
+		if killed {
 			kills++
-		} else if err != nil {
-			t.Fatalf("session %d: %v\n%s", sessions, err, out.String())
 		} else {
-			done = strings.Contains(out.String(), "run done")
+			done = strings.Contains(out, "run done")
 		}
 		if !done && rnd.IntN(4) == 0 {
 			// A torn write at the end of the journal, as a power loss leaves.
@@ -224,6 +216,31 @@ func crashRound(t *testing.T, rnd *rand.Rand, dir string) (kills, sessions int) 
 		}
 	}
 	return kills, sessions
+}
+
+// killableSession runs a helper process in dir, killing it with SIGKILL
+// after killAfter unless that is negative. It returns what the process
+// printed and whether it died of SIGKILL; any other failure fails the test.
+func killableSession(t *testing.T, mode, dir string, killAfter time.Duration, env ...string) (string, bool) {
+	t.Helper()
+	cmd := helperCmd(mode, dir, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if killAfter >= 0 {
+		time.Sleep(killAfter)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+	}
+	err := cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		return out.String(), true
+	}
+	if err != nil {
+		t.Fatalf("%s session: %v\n%s", mode, err, out.String())
+	}
+	return out.String(), false
 }
 
 const crashSteps = 50
