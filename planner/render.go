@@ -50,19 +50,23 @@ func (g *Graph) Counts() map[ChangeOp]int {
 // Total returns the duration along the critical path (steps run in parallel
 // where their needs allow, so the sum of all steps would overstate it), the
 // rows to move, and the longest window in which any data is unavailable.
-func (g *Graph) Total() Estimate {
-	finish := map[string]time.Duration{}
+func (g *Graph) Total() Estimate { return total(g.topo()) }
+
+// total is Total over steps already in dependency order.
+func total(order []*Step) Estimate {
+	finish := make(map[string]time.Duration, len(order))
 	var total Estimate
-	for _, s := range g.topo() {
+	for _, s := range order {
 		var start time.Duration
 		for _, n := range s.Needs {
 			if finish[n] > start {
 				start = finish[n]
 			}
 		}
-		finish[s.ID] = start + s.Estimate.Duration
-		if finish[s.ID] > total.Duration {
-			total.Duration = finish[s.ID]
+		end := start + s.Estimate.Duration
+		finish[s.ID] = end
+		if end > total.Duration {
+			total.Duration = end
 		}
 		total.Unavailable = max(total.Unavailable, s.Estimate.Unavailable)
 		total.Rows += s.Estimate.Rows
@@ -70,36 +74,73 @@ func (g *Graph) Total() Estimate {
 	return total
 }
 
-// topo returns the steps in dependency order, stable with respect to g.Steps.
+// topo returns the steps in dependency order, stable with respect to g.Steps:
+// in passes over the steps still waiting, in their listed order, each step
+// whose needs are all placed is placed next. Needs of unknown steps do not
+// hold a step back. Needs are resolved to indices once, so a pass costs a
+// slice lookup per need rather than a map lookup.
 func (g *Graph) topo() []*Step {
-	done := make(map[string]bool, len(g.Steps))
-	out := make([]*Step, 0, len(g.Steps))
-	for len(out) < len(g.Steps) {
-		progressed := false
-		for _, s := range g.Steps {
-			if done[s.ID] {
-				continue
+	slot := make(map[string]int32, len(g.Steps)) // id -> first step with it
+	own := make([]int32, len(g.Steps))           // step -> slot of its id
+	for i, s := range g.Steps {
+		j, dup := slot[s.ID]
+		if !dup {
+			j = int32(i)
+			slot[s.ID] = j
+		}
+		own[i] = j
+	}
+	// needs[start[i]:start[i+1]] are the slots step i waits for.
+	start := make([]int32, len(g.Steps)+1)
+	var needs []int32
+	for i, s := range g.Steps {
+		for _, n := range s.Needs {
+			if j, ok := slot[n]; ok {
+				needs = append(needs, j)
 			}
+		}
+		start[i+1] = int32(len(needs))
+	}
+	placed := make([]bool, len(g.Steps)) // by slot: a step with that id is placed
+	out := make([]*Step, 0, len(g.Steps))
+	waiting := make([]int32, len(g.Steps))
+	for i := range waiting {
+		waiting[i] = int32(i)
+	}
+	for len(waiting) > 0 {
+		rest := waiting[:0]
+		for _, i := range waiting {
 			ready := true
-			for _, n := range s.Needs {
-				if !done[n] && g.Step(n) != nil {
+			for _, j := range needs[start[i]:start[i+1]] {
+				if !placed[j] {
 					ready = false
 					break
 				}
 			}
 			if ready {
-				done[s.ID] = true
-				out = append(out, s)
-				progressed = true
+				placed[own[i]] = true
+				out = append(out, g.Steps[i])
+			} else {
+				rest = append(rest, i)
 			}
 		}
-		if !progressed { // a cycle: Validate reports it; render the rest as listed
-			for _, s := range g.Steps {
-				if !done[s.ID] {
-					out = append(out, s)
-					done[s.ID] = true
-				}
+		if len(rest) == len(waiting) { // a cycle: Validate reports it; render the rest as listed
+			for _, i := range rest {
+				out = append(out, g.Steps[i])
 			}
+			break
+		}
+		waiting = rest
+	}
+	return out
+}
+
+// stepIDs lists the ids of the steps of order that keep selects.
+func stepIDs(order []*Step, keep func(*Step) bool) []string {
+	var out []string
+	for _, s := range order {
+		if keep(s) {
+			out = append(out, s.ID)
 		}
 	}
 	return out
@@ -136,23 +177,54 @@ func RenderText(w io.Writer, g *Graph) error {
 		}
 	}
 	fmt.Fprintf(&b, "\nSteps (%d):\n", len(g.Steps))
-	// Plain string writes: a layout of 100,000 ranges is as many steps.
-	for i, s := range g.topo() {
-		n := strconv.Itoa(i + 1)
-		b.WriteString("  " + strings.Repeat(" ", max(0, 2-len(n))) + n + ". ")
-		b.WriteString(s.ID + strings.Repeat(" ", max(0, 32-utf8.RuneCountInString(s.ID))) + " " + s.Action)
-		if est := formatEstimate(s.Estimate); est != "" {
-			b.WriteString("  [" + est + "]")
+	order := g.topo()
+	// A layout of 100,000 ranges is as many steps: plain writes into a
+	// buffer sized for them, and each distinct estimate formatted once.
+	b.Grow(len(order) * 160)
+	estimates := map[Estimate]string{}
+	var num [20]byte
+	for i, s := range order {
+		n := strconv.AppendInt(num[:0], int64(i+1), 10)
+		b.WriteString("  ")
+		writeSpaces(&b, 2-len(n))
+		b.Write(n)
+		b.WriteString(". ")
+		b.WriteString(s.ID)
+		writeSpaces(&b, 32-utf8.RuneCountInString(s.ID))
+		b.WriteByte(' ')
+		b.WriteString(s.Action)
+		key := s.Estimate
+		key.Basis = ""
+		est, ok := estimates[key]
+		if !ok {
+			est = formatEstimate(key)
+			estimates[key] = est
 		}
-		b.WriteString("\n")
+		if est != "" {
+			b.WriteString("  [")
+			b.WriteString(est)
+			b.WriteByte(']')
+		}
+		b.WriteByte('\n')
 		if s.Title != "" {
-			b.WriteString("      " + s.Title + "\n")
+			b.WriteString("      ")
+			b.WriteString(s.Title)
+			b.WriteByte('\n')
 		}
 		if len(s.Needs) > 0 {
-			b.WriteString("      needs: " + strings.Join(s.Needs, ", ") + "\n")
+			b.WriteString("      needs: ")
+			for j, n := range s.Needs {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(n)
+			}
+			b.WriteByte('\n')
 		}
 		if s.Guard != nil {
-			b.WriteString("      guard: " + guardText(s.Guard) + "\n")
+			b.WriteString("      guard: ")
+			b.WriteString(guardText(s.Guard))
+			b.WriteByte('\n')
 		}
 		if s.Approval {
 			b.WriteString("      approval: required before this step\n")
@@ -161,14 +233,18 @@ func RenderText(w io.Writer, g *Graph) error {
 			b.WriteString("      touches production\n")
 		}
 		if s.LiveAtPlan != "" {
-			fmt.Fprintf(&b, "      live now, may still run: %s; observed again right before it runs\n", s.LiveAtPlan)
+			b.WriteString("      live now, may still run: ")
+			b.WriteString(s.LiveAtPlan)
+			b.WriteString("; observed again right before it runs\n")
 		}
 		if s.Rollback != nil {
-			b.WriteString("      rollback: " + s.Rollback.Action + "\n")
+			b.WriteString("      rollback: ")
+			b.WriteString(s.Rollback.Action)
+			b.WriteByte('\n')
 		}
 	}
-	writeSafetyText(&b, g)
-	t := g.Total()
+	writeSafetyText(&b, g, order)
+	t := total(order)
 	fmt.Fprintf(&b, "\nPlan: %s.\n", summaryLine(g))
 	fmt.Fprintf(&b, "Estimated duration: %s", roundDuration(t.Duration))
 	if t.Rows > 0 {
@@ -200,7 +276,8 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	t := g.Total()
+	order := g.topo()
+	t := total(order)
 	b.WriteString("| | count |\n|---|---:|\n")
 	c := g.Counts()
 	for _, op := range []ChangeOp{Create, Update, Move, Delete} {
@@ -216,10 +293,10 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 	if w := g.ReadOnly; w != nil {
 		fmt.Fprintf(&b, "| production read-only | ~%s%s |\n", roundDuration(w.Duration), approvalsNote(w))
 	}
-	if p := g.ProductionSteps(); len(p) > 0 {
+	if p := stepIDs(order, touchesProduction); len(p) > 0 {
 		fmt.Fprintf(&b, "| steps touching production | %d |\n", len(p))
 	}
-	if a := g.ApprovalSteps(); len(a) > 0 {
+	if a := stepIDs(order, needsApproval); len(a) > 0 {
 		fmt.Fprintf(&b, "| approval gates | %d |\n", len(a))
 	}
 	b.WriteString("\n#### Changes\n\n```diff\n")
@@ -263,7 +340,7 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 		}
 	}
 	b.WriteString("```\n\n#### Steps\n\n| # | step | action | needs | estimate | guard | rollback |\n|---:|---|---|---|---|---|---|\n")
-	for i, s := range g.topo() {
+	for i, s := range order {
 		guard, rb := "", ""
 		if s.Guard != nil {
 			guard = "`" + mdCell(guardText(s.Guard)) + "`"
@@ -281,13 +358,13 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 		fmt.Fprintf(&b, "| %d | %s | `%s` | %s | %s | %s | %s |\n", i+1, id, s.Action,
 			mdCell(strings.Join(s.Needs, ", ")), mdCell(formatEstimate(s.Estimate)), guard, rb)
 	}
-	if live := g.LiveAtPlanSteps(); len(live) > 0 {
+	if live := stepIDs(order, liveAtPlan); len(live) > 0 {
 		b.WriteString("\n#### Live now, may still run\n\nTheir effect is live now, but a step before them changes what they touch; each is observed again right before it runs and skipped if still live:\n\n")
 		for _, id := range live {
 			fmt.Fprintf(&b, "- `%s`: %s\n", id, mdCell(g.Step(id).LiveAtPlan))
 		}
 	}
-	writeSafetyMarkdown(&b, g)
+	writeSafetyMarkdown(&b, g, order)
 	if g.OnFailure == "pause" {
 		b.WriteString("\nOn failure the run **pauses**; `fleetplan resume` continues it.\n")
 	} else {
@@ -362,10 +439,28 @@ func SortChanges(cs []Change) {
 	sort.SliceStable(cs, func(i, j int) bool { return rank[cs[i].Op] < rank[cs[j].Op] })
 }
 
+// writeSpaces pads with n spaces (none when n <= 0).
+func writeSpaces(b *strings.Builder, n int) {
+	const spaces = "                                "
+	for n > 0 {
+		k := min(n, len(spaces))
+		b.WriteString(spaces[:k])
+		n -= k
+	}
+}
+
 // hasSafety reports whether a graph has the upgrade safety facts previews
 // show: a read-only window, production steps or approval gates.
-func hasSafety(g *Graph) bool {
-	return g.ReadOnly != nil || len(g.ProductionSteps()) > 0 || len(g.ApprovalSteps()) > 0
+func hasSafety(g *Graph, order []*Step) bool {
+	if g.ReadOnly != nil {
+		return true
+	}
+	for _, s := range order {
+		if s.Production || s.Approval {
+			return true
+		}
+	}
+	return false
 }
 
 func approvalsNote(w *ReadOnlyWindow) string {
@@ -377,8 +472,8 @@ func approvalsNote(w *ReadOnlyWindow) string {
 
 // writeSafetyText writes the read-only window, the production steps, the
 // approval gates and the rollback branch.
-func writeSafetyText(b *strings.Builder, g *Graph) {
-	if !hasSafety(g) {
+func writeSafetyText(b *strings.Builder, g *Graph, order []*Step) {
+	if !hasSafety(g, order) {
 		return
 	}
 	b.WriteString("\n")
@@ -392,10 +487,10 @@ func writeSafetyText(b *strings.Builder, g *Graph) {
 		}
 		b.WriteString(".\n")
 	}
-	if p := g.ProductionSteps(); len(p) > 0 {
+	if p := stepIDs(order, touchesProduction); len(p) > 0 {
 		fmt.Fprintf(b, "Touches production: %s.\n", strings.Join(p, ", "))
 	}
-	if a := g.ApprovalSteps(); len(a) > 0 {
+	if a := stepIDs(order, needsApproval); len(a) > 0 {
 		fmt.Fprintf(b, "Approval gates: %s (fleetplan approve RUN STEP, or reject).\n", strings.Join(a, ", "))
 	}
 	if len(g.Rollbacks) > 0 {
@@ -413,8 +508,8 @@ func writeSafetyText(b *strings.Builder, g *Graph) {
 	}
 }
 
-func writeSafetyMarkdown(b *strings.Builder, g *Graph) {
-	if !hasSafety(g) {
+func writeSafetyMarkdown(b *strings.Builder, g *Graph, order []*Step) {
+	if !hasSafety(g, order) {
 		return
 	}
 	if w := g.ReadOnly; w != nil {
@@ -427,13 +522,13 @@ func writeSafetyMarkdown(b *strings.Builder, g *Graph) {
 		}
 		b.WriteString(".\n")
 	}
-	if p := g.ProductionSteps(); len(p) > 0 {
+	if p := stepIDs(order, touchesProduction); len(p) > 0 {
 		b.WriteString("\n#### Touches production\n\n")
 		for _, id := range p {
 			fmt.Fprintf(b, "- `%s` (`%s`)\n", id, g.Step(id).Action)
 		}
 	}
-	if a := g.ApprovalSteps(); len(a) > 0 {
+	if a := stepIDs(order, needsApproval); len(a) > 0 {
 		b.WriteString("\n#### Approval gates\n\n")
 		for _, id := range a {
 			fmt.Fprintf(b, "- `%s`: the run stops here until `fleetplan approve RUN %s` (or `reject`)\n", id, id)

@@ -575,38 +575,18 @@ func ancestors(g *Graph, id string) map[string]bool {
 }
 
 // ProductionSteps lists the ids of steps that touch production, in run order.
-func (g *Graph) ProductionSteps() []string {
-	var out []string
-	for _, s := range g.topo() {
-		if s.Production {
-			out = append(out, s.ID)
-		}
-	}
-	return out
-}
+func (g *Graph) ProductionSteps() []string { return stepIDs(g.topo(), touchesProduction) }
 
 // LiveAtPlanSteps lists the ids of steps whose effect was live at plan time
 // but which may still run (LiveAtPlan), in run order.
-func (g *Graph) LiveAtPlanSteps() []string {
-	var out []string
-	for _, s := range g.topo() {
-		if s.LiveAtPlan != "" {
-			out = append(out, s.ID)
-		}
-	}
-	return out
-}
+func (g *Graph) LiveAtPlanSteps() []string { return stepIDs(g.topo(), liveAtPlan) }
 
 // ApprovalSteps lists the ids of steps gated by a manual approval, in run order.
-func (g *Graph) ApprovalSteps() []string {
-	var out []string
-	for _, s := range g.topo() {
-		if s.Approval {
-			out = append(out, s.ID)
-		}
-	}
-	return out
-}
+func (g *Graph) ApprovalSteps() []string { return stepIDs(g.topo(), needsApproval) }
+
+func touchesProduction(s *Step) bool { return s.Production }
+func liveAtPlan(s *Step) bool        { return s.LiveAtPlan != "" }
+func needsApproval(s *Step) bool     { return s.Approval }
 
 // RollbackStage is what a rollback would do once a run has got past a
 // point: before the first point of no return, or after one of them.

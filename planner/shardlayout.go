@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -896,12 +897,13 @@ func (b *layoutBuilder) unmappedPos(at []byte) diag.Pos {
 func (b *layoutBuilder) planAdd(d *desiredRange, min, max []byte) string {
 	with := map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
 		"low": shardkey.BoundString(min), "high": shardkey.BoundString(max), "server": d.shard.Server, "database": d.shard.Database}
-	st := b.add(&Step{ID: stepID("map-" + strings.Trim(b.rangeText(min, max), "[)")), Action: ActAddMapping,
-		Title: fmt.Sprintf("map %s to %s", b.rangeText(min, max), d.name), With: with,
+	rt := b.rangeText(min, max)
+	st := b.add(&Step{ID: stepID("map-" + strings.Trim(rt, "[)")), Action: ActAddMapping,
+		Title: "map " + rt + " to " + d.name, With: with,
 		Needs:    b.shardNeeds(d.shard),
 		Rollback: &Step{Action: ActRemoveMapping, With: with},
 		Estimate: Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
-	b.change(Create, "mapping "+b.rangeText(min, max), "on "+d.name)
+	b.change(Create, "mapping "+rt, "on "+d.name)
 	return st.ID
 }
 
@@ -1043,6 +1045,7 @@ func (b *layoutBuilder) planRemovedShards() {
 // stepID turns a title-like string into a step id: lower-case, [a-z0-9._-].
 func stepID(s string) string {
 	var b strings.Builder
+	b.Grow(len(s))
 	dash := false
 	for _, r := range strings.ToLower(s) {
 		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_'
@@ -1058,8 +1061,16 @@ func stepID(s string) string {
 }
 
 func dedupe(ids []string) []string {
-	seen := map[string]bool{}
 	var out []string
+	if len(ids) <= 16 { // a step's usual few needs: no map to build and drop
+		for _, id := range ids {
+			if id != "" && !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		if id != "" && !seen[id] {
 			seen[id] = true

@@ -1,0 +1,133 @@
+package planner
+
+import (
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// passOrder is the step order by its definition: repeated passes over the
+// steps in listed order, each placing every step whose known needs are all
+// placed; when a pass places nothing (a cycle), the rest follow as listed.
+func passOrder(g *Graph) []string {
+	known := map[string]bool{}
+	for _, s := range g.Steps {
+		known[s.ID] = true
+	}
+	done := map[string]bool{}
+	var out []string
+	for len(out) < len(g.Steps) {
+		progressed := false
+		for _, s := range g.Steps {
+			if done[s.ID] {
+				continue
+			}
+			ready := true
+			for _, n := range s.Needs {
+				if known[n] && !done[n] {
+					ready = false
+					break
+				}
+			}
+			if ready {
+				done[s.ID], progressed = true, true
+				out = append(out, s.ID)
+			}
+		}
+		if !progressed {
+			for _, s := range g.Steps {
+				if !done[s.ID] {
+					done[s.ID] = true
+					out = append(out, s.ID)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestTopoOrder(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for trial := 0; trial < 300; trial++ {
+		n := 1 + r.Intn(30)
+		g := &Graph{}
+		for i := 0; i < n; i++ {
+			g.Steps = append(g.Steps, &Step{ID: fmt.Sprintf("s%d", i)})
+		}
+		for _, s := range g.Steps {
+			for k := r.Intn(4); k > 0; k-- {
+				need := fmt.Sprintf("s%d", r.Intn(n))
+				switch r.Intn(10) {
+				case 0:
+					need = "unknown" // a need of no step holds nothing back
+				case 1, 2, 3, 4, 5, 6: // mostly acyclic: needs of later-listed steps too
+				default:
+					if need >= s.ID { // sometimes only earlier ones
+						continue
+					}
+				}
+				if need != s.ID {
+					s.Needs = append(s.Needs, need)
+				}
+			}
+		}
+		var got []string
+		for _, s := range g.topo() {
+			got = append(got, s.ID)
+		}
+		if want := passOrder(g); !slices.Equal(got, want) {
+			t.Fatalf("trial %d: topo = %v, want %v", trial, got, want)
+		}
+	}
+}
+
+// A cycle is rendered, not looped on: the steps it holds back follow in
+// their listed order.
+func TestTopoOrderCycle(t *testing.T) {
+	g := &Graph{Steps: []*Step{
+		{ID: "a", Needs: []string{"c"}},
+		{ID: "b"},
+		{ID: "c", Needs: []string{"a"}},
+		{ID: "d", Needs: []string{"b"}},
+	}}
+	var got []string
+	for _, s := range g.topo() {
+		got = append(got, s.ID)
+	}
+	if want := "b d a c"; strings.Join(got, " ") != want {
+		t.Fatalf("topo = %v, want %s", got, want)
+	}
+}
+
+// The text renderer lists the steps once each, in dependency order, padded
+// whatever the width of the number or the id.
+func TestRenderTextStepLines(t *testing.T) {
+	g := &Graph{Kind: "ShardLayout", Plan: "p", Target: "local"}
+	for i := 12; i >= 1; i-- {
+		s := &Step{ID: fmt.Sprintf("step-%d", i), Action: "noop", Title: "t"}
+		if i > 1 {
+			s.Needs = []string{fmt.Sprintf("step-%d", i-1), "step-1"}
+		}
+		g.Steps = append(g.Steps, s)
+	}
+	g.Steps[len(g.Steps)-1].Estimate = Estimate{Duration: 30 * time.Millisecond, Rows: 1500, Basis: "rows"}
+	g.Steps = append(g.Steps, &Step{ID: strings.Repeat("x", 40), Action: "noop"})
+	var b strings.Builder
+	if err := RenderText(&b, g); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"   1. step-1                           noop  [~30ms, 1,500 rows]\n      t\n",
+		"   2. " + strings.Repeat("x", 40) + " noop\n",
+		"   3. step-2                           noop\n      t\n      needs: step-1, step-1\n",
+		"  13. step-12                          noop\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+}
