@@ -186,7 +186,7 @@ func (g *Graph) Validate() error {
 			}
 		}
 	}
-	if cycle := g.FindCycle(); cycle != nil {
+	if cycle := g.findCycle(index); cycle != nil {
 		return fmt.Errorf("dependency cycle: %v", cycle)
 	}
 	return nil
@@ -195,45 +195,56 @@ func (g *Graph) Validate() error {
 // FindCycle returns the ids of one dependency cycle (first id repeated at the
 // end), or nil when the graph is acyclic.
 func (g *Graph) FindCycle() []string {
+	index := make(map[string]int, len(g.Steps))
+	for i, s := range g.Steps {
+		index[s.ID] = i // of steps sharing an id, the last one's needs count
+	}
+	return g.findCycle(index)
+}
+
+// findCycle is FindCycle given each id's step index: colours and the path
+// are kept by index, so a graph of 100,000 steps costs no map per visit.
+func (g *Graph) findCycle(index map[string]int) []string {
 	const (
 		white = iota
 		grey
 		black
 	)
-	color := make(map[string]int, len(g.Steps))
-	byID := make(map[string]*Step, len(g.Steps))
-	for _, s := range g.Steps {
-		byID[s.ID] = s
-	}
-	var stack []string
+	color := make([]uint8, len(g.Steps))
+	var stack []int
 	var found []string
-	var visit func(id string) bool
-	visit = func(id string) bool {
-		color[id] = grey
-		stack = append(stack, id)
-		if s := byID[id]; s != nil {
-			for _, n := range s.Needs {
-				switch color[n] {
-				case grey:
-					for i, v := range stack {
-						if v == n {
-							found = append(append([]string{}, stack[i:]...), n)
-							return true
+	var visit func(i int) bool
+	visit = func(i int) bool {
+		color[i] = grey
+		stack = append(stack, i)
+		for _, n := range g.Steps[i].Needs {
+			j, ok := index[n]
+			if !ok {
+				continue
+			}
+			switch color[j] {
+			case grey:
+				for k, v := range stack {
+					if v == j {
+						for _, x := range stack[k:] {
+							found = append(found, g.Steps[x].ID)
 						}
-					}
-				case white:
-					if _, ok := byID[n]; ok && visit(n) {
+						found = append(found, n)
 						return true
 					}
+				}
+			case white:
+				if visit(j) {
+					return true
 				}
 			}
 		}
 		stack = stack[:len(stack)-1]
-		color[id] = black
+		color[i] = black
 		return false
 	}
 	for _, s := range g.Steps {
-		if color[s.ID] == white && visit(s.ID) {
+		if i := index[s.ID]; color[i] == white && visit(i) {
 			return found
 		}
 	}

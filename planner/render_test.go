@@ -131,3 +131,26 @@ func TestRenderTextStepLines(t *testing.T) {
 		}
 	}
 }
+
+func TestFindCycle(t *testing.T) {
+	for _, tc := range []struct {
+		steps [][]string // id, then its needs
+		want  string
+	}{
+		{[][]string{{"a"}, {"b", "a"}, {"c", "b", "gone"}}, ""},
+		{[][]string{{"a", "c"}, {"b", "a"}, {"c", "b"}}, "a c b a"},
+		{[][]string{{"x"}, {"a", "x", "b"}, {"b", "c"}, {"c", "a"}}, "a b c a"},
+		{[][]string{{"a", "a"}}, "a a"},
+	} {
+		g := &Graph{}
+		for _, st := range tc.steps {
+			g.Steps = append(g.Steps, &Step{ID: st[0], Needs: st[1:]})
+		}
+		if got := strings.Join(g.FindCycle(), " "); got != tc.want {
+			t.Errorf("%v: FindCycle = %q, want %q", tc.steps, got, tc.want)
+		}
+		if err := g.Validate(); tc.want != "" && (err == nil || !strings.Contains(err.Error(), "dependency cycle: ["+tc.want+"]")) {
+			t.Errorf("%v: Validate = %v, want the cycle [%s]", tc.steps, err, tc.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/plans/expression"
 	"github.com/fleetplan/fleetplan/schema"
+	"gopkg.in/yaml.v3"
 )
 
 // obj reads fields of one mapping of a document. Wrong types read as zero
@@ -18,6 +19,9 @@ type obj struct {
 	ptr   string
 	m     map[string]any
 	diags *diag.List
+	// node is the YAML node at ptr when the caller already holds it (the
+	// items of a list); nil means it is found along ptr when needed.
+	node *yaml.Node
 }
 
 func (o obj) child(k string) string { return o.ptr + "/" + schema.Escape(k) }
@@ -50,11 +54,38 @@ func (o obj) obj(k string) obj {
 func (o obj) items(k string) []obj {
 	list, _ := o.m[k].([]any)
 	out := make([]obj, 0, len(list))
+	base := o.child(k)
+	// The list's node is found once, so an item's position costs no walk
+	// from the root (a layout has 100,000 ranges).
+	seq := o.d.nodeAt(base)
+	if seq != nil && (seq.Kind != yaml.SequenceNode || len(seq.Content) != len(list)) {
+		seq = nil
+	}
 	for i, e := range list {
 		m, _ := e.(map[string]any)
-		out = append(out, obj{d: o.d, ptr: o.child(k) + "/" + strconv.Itoa(i), m: m, diags: o.diags})
+		it := obj{d: o.d, ptr: base + "/" + strconv.Itoa(i), m: m, diags: o.diags}
+		if seq != nil {
+			it.node = seq.Content[i]
+		}
+		out = append(out, it)
 	}
 	return out
+}
+
+// valueNode is the YAML node of field k, an alias resolved, or nil.
+func (o obj) valueNode(k string) *yaml.Node {
+	if o.node == nil {
+		return o.d.nodeAt(o.child(k))
+	}
+	n := o.node
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	_, v := o.d.child(n, k)
+	if v != nil && v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	return v
 }
 
 func (o obj) strings(k string) []string {
@@ -83,7 +114,12 @@ func (o obj) stringMap(k string) map[string]string {
 }
 
 // at is the position of the mapping itself; pos and keyPos of one field.
-func (o obj) at() diag.Pos             { return o.d.pos(o.ptr) }
+func (o obj) at() diag.Pos {
+	if o.node != nil {
+		return nodePos(o.d.file, o.node)
+	}
+	return o.d.pos(o.ptr)
+}
 func (o obj) pos(k string) diag.Pos    { return o.d.pos(o.child(k)) }
 func (o obj) keyPos(k string) diag.Pos { return o.d.keyPos(o.child(k)) }
 

@@ -170,7 +170,7 @@ func (l *loader) key(s *ShardLayout, it obj, k string) (Key, bool) {
 	case string:
 		text = x
 	case int, float64:
-		if n := it.d.nodeAt(it.child(k)); n != nil {
+		if n := it.valueNode(k); n != nil {
 			text = n.Value // as written, so 0x10 or 1e3 are judged as typed
 		} else {
 			text = fmt.Sprint(x)
