@@ -3,10 +3,12 @@ package confine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Roots are the folders files may be read from, absolute and with symlinks
@@ -107,7 +109,7 @@ func (r Roots) ReadFile(base, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(p)
+	b, err := ReadRegular(p)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -116,6 +118,56 @@ func (r Roots) ReadFile(base, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%q: %w", name, err)
 	}
 	return b, nil
+}
+
+// ErrNotRegular marks a path that is a folder, a pipe, a device or a socket.
+// Only regular files are ever read for a plan: opening a pipe blocks until
+// someone writes to it, and a device never ends.
+var ErrNotRegular = errors.New("not a regular file")
+
+// Regular reports an *fs.PathError wrapping ErrNotRegular (or the stat
+// error) unless p, symlinks followed, is a regular file.
+func Regular(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return &fs.PathError{Op: "open", Path: p, Err: ErrNotRegular}
+	}
+	return nil
+}
+
+// Open opens p for reading when it is a regular file (see Regular). It
+// never blocks on a pipe, also one swapped in after the check: the file is
+// opened non-blocking and checked again once open.
+func Open(p string) (*os.File, error) {
+	if err := Regular(p); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = &fs.PathError{Op: "open", Path: p, Err: ErrNotRegular}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// ReadRegular reads the regular file p whole (see Open).
+func ReadRegular(p string) ([]byte, error) {
+	f, err := Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // within reports whether p is dir or below it.

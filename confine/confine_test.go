@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -66,5 +67,33 @@ func TestReadFileNamesTheFileNotItsContent(t *testing.T) {
 	_, err := New(repo).ReadFile(repo, "missing.sql")
 	if err == nil || err.Error() != `"missing.sql": no such file or directory` {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestOpenRefusesWhatIsNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f.sql")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "pipe.sql")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("no FIFOs here: %v", err)
+	}
+	link := filepath.Join(dir, "link.sql")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path       string
+		notRegular bool
+	}{{file, false}, {dir, true}, {fifo, true}, {link, true}, {"/dev/null", true}} {
+		f, err := Open(tc.path)
+		if f != nil {
+			f.Close()
+		}
+		if got := errors.Is(err, ErrNotRegular); got != tc.notRegular {
+			t.Errorf("Open(%s): err %v, want not-regular %v", tc.path, err, tc.notRegular)
+		}
 	}
 }

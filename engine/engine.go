@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/planfile"
@@ -333,7 +334,7 @@ func hasNewShard(spec *plans.ShardLayout, live *planner.ShardLayoutLive) bool {
 const maxSchemaFile = 16 << 20
 
 func readSchemaFile(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := confine.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("cannot read %s: %w", filepath.Base(path), errors.Unwrap(err))
 	}

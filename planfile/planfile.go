@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/planner"
 )
@@ -121,7 +122,7 @@ func LooksSaved(b []byte) bool {
 // Read reads a saved plan. ok is false when the file is not meant as one (a
 // YAML plan); err is set when it is, but is refused.
 func Read(path string) (s *Saved, ok bool, err error) {
-	f, err := os.Open(path)
+	f, err := confine.Open(path)
 	if err != nil {
 		return nil, false, err
 	}

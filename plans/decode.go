@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/plans/expression"
 	"github.com/fleetplan/fleetplan/schema"
@@ -181,7 +182,10 @@ func (d *rawDoc) nodeAt(ptr string) *yaml.Node {
 // readFile reads a plan or config file, refusing files over MaxFileSize
 // without reading them whole.
 func readFile(path string) ([]byte, *diag.Diagnostic) {
-	f, err := os.Open(path)
+	f, err := confine.Open(path)
+	if errors.Is(err, confine.ErrNotRegular) {
+		return nil, &diag.Diagnostic{Pos: diag.Pos{File: path}, Message: "cannot read file: " + unwrapPathError(err), Hint: "plan files are regular files; a pipe or a device is never read"}
+	}
 	if err != nil {
 		return nil, &diag.Diagnostic{Pos: diag.Pos{File: path}, Message: "cannot read file: " + unwrapPathError(err), Hint: "check the path and its permissions"}
 	}

@@ -53,11 +53,22 @@ func confinedFile(o obj, k, what string, roots confine.Roots) string {
 		reportOutside(o.errorf(k, "%s %v", what, err), err)
 		return ""
 	}
-	if !fileExists(p) {
-		o.errorf(k, "%s %q not found", what, name).WithHint("%s is relative to the plan's folder", k)
+	if err := confine.Regular(p); err != nil {
+		notReadable(o, k, what, name, err, k+" is relative to the plan's folder")
 		return ""
 	}
 	return p
+}
+
+// notReadable reports at field k of o that the file name (what it is)
+// cannot be read, err being from confine.Regular: not found (with
+// notFoundHint), or a folder, a pipe or a device, which is never read.
+func notReadable(o obj, k, what, name string, err error, notFoundHint string) {
+	if errors.Is(err, confine.ErrNotRegular) {
+		o.errorf(k, "%s %q is not a regular file", what, name).WithHint("%s: names a file; a folder, a pipe or a device is never read", k)
+		return
+	}
+	o.errorf(k, "%s %q not found", what, name).WithHint("%s", notFoundHint)
 }
 
 // paramRef matches an input that is exactly one parameter: ${{ params.a.b }}.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/schema"
 )
 
@@ -97,9 +98,8 @@ func (l *loader) templateRef(o obj, k string) *templateFile {
 	if t, ok := l.templates[abs]; ok {
 		return t
 	}
-	if !fileExists(abs) {
-		o.errorf(k, "template %q not found", ref).
-			WithHint("uses: is a path relative to the folder of %s, or builtin:NAME", filepath.Base(o.d.file))
+	if err := confine.Regular(abs); err != nil {
+		notReadable(o, k, "template", ref, err, "uses: is a path relative to the folder of "+filepath.Base(o.d.file)+", or builtin:NAME")
 		return nil
 	}
 	l.file(path)
