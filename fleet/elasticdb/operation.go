@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/google/uuid"
 )
 
@@ -98,12 +97,7 @@ func IsRemoveCode(code int) bool {
 }
 
 // RangeText renders a mapping's bounds for messages.
-func (op *Operation) RangeText(m MappingRow) string {
-	if op.Map.Type == fleet.ListMap {
-		return "point " + shardkey.FormatBound(op.Map.KeyType, m.Min)
-	}
-	return "[" + shardkey.FormatBound(op.Map.KeyType, m.Min) + ", " + shardkey.FormatBound(op.Map.KeyType, m.Max) + ")"
-}
+func (op *Operation) RangeText(m MappingRow) string { return BoundsText(op.Map, m.Min, m.Max) }
 
 // LSMChange is what one shard's LSM gets from a mapping operation.
 type LSMChange struct {

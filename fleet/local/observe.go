@@ -6,12 +6,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/elasticdb"
-	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/google/uuid"
 )
 
@@ -140,39 +138,8 @@ func (t *Target) observeMap(ctx context.Context, g *sql.DB, m fleet.ShardMap, pe
 	}
 	ml.Differences = append(ml.Differences, strays...)
 	// Say where the GSM sends the keys of a mapping only an LSM holds.
-	for i := range ml.Differences {
-		d := &ml.Differences[i]
-		if d.Kind != fleet.DiffMappingInShardOnly {
-			continue
-		}
-		for _, g := range ml.Mappings {
-			if !g.Location.Equal(d.Shard) && overlaps(m, g.Min, g.Max, d.Min, d.Max) {
-				d.Detail += fmt.Sprintf("; the global shard map gives %s to %s", boundsText(m, g.Min, g.Max), g.Location)
-			}
-		}
-	}
+	elasticdb.ExplainShardOnly(m, ml.Mappings, ml.Differences)
 	return ml, nil
-}
-
-// overlaps reports whether two mappings of m share a key (points of a list
-// map are [key, next key)).
-func overlaps(m fleet.ShardMap, amin, amax, bmin, bmax []byte) bool {
-	if m.Type == fleet.ListMap {
-		if amax == nil {
-			amax = shardkey.Next(m.KeyType, amin)
-		}
-		if bmax == nil {
-			bmax = shardkey.Next(m.KeyType, bmin)
-		}
-	}
-	return shardkey.Compare(amin, bmax) < 0 && shardkey.Compare(bmin, amax) < 0
-}
-
-func boundsText(m fleet.ShardMap, min, max []byte) string {
-	if m.Type == fleet.ListMap {
-		return "point " + shardkey.FormatBound(m.KeyType, min)
-	}
-	return "[" + shardkey.FormatBound(m.KeyType, min) + ", " + shardkey.FormatBound(m.KeyType, max) + ")"
 }
 
 // strayShards finds databases that the GSM does not list as shards of m but
@@ -232,12 +199,7 @@ func (t *Target) strayShards(ctx context.Context, m fleet.ShardMap, shards []fle
 					continue // added to the GSM since the shards were read: not a stray
 				}
 			}
-			out = append(out, fleet.Difference{Shard: loc, Kind: fleet.DiffShardInShardOnly,
-				Detail: fmt.Sprintf("the database's local shard map holds shard %s of %s with %d mapping(s), but the global shard map does not list it", id, m.Name, len(lsm))})
-			for _, mp := range lsm {
-				out = append(out, fleet.Difference{Shard: loc, Kind: fleet.DiffMappingInShardOnly, Detail: "mapping in the shard's LSM only",
-					MappingID: mp.ID, Min: mp.Min, Max: mp.Max})
-			}
+			out = append(out, elasticdb.StrayShardDifferences(m, loc, id, lsm)...)
 		}
 	}
 	return out, nil
@@ -248,23 +210,15 @@ func (t *Target) strayShards(ctx context.Context, m fleet.ShardMap, shards []fle
 // and status, and the shard Version, as DetectMappingDifferences does).
 func (t *Target) observeShard(ctx context.Context, m fleet.ShardMap, s fleet.Shard, tables fleet.SchemaInfo, gsmMappings []fleet.Mapping) (fleet.ShardState, []fleet.Difference, error) {
 	st := fleet.ShardState{Shard: s, RowCounts: map[string]int64{}}
-	var diffs []fleet.Difference
-	diff := func(kind, detail string, mp *fleet.Mapping) {
-		d := fleet.Difference{Shard: s.Location, Kind: kind, Detail: detail}
-		if mp != nil {
-			d.MappingID, d.Min, d.Max = mp.ID, mp.Min, mp.Max
-		}
-		diffs = append(diffs, d)
-	}
+	var local elasticdb.LocalShard
 	exists, err := t.DatabaseExists(ctx, s.Location)
 	if err != nil {
 		return st, nil, err
 	}
 	if !exists {
-		diff(fleet.DiffDatabaseMissing, "the shard's database does not exist", nil)
-		return st, diffs, nil
+		return st, elasticdb.ShardDifferences(m, s, local, gsmMappings), nil
 	}
-	st.Exists = true
+	st.Exists, local.Exists = true, true
 	db, hasLSM, err := t.openLSM(ctx, s.Location)
 	if err != nil {
 		return st, nil, err
@@ -284,58 +238,25 @@ func (t *Target) observeShard(ctx context.Context, m fleet.ShardMap, s fleet.Sha
 		st.RowCounts[table] = n
 	}
 	if !hasLSM {
-		diff(fleet.DiffShardMissingInShard, "the database has no local shard map", nil)
-		for i := range gsmMappings {
-			diff(fleet.DiffMappingInShardMapOnly, "mapping in the GSM only", &gsmMappings[i])
-		}
-		return st, diffs, nil
+		return st, elasticdb.ShardDifferences(m, s, local, gsmMappings), nil
 	}
+	local.HasLSM = true
 	var ver string
 	err = db.QueryRowContext(ctx, `SELECT Version FROM `+tShardsLocal+` WHERE ShardId = ?`, s.ID.String()).Scan(&ver)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		diff(fleet.DiffShardMissingInShard, "the LSM has no row for this shard", nil)
 	case err != nil:
 		return st, nil, sqlErr("observe", s.Location, err)
 	default:
 		if st.LSMVersion, err = elasticdb.ParseID(ver); err != nil {
 			return st, nil, err
 		}
-		if st.LSMVersion != s.Version {
-			diff(fleet.DiffShardVersionMismatch, fmt.Sprintf("GSM version %s, LSM version %s", s.Version, st.LSMVersion), nil)
-		}
+		local.HasShardRow, local.Version = true, st.LSMVersion
 	}
-	lsm, err := lsmMappings(ctx, db, m.ID, s.ID)
-	if err != nil {
+	if local.Mappings, err = lsmMappings(ctx, db, m.ID, s.ID); err != nil {
 		return st, nil, sqlErr("observe", s.Location, err)
 	}
-	byID := map[uuid.UUID]fleet.Mapping{}
-	for _, mp := range lsm {
-		byID[mp.ID] = mp
-	}
-	for i := range gsmMappings {
-		g := gsmMappings[i]
-		l, ok := byID[g.ID]
-		if !ok {
-			diff(fleet.DiffMappingInShardMapOnly, "mapping in the GSM only", &g)
-			continue
-		}
-		delete(byID, g.ID)
-		if !bytes.Equal(l.Min, g.Min) || (l.Max == nil) != (g.Max == nil) || !bytes.Equal(l.Max, g.Max) || l.Online != g.Online {
-			diff(fleet.DiffMappingMismatch, fmt.Sprintf("GSM [%s, %s) online=%t, LSM [%s, %s) online=%t",
-				shardkey.FormatBound(m.KeyType, g.Min), shardkey.FormatBound(m.KeyType, g.Max), g.Online,
-				shardkey.FormatBound(m.KeyType, l.Min), shardkey.FormatBound(m.KeyType, l.Max), l.Online), &g)
-		}
-	}
-	rest := make([]fleet.Mapping, 0, len(byID))
-	for _, mp := range byID {
-		rest = append(rest, mp)
-	}
-	sort.Slice(rest, func(i, j int) bool { return shardkey.Compare(rest[i].Min, rest[j].Min) < 0 })
-	for i := range rest {
-		diff(fleet.DiffMappingInShardOnly, "mapping in the shard's LSM only", &rest[i])
-	}
-	return st, diffs, nil
+	return st, elasticdb.ShardDifferences(m, s, local, gsmMappings), nil
 }
 
 func lsmMappings(ctx context.Context, db *sql.DB, mapID, shardID uuid.UUID) ([]fleet.Mapping, error) {
@@ -387,7 +308,7 @@ func (t *Target) ValidateMapping(ctx context.Context, mapName string, mp fleet.M
 		return err
 	}
 	loc := s.Location
-	bounds := boundsText(m, mp.Min, mp.Max)
+	bounds := elasticdb.BoundsText(m, mp.Min, mp.Max)
 	differ := func(r fleet.StoreResult, format string, args ...any) error {
 		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: "+format, append([]any{r}, args...)...),
 			Hint: differenceHint(mapName, "routing to this shard would reach a database that does not hold these keys as the global shard map says")}
@@ -432,7 +353,7 @@ func (t *Target) ValidateMapping(ctx context.Context, mapName string, mp fleet.M
 	}
 	lmin, lmax := scanKeys(min, max, maxNull)
 	if !bytes.Equal(lmin, mp.Min) || (lmax == nil) != (mp.Max == nil) || !bytes.Equal(lmax, mp.Max) {
-		return differ(fleet.ResultMappingDoesNotExist, "the global shard map has %s for mapping %s, the local shard map of %s %s", bounds, mp.ID, loc, boundsText(m, lmin, lmax))
+		return differ(fleet.ResultMappingDoesNotExist, "the global shard map has %s for mapping %s, the local shard map of %s %s", bounds, mp.ID, loc, elasticdb.BoundsText(m, lmin, lmax))
 	}
 	if status&1 != 1 {
 		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: %s is offline in the local shard map of %s", fleet.ResultMappingIsOffline, bounds, loc),
