@@ -5,6 +5,6 @@
 // the library's request XML, which is what OperationsLogGlobal.Data holds and
 // what the .NET and Java clients replay and undo; and the detection of
 // differences between the global and a local shard map, over rows a driver
-// read. Drivers execute it against
-// their own store; nothing here opens a database.
+// read. Drivers execute it against their own store; nothing here opens a
+// database.
 package elasticdb
