@@ -487,12 +487,7 @@ func (t *Target) RunScript(ctx context.Context, loc fleet.Location, script strin
 		}
 	}
 	applied := false
-	err = func() error {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
+	err = scriptTx(ctx, db, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+scriptsTable+`(
 			digest TEXT PRIMARY KEY, applied_at TEXT NOT NULL, bytes INTEGER NOT NULL)`); err != nil {
 			return err
@@ -515,7 +510,7 @@ func (t *Target) RunScript(ctx context.Context, loc fleet.Location, script strin
 		}
 		applied = true
 		return tx.Commit()
-	}()
+	})
 	if err != nil {
 		e := sqlErr(op, loc, err)
 		if fe, ok := e.(*fleet.Error); ok && fe.Hint == "" && !errors.Is(e, fleet.ErrReadOnly) {

@@ -576,18 +576,40 @@ func (t *Target) ApplySQL(ctx context.Context, loc fleet.Location, script string
 	if err != nil {
 		return err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	err = scriptTx(ctx, db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, script); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
 	if err != nil {
 		return sqlErr("apply sql", loc, err)
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, script); err != nil {
-		return sqlErr("apply sql", loc, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return sqlErr("apply sql", loc, err)
-	}
 	return nil
+}
+
+// scriptTx runs f in a transaction of db on a connection that cannot
+// ATTACH another file: scripts come from plans, and ATTACH would let one
+// create or write any file the process can reach. (VACUUM INTO cannot run
+// inside a transaction, and extensions are not loadable.) The connection
+// gets its limit back before it returns to the pool.
+func scriptTx(ctx context.Context, db *sql.DB, f func(tx *sql.Tx) error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	prev, err := sqlite.Limit(conn, sqliteLimitAttached, 0)
+	if err != nil {
+		return err
+	}
+	defer sqlite.Limit(conn, sqliteLimitAttached, prev)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return f(tx)
 }
 
 // Databases lists the fleet's databases, ordered by server and name.
