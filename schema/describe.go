@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/secret"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 )
 
@@ -385,6 +386,11 @@ func propertyNames(sch map[string]any) []string {
 
 // jsonText renders a value the way it would be written in JSON.
 func jsonText(v any) string {
+	if str, ok := v.(string); ok {
+		if why, _ := secret.Inline("", str); why != "" {
+			v = secret.Mask // refused for its password elsewhere: never quoted
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)
