@@ -343,6 +343,37 @@ func ancestorSpecs(byID map[string]*plans.StepSpec, id string) map[string]bool {
 // or not; only an earlier run's record can tell. facts are the planner's,
 // by step id; a step that cannot say what it touches is no round trip.
 func RoundTrip(g *Graph, facts map[string]StepFacts) bool {
+	dependents := map[string][]string{}
+	for _, s := range g.Steps {
+		for _, n := range s.Needs {
+			dependents[n] = append(dependents[n], s.ID)
+		}
+	}
+	// restoredBy[id] holds the objects that a live step which needs id
+	// (transitively) changes; computed once per step, so a long chain of
+	// steps costs time linear in its length.
+	restoredBy := map[string]map[string]bool{}
+	var restored func(id string) map[string]bool
+	restored = func(id string) map[string]bool {
+		if r, ok := restoredBy[id]; ok {
+			return r
+		}
+		r := map[string]bool{}
+		restoredBy[id] = r // a cycle (refused elsewhere) ends here
+		for _, d := range dependents[id] {
+			if f := facts[d]; f.Live {
+				for _, u := range f.Touches {
+					if u.Changes {
+						r[u.Object] = true
+					}
+				}
+			}
+			for o := range restored(d) {
+				r[o] = true
+			}
+		}
+		return r
+	}
 	for _, s := range g.Steps {
 		f := facts[s.ID]
 		if !f.TouchesKnown {
@@ -351,47 +382,13 @@ func RoundTrip(g *Graph, facts map[string]StepFacts) bool {
 		if f.Live {
 			continue
 		}
-		later := descendants(g, s.ID)
 		for _, t := range f.Touches {
-			if !t.Changes {
-				continue
-			}
-			restored := false
-			for id := range later {
-				l := facts[id]
-				if !l.Live {
-					continue
-				}
-				for _, u := range l.Touches {
-					restored = restored || (u.Changes && u.Object == t.Object)
-				}
-			}
-			if !restored {
+			if t.Changes && !restored(s.ID)[t.Object] {
 				return false
 			}
 		}
 	}
 	return true
-}
-
-// descendants returns the steps of g that need id, transitively.
-func descendants(g *Graph, id string) map[string]bool {
-	out := map[string]bool{}
-	for changed := true; changed; {
-		changed = false
-		for _, s := range g.Steps {
-			if out[s.ID] {
-				continue
-			}
-			for _, n := range s.Needs {
-				if n == id || out[n] {
-					out[s.ID], changed = true, true
-					break
-				}
-			}
-		}
-	}
-	return out
 }
 
 // keptNeeds returns a step's needs with pruned steps replaced by their own
