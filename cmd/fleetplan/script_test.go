@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/sha256"
+	"database/sql"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -35,7 +36,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("EXAMPLES", examples)
 			return err
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"bigfile": bigFile, "treehash": treeHash, "unescape": unescape},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"bigfile": bigFile, "treehash": treeHash, "unescape": unescape, "sqlite": sqliteCmd},
 	})
 }
 
@@ -115,6 +116,64 @@ func unescape(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if err := os.WriteFile(ts.MkAbs(args[1]), []byte(out), 0o644); err != nil {
 		ts.Fatalf("unescape: %v", err)
+	}
+}
+
+// sqliteCmd runs SQL against a database file the way the sqlite3 tool does
+// for the scripts (`sqlite FILE SQL...`): each argument is one statement or
+// `.read FILE`; rows of a query are printed one a line, columns joined by
+// '|'. It uses the same SQLite engine as the local driver, so the scripts
+// need no tool installed on the machine.
+func sqliteCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: sqlite FILE SQL...")
+	}
+	db, err := sql.Open("sqlite", ts.MkAbs(args[0]))
+	if err != nil {
+		ts.Fatalf("sqlite: %v", err)
+	}
+	defer db.Close()
+	for _, stmt := range args[1:] {
+		if file, ok := strings.CutPrefix(stmt, ".read "); ok {
+			stmt = ts.ReadFile(strings.TrimSpace(file))
+		}
+		head := strings.ToUpper(strings.TrimSpace(stmt))
+		if !strings.HasPrefix(head, "SELECT") && !strings.HasPrefix(head, "PRAGMA") && !strings.HasPrefix(head, "WITH") {
+			if _, err := db.Exec(stmt); err != nil {
+				ts.Fatalf("sqlite: %v", err)
+			}
+			continue
+		}
+		rows, err := db.Query(stmt)
+		if err != nil {
+			ts.Fatalf("sqlite: %v", err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				ts.Fatalf("sqlite: %v", err)
+			}
+			text := make([]string, len(vals))
+			for i, v := range vals {
+				switch v := v.(type) {
+				case nil:
+				case []byte:
+					text[i] = string(v)
+				default:
+					text[i] = fmt.Sprint(v)
+				}
+			}
+			fmt.Fprintln(ts.Stdout(), strings.Join(text, "|"))
+		}
+		if err := rows.Err(); err != nil {
+			ts.Fatalf("sqlite: %v", err)
+		}
+		rows.Close()
 	}
 }
 
