@@ -78,7 +78,7 @@ func TestOpenRefusesWhatIsNotARegularFile(t *testing.T) {
 	}
 	fifo := filepath.Join(dir, "pipe.sql")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Skipf("no FIFOs here: %v", err)
+		t.Fatalf("mkfifo: %v", err)
 	}
 	link := filepath.Join(dir, "link.sql")
 	if err := os.Symlink(fifo, link); err != nil {
