@@ -8,6 +8,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/schema"
+	"gopkg.in/yaml.v3"
 )
 
 // Defaults of ShardLayout.move.
@@ -46,7 +47,40 @@ func (l *loader) shardLayout(doc *Document, spec obj) *ShardLayout {
 	l.tables(s, spec)
 	s.SchemaFile = confinedFile(spec, "schemaFile", "schema file", rootsOf(doc))
 	s.Guards = guards(spec)
+	l.refuseInterpolation(spec)
 	return s
+}
+
+// refuseInterpolation reports a `${{ }}` anywhere in a ShardLayout's spec
+// but its guards: the layout is literal desired state, never evaluated, so
+// an expression there would be taken as a name ("${{ params.map }}" as a
+// shard map) and fail only half-way through apply.
+func (l *loader) refuseInterpolation(spec obj) {
+	root := spec.d.nodeAt(spec.ptr)
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n == root && n.Content[i].Value == "guards" {
+					continue
+				}
+				walk(n.Content[i+1])
+			}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				walk(c)
+			}
+		case yaml.ScalarNode:
+			if strings.Contains(n.Value, "${{") {
+				l.diags.Errorf(nodePos(spec.d.file, n), "a ShardLayout value is taken as written; ${{ }} is not evaluated here").
+					WithHint("write the value itself; expressions belong in spec.guards, or in a RollingUpgrade template's with:")
+			}
+		}
+	}
+	if root != nil {
+		walk(root)
+	}
 }
 
 // guards compiles spec.guards.
