@@ -340,24 +340,5 @@ func (t *Target) ValidateMapping(ctx context.Context, mapName string, mp fleet.M
 	if ver != s.Version.String() {
 		return differ(fleet.ResultShardVersionMismatch, "the local shard map of %s is at shard version %s, the global shard map at %s", loc, ver, s.Version)
 	}
-	var min, max []byte
-	var maxNull bool
-	var status int
-	err = db.QueryRowContext(ctx, `SELECT MinValue, MaxValue, MaxValue IS NULL, Status FROM `+tMappingsLocal+` WHERE MappingId = ? AND ShardMapId = ?`,
-		mp.ID.String(), m.ID.String()).Scan(&min, &max, &maxNull, &status)
-	if errors.Is(err, sql.ErrNoRows) {
-		return differ(fleet.ResultMappingDoesNotExist, "the global shard map sends %s to %s, but that shard's local shard map does not hold the mapping (id %s)", bounds, loc, mp.ID)
-	}
-	if err != nil {
-		return sqlErr(what, loc, err)
-	}
-	lmin, lmax := scanKeys(min, max, maxNull)
-	if !bytes.Equal(lmin, mp.Min) || (lmax == nil) != (mp.Max == nil) || !bytes.Equal(lmax, mp.Max) {
-		return differ(fleet.ResultMappingDoesNotExist, "the global shard map has %s for mapping %s, the local shard map of %s %s", bounds, mp.ID, loc, elasticdb.BoundsText(m, lmin, lmax))
-	}
-	if status&1 != 1 {
-		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: %s is offline in the local shard map of %s", fleet.ResultMappingIsOffline, bounds, loc),
-			Hint: "a move may be in progress; routing refuses offline shardlets"}
-	}
-	return nil
+	return lsmHolds(ctx, db, what, m, loc, mp, differenceHint(mapName, "routing to this shard would reach a database that does not hold these keys as the global shard map says"))
 }
