@@ -7,7 +7,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 DEMO_DIR := $(CURDIR)/.demo
 FUZZTIME ?= 10s
 
-.PHONY: all build test demo fuzz bench vet fmt-check clean
+.PHONY: all build test demo fuzz bench loadtest vet fmt-check clean
 
 all: build
 
@@ -34,6 +34,15 @@ fuzz:
 
 bench: build
 	@bash test/bench.sh
+
+# The load test at full size: writers route through package shardmap while the
+# demo split moves 25,000 customers, once undisturbed and once with SIGKILLs of
+# the mover. Knobs: WRITERS, CUSTOMERS, KILLS, BATCH, SEED, FAULTS (see test/load_test.go).
+loadtest:
+	FLEETPLAN_LOAD=full FLEETPLAN_LOAD_WRITERS=$(WRITERS) FLEETPLAN_LOAD_CUSTOMERS=$(CUSTOMERS) \
+	FLEETPLAN_LOAD_KILLS=$(KILLS) FLEETPLAN_LOAD_BATCH=$(BATCH) FLEETPLAN_LOAD_SEED=$(SEED) \
+	FLEETPLAN_LOAD_FAULTS=$(FAULTS) \
+	$(GO) test -count=1 -timeout 60m -run 'TestLoadDuringMove' -v ./test/
 
 clean:
 	rm -rf bin .demo

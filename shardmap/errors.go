@@ -36,6 +36,11 @@ func IsOffline(err error) bool {
 	return errors.As(err, &oe) || errors.Is(err, fleet.ResultMappingIsOffline)
 }
 
+// ErrCommitOutcomeUnknown is wrapped by the error of a Commit that failed in
+// Router.InTx: the transaction may or may not have been applied, so it is
+// never retried.
+var ErrCommitOutcomeUnknown = errors.New("the commit failed; whether it was applied is unknown")
+
 // permanentError marks an error Retry must return at once, even when what it
 // wraps is transient (a commit whose outcome is unknown).
 type permanentError struct{ err error }

@@ -275,24 +275,37 @@ func (r *Router) InTx(ctx context.Context, key any, fn func(tx *sql.Tx) error) e
 	if err != nil {
 		return err
 	}
-	return Retry(ctx, r.opts.Retry, func(ctx context.Context) error {
-		c, err := r.open(ctx, k)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		tx, err := c.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if err := fn(tx); err != nil {
-			_ = tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return permanent(&fleet.Error{Op: "commit", Target: c.Shard().String(), Err: err,
-				Hint: "the transaction may or may not have been applied; check before writing again"})
-		}
-		return nil
-	})
+	return Retry(ctx, r.opts.Retry, func(ctx context.Context) error { return r.inTx(ctx, k, fn) })
+}
+
+// InTxOnce is one attempt of InTx, for callers that retry with a policy
+// (or hooks) of their own: Retry(ctx, p, func(ctx) error { return
+// r.InTxOnce(ctx, key, fn) }). Retry never retries its failed Commit.
+func (r *Router) InTxOnce(ctx context.Context, key any, fn func(tx *sql.Tx) error) error {
+	k, err := r.encode(key)
+	if err != nil {
+		return err
+	}
+	return r.inTx(ctx, k, fn)
+}
+
+func (r *Router) inTx(ctx context.Context, k routedKey, fn func(tx *sql.Tx) error) error {
+	c, err := r.open(ctx, k)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return permanent(&fleet.Error{Op: "commit", Target: c.Shard().String(), Err: fmt.Errorf("%w: %w", ErrCommitOutcomeUnknown, err),
+			Hint: "the transaction may or may not have been applied; check before writing again"})
+	}
+	return nil
 }
