@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -165,6 +167,9 @@ type Action interface {
 var (
 	mu       sync.RWMutex
 	registry = map[string]Action{}
+	// registeredBy is the import path of the package that registered each
+	// action, so the conformance suite can tell which packages it covers.
+	registeredBy = map[string]string{}
 )
 
 // Register adds an action under a name like "shardmap.move-range". It panics
@@ -176,6 +181,31 @@ func Register(name string, a Action) {
 		panic("steps: action registered twice: " + name)
 	}
 	registry[name] = a
+	registeredBy[name] = CallerPackage(1)
+}
+
+// CallerPackage is the import path of the package of the function skip
+// frames above the one calling it (0: that function's own package). An
+// external test package ("x_test") counts as the package it tests.
+func CallerPackage(skip int) string {
+	pc, _, _, ok := runtime.Caller(skip + 1)
+	if !ok {
+		return ""
+	}
+	fn := runtime.FuncForPC(pc).Name() // "github.com/x/y/steps/database.init.0"
+	slash := strings.LastIndex(fn, "/")
+	if dot := strings.Index(fn[slash+1:], "."); dot >= 0 {
+		fn = fn[:slash+1+dot]
+	}
+	return strings.TrimSuffix(fn, "_test")
+}
+
+// RegisteredBy returns the import path of the package that registered the
+// named action ("" when none did).
+func RegisteredBy(name string) string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return registeredBy[name]
 }
 
 // Lookup returns the action registered under name.
@@ -184,7 +214,12 @@ func Lookup(name string) (Action, error) {
 	defer mu.RUnlock()
 	a, ok := registry[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown action %q (known: %v)", name, namesLocked())
+		known := strings.Join(namesLocked(), ", ")
+		if known == "" {
+			known = "none"
+		}
+		return nil, fmt.Errorf("unknown action %q (forgotten import?); registered actions: %s; "+
+			"an action registers itself when its package is imported", name, known)
 	}
 	return a, nil
 }

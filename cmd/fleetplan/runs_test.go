@@ -10,7 +10,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/runner"
-	"github.com/fleetplan/fleetplan/steps/generic"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // newGatedRun starts a run of two no-op steps, the second waiting for
@@ -19,8 +19,8 @@ func newGatedRun(t *testing.T, dir string) string {
 	t.Helper()
 	g := &planner.Graph{FormatVersion: planner.GraphFormatVersion, Kind: "ShardLayout", Plan: "customers", Target: "local",
 		Steps: []*planner.Step{
-			{ID: "prepare", Action: generic.NoopName},
-			{ID: "switch", Action: generic.NoopName, Needs: []string{"prepare"}, Approval: true},
+			{ID: "prepare", Action: stepspec.NoopName},
+			{ID: "switch", Action: stepspec.NoopName, Needs: []string{"prepare"}, Approval: true},
 		}}
 	res, err := runner.Start(context.Background(), g, runner.Options{Dir: dir})
 	if err != nil || res.Status != runner.StatusAwaitingApproval {

@@ -4,30 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/steps"
-)
-
-// Action names.
-const (
-	DeployName = "app.deploy-app"
-	RemoveName = "app.remove-app"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 func init() {
-	steps.Register(DeployName, Deploy{})
-	steps.Register(RemoveName, Remove{})
+	steps.Register(stepspec.DeployName, Deploy{})
+	steps.Register(stepspec.RemoveName, Remove{})
 }
 
-func slotRef(in steps.Inputs) []steps.Ref {
-	s, ok := in["slot"].(string)
-	if !ok || s == "" || strings.Contains(s, "${{") {
+var (
+	_ steps.Action   = Deploy{}
+	_ steps.Referrer = Deploy{}
+	_ steps.Action   = Remove{}
+	_ steps.Referrer = Remove{}
+)
+
+// slotRef names the slot a step changes, or Anything while its name is
+// not known.
+func slotRef(slot string) []steps.Ref {
+	if !steps.Literal(slot) {
 		return steps.Anything()
 	}
-	return []steps.Ref{{Kind: steps.RefSlot, Name: s, Changes: true}}
+	return []steps.Ref{{Kind: steps.RefSlot, Name: slot, Changes: true}}
 }
 
 func slotOf(ctx context.Context, cp fleet.ControlPlane, name string) (fleet.Slot, bool, error) {
@@ -48,9 +50,8 @@ func slotOf(ctx context.Context, cp fleet.ControlPlane, name string) (fleet.Slot
 type Deploy struct{}
 
 func deployArgs(in steps.Inputs) (fleet.Slot, error) {
-	ar := steps.ArgsOf(DeployName, in)
-	s := fleet.Slot{Name: ar.String("slot"), Database: ar.Location("server", "database"), Version: ar.OptString("version", "")}
-	return s, ar.Err()
+	spec, err := steps.ParseSpec[stepspec.Deploy](in)
+	return fleet.Slot{Name: spec.Slot, Database: steps.LocationOf(spec.Location), Version: spec.Version}, err
 }
 
 // Observe implements steps.Action.
@@ -72,12 +73,12 @@ func (Deploy) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(DeployName); err != nil {
+	if err := steps.HitFault(stepspec.DeployName); err != nil {
 		return nil, err
 	}
 	if err := cp.DeploySlot(ctx, want); err != nil {
 		if errors.Is(err, fleet.ErrNoDatabase) {
-			return nil, &fleet.Error{Op: DeployName, Target: want.Name,
+			return nil, &fleet.Error{Op: stepspec.DeployName, Target: want.Name,
 				Err:  fmt.Errorf("refusing to deploy slot %s: its database %s does not exist (%w)", want.Name, want.Database, fleet.ErrNoDatabase),
 				Hint: "create the database first; in a rollback this means the old version's database was already removed, so there is nothing to go back to"}
 		}
@@ -102,7 +103,10 @@ func (Deploy) Estimate(steps.Inputs) steps.Estimate {
 }
 
 // Refs implements steps.Referrer.
-func (Deploy) Refs(in steps.Inputs) []steps.Ref { return slotRef(in) }
+func (Deploy) Refs(in steps.Inputs) []steps.Ref {
+	spec, _ := steps.ParseSpec[stepspec.Deploy](in)
+	return slotRef(spec.Slot)
+}
 
 // Remove removes an application slot.
 //
@@ -113,9 +117,8 @@ func (Deploy) Refs(in steps.Inputs) []steps.Ref { return slotRef(in) }
 type Remove struct{}
 
 func removeArgs(in steps.Inputs) (string, error) {
-	ar := steps.ArgsOf(RemoveName, in)
-	s := ar.String("slot")
-	return s, ar.Err()
+	spec, err := steps.ParseSpec[stepspec.Remove](in)
+	return spec.Slot, err
 }
 
 // Observe implements steps.Action.
@@ -134,7 +137,7 @@ func (Remove) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(RemoveName); err != nil {
+	if err := steps.HitFault(stepspec.RemoveName); err != nil {
 		return nil, err
 	}
 	have, ok, err := slotOf(ctx, cp, name)
@@ -160,4 +163,7 @@ func (Remove) Estimate(steps.Inputs) steps.Estimate {
 }
 
 // Refs implements steps.Referrer.
-func (Remove) Refs(in steps.Inputs) []steps.Ref { return slotRef(in) }
+func (Remove) Refs(in steps.Inputs) []steps.Ref {
+	spec, _ := steps.ParseSpec[stepspec.Remove](in)
+	return slotRef(spec.Slot)
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/local"
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 func fixture(t *testing.T) (*local.Target, *steps.Env) {
@@ -30,10 +31,10 @@ func TestDeployAndRemove(t *testing.T) {
 		in      steps.Inputs
 		wantErr error // from Apply; nil means success
 	}{
-		"deploy":                  {DeployName, deploy, nil},
-		"deploy to a missing db":  {DeployName, steps.Inputs{"slot": "x", "server": "contoso-1", "database": "nope", "version": "2"}, fleet.ErrNoDatabase},
-		"remove the serving slot": {RemoveName, steps.Inputs{"slot": local.ContosoSlot}, fleet.ErrConflict},
-		"remove a missing slot":   {RemoveName, steps.Inputs{"slot": "nope"}, nil},
+		"deploy":                  {stepspec.DeployName, deploy, nil},
+		"deploy to a missing db":  {stepspec.DeployName, steps.Inputs{"slot": "x", "server": "contoso-1", "database": "nope", "version": "2"}, fleet.ErrNoDatabase},
+		"remove the serving slot": {stepspec.RemoveName, steps.Inputs{"slot": local.ContosoSlot}, fleet.ErrConflict},
+		"remove a missing slot":   {stepspec.RemoveName, steps.Inputs{"slot": "nope"}, nil},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

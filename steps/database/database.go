@@ -4,33 +4,43 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/steps"
-)
-
-// Action names.
-const (
-	CreateSecondaryName = "database.create-secondary"
-	WaitSeededName      = "database.wait-seeded"
-	SetReadOnlyName     = "database.set-read-only"
-	SetReadWriteName    = "database.set-read-write"
-	DisconnectName      = "database.disconnect-secondary"
-	RunScriptName       = "database.run-sql-script"
-	DropName            = "database.drop-database"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 func init() {
-	steps.Register(CreateSecondaryName, CreateSecondary{})
-	steps.Register(WaitSeededName, WaitSeeded{})
-	steps.Register(SetReadOnlyName, SetReadOnly{ReadOnly: true})
-	steps.Register(SetReadWriteName, SetReadOnly{ReadOnly: false})
-	steps.Register(DisconnectName, Disconnect{})
-	steps.Register(RunScriptName, RunScript{})
-	steps.Register(DropName, Drop{})
+	steps.Register(stepspec.CreateSecondaryName, CreateSecondary{})
+	steps.Register(stepspec.WaitSeededName, WaitSeeded{})
+	steps.Register(stepspec.SetReadOnlyName, SetReadOnly{ReadOnly: true})
+	steps.Register(stepspec.SetReadWriteName, SetReadOnly{ReadOnly: false})
+	steps.Register(stepspec.DisconnectName, Disconnect{})
+	steps.Register(stepspec.RunScriptName, RunScript{})
+	steps.Register(stepspec.DropName, Drop{})
 }
+
+var (
+	_ steps.Action        = CreateSecondary{}
+	_ steps.LossChecker   = CreateSecondary{}
+	_ steps.LiveEstimator = CreateSecondary{}
+	_ steps.Referrer      = CreateSecondary{}
+	_ steps.Action        = WaitSeeded{}
+	_ steps.Gate          = WaitSeeded{}
+	_ steps.Referrer      = WaitSeeded{}
+	_ steps.Action        = SetReadOnly{}
+	_ steps.Referrer      = SetReadOnly{}
+	_ steps.Action        = Disconnect{}
+	_ steps.Referrer      = Disconnect{}
+	_ steps.Action        = RunScript{}
+	_ steps.FileUser      = RunScript{}
+	_ steps.Referrer      = RunScript{}
+	_ steps.Action        = Drop{}
+	_ steps.Irreversible  = Drop{}
+	_ steps.LossChecker   = Drop{}
+	_ steps.Referrer      = Drop{}
+)
 
 // lookup returns a database's control-plane view; ok is false when it does
 // not exist (which Observe reports as "not live", not as an error).
@@ -46,16 +56,13 @@ func dbRef(loc fleet.Location, changes bool) steps.Ref {
 	return steps.Ref{Kind: steps.RefDatabase, Name: loc.String(), Changes: changes}
 }
 
-// resolved reports whether a string input is a literal (not "${{ }}" text
-// left for the runner).
-func resolved(in steps.Inputs, keys ...string) bool {
-	for _, k := range keys {
-		s, ok := in[k].(string)
-		if !ok || s == "" || strings.Contains(s, "${{") {
-			return false
-		}
+// databaseRefs names the one database a step changes, or Anything while
+// its name is not known.
+func databaseRefs(l stepspec.Location) []steps.Ref {
+	if !steps.Literal(l.Server, l.Database) {
+		return steps.Anything()
 	}
-	return true
+	return []steps.Ref{dbRef(steps.LocationOf(l), true)}
 }
 
 // SetReadOnly sets a database read-only (ReadOnly) or read-write.
@@ -67,15 +74,18 @@ type SetReadOnly struct{ ReadOnly bool }
 
 func (a SetReadOnly) name() string {
 	if a.ReadOnly {
-		return SetReadOnlyName
+		return stepspec.SetReadOnlyName
 	}
-	return SetReadWriteName
+	return stepspec.SetReadWriteName
 }
 
 func (a SetReadOnly) args(in steps.Inputs) (fleet.Location, error) {
-	ar := steps.ArgsOf(a.name(), in)
-	loc := ar.Location("server", "database")
-	return loc, ar.Err()
+	if a.ReadOnly {
+		spec, err := steps.ParseSpec[stepspec.SetReadOnly](in)
+		return steps.LocationOf(spec.Location), err
+	}
+	spec, err := steps.ParseSpec[stepspec.SetReadWrite](in)
+	return steps.LocationOf(spec.Location), err
 }
 
 // Observe implements steps.Action.
@@ -126,10 +136,8 @@ func (a SetReadOnly) Estimate(steps.Inputs) steps.Estimate {
 
 // Refs implements steps.Referrer.
 func (a SetReadOnly) Refs(in steps.Inputs) []steps.Ref {
-	if !resolved(in, "server", "database") {
-		return steps.Anything()
-	}
-	return []steps.Ref{dbRef(fleet.Location{Server: in["server"].(string), Database: in["database"].(string)}, true)}
+	spec, _ := steps.ParseSpec[stepspec.SetReadOnly](in)
+	return databaseRefs(spec.Location)
 }
 
 // Drop drops a database and its link to its primary.
@@ -140,9 +148,8 @@ func (a SetReadOnly) Refs(in steps.Inputs) []steps.Ref {
 type Drop struct{}
 
 func dropArgs(in steps.Inputs) (fleet.Location, error) {
-	ar := steps.ArgsOf(DropName, in)
-	loc := ar.Location("server", "database")
-	return loc, ar.Err()
+	spec, err := steps.ParseSpec[stepspec.Drop](in)
+	return steps.LocationOf(spec.Location), err
 }
 
 // Observe implements steps.Action.
@@ -174,7 +181,7 @@ func (Drop) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(DropName); err != nil {
+	if err := steps.HitFault(stepspec.DropName); err != nil {
 		return nil, err
 	}
 	if env.Undo {
@@ -222,7 +229,7 @@ func lossOf(ctx context.Context, env *steps.Env, loc fleet.Location) ([]fleet.Ta
 		return nil, err
 	}
 	if !env.DiscardWritesSinceSwitch {
-		return nil, steps.LossError(DropName, env, "drop "+loc.String(), loc, changes, false)
+		return nil, steps.LossError(stepspec.DropName, env, "drop "+loc.String(), loc, changes, false)
 	}
 	return changes, nil
 }
@@ -245,7 +252,7 @@ func removeOrKeep(ctx context.Context, env *steps.Env, cp fleet.ControlPlane, lo
 	}
 	keeper, ok := env.Target.(fleet.DatabaseKeeper)
 	if !ok {
-		return &fleet.Error{Op: DropName, Target: loc.String(),
+		return &fleet.Error{Op: stepspec.DropName, Target: loc.String(),
 			Err:  fmt.Errorf("refusing to drop %s: %w, and the %s driver cannot set a database aside", loc, fleet.ErrWritesSinceSwitch, env.Target.Driver()),
 			Hint: "copy its data elsewhere, then drop it by hand"}
 	}
@@ -265,8 +272,6 @@ func (Drop) Estimate(steps.Inputs) steps.Estimate {
 
 // Refs implements steps.Referrer.
 func (Drop) Refs(in steps.Inputs) []steps.Ref {
-	if !resolved(in, "server", "database") {
-		return steps.Anything()
-	}
-	return []steps.Ref{dbRef(fleet.Location{Server: in["server"].(string), Database: in["database"].(string)}, true)}
+	spec, _ := steps.ParseSpec[stepspec.Drop](in)
+	return databaseRefs(spec.Location)
 }

@@ -3,13 +3,13 @@ package database
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/local"
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // fixture is a demo fleet (no shard data) with instant seeding.
@@ -68,89 +68,16 @@ func observe(t *testing.T, env *steps.Env, name string, in steps.Inputs) bool {
 	return done
 }
 
-// TestActionContract runs every database action through the contract:
-// Observe says not live, Apply makes it live, Apply again is a no-op, and
-// Rollback (where there is one) makes it not live again.
-func TestActionContract(t *testing.T) {
-	script := "UPDATE schema_version SET version = 2;\nALTER TABLE accounts ADD COLUMN tier TEXT NOT NULL DEFAULT 'standard';\n"
-	secondary := func(t *testing.T, env *steps.Env) {
-		mustApply(t, env, CreateSecondaryName, with(loc(prod), "partnerServer", staging.Server))
-	}
-	cases := map[string]struct {
-		action   string
-		prepare  func(t *testing.T, env *steps.Env)
-		in       steps.Inputs
-		undoable bool
-	}{
-		"create-secondary": {action: CreateSecondaryName, in: with(loc(prod), "partnerServer", staging.Server), undoable: true},
-		"wait-seeded": {action: WaitSeededName, in: loc(staging), prepare: func(t *testing.T, env *steps.Env) {
-			env.Target.(*local.Target).SetTimeScale(0.02) // seeding ~0.8 s: observable, short
-			secondary(t, env)
-		}},
-		"set-read-only": {action: SetReadOnlyName, in: loc(prod), undoable: true},
-		"set-read-write": {action: SetReadWriteName, in: loc(prod), undoable: true,
-			prepare: func(t *testing.T, env *steps.Env) { mustApply(t, env, SetReadOnlyName, loc(prod)) }},
-		"disconnect-secondary": {action: DisconnectName, prepare: secondary, in: loc(staging)},
-		"run-sql-script (file)": {action: RunScriptName, in: with(loc(prod), "file", "v2.sql"),
-			prepare: func(t *testing.T, env *steps.Env) {
-				if err := os.WriteFile(filepath.Join(env.BaseDir, "v2.sql"), []byte(script), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}},
-		"run-sql-script (inline)": {action: RunScriptName, in: with(loc(prod), "sql", script)},
-		"drop-database":           {action: DropName, prepare: secondary, in: loc(staging)},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			_, env := fixture(t)
-			if tc.prepare != nil {
-				tc.prepare(t, env)
-			}
-			a, err := steps.Lookup(tc.action)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if observe(t, env, tc.action, tc.in) {
-				t.Fatal("Observe says live before Apply")
-			}
-			mustApply(t, env, tc.action, tc.in)
-			if !observe(t, env, tc.action, tc.in) {
-				t.Fatal("Observe says not live after Apply")
-			}
-			mustApply(t, env, tc.action, tc.in)
-			err = a.Rollback(context.Background(), env, tc.in)
-			switch {
-			case !tc.undoable:
-				if !errors.Is(err, steps.ErrNoRollback) {
-					t.Fatalf("Rollback: want ErrNoRollback, got %v", err)
-				}
-			case err != nil:
-				t.Fatalf("Rollback: %v", err)
-			default:
-				if observe(t, env, tc.action, tc.in) {
-					t.Fatal("Observe says live after Rollback")
-				}
-				if err := a.Rollback(context.Background(), env, tc.in); err != nil {
-					t.Fatalf("second Rollback: %v", err)
-				}
-			}
-			if a.Estimate(tc.in).Basis == "" {
-				t.Error("Estimate without a basis")
-			}
-		})
-	}
-}
-
 func TestRunScriptOnReadOnlyDatabase(t *testing.T) {
 	tg, env := fixture(t)
-	mustApply(t, env, SetReadOnlyName, loc(prod))
-	a, _ := steps.Lookup(RunScriptName)
+	mustApply(t, env, stepspec.SetReadOnlyName, loc(prod))
+	a, _ := steps.Lookup(stepspec.RunScriptName)
 	_, err := a.Apply(context.Background(), env, with(loc(prod), "sql", "UPDATE schema_version SET version = 2"))
 	if !errors.Is(err, fleet.ErrReadOnly) {
 		t.Fatalf("want a read-only error, got %v", err)
 	}
 	// A secondary refuses too.
-	mustApply(t, env, CreateSecondaryName, with(loc(prod), "partnerServer", staging.Server))
+	mustApply(t, env, stepspec.CreateSecondaryName, with(loc(prod), "partnerServer", staging.Server))
 	_, err = a.Apply(context.Background(), env, with(loc(staging), "sql", "UPDATE schema_version SET version = 2"))
 	if !errors.Is(err, fleet.ErrReadOnly) {
 		t.Fatalf("want a read-only error on the secondary, got %v", err)
@@ -167,14 +94,14 @@ func TestInputErrors(t *testing.T) {
 		action string
 		in     steps.Inputs
 	}{
-		"missing server":         {SetReadOnlyName, steps.Inputs{"database": "contoso"}},
-		"no partner server":      {CreateSecondaryName, loc(prod)},
-		"file and sql":           {RunScriptName, with(loc(prod), "file", "x.sql", "sql", "select 1")},
-		"missing script file":    {RunScriptName, with(loc(prod), "file", "nope.sql")},
-		"forced disconnect":      {DisconnectName, with(loc(staging), "mode", "forced")},
-		"bad wait timeout":       {WaitSeededName, with(loc(staging), "timeout", "soon")},
-		"database as a number":   {DropName, steps.Inputs{"server": "x", "database": []any{1}}},
-		"not a secondary (wait)": {WaitSeededName, loc(prod)},
+		"missing server":         {stepspec.SetReadOnlyName, steps.Inputs{"database": "contoso"}},
+		"no partner server":      {stepspec.CreateSecondaryName, loc(prod)},
+		"file and sql":           {stepspec.RunScriptName, with(loc(prod), "file", "x.sql", "sql", "select 1")},
+		"missing script file":    {stepspec.RunScriptName, with(loc(prod), "file", "nope.sql")},
+		"forced disconnect":      {stepspec.DisconnectName, with(loc(staging), "mode", "forced")},
+		"bad wait timeout":       {stepspec.WaitSeededName, with(loc(staging), "timeout", "soon")},
+		"database as a number":   {stepspec.DropName, steps.Inputs{"server": "x", "database": []any{1}}},
+		"not a secondary (wait)": {stepspec.WaitSeededName, loc(prod)},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -198,7 +125,7 @@ func TestCreateSecondaryRollbackLeavesOthersAlone(t *testing.T) {
 	if err := tg.CreateDatabase(ctx, staging); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := steps.Lookup(CreateSecondaryName)
+	a, _ := steps.Lookup(stepspec.CreateSecondaryName)
 	in := with(loc(prod), "partnerServer", staging.Server)
 	if _, err := a.Apply(ctx, env, in); !errors.Is(err, fleet.ErrConflict) {
 		t.Fatalf("want a conflict, got %v", err)

@@ -1,6 +1,7 @@
 package database
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // Seeding facts of DOMAIN.md §4.
@@ -33,11 +35,10 @@ type pair struct {
 }
 
 func createArgs(in steps.Inputs) (pair, error) {
-	ar := steps.ArgsOf(CreateSecondaryName, in)
-	p := pair{primary: ar.Location("server", "database")}
-	p.secondary = fleet.Location{Server: ar.String("partnerServer"), Database: ar.OptString("partnerDatabase", p.primary.Database)}
-	p.region = ar.OptString("partnerRegion", "")
-	return p, ar.Err()
+	spec, err := steps.ParseSpec[stepspec.CreateSecondary](in)
+	p := pair{primary: steps.LocationOf(spec.Location), region: spec.PartnerRegion,
+		secondary: fleet.Location{Server: spec.PartnerServer, Database: cmp.Or(spec.PartnerDatabase, spec.Database)}}
+	return p, err
 }
 
 // isCopyOf reports whether loc exists and is a copy of primary; current
@@ -71,7 +72,7 @@ func (CreateSecondary) Apply(ctx context.Context, env *steps.Env, in steps.Input
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(CreateSecondaryName); err != nil {
+	if err := steps.HitFault(stepspec.CreateSecondaryName); err != nil {
 		return nil, err
 	}
 	l, err := cp.CreateSecondary(ctx, p.primary, p.secondary, p.region)
@@ -141,7 +142,7 @@ func (CreateSecondary) EstimateLive(ctx context.Context, env *steps.Env, in step
 // Refs implements steps.Referrer.
 func (CreateSecondary) Refs(in steps.Inputs) []steps.Ref {
 	p, err := createArgs(in)
-	if err != nil || !resolved(in, "server", "database", "partnerServer") {
+	if err != nil || !steps.Literal(p.primary.Server, p.primary.Database, p.secondary.Server) {
 		return steps.Anything()
 	}
 	return []steps.Ref{dbRef(p.primary, false), dbRef(p.secondary, true)}
@@ -172,14 +173,12 @@ type linkRecorder interface {
 }
 
 func waitArgs(in steps.Inputs) (fleet.Location, time.Duration, time.Duration, error) {
-	ar := steps.ArgsOf(WaitSeededName, in)
-	loc := ar.Location("server", "database")
-	timeout := ar.Duration("timeout", 2*time.Hour)
-	interval := ar.Duration("interval", 100*time.Millisecond)
+	spec, err := steps.ParseSpec[stepspec.WaitSeeded](in)
+	interval := spec.Interval
 	if interval <= 0 {
 		interval = 100 * time.Millisecond
 	}
-	return loc, timeout, interval, ar.Err()
+	return steps.LocationOf(spec.Location), spec.Timeout, interval, err
 }
 
 // seeded reports whether loc is seeded: healthy link, or already independent.
@@ -193,7 +192,7 @@ func seeded(ctx context.Context, cp fleet.ControlPlane, loc fleet.Location) (don
 		if info.Origin != (fleet.Location{}) {
 			return true, fleet.Link{Primary: info.Origin, Secondary: info.Location, State: fleet.LinkHealthy, PercentDone: 100}, nil
 		}
-		return false, l, &fleet.Error{Op: WaitSeededName, Target: loc.String(), Err: fmt.Errorf("%w: %s is not a geo-secondary", fleet.ErrInvalidArgument, loc),
+		return false, l, &fleet.Error{Op: stepspec.WaitSeededName, Target: loc.String(), Err: fmt.Errorf("%w: %s is not a geo-secondary", fleet.ErrInvalidArgument, loc),
 			Hint: "wait-seeded waits for a database made by database.create-secondary"}
 	}
 	if err != nil {
@@ -229,7 +228,7 @@ func (WaitSeeded) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (s
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(WaitSeededName); err != nil {
+	if err := steps.HitFault(stepspec.WaitSeededName); err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(timeout)
@@ -240,7 +239,7 @@ func (WaitSeeded) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (s
 			return nil, err
 		}
 		if l.ID == "" && !done {
-			return nil, &fleet.Error{Op: WaitSeededName, Target: loc.String(), Err: fmt.Errorf("%w: %s does not exist", fleet.ErrNoDatabase, loc),
+			return nil, &fleet.Error{Op: stepspec.WaitSeededName, Target: loc.String(), Err: fmt.Errorf("%w: %s does not exist", fleet.ErrNoDatabase, loc),
 				Hint: "create the secondary first (database.create-secondary)"}
 		}
 		if rec, ok := env.Target.(linkRecorder); ok && l.ID != "" && l.State != last {
@@ -257,7 +256,7 @@ func (WaitSeeded) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (s
 			return steps.Outputs{"state": string(l.State), "lagSeconds": l.LagSeconds, "percentDone": l.PercentDone}, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, &fleet.Error{Op: WaitSeededName, Target: loc.String(),
+			return nil, &fleet.Error{Op: stepspec.WaitSeededName, Target: loc.String(),
 				Err:  fmt.Errorf("the link is still %s (%d%%, lag %.0fs) after %s", l.State, l.PercentDone, l.LagSeconds, timeout),
 				Hint: "raise the step's timeout, or look at the link with the fleet's tools"}
 		}
@@ -283,7 +282,7 @@ func (WaitSeeded) IsGate() {}
 // Refs implements steps.Referrer.
 func (WaitSeeded) Refs(in steps.Inputs) []steps.Ref {
 	loc, _, _, err := waitArgs(in)
-	if err != nil || !resolved(in, "server", "database") {
+	if err != nil || !steps.Literal(loc.Server, loc.Database) {
 		return steps.Anything()
 	}
 	return []steps.Ref{dbRef(loc, false)}
@@ -299,10 +298,9 @@ func (WaitSeeded) Refs(in steps.Inputs) []steps.Ref {
 type Disconnect struct{}
 
 func disconnectArgs(in steps.Inputs) (fleet.Location, error) {
-	ar := steps.ArgsOf(DisconnectName, in)
-	loc := ar.Location("server", "database")
-	ar.OneOf("mode", ar.OptString("mode", "planned"), "planned", "planned-termination")
-	return loc, ar.Err()
+	spec, ar := steps.Parse[stepspec.Disconnect](in)
+	ar.OneOf("mode", spec.Mode, "planned", "planned-termination")
+	return steps.LocationOf(spec.Location), ar.Err()
 }
 
 // Observe implements steps.Action.
@@ -324,7 +322,7 @@ func (Disconnect) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (s
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(DisconnectName); err != nil {
+	if err := steps.HitFault(stepspec.DisconnectName); err != nil {
 		return nil, err
 	}
 	if err := cp.Disconnect(ctx, loc); err != nil {
@@ -351,7 +349,7 @@ func (Disconnect) Estimate(steps.Inputs) steps.Estimate {
 // Refs implements steps.Referrer.
 func (Disconnect) Refs(in steps.Inputs) []steps.Ref {
 	loc, err := disconnectArgs(in)
-	if err != nil || !resolved(in, "server", "database") {
+	if err != nil || !steps.Literal(loc.Server, loc.Database) {
 		return steps.Anything()
 	}
 	return []steps.Ref{dbRef(loc, true)}

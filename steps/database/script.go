@@ -7,6 +7,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // RunScript runs a SQL script (an upgrade script) in one transaction.
@@ -27,13 +28,13 @@ type scriptArgs struct {
 }
 
 func runArgs(env *steps.Env, in steps.Inputs) (scriptArgs, error) {
-	ar := steps.ArgsOf(RunScriptName, in)
-	s := scriptArgs{loc: ar.Location("server", "database"), file: ar.OptString("file", ""), inline: ar.OptString("sql", "")}
-	if err := ar.Err(); err != nil {
+	spec, err := steps.ParseSpec[stepspec.RunScript](in)
+	s := scriptArgs{loc: steps.LocationOf(spec.Location), file: spec.File, inline: spec.SQL}
+	if err != nil {
 		return s, err
 	}
 	if (s.file == "") == (s.inline == "") {
-		return s, &fleet.Error{Op: RunScriptName, Target: s.loc.String(), Err: fmt.Errorf("%w: give exactly one of file and sql", fleet.ErrInvalidArgument)}
+		return s, &fleet.Error{Op: stepspec.RunScriptName, Target: s.loc.String(), Err: fmt.Errorf("%w: give exactly one of file and sql", fleet.ErrInvalidArgument)}
 	}
 	return s, nil
 }
@@ -46,7 +47,7 @@ func (s scriptArgs) text(env *steps.Env) (string, error) {
 	}
 	b, err := env.ReadFile("file", s.file)
 	if err != nil {
-		return "", &fleet.Error{Op: RunScriptName, Target: s.loc.String(), Err: err}
+		return "", &fleet.Error{Op: stepspec.RunScriptName, Target: s.loc.String(), Err: err}
 	}
 	return string(b), nil
 }
@@ -96,7 +97,7 @@ func (RunScript) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (st
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(RunScriptName); err != nil {
+	if err := steps.HitFault(stepspec.RunScriptName); err != nil {
 		return nil, err
 	}
 	applied, err := cp.RunScript(ctx, s.loc, script)
@@ -126,18 +127,14 @@ func (RunScript) Rollback(context.Context, *steps.Env, steps.Inputs) error {
 // Estimate implements steps.Action: the estimate input (the plan's hint,
 // like "45s") when given.
 func (RunScript) Estimate(in steps.Inputs) steps.Estimate {
-	if ar := steps.ArgsOf(RunScriptName, in); ar.Has("estimate") {
-		if d := ar.Duration("estimate", 0); ar.Err() == nil && d > 0 {
-			return steps.Estimate{Duration: d, Basis: "the plan's estimate", Hint: true}
-		}
+	if spec, _ := steps.ParseSpec[stepspec.RunScript](in); spec.Estimate > 0 {
+		return steps.Estimate{Duration: spec.Estimate, Basis: "the plan's estimate", Hint: true}
 	}
 	return steps.Estimate{Duration: time.Minute, Basis: "nominal: give the script an estimate, or run it once to measure it"}
 }
 
 // Refs implements steps.Referrer.
 func (RunScript) Refs(in steps.Inputs) []steps.Ref {
-	if !resolved(in, "server", "database") {
-		return steps.Anything()
-	}
-	return []steps.Ref{dbRef(fleet.Location{Server: in["server"].(string), Database: in["database"].(string)}, true)}
+	spec, _ := steps.ParseSpec[stepspec.RunScript](in)
+	return databaseRefs(spec.Location)
 }

@@ -14,15 +14,18 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/secret"
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
-
-// ExecName is the registry name of the command action.
-const ExecName = "generic.exec"
 
 // maxOutput bounds how much of a command's output becomes step outputs.
 const maxOutput = 64 << 10
 
-func init() { steps.Register(ExecName, Exec{}) }
+func init() { steps.Register(stepspec.ExecName, Exec{}) }
+
+var (
+	_ steps.Action   = Exec{}
+	_ steps.FileUser = Exec{}
+)
 
 // Exec runs a command.
 //
@@ -49,24 +52,25 @@ type execArgs struct {
 }
 
 func parseExec(env *steps.Env, in steps.Inputs) (execArgs, error) {
-	ar := steps.ArgsOf(ExecName, in)
-	var x execArgs
-	switch c := in["command"].(type) {
+	spec, ar := steps.Parse[stepspec.Exec](in)
+	x := execArgs{env: spec.Env, dir: spec.Dir, timeout: spec.Timeout, creates: spec.Creates}
+	// The command is read first: its problem is the one reported.
+	cmd := steps.ArgsOf(stepspec.ExecName, in)
+	switch c := spec.Command.(type) {
 	case string:
 		if strings.TrimSpace(c) != "" {
 			x.argv = []string{"/bin/sh", "-c", c}
 		}
 	default:
-		x.argv = ar.Strings("command")
+		x.argv = cmd.Strings("command")
 	}
-	if len(x.argv) == 0 && ar.Err() == nil {
-		return x, &fleet.Error{Op: ExecName, Err: fmt.Errorf("%w: input \"command\" is missing or empty", fleet.ErrInvalidArgument),
+	if err := cmd.Err(); err != nil {
+		return x, err
+	}
+	if len(x.argv) == 0 {
+		return x, &fleet.Error{Op: stepspec.ExecName, Err: fmt.Errorf("%w: input \"command\" is missing or empty", fleet.ErrInvalidArgument),
 			Hint: `command: "make migrate" runs through /bin/sh; command: [prog, arg] runs prog directly`}
 	}
-	x.env = ar.StringMap("env")
-	x.dir = ar.OptString("dir", "")
-	x.timeout = ar.Duration("timeout", 10*time.Minute)
-	x.creates = ar.OptString("creates", "")
 	if err := ar.Err(); err != nil {
 		return x, err
 	}
@@ -105,7 +109,7 @@ func (x execArgs) environ(env *steps.Env, red *secret.Redactor) ([]string, error
 		if ref, ok := secret.Parse(v); ok {
 			resolved, err := env.Secret(ref)
 			if err != nil {
-				return nil, &fleet.Error{Op: ExecName, Target: "env " + k, Err: fmt.Errorf("%w: %v", fleet.ErrInvalidArgument, err),
+				return nil, &fleet.Error{Op: stepspec.ExecName, Target: "env " + k, Err: fmt.Errorf("%w: %v", fleet.ErrInvalidArgument, err),
 					Hint: "set the variable, or create the file (relative to the plan's folder, inside the plan repository)"}
 			}
 			red.Add(resolved)
@@ -170,7 +174,7 @@ func (Exec) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(ExecName); err != nil {
+	if err := steps.HitFault(stepspec.ExecName); err != nil {
 		return nil, err
 	}
 	var red secret.Redactor
@@ -194,7 +198,7 @@ func (Exec) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 	}
 	switch {
 	case errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
-		return nil, &fleet.Error{Op: ExecName, Target: what, Err: fmt.Errorf("timed out after %s", x.timeout),
+		return nil, &fleet.Error{Op: stepspec.ExecName, Target: what, Err: fmt.Errorf("timed out after %s", x.timeout),
 			Hint: "raise the step's timeout input, or make the command faster"}
 	case err != nil:
 		var ee *exec.ExitError
@@ -203,9 +207,9 @@ func (Exec) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 			if l := lastLine(red.String(stderr.String())); l != "" {
 				msg += ": " + l
 			}
-			return nil, &fleet.Error{Op: ExecName, Target: what, Err: errors.New(msg)}
+			return nil, &fleet.Error{Op: stepspec.ExecName, Target: what, Err: errors.New(msg)}
 		}
-		return nil, &fleet.Error{Op: ExecName, Target: what, Err: err}
+		return nil, &fleet.Error{Op: stepspec.ExecName, Target: what, Err: err}
 	}
 	env.Logf("%s: exit 0", what)
 	return out, nil

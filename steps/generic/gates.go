@@ -2,21 +2,25 @@ package generic
 
 import (
 	"context"
-	"time"
 
 	"github.com/fleetplan/fleetplan/steps"
-)
-
-// Registry names of the gate actions.
-const (
-	WaitName    = "generic.wait"
-	ApproveName = "generic.approve"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 func init() {
-	steps.Register(WaitName, Wait{})
-	steps.Register(ApproveName, Approve{})
+	steps.Register(stepspec.WaitName, Wait{})
+	steps.Register(stepspec.ApproveName, Approve{})
 }
+
+var (
+	_ steps.Action       = Wait{}
+	_ steps.Gate         = Wait{}
+	_ steps.Referrer     = Wait{}
+	_ steps.Action       = Approve{}
+	_ steps.Gate         = Approve{}
+	_ steps.ApprovalGate = Approve{}
+	_ steps.Referrer     = Approve{}
+)
 
 // Wait holds the run until an expression holds.
 //
@@ -32,7 +36,7 @@ func (Wait) Observe(context.Context, *steps.Env, steps.Inputs) (bool, error) { r
 
 // Apply implements steps.Action.
 func (Wait) Apply(context.Context, *steps.Env, steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault(WaitName); err != nil {
+	if err := steps.HitFault(stepspec.WaitName); err != nil {
 		return nil, err
 	}
 	return steps.Outputs{"held": true}, nil
@@ -43,7 +47,8 @@ func (Wait) Rollback(context.Context, *steps.Env, steps.Inputs) error { return s
 
 // Estimate implements steps.Action.
 func (Wait) Estimate(in steps.Inputs) steps.Estimate {
-	return steps.Estimate{Duration: steps.ArgsOf(WaitName, in).Duration("timeout", 10*time.Minute), Basis: "at most the timeout"}
+	spec, _ := steps.ParseSpec[stepspec.Wait](in)
+	return steps.Estimate{Duration: spec.Timeout, Basis: "at most the timeout"}
 }
 
 // IsGate implements steps.Gate.
@@ -61,22 +66,23 @@ type Approve struct{}
 
 // NeedsApproval implements steps.ApprovalGate.
 func (Approve) NeedsApproval(in steps.Inputs) bool {
-	return steps.ArgsOf(ApproveName, in).Bool("required", true)
+	spec, _ := steps.ParseSpec[stepspec.Approve](in)
+	return spec.Required
 }
 
 // Observe implements steps.Action.
 func (a Approve) Observe(_ context.Context, _ *steps.Env, in steps.Inputs) (bool, error) {
-	ar := steps.ArgsOf(ApproveName, in)
-	required := ar.Bool("required", true)
-	return !required, ar.Err()
+	spec, err := steps.ParseSpec[stepspec.Approve](in)
+	return !spec.Required, err
 }
 
 // Apply implements steps.Action.
 func (Approve) Apply(_ context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault(ApproveName); err != nil {
+	if err := steps.HitFault(stepspec.ApproveName); err != nil {
 		return nil, err
 	}
-	if m := steps.ArgsOf(ApproveName, in).OptString("message", ""); m != "" {
+	if spec, _ := steps.ParseSpec[stepspec.Approve](in); spec.Message != "" {
+		m := spec.Message
 		env.Logf("approved: %s", m)
 	}
 	return steps.Outputs{"approved": true}, nil

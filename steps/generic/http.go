@@ -13,12 +13,12 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/secret"
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
-// HTTPName is the registry name of the HTTP action.
-const HTTPName = "generic.http"
+func init() { steps.Register(stepspec.HTTPName, HTTP{}) }
 
-func init() { steps.Register(HTTPName, HTTP{}) }
+var _ steps.Action = HTTP{}
 
 // HTTP sends one HTTP request and checks the status.
 //
@@ -39,14 +39,13 @@ type httpArgs struct {
 }
 
 func parseHTTP(in steps.Inputs) (httpArgs, error) {
-	ar := steps.ArgsOf(HTTPName, in)
-	h := httpArgs{url: ar.String("url"), method: strings.ToUpper(ar.OptString("method", "GET")), body: ar.OptString("body", ""),
-		headers: ar.StringMap("headers"), timeout: ar.Duration("timeout", 30*time.Second)}
-	switch v := in["expectStatus"].(type) {
+	spec, ar := steps.Parse[stepspec.HTTP](in)
+	h := httpArgs{url: spec.URL, method: strings.ToUpper(spec.Method), body: spec.Body, headers: spec.Headers, timeout: spec.Timeout}
+	switch v := spec.ExpectStatus.(type) {
 	case nil:
 	case []any:
 		for i := range v {
-			n := steps.ArgsOf(HTTPName, steps.Inputs{"code": v[i]}).Int("code", 0)
+			n := steps.ArgsOf(stepspec.HTTPName, steps.Inputs{"code": v[i]}).Int("code", 0)
 			h.expect = append(h.expect, n)
 		}
 	default:
@@ -54,7 +53,7 @@ func parseHTTP(in steps.Inputs) (httpArgs, error) {
 	}
 	for _, c := range h.expect {
 		if c < 100 || c > 599 {
-			return h, &fleet.Error{Op: HTTPName, Target: h.url, Err: fmt.Errorf("%w: expectStatus %d is not an HTTP status", fleet.ErrInvalidArgument, c)}
+			return h, &fleet.Error{Op: stepspec.HTTPName, Target: h.url, Err: fmt.Errorf("%w: expectStatus %d is not an HTTP status", fleet.ErrInvalidArgument, c)}
 		}
 	}
 	return h, ar.Err()
@@ -84,7 +83,7 @@ func (HTTP) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(HTTPName); err != nil {
+	if err := steps.HitFault(stepspec.HTTPName); err != nil {
 		return nil, err
 	}
 	rctx, cancel := context.WithTimeout(ctx, h.timeout)
@@ -95,14 +94,14 @@ func (HTTP) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 	}
 	req, err := http.NewRequestWithContext(rctx, h.method, h.url, body)
 	if err != nil {
-		return nil, &fleet.Error{Op: HTTPName, Target: h.url, Err: fmt.Errorf("%w: %v", fleet.ErrInvalidArgument, err)}
+		return nil, &fleet.Error{Op: stepspec.HTTPName, Target: h.url, Err: fmt.Errorf("%w: %v", fleet.ErrInvalidArgument, err)}
 	}
 	var red secret.Redactor
 	for _, k := range steps.SortedKeys(h.headers) {
 		v := h.headers[k]
 		if ref, ok := secret.Parse(v); ok {
 			if v, err = env.Secret(ref); err != nil {
-				return nil, &fleet.Error{Op: HTTPName, Target: "header " + k, Err: fmt.Errorf("%w: %v", fleet.ErrInvalidArgument, err),
+				return nil, &fleet.Error{Op: stepspec.HTTPName, Target: "header " + k, Err: fmt.Errorf("%w: %v", fleet.ErrInvalidArgument, err),
 					Hint: "set the variable, or create the file (relative to the plan's folder, inside the plan repository)"}
 			}
 			red.Add(v)
@@ -114,14 +113,14 @@ func (HTTP) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.O
 		var ne net.Error
 		transient := errors.As(err, &ne) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "connection refused") ||
 			strings.Contains(err.Error(), "connection reset")
-		return nil, &fleet.Error{Op: HTTPName, Target: h.method + " " + h.url, Err: err, Transient: transient && ctx.Err() == nil}
+		return nil, &fleet.Error{Op: stepspec.HTTPName, Target: h.method + " " + h.url, Err: err, Transient: transient && ctx.Err() == nil}
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxOutput))
 	out := steps.Outputs{"status": resp.StatusCode, "body": red.String(string(b))}
 	if !h.ok(resp.StatusCode) {
 		transient := resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout
-		return nil, &fleet.Error{Op: HTTPName, Target: h.method + " " + h.url, Transient: transient,
+		return nil, &fleet.Error{Op: stepspec.HTTPName, Target: h.method + " " + h.url, Transient: transient,
 			Err: fmt.Errorf("status %d, want %s", resp.StatusCode, h.wanted())}
 	}
 	env.Logf("%s %s: %d", h.method, h.url, resp.StatusCode)

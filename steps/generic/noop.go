@@ -4,10 +4,8 @@ import (
 	"context"
 
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
-
-// NoopName is the registry name of the no-op action.
-const NoopName = "generic.noop"
 
 // Noop does nothing. It is useful for sequencing (a step other steps need),
 // as a manual gate (with approval: true), and to measure the runner itself.
@@ -18,16 +16,19 @@ const NoopName = "generic.noop"
 // (steps.ErrNoRollback); Estimate is zero.
 type Noop struct{}
 
-var _ steps.Action = Noop{}
+var (
+	_ steps.Action   = Noop{}
+	_ steps.Referrer = Noop{}
+)
 
-func init() { steps.Register(NoopName, Noop{}) }
+func init() { steps.Register(stepspec.NoopName, Noop{}) }
 
 // Observe implements steps.Action.
 func (Noop) Observe(context.Context, *steps.Env, steps.Inputs) (bool, error) { return false, nil }
 
 // Apply implements steps.Action.
 func (Noop) Apply(context.Context, *steps.Env, steps.Inputs) (steps.Outputs, error) {
-	return nil, steps.HitFault(NoopName)
+	return nil, steps.HitFault(stepspec.NoopName)
 }
 
 // Rollback implements steps.Action.

@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 func TestNoopRegisteredAndInert(t *testing.T) {
-	a, err := steps.Lookup(NoopName)
+	a, err := steps.Lookup(stepspec.NoopName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // caps is what the shard-map actions need from a target.
@@ -30,90 +31,43 @@ func capsOf(env *steps.Env) (caps, error) {
 	return c, nil
 }
 
-// setup returns the target's capabilities and a reader of the step inputs.
-func setup(env *steps.Env, action string, in steps.Inputs) (caps, *args, error) {
+// setup returns the target's capabilities and the step's inputs read into
+// the action's spec; the Args takes the action's own checks.
+func setup[T stepspec.Spec](env *steps.Env, in steps.Inputs) (caps, T, *steps.Args, error) {
 	c, err := capsOf(env)
-	return c, argsOf(action, in), err
+	spec, a := steps.Parse[T](in)
+	return c, spec, a, err
 }
 
-// rangeSetup is setup for the actions that take a shard map name and
-// [low, high) bounds.
-func rangeSetup(env *steps.Env, action string, in steps.Inputs) (c caps, mapName string, low, high []byte, err error) {
-	c, a, err := setup(env, action, in)
-	if err != nil {
-		return c, "", nil, nil, err
-	}
-	mapName, low, high = a.String("shardMap"), a.bound("low"), a.bound("high")
-	return c, mapName, low, high, a.Err()
-}
-
-// args adds the shard-map shapes (key types, 0x bounds, {server, database}
-// maps, table lists) to the shared input reader.
-type args struct{ *steps.Args }
-
-func argsOf(action string, in steps.Inputs) *args { return &args{steps.ArgsOf(action, in)} }
-
-func (a *args) keyType() fleet.KeyType {
-	k, err := fleet.ParseKeyType(a.String("keyType"))
+// keyType reads a key type's name.
+func keyType(a *steps.Args, name string) fleet.KeyType {
+	k, err := fleet.ParseKeyType(name)
 	if err != nil && a.Err() == nil {
 		a.Fail("%v", err)
 	}
 	return k
 }
 
-// bound reads a 0x-hex bound; "" or null is +inf (nil).
-func (a *args) bound(name string) []byte {
-	v := a.Value(name)
-	if v == nil {
-		return nil
-	}
-	s, ok := v.(string)
-	if !ok {
-		a.Fail("input %q: want a 0x-hex bound, got %T", name, v)
-		return nil
-	}
-	b, err := shardkey.ParseBound(s)
+// parseBound reads the 0x-hex bound of the named input; "" is +inf (nil).
+func parseBound(a *steps.Args, input, text string) []byte {
+	b, err := shardkey.ParseBound(text)
 	if err != nil {
-		a.Fail("input %q: %v", name, err)
+		a.Fail("input %q: %v", input, err)
 	}
 	return b
 }
 
-// location reads {server, database} under name, or the top-level server and
-// database inputs when name is "".
-func (a *args) location(name string) fleet.Location {
-	if name == "" {
-		return a.Location("server", "database")
-	}
-	m, ok := a.Value(name).(map[string]any)
-	if !ok {
-		a.Fail("input %q: want {server, database}", name)
-		return fleet.Location{}
-	}
-	sub := steps.ArgsOf(name, m)
-	loc := sub.Location("server", "database")
-	if sub.Err() != nil {
-		a.Fail("input %q: %v", name, sub.Err())
-	}
-	return loc
+// keyRange reads the low and high bounds of a range.
+func keyRange(a *steps.Args, low, high string) ([]byte, []byte) {
+	return parseBound(a, "low", low), parseBound(a, "high", high)
 }
 
-// schema reads the sharded ({table, key}) and reference table lists.
-func (a *args) schema() fleet.SchemaInfo {
-	var s fleet.SchemaInfo
-	if list, ok := a.Value("sharded").([]any); ok {
-		for _, item := range list {
-			m, _ := item.(map[string]any)
-			t, _ := m["table"].(string)
-			k, _ := m["key"].(string)
-			if t == "" || k == "" {
-				a.Fail("input sharded: every entry needs table and key")
-				continue
-			}
-			s.Sharded = append(s.Sharded, fleet.ShardedTable{Table: t, KeyColumn: k})
-		}
+// schemaOf is the schema info a spec's table lists describe.
+func schemaOf(t stepspec.Tables) fleet.SchemaInfo {
+	s := fleet.SchemaInfo{Reference: t.Reference}
+	for _, st := range t.Sharded {
+		s.Sharded = append(s.Sharded, fleet.ShardedTable{Table: st.Table, KeyColumn: st.Key})
 	}
-	s.Reference = a.Strings("reference")
 	return s
 }
 

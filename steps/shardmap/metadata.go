@@ -11,32 +11,42 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/fleetplan/fleetplan/steps"
-)
-
-// Action names.
-const (
-	CreateMapName     = "shardmap.create-map"
-	SetSchemaInfoName = "shardmap.set-schema-info"
-	CreateShardName   = "shardmap.create-shard"
-	RemoveShardName   = "shardmap.remove-shard"
-	SplitName         = "shardmap.split"
-	MergeName         = "shardmap.merge"
-	AddMappingName    = "shardmap.add-mapping"
-	RemoveMappingName = "shardmap.remove-mapping"
-	MoveRangeName     = "shardmap.move-range"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 func init() {
-	steps.Register(CreateMapName, createMap{})
-	steps.Register(SetSchemaInfoName, setSchemaInfo{})
-	steps.Register(CreateShardName, createShard{})
-	steps.Register(RemoveShardName, removeShard{})
-	steps.Register(SplitName, split{})
-	steps.Register(MergeName, merge{})
-	steps.Register(AddMappingName, addMapping{})
-	steps.Register(RemoveMappingName, removeMapping{})
-	steps.Register(MoveRangeName, moveRange{})
+	steps.Register(stepspec.CreateMapName, createMap{})
+	steps.Register(stepspec.SetSchemaInfoName, setSchemaInfo{})
+	steps.Register(stepspec.CreateShardName, createShard{})
+	steps.Register(stepspec.RemoveShardName, removeShard{})
+	steps.Register(stepspec.SplitName, split{})
+	steps.Register(stepspec.MergeName, merge{})
+	steps.Register(stepspec.AddMappingName, addMapping{})
+	steps.Register(stepspec.RemoveMappingName, removeMapping{})
+	steps.Register(stepspec.MoveRangeName, moveRange{})
 }
+
+var (
+	_ steps.Action   = createMap{}
+	_ steps.Referrer = createMap{}
+	_ steps.Action   = setSchemaInfo{}
+	_ steps.Referrer = setSchemaInfo{}
+	_ steps.Action   = createShard{}
+	_ steps.FileUser = createShard{}
+	_ steps.Referrer = createShard{}
+	_ steps.Action   = removeShard{}
+	_ steps.Referrer = removeShard{}
+	_ steps.Action   = split{}
+	_ steps.Referrer = split{}
+	_ steps.Action   = merge{}
+	_ steps.Referrer = merge{}
+	_ steps.Action   = addMapping{}
+	_ steps.Referrer = addMapping{}
+	_ steps.Action   = removeMapping{}
+	_ steps.Referrer = removeMapping{}
+	_ steps.Action   = moveRange{}
+	_ steps.Referrer = moveRange{}
+)
 
 var metadataEstimate = steps.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}
 
@@ -56,11 +66,11 @@ func (metadataOnly) Estimate(steps.Inputs) steps.Estimate { return metadataEstim
 type createMap struct{ metadataOnly }
 
 func (createMap) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, CreateMapName, in)
+	c, spec, a, err := setup[stepspec.CreateMap](env, in)
 	if err != nil {
 		return false, err
 	}
-	_, err = c.store.ShardMap(ctx, a.String("shardMap"))
+	_, err = c.store.ShardMap(ctx, spec.ShardMap)
 	if errors.Is(err, fleet.ErrNotFound) {
 		return false, a.Err()
 	}
@@ -68,16 +78,16 @@ func (createMap) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (
 }
 
 func (createMap) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault(CreateMapName); err != nil {
+	if err := steps.HitFault(stepspec.CreateMapName); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, CreateMapName, in)
+	c, spec, a, err := setup[stepspec.CreateMap](env, in)
 	if err != nil {
 		return nil, err
 	}
-	name := a.String("shardMap")
-	mt, err1 := fleet.ParseMapType(a.String("mapType"))
-	kt := a.keyType()
+	name := spec.ShardMap
+	mt, err1 := fleet.ParseMapType(spec.MapType)
+	kt := keyType(a, spec.KeyType)
 	if a.Err() != nil {
 		return nil, a.Err()
 	}
@@ -106,12 +116,12 @@ func (createMap) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (st
 type setSchemaInfo struct{ metadataOnly }
 
 func (setSchemaInfo) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, SetSchemaInfoName, in)
+	c, spec, a, err := setup[stepspec.SetSchemaInfo](env, in)
 	if err != nil {
 		return false, err
 	}
-	want := a.schema()
-	have, err := c.store.SchemaInfo(ctx, a.String("shardMap"))
+	want := schemaOf(spec.Tables)
+	have, err := c.store.SchemaInfo(ctx, spec.ShardMap)
 	if errors.Is(err, fleet.ErrNotFound) {
 		return false, a.Err()
 	}
@@ -122,14 +132,14 @@ func (setSchemaInfo) Observe(ctx context.Context, env *steps.Env, in steps.Input
 }
 
 func (setSchemaInfo) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault(SetSchemaInfoName); err != nil {
+	if err := steps.HitFault(stepspec.SetSchemaInfoName); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, SetSchemaInfoName, in)
+	c, spec, a, err := setup[stepspec.SetSchemaInfo](env, in)
 	if err != nil {
 		return nil, err
 	}
-	name, s := a.String("shardMap"), a.schema()
+	name, s := spec.ShardMap, schemaOf(spec.Tables)
 	if a.Err() != nil {
 		return nil, a.Err()
 	}
@@ -157,11 +167,11 @@ func findShard(ctx context.Context, c caps, mapName string, loc fleet.Location) 
 func (createShard) FileInputs() []string { return []string{"schemaFile"} }
 
 func (createShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, CreateShardName, in)
+	c, spec, a, err := setup[stepspec.CreateShard](env, in)
 	if err != nil {
 		return false, err
 	}
-	name, loc := a.String("shardMap"), a.location("")
+	name, loc := spec.ShardMap, steps.LocationOf(spec.Location)
 	if a.Err() != nil {
 		return false, a.Err()
 	}
@@ -230,14 +240,14 @@ func rowsText(tables []fleet.TableRows) string {
 // a database without tables, and registers the shard. A failure after the
 // database was created here drops it again, so nothing half-made is left.
 func (createShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault(CreateShardName); err != nil {
+	if err := steps.HitFault(stepspec.CreateShardName); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, CreateShardName, in)
+	c, spec, a, err := setup[stepspec.CreateShard](env, in)
 	if err != nil {
 		return nil, err
 	}
-	name, loc, schemaFile, adopt := a.String("shardMap"), a.location(""), a.OptString("schemaFile", ""), a.Bool("adopt", false)
+	name, loc, schemaFile, adopt := spec.ShardMap, steps.LocationOf(spec.Location), spec.SchemaFile, spec.Adopt
 	if a.Err() != nil {
 		return nil, a.Err()
 	}
@@ -299,13 +309,12 @@ func (createShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 }
 
 func (createShard) Rollback(ctx context.Context, env *steps.Env, in steps.Inputs) error {
-	rm := steps.Inputs{}
-	for k, v := range in {
-		rm[k] = v
+	spec, err := steps.ParseSpec[stepspec.CreateShard](in)
+	if err != nil {
+		return err
 	}
-	rm["dropDatabase"] = in["createDatabase"]
-	rm["dropOnlyIfEmpty"] = true
-	_, err := removeShard{}.Apply(ctx, env, rm)
+	rm := stepspec.RemoveShard{ShardMap: spec.ShardMap, Location: spec.Location, DropDatabase: spec.CreateDatabase, DropOnlyIfEmpty: true}
+	_, err = removeShard{}.Apply(ctx, env, stepspec.With(rm))
 	return err
 }
 
@@ -328,45 +337,45 @@ func (removeShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs)
 	if err != nil || registered {
 		return false, err
 	}
-	c, a, err := setup(env, RemoveShardName, in)
+	c, spec, a, err := setup[stepspec.RemoveShard](env, in)
 	if err != nil {
 		return false, err
 	}
-	drop, _, err := dropDecision(ctx, env, c, a)
+	drop, _, err := dropDecision(ctx, env, c, spec, a)
 	if err != nil || drop {
 		return false, err
 	}
-	listed, err := stillListed(ctx, env, a)
+	listed, err := stillListed(ctx, env, spec, a)
 	return !listed, err
 }
 
 // stillListed reports a database that unlistDatabase asks to take out of
 // the catalog and that is still in it.
-func stillListed(ctx context.Context, env *steps.Env, a *args) (bool, error) {
+func stillListed(ctx context.Context, env *steps.Env, spec stepspec.RemoveShard, a *steps.Args) (bool, error) {
 	ad, ok := env.Target.(fleet.DatabaseAdopter)
-	if !ok || !a.Bool("unlistDatabase", false) {
+	if !ok || spec.UnlistDatabase == nil || !*spec.UnlistDatabase {
 		return false, a.Err()
 	}
-	have, err := ad.InspectDatabase(ctx, a.location(""))
+	have, err := ad.InspectDatabase(ctx, steps.LocationOf(spec.Location))
 	return have.Listed, err
 }
 
 // dropDecision says whether remove-shard drops the database, and if it keeps
 // one it was asked to drop, why.
-func dropDecision(ctx context.Context, env *steps.Env, c caps, a *args) (bool, string, error) {
-	loc := a.location("")
-	if !a.Bool("dropDatabase", false) || a.Err() != nil {
+func dropDecision(ctx context.Context, env *steps.Env, c caps, spec stepspec.RemoveShard, a *steps.Args) (bool, string, error) {
+	loc := steps.LocationOf(spec.Location)
+	if !spec.DropDatabase || a.Err() != nil {
 		return false, "", a.Err()
 	}
 	have, err := contents(ctx, env, c, loc)
 	if err != nil || !have.Exists {
 		return false, "", err
 	}
-	if !a.Bool("dropOnlyIfEmpty", false) {
+	if !spec.DropOnlyIfEmpty {
 		return true, "", nil
 	}
 	reference := map[string]bool{}
-	for _, r := range a.Strings("reference") {
+	for _, r := range spec.Reference {
 		reference[strings.ToLower(fleet.BareTable(r))] = true
 	}
 	var rows []fleet.TableRows
@@ -382,21 +391,21 @@ func dropDecision(ctx context.Context, env *steps.Env, c caps, a *args) (bool, s
 }
 
 func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault(RemoveShardName); err != nil {
+	if err := steps.HitFault(stepspec.RemoveShardName); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, RemoveShardName, in)
+	c, spec, a, err := setup[stepspec.RemoveShard](env, in)
 	if err != nil {
 		return nil, err
 	}
-	name, loc := a.String("shardMap"), a.location("")
+	name, loc := spec.ShardMap, steps.LocationOf(spec.Location)
 	if a.Err() != nil {
 		return nil, a.Err()
 	}
 	if err := c.store.RemoveShard(ctx, name, loc); err != nil && !errors.Is(err, fleet.ErrNotFound) {
 		return nil, err
 	}
-	drop, kept, err := dropDecision(ctx, env, c, a)
+	drop, kept, err := dropDecision(ctx, env, c, spec, a)
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +418,7 @@ func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 		}
 		return nil, nil
 	}
-	if listed, err := stillListed(ctx, env, a); err != nil || !listed {
+	if listed, err := stillListed(ctx, env, spec, a); err != nil || !listed {
 		return nil, err
 	}
 	return nil, env.Target.(fleet.DatabaseAdopter).ReleaseDatabase(ctx, loc)
@@ -420,11 +429,11 @@ func (removeShard) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 type split struct{ metadataOnly }
 
 func (split) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, SplitName, in)
+	c, spec, a, err := setup[stepspec.Split](env, in)
 	if err != nil {
 		return false, err
 	}
-	name, at := a.String("shardMap"), a.bound("at")
+	name, at := spec.ShardMap, parseBound(a, "at", spec.At)
 	if a.Err() != nil {
 		return false, a.Err()
 	}
@@ -436,14 +445,14 @@ func (split) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool
 }
 
 func (split) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault(SplitName); err != nil {
+	if err := steps.HitFault(stepspec.SplitName); err != nil {
 		return nil, err
 	}
-	c, a, err := setup(env, SplitName, in)
+	c, spec, a, err := setup[stepspec.Split](env, in)
 	if err != nil {
 		return nil, err
 	}
-	name, at := a.String("shardMap"), a.bound("at")
+	name, at := spec.ShardMap, parseBound(a, "at", spec.At)
 	if a.Err() != nil {
 		return nil, a.Err()
 	}
@@ -514,21 +523,31 @@ func within(ctx context.Context, c caps, mapName string, low, high []byte) ([]fl
 }
 
 func (merge) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, name, low, high, err := rangeSetup(env, MergeName, in)
+	c, spec, a, err := setup[stepspec.Merge](env, in)
 	if err != nil {
 		return false, err
+	}
+	name := spec.ShardMap
+	low, high := keyRange(a, spec.Low, spec.High)
+	if a.Err() != nil {
+		return false, a.Err()
 	}
 	ms, err := within(ctx, c, name, low, high)
 	return len(ms) == 1 && bytes.Equal(ms[0].Min, low) && bytes.Equal(ms[0].Max, high) && (ms[0].Max == nil) == (high == nil), err
 }
 
 func (merge) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault(MergeName); err != nil {
+	if err := steps.HitFault(stepspec.MergeName); err != nil {
 		return nil, err
 	}
-	c, name, low, high, err := rangeSetup(env, MergeName, in)
+	c, spec, a, err := setup[stepspec.Merge](env, in)
 	if err != nil {
 		return nil, err
+	}
+	name := spec.ShardMap
+	low, high := keyRange(a, spec.Low, spec.High)
+	if a.Err() != nil {
+		return nil, a.Err()
 	}
 	for {
 		ms, err := within(ctx, c, name, low, high)
@@ -553,11 +572,12 @@ func (merge) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.
 type addMapping struct{}
 
 func (addMapping) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, a, err := setup(env, AddMappingName, in)
+	c, spec, a, err := setup[stepspec.AddMapping](env, in)
 	if err != nil {
 		return false, err
 	}
-	name, low, high, loc := a.String("shardMap"), a.bound("low"), a.bound("high"), a.location("")
+	name, loc := spec.ShardMap, steps.LocationOf(spec.Location)
+	low, high := keyRange(a, spec.Low, spec.High)
 	if a.Err() != nil {
 		return false, a.Err()
 	}
@@ -591,17 +611,18 @@ func covers(ms []fleet.Mapping, low, high []byte) bool {
 }
 
 func (addMapping) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault(AddMappingName); err != nil {
+	if err := steps.HitFault(stepspec.AddMappingName); err != nil {
 		return nil, err
 	}
 	if done, err := (addMapping{}).Observe(ctx, env, in); err != nil || done {
 		return nil, err
 	}
-	c, a, err := setup(env, AddMappingName, in)
+	c, spec, a, err := setup[stepspec.AddMapping](env, in)
 	if err != nil {
 		return nil, err
 	}
-	name, low, high, loc := a.String("shardMap"), a.bound("low"), a.bound("high"), a.location("")
+	name, loc := spec.ShardMap, steps.LocationOf(spec.Location)
+	low, high := keyRange(a, spec.Low, spec.High)
 	if a.Err() != nil {
 		return nil, a.Err()
 	}
@@ -621,21 +642,31 @@ func (addMapping) Estimate(steps.Inputs) steps.Estimate { return metadataEstimat
 type removeMapping struct{}
 
 func (removeMapping) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
-	c, name, low, high, err := rangeSetup(env, RemoveMappingName, in)
+	c, spec, a, err := setup[stepspec.RemoveMapping](env, in)
 	if err != nil {
 		return false, err
+	}
+	name := spec.ShardMap
+	low, high := keyRange(a, spec.Low, spec.High)
+	if a.Err() != nil {
+		return false, a.Err()
 	}
 	ms, err := within(ctx, c, name, low, high)
 	return len(ms) == 0, err
 }
 
 func (removeMapping) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault(RemoveMappingName); err != nil {
+	if err := steps.HitFault(stepspec.RemoveMappingName); err != nil {
 		return nil, err
 	}
-	c, name, low, high, err := rangeSetup(env, RemoveMappingName, in)
+	c, spec, a, err := setup[stepspec.RemoveMapping](env, in)
 	if err != nil {
 		return nil, err
+	}
+	name := spec.ShardMap
+	low, high := keyRange(a, spec.Low, spec.High)
+	if a.Err() != nil {
+		return nil, a.Err()
 	}
 	if err := splitAt(ctx, c, name, low); err != nil {
 		return nil, err

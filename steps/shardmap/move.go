@@ -11,6 +11,7 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // moveRange moves the keys [low, high) from one shard to another in batches,
@@ -51,9 +52,10 @@ type moveArgs struct {
 }
 
 func parseMove(in steps.Inputs) (moveArgs, error) {
-	a := argsOf(MoveRangeName, in)
-	m := moveArgs{mapName: a.String("shardMap"), kt: a.keyType(), low: a.bound("low"), high: a.bound("high"),
-		from: a.location("from"), to: a.location("to"), batch: a.Int("batchSize", 100), schema: a.schema(), undo: a.Bool("undo", false)}
+	spec, a := steps.Parse[stepspec.MoveRange](in)
+	m := moveArgs{mapName: spec.ShardMap, kt: keyType(a, spec.KeyType), from: steps.LocationOf(spec.From), to: steps.LocationOf(spec.To),
+		batch: spec.BatchSize, schema: schemaOf(spec.Tables), undo: spec.Undo}
+	m.low, m.high = keyRange(a, spec.Low, spec.High)
 	if m.low == nil && a.Err() == nil {
 		a.Fail("input low: a range needs a lower bound (0x for the minimum)")
 	}
@@ -152,7 +154,7 @@ func reversed(ts []fleet.ShardedTable) []fleet.ShardedTable {
 }
 
 func (moveRange) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
-	if err := steps.HitFault(MoveRangeName); err != nil {
+	if err := steps.HitFault(stepspec.MoveRangeName); err != nil {
 		return nil, err
 	}
 	c, err := capsOf(env)

@@ -9,22 +9,27 @@ import (
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/steps"
-)
-
-// Action names.
-const (
-	AddEndpointName    = "traffic.add-endpoint"
-	RemoveEndpointName = "traffic.remove-endpoint"
-	SetStatusName      = "traffic.set-endpoint-status"
-	SwitchName         = "traffic.switch-traffic"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 func init() {
-	steps.Register(AddEndpointName, AddEndpoint{})
-	steps.Register(RemoveEndpointName, RemoveEndpoint{})
-	steps.Register(SetStatusName, SetStatus{})
-	steps.Register(SwitchName, Switch{})
+	steps.Register(stepspec.AddEndpointName, AddEndpoint{})
+	steps.Register(stepspec.RemoveEndpointName, RemoveEndpoint{})
+	steps.Register(stepspec.SetStatusName, SetStatus{})
+	steps.Register(stepspec.SwitchName, Switch{})
 }
+
+var (
+	_ steps.Action      = AddEndpoint{}
+	_ steps.Referrer    = AddEndpoint{}
+	_ steps.Action      = RemoveEndpoint{}
+	_ steps.Referrer    = RemoveEndpoint{}
+	_ steps.Action      = SetStatus{}
+	_ steps.Referrer    = SetStatus{}
+	_ steps.Action      = Switch{}
+	_ steps.LossChecker = Switch{}
+	_ steps.Referrer    = Switch{}
+)
 
 const change = 5 * time.Second // a traffic-manager update
 
@@ -32,14 +37,13 @@ func endpointRef(profile, name string, changes bool) steps.Ref {
 	return steps.Ref{Kind: steps.RefEndpoint, Name: profile + "/" + name, Changes: changes}
 }
 
-func literal(in steps.Inputs, keys ...string) bool {
-	for _, k := range keys {
-		s, ok := in[k].(string)
-		if !ok || s == "" || strings.Contains(s, "${{") {
-			return false
-		}
+// endpointRefs names the one endpoint a step changes, or Anything while
+// its name is not known.
+func endpointRefs(e stepspec.Endpoint) []steps.Ref {
+	if !steps.Literal(e.Profile, e.Endpoint) {
+		return steps.Anything()
 	}
-	return true
+	return []steps.Ref{endpointRef(e.Profile, e.Endpoint, true)}
 }
 
 // find returns an endpoint of a profile; ok is false when the profile or the
@@ -70,10 +74,9 @@ func find(ctx context.Context, cp fleet.ControlPlane, profile, name string) (fle
 type AddEndpoint struct{}
 
 func addArgs(in steps.Inputs) (fleet.Endpoint, error) {
-	ar := steps.ArgsOf(AddEndpointName, in)
-	e := fleet.Endpoint{Profile: ar.String("profile"), Name: ar.String("endpoint"), Target: ar.String("target"),
-		Online: ar.Bool("online", false), Priority: ar.Int("priority", 0)}
-	return e, ar.Err()
+	spec, err := steps.ParseSpec[stepspec.AddEndpoint](in)
+	e := fleet.Endpoint{Profile: spec.Profile, Name: spec.Endpoint.Endpoint, Target: spec.Target, Online: spec.Online, Priority: spec.Priority}
+	return e, err
 }
 
 // Observe implements steps.Action.
@@ -92,7 +95,7 @@ func (AddEndpoint) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(AddEndpointName); err != nil {
+	if err := steps.HitFault(stepspec.AddEndpointName); err != nil {
 		return nil, err
 	}
 	e, err := cp.AddEndpoint(ctx, want)
@@ -119,10 +122,8 @@ func (AddEndpoint) Estimate(steps.Inputs) steps.Estimate {
 
 // Refs implements steps.Referrer.
 func (AddEndpoint) Refs(in steps.Inputs) []steps.Ref {
-	if !literal(in, "profile", "endpoint") {
-		return steps.Anything()
-	}
-	return []steps.Ref{endpointRef(in["profile"].(string), in["endpoint"].(string), true)}
+	spec, _ := steps.ParseSpec[stepspec.AddEndpoint](in)
+	return endpointRefs(spec.Endpoint)
 }
 
 // RemoveEndpoint removes an endpoint from a profile.
@@ -134,9 +135,8 @@ func (AddEndpoint) Refs(in steps.Inputs) []steps.Ref {
 type RemoveEndpoint struct{}
 
 func removeArgs(in steps.Inputs) (string, string, error) {
-	ar := steps.ArgsOf(RemoveEndpointName, in)
-	p, n := ar.String("profile"), ar.String("endpoint")
-	return p, n, ar.Err()
+	spec, err := steps.ParseSpec[stepspec.RemoveEndpoint](in)
+	return spec.Profile, spec.Endpoint.Endpoint, err
 }
 
 // Observe implements steps.Action.
@@ -163,7 +163,7 @@ func (RemoveEndpoint) Apply(ctx context.Context, env *steps.Env, in steps.Inputs
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(RemoveEndpointName); err != nil {
+	if err := steps.HitFault(stepspec.RemoveEndpointName); err != nil {
 		return nil, err
 	}
 	_, e, ok, err := find(ctx, cp, profile, name)
@@ -192,10 +192,8 @@ func (RemoveEndpoint) Estimate(steps.Inputs) steps.Estimate {
 
 // Refs implements steps.Referrer.
 func (RemoveEndpoint) Refs(in steps.Inputs) []steps.Ref {
-	if !literal(in, "profile", "endpoint") {
-		return steps.Anything()
-	}
-	return []steps.Ref{endpointRef(in["profile"].(string), in["endpoint"].(string), true)}
+	spec, _ := steps.ParseSpec[stepspec.RemoveEndpoint](in)
+	return endpointRefs(spec.Endpoint)
 }
 
 // SetStatus takes an endpoint online or offline.
@@ -206,10 +204,9 @@ func (RemoveEndpoint) Refs(in steps.Inputs) []steps.Ref {
 type SetStatus struct{}
 
 func statusArgs(in steps.Inputs) (string, string, bool, error) {
-	ar := steps.ArgsOf(SetStatusName, in)
-	p, n := ar.String("profile"), ar.String("endpoint")
-	online := ar.OneOf("status", ar.String("status"), "online", "offline") == "online"
-	return p, n, online, ar.Err()
+	spec, ar := steps.Parse[stepspec.SetStatus](in)
+	online := ar.OneOf("status", spec.Status, "online", "offline") == "online"
+	return spec.Profile, spec.Endpoint.Endpoint, online, ar.Err()
 }
 
 // Observe implements steps.Action.
@@ -244,7 +241,7 @@ func (SetStatus) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (st
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(SetStatusName); err != nil {
+	if err := steps.HitFault(stepspec.SetStatusName); err != nil {
 		return nil, err
 	}
 	return steps.Outputs{"online": online}, setStatus(ctx, env, profile, name, online)
@@ -266,10 +263,8 @@ func (SetStatus) Estimate(steps.Inputs) steps.Estimate {
 
 // Refs implements steps.Referrer.
 func (SetStatus) Refs(in steps.Inputs) []steps.Ref {
-	if !literal(in, "profile", "endpoint") {
-		return steps.Anything()
-	}
-	return []steps.Ref{endpointRef(in["profile"].(string), in["endpoint"].(string), true)}
+	spec, _ := steps.ParseSpec[stepspec.SetStatus](in)
+	return endpointRefs(spec.Endpoint)
 }
 
 // Switch moves a profile's traffic from one endpoint to another.
@@ -282,9 +277,8 @@ func (SetStatus) Refs(in steps.Inputs) []steps.Ref {
 type Switch struct{}
 
 func switchArgs(in steps.Inputs) (profile, from, to string, err error) {
-	ar := steps.ArgsOf(SwitchName, in)
-	profile, from, to = ar.String("profile"), ar.String("from"), ar.String("to")
-	return profile, from, to, ar.Err()
+	spec, err := steps.ParseSpec[stepspec.Switch](in)
+	return spec.Profile, spec.From, spec.To, err
 }
 
 func switched(ctx context.Context, cp fleet.ControlPlane, profile, from, to string) (bool, error) {
@@ -324,7 +318,7 @@ func doSwitch(ctx context.Context, env *steps.Env, profile, from, to string) err
 	if err := cp.SwitchTraffic(ctx, profile, from, to); err != nil {
 		var fe *fleet.Error
 		if errors.As(err, &fe) && (errors.Is(err, fleet.ErrConflict) || errors.Is(err, fleet.ErrNotFound)) {
-			return &fleet.Error{Op: SwitchName, Target: profile,
+			return &fleet.Error{Op: stepspec.SwitchName, Target: profile,
 				Err:  fmt.Errorf("refusing to switch traffic from %s to %s: %w", from, to, fe.Err),
 				Hint: fmt.Sprintf("%s keeps serving; the parts %s needs must exist before traffic can move there", from, to)}
 		}
@@ -341,7 +335,7 @@ func (Switch) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps
 	if err != nil {
 		return nil, err
 	}
-	if err := steps.HitFault(SwitchName); err != nil {
+	if err := steps.HitFault(stepspec.SwitchName); err != nil {
 		return nil, err
 	}
 	if env.Undo {
@@ -424,7 +418,7 @@ func checkLeaving(ctx context.Context, env *steps.Env, profile, leaving, back st
 	}
 	what := fmt.Sprintf("switch traffic of %s back from %s to %s", profile, leaving, back)
 	if _, can := env.Target.(fleet.WriteTracker); !can && !env.DiscardWritesSinceSwitch {
-		return &fleet.Error{Op: SwitchName, Target: slot.Database.String(),
+		return &fleet.Error{Op: stepspec.SwitchName, Target: slot.Database.String(),
 			Err:  fmt.Errorf("refusing to %s: the %s driver cannot tell what was written to %s since the switch (%w)", what, env.Target.Driver(), slot.Database, fleet.ErrWritesSinceSwitch),
 			Hint: "nothing was changed; `fleetplan rollback RUN --discard-writes-since-switch` switches back anyway and keeps the database"}
 	}
@@ -432,7 +426,7 @@ func checkLeaving(ctx context.Context, env *steps.Env, profile, leaving, back st
 		return nil
 	}
 	if !env.DiscardWritesSinceSwitch {
-		return steps.LossError(SwitchName, env, what, slot.Database, changes, true)
+		return steps.LossError(stepspec.SwitchName, env, what, slot.Database, changes, true)
 	}
 	env.Logf("switching back although %s holds writes made since the switch (%s changed); the database is kept, not dropped", slot.Database, steps.Plural(len(changes), "table"))
 	return nil
@@ -445,9 +439,9 @@ func (Switch) Estimate(steps.Inputs) steps.Estimate {
 
 // Refs implements steps.Referrer.
 func (Switch) Refs(in steps.Inputs) []steps.Ref {
-	if !literal(in, "profile", "from", "to") {
+	spec, _ := steps.ParseSpec[stepspec.Switch](in)
+	if !steps.Literal(spec.Profile, spec.From, spec.To) {
 		return steps.Anything()
 	}
-	p := in["profile"].(string)
-	return []steps.Ref{endpointRef(p, in["from"].(string), true), endpointRef(p, in["to"].(string), true)}
+	return []steps.Ref{endpointRef(spec.Profile, spec.From, true), endpointRef(spec.Profile, spec.To, true)}
 }

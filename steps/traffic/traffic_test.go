@@ -9,6 +9,7 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/local"
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // fixture is the demo fleet plus a V2 slot contoso-2 on its own database.
@@ -53,66 +54,14 @@ func observe(t *testing.T, env *steps.Env, name string, in steps.Inputs) bool {
 	return done
 }
 
-func TestActionContract(t *testing.T) {
-	addV2 := func(t *testing.T, env *steps.Env) {
-		if err := apply(t, env, AddEndpointName, add2); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cases := map[string]struct {
-		action   string
-		prepare  func(t *testing.T, env *steps.Env)
-		in       steps.Inputs
-		undoable bool
-	}{
-		"add-endpoint":        {action: AddEndpointName, in: add2, undoable: true},
-		"set-endpoint-status": {action: SetStatusName, prepare: addV2, in: steps.Inputs{"profile": "contoso", "endpoint": "contoso-2", "status": "online"}, undoable: true},
-		"switch-traffic":      {action: SwitchName, prepare: addV2, in: steps.Inputs{"profile": "contoso", "from": "contoso-1", "to": "contoso-2"}, undoable: true},
-		"remove-endpoint":     {action: RemoveEndpointName, prepare: addV2, in: steps.Inputs{"profile": "contoso", "endpoint": "contoso-2"}},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			_, env := fixture(t)
-			if tc.prepare != nil {
-				tc.prepare(t, env)
-			}
-			a, _ := steps.Lookup(tc.action)
-			if observe(t, env, tc.action, tc.in) {
-				t.Fatal("live before Apply")
-			}
-			for i := 0; i < 2; i++ {
-				if err := apply(t, env, tc.action, tc.in); err != nil {
-					t.Fatalf("Apply %d: %v", i+1, err)
-				}
-				if !observe(t, env, tc.action, tc.in) {
-					t.Fatal("not live after Apply")
-				}
-			}
-			err := a.Rollback(context.Background(), env, tc.in)
-			if !tc.undoable {
-				if !errors.Is(err, steps.ErrNoRollback) {
-					t.Fatalf("Rollback: %v", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Rollback: %v", err)
-			}
-			if observe(t, env, tc.action, tc.in) {
-				t.Fatal("live after Rollback")
-			}
-		})
-	}
-}
-
 func TestSwitchBackIsRefusedOnceV1IsGone(t *testing.T) {
 	tg, env := fixture(t)
 	ctx := context.Background()
-	if err := apply(t, env, AddEndpointName, add2); err != nil {
+	if err := apply(t, env, stepspec.AddEndpointName, add2); err != nil {
 		t.Fatal(err)
 	}
 	in := steps.Inputs{"profile": "contoso", "from": "contoso-1", "to": "contoso-2"}
-	if err := apply(t, env, SwitchName, in); err != nil {
+	if err := apply(t, env, stepspec.SwitchName, in); err != nil {
 		t.Fatal(err)
 	}
 	if err := tg.RemoveSlot(ctx, local.ContosoSlot); err != nil {

@@ -12,7 +12,8 @@ import (
 
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/runner"
-	"github.com/fleetplan/fleetplan/steps/generic"
+	_ "github.com/fleetplan/fleetplan/steps/generic" // registers generic.noop
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 func main() {
@@ -49,7 +50,7 @@ func run(width, layers, jobs int, header, verbose bool) error {
 	g := &planner.Graph{FormatVersion: planner.GraphFormatVersion, Kind: "Bench", Plan: "noop", Target: "bench"}
 	for l := range layers {
 		for k := range width {
-			g.Steps = append(g.Steps, &planner.Step{ID: id(l, k), Action: generic.NoopName, Needs: needs(l, k, width)})
+			g.Steps = append(g.Steps, &planner.Step{ID: id(l, k), Action: stepspec.NoopName, Needs: needs(l, k, width)})
 		}
 	}
 	start := time.Now()
