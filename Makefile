@@ -7,7 +7,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 DEMO_DIR := $(CURDIR)/.demo
 FUZZTIME ?= 10s
 
-.PHONY: all build test demo fuzz bench loadtest vet fmt-check clean
+.PHONY: all build test demo fuzz bench loadtest outagetest vet fmt-check clean
 
 all: build
 
@@ -43,6 +43,12 @@ loadtest:
 	FLEETPLAN_LOAD_KILLS=$(KILLS) FLEETPLAN_LOAD_BATCH=$(BATCH) FLEETPLAN_LOAD_SEED=$(SEED) \
 	FLEETPLAN_LOAD_FAULTS=$(FAULTS) \
 	$(GO) test -count=1 -timeout 60m -run 'TestLoadDuringMove' -v ./test/
+
+# Three 30 s failovers of the target during one move: 90 s of waiting, more
+# than the 60 s retry budget, which starts afresh after every batch. (make test
+# runs the same test with 0.5 s outages.)
+outagetest:
+	FLEETPLAN_OUTAGE=30s $(GO) test -count=1 -timeout 20m -run 'TestMoveWaitsOutThreeFailovers' -v ./test/
 
 clean:
 	rm -rf bin .demo

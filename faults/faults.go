@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
 )
@@ -28,15 +29,23 @@ const (
 	Transient Kind = iota // a *fleet.Error with the given (transient) code
 	Hard                  // a non-transient *fleet.Error
 	Exit                  // the process kills itself with SIGKILL
+	// Outage makes a database unavailable for a while, as a failover does:
+	// from the hit on, every connection to it fails with 40613.
+	Outage
 )
+
+// OutageCode is the error number of an outage: Azure SQL's "database is not
+// currently available" during a reconfiguration (DOMAIN.md §3).
+const OutageCode = 40613
 
 // Fault is one parsed spec: at the Nth hit of Point (every hit when N is 0),
 // do Kind.
 type Fault struct {
 	Point string
 	Kind  Kind
-	Code  int // for Transient
-	N     int // 1-based hit number; 0 = every hit
+	Code  int           // for Transient
+	N     int           // 1-based hit number; 0 = every hit
+	For   time.Duration // for Outage: how long the database stays unavailable
 }
 
 func (f Fault) String() string {
@@ -48,6 +57,9 @@ func (f Fault) String() string {
 	if f.N > 0 {
 		n = strconv.Itoa(f.N)
 	}
+	if f.Kind == Outage {
+		return f.Point + ":outage:" + f.For.String() + ":" + n
+	}
 	return f.Point + ":" + what + ":" + n
 }
 
@@ -57,7 +69,9 @@ var ErrInjected = errors.New("injected fault")
 // Parse reads a comma-separated list of POINT:WHAT:N specs. WHAT is an error
 // number (a *fleet.Error with that Code: transient if the number is), "hard"
 // (a non-transient error) or "exit" (SIGKILL); N is the 1-based hit number, or
-// "*" for every hit.
+// "*" for every hit. An outage is POINT:outage:DURATION[:N] (N defaults to
+// 1): from the Nth hit on, the database the point acts on is unavailable for
+// DURATION (Go syntax: 30s, 1m30s).
 func Parse(spec string) ([]Fault, error) {
 	var out []Fault
 	for _, part := range strings.Split(spec, ",") {
@@ -66,6 +80,14 @@ func Parse(spec string) ([]Fault, error) {
 			continue
 		}
 		fields := strings.Split(part, ":")
+		if len(fields) >= 2 && fields[1] == "outage" {
+			f, err := parseOutage(part, fields)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f)
+			continue
+		}
 		if len(fields) != 3 || fields[0] == "" {
 			return nil, fmt.Errorf("fault %q: want POINT:WHAT:N, like move.copy:40613:3", part)
 		}
@@ -94,11 +116,33 @@ func Parse(spec string) ([]Fault, error) {
 	return out, nil
 }
 
+func parseOutage(part string, fields []string) (Fault, error) {
+	if len(fields) < 3 || len(fields) > 4 || fields[0] == "" {
+		return Fault{}, fmt.Errorf("fault %q: want POINT:outage:DURATION[:N], like move.copy:outage:30s", part)
+	}
+	d, err := time.ParseDuration(fields[2])
+	if err != nil || d <= 0 {
+		return Fault{}, fmt.Errorf("fault %q: the outage's DURATION must be positive, like 30s or 1m", part)
+	}
+	f := Fault{Point: fields[0], Kind: Outage, Code: OutageCode, For: d, N: 1}
+	if len(fields) == 4 {
+		n, err := strconv.Atoi(fields[3])
+		if err != nil || n < 1 {
+			return Fault{}, fmt.Errorf("fault %q: N must be a hit number from 1", part)
+		}
+		f.N = n
+	}
+	return f, nil
+}
+
 var (
 	state  atomic.Int32 // fast path for Hit: stateUnloaded, stateOff, stateOn, stateBad
 	mu     sync.Mutex
 	faults []Fault
 	counts map[string]int
+	// down holds the open outages: database (or point) -> when it ends.
+	down   map[string]time.Time
+	now    = time.Now
 	cfgErr error
 	warned bool
 	stderr io.Writer = os.Stderr
@@ -135,7 +179,7 @@ func loadLocked() {
 	if state.Load() != stateUnloaded {
 		return
 	}
-	faults, counts, cfgErr = nil, map[string]int{}, nil
+	faults, counts, down, cfgErr = nil, map[string]int{}, map[string]time.Time{}, nil
 	st := stateOff
 	defer func() {
 		if cfgErr != nil {
@@ -178,8 +222,14 @@ func loadLocked() {
 // this hit, if any. It returns nil almost always, and costs one atomic load
 // when injection is off. A configuration error (see Check) is returned from
 // every hit so a misconfigured run cannot pass unnoticed. An Exit fault does
-// not return.
-func Hit(point string) error {
+// not return. An outage planned at a point Hit knows no database of starts
+// at the point itself: every hit of it fails while the outage lasts.
+func Hit(point string) error { return HitOn(point, "") }
+
+// HitOn is Hit for a point that acts on one database (server/database): an
+// outage planned there makes that database unavailable (see Unavailable),
+// and the hit itself fails as the first connection of the outage.
+func HitOn(point, database string) error {
 	switch state.Load() {
 	case stateOff:
 		return nil
@@ -187,9 +237,13 @@ func Hit(point string) error {
 		if err := Check(); err != nil {
 			return err
 		}
-		return Hit(point)
+		return HitOn(point, database)
 	case stateBad:
 		return Check()
+	}
+	where := strings.ToLower(database)
+	if where == "" {
+		where = point
 	}
 	mu.Lock()
 	counts[point]++
@@ -201,7 +255,14 @@ func Hit(point string) error {
 			break
 		}
 	}
+	if fire != nil && fire.Kind == Outage {
+		down[where] = now().Add(fire.For)
+		fmt.Fprintf(stderr, "fault injection: %s is unavailable for %s from %s (hit %d)\n", where, fire.For, point, n)
+	}
 	mu.Unlock()
+	if err := Unavailable(where); err != nil {
+		return err
+	}
 	if fire == nil {
 		return nil
 	}
@@ -214,4 +275,28 @@ func Hit(point string) error {
 		return &fleet.Error{Op: point, Err: fmt.Errorf("%w at hit %d (hard)", ErrInjected, n)}
 	}
 	return &fleet.Error{Op: point, Code: fire.Code, Err: fmt.Errorf("%w at hit %d", ErrInjected, n)}
+}
+
+// Unavailable returns the error of a connection to database (server/database)
+// while an injected outage holds it: a transient *fleet.Error with code
+// 40613, as Azure SQL returns during a failover. Drivers call it whenever
+// they connect to a database. nil otherwise, at the cost of one atomic load
+// when injection is off.
+func Unavailable(database string) error {
+	if state.Load() != stateOn {
+		return nil
+	}
+	database = strings.ToLower(database)
+	mu.Lock()
+	until, ok := down[database]
+	left := until.Sub(now())
+	if ok && left <= 0 {
+		delete(down, database)
+	}
+	mu.Unlock()
+	if !ok || left <= 0 {
+		return nil
+	}
+	return &fleet.Error{Op: "connect", Target: database, Code: OutageCode,
+		Err: fmt.Errorf("%w: database %s is not currently available (an outage, %s left)", ErrInjected, database, left.Round(100*time.Millisecond))}
 }

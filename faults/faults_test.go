@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/google/go-cmp/cmp"
@@ -19,14 +20,19 @@ func TestParse(t *testing.T) {
 		want    []Fault
 		wantErr string
 	}{
-		"transient":   {spec: "move.copy:40613:3", want: []Fault{{Point: "move.copy", Kind: Transient, Code: 40613, N: 3}}},
-		"several":     {spec: "move.copy:hard:2, move.delete:exit:5", want: []Fault{{Point: "move.copy", Kind: Hard, N: 2}, {Point: "move.delete", Kind: Exit, N: 5}}},
-		"every hit":   {spec: "a:40197:*", want: []Fault{{Point: "a", Kind: Transient, Code: 40197}}},
-		"empty parts": {spec: ",a:hard:1,", want: []Fault{{Point: "a", Kind: Hard, N: 1}}},
-		"two fields":  {spec: "a:hard", wantErr: "POINT:WHAT:N"},
-		"bad what":    {spec: "a:boom:1", wantErr: "WHAT"},
-		"zero hit":    {spec: "a:hard:0", wantErr: "N must be"},
-		"no point":    {spec: ":hard:1", wantErr: "POINT:WHAT:N"},
+		"transient":    {spec: "move.copy:40613:3", want: []Fault{{Point: "move.copy", Kind: Transient, Code: 40613, N: 3}}},
+		"several":      {spec: "move.copy:hard:2, move.delete:exit:5", want: []Fault{{Point: "move.copy", Kind: Hard, N: 2}, {Point: "move.delete", Kind: Exit, N: 5}}},
+		"every hit":    {spec: "a:40197:*", want: []Fault{{Point: "a", Kind: Transient, Code: 40197}}},
+		"empty parts":  {spec: ",a:hard:1,", want: []Fault{{Point: "a", Kind: Hard, N: 1}}},
+		"two fields":   {spec: "a:hard", wantErr: "POINT:WHAT:N"},
+		"bad what":     {spec: "a:boom:1", wantErr: "WHAT"},
+		"zero hit":     {spec: "a:hard:0", wantErr: "N must be"},
+		"no point":     {spec: ":hard:1", wantErr: "POINT:WHAT:N"},
+		"outage":       {spec: "move.copy:outage:30s", want: []Fault{{Point: "move.copy", Kind: Outage, Code: 40613, N: 1, For: 30 * time.Second}}},
+		"outage at N":  {spec: "move.copy:outage:1m30s:4", want: []Fault{{Point: "move.copy", Kind: Outage, Code: 40613, N: 4, For: 90 * time.Second}}},
+		"no duration":  {spec: "move.copy:outage", wantErr: "POINT:outage:DURATION"},
+		"bad duration": {spec: "move.copy:outage:soon", wantErr: "DURATION must be positive"},
+		"outage N":     {spec: "move.copy:outage:1s:0", wantErr: "N must be"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -97,6 +103,55 @@ func TestHitSequence(t *testing.T) {
 	}
 	if got := strings.Count(buf.String(), "WARNING: fault injection is ON"); got != 1 {
 		t.Fatalf("warning printed %d times:\n%s", got, buf.String())
+	}
+}
+
+// TestOutage: an outage starts at its hit and fails every connection to
+// that database, and only that one, until it is over.
+func TestOutage(t *testing.T) {
+	setup(t, "move.copy:outage:30s:2,move.offline:outage:5s", "yes")
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	oldNow := now
+	now = func() time.Time { return clock }
+	t.Cleanup(func() { now = oldNow })
+	const db, other = "sql-1/customers_2", "sql-1/customers_1"
+	if err := HitOn("move.copy", db); err != nil {
+		t.Fatalf("hit 1: %v", err)
+	}
+	err := HitOn("move.copy", db)
+	var fe *fleet.Error
+	if !errors.As(err, &fe) || fe.Code != 40613 || !fleet.IsTransient(err) {
+		t.Fatalf("hit 2 = %v, want a transient 40613", err)
+	}
+	for _, at := range []time.Duration{0, 10 * time.Second, 29 * time.Second} {
+		clock = clock.Add(at - clock.Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+		if err := Unavailable(db); !fleet.IsTransient(err) || !strings.Contains(err.Error(), "not currently available") {
+			t.Fatalf("%s into the outage: %v, want the database unavailable", at, err)
+		}
+		if err := HitOn("move.copy", db); !fleet.IsTransient(err) {
+			t.Fatalf("%s into the outage: a hit of the point passed: %v", at, err)
+		}
+		if err := Unavailable(other); err != nil {
+			t.Fatalf("another database is unavailable: %v", err)
+		}
+	}
+	clock = clock.Add(time.Second)
+	if err := Unavailable(db); err != nil {
+		t.Fatalf("after the outage: %v", err)
+	}
+	if err := HitOn("move.copy", db); err != nil {
+		t.Fatalf("after the outage a hit failed: %v", err)
+	}
+	// A point without a database holds an outage of its own.
+	if err := Hit("move.offline"); !fleet.IsTransient(err) {
+		t.Fatalf("outage at a point: %v", err)
+	}
+	if err := Hit("move.offline"); !fleet.IsTransient(err) {
+		t.Fatalf("second hit during the point's outage: %v", err)
+	}
+	clock = clock.Add(5 * time.Second)
+	if err := Hit("move.offline"); err != nil {
+		t.Fatalf("after the point's outage: %v", err)
 	}
 }
 

@@ -80,6 +80,27 @@ func IsTransient(err error) bool {
 	return false
 }
 
+// failoverCodes are the error numbers of a database that is unavailable
+// while it fails over (planned maintenance, DOMAIN.md §3).
+var failoverCodes = map[int]bool{40613: true, 4060: true, 4221: true, 40197: true, 40540: true}
+
+// IsFailover reports whether err, or anything it wraps, says that a database
+// is unavailable while it fails over (40613 and its kin): a wait of up to
+// about 30 s, worth waiting out.
+func IsFailover(err error) bool {
+	var e *Error
+	for err != nil {
+		if !errors.As(err, &e) {
+			return false
+		}
+		if failoverCodes[e.Code] {
+			return true
+		}
+		err = e.Err
+	}
+	return false
+}
+
 // HintOf returns the first hint found in err's chain.
 func HintOf(err error) string {
 	var e *Error

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
+
+	"github.com/fleetplan/fleetplan/fleet"
 
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/steps"
@@ -46,6 +49,10 @@ type msg struct {
 	err      error
 	attempts int
 	wait     time.Duration
+	// waited and failover (msgRetry): the backoff this outage has used so
+	// far, and whether the error says the database is failing over.
+	waited   time.Duration
+	failover bool
 	applied  bool
 	release  chan error // msgApplying: nil once step-applying is durable
 	kept     []string   // rollback: where data was set aside
@@ -115,8 +122,14 @@ func (r *run) attempt(ctx context.Context, i int, d direction, msgs chan<- msg) 
 	}
 	var out steps.Outputs
 	skipped, applied := false, false
-	attempts, err := r.retry(sctx, s, func(attempt int, wait time.Duration, err error) {
-		msgs <- msg{idx: i, kind: msgRetry, attempts: attempt, wait: wait, err: err}
+	// Progress the action reports resets the retry budget (see retry).
+	progressed := new(atomic.Int64)
+	if rep, ok := p.env.Reporter.(reporter); ok {
+		rep.progressed = progressed
+		p.env.Reporter = rep
+	}
+	attempts, err := r.retry(sctx, s, progressed.Load, func(n retryNotice) {
+		msgs <- msg{idx: i, kind: msgRetry, attempts: n.attempt, wait: n.wait, waited: n.waited, failover: fleet.IsFailover(n.err), err: n.err}
 	}, func(ctx context.Context) error {
 		if err := faultHit(p.fault); err != nil {
 			return err

@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,10 +65,20 @@ func (e *events) emit(ev Event) {
 	e.sink.Event(ev)
 }
 
-// reporter turns an action's Progress and Logf calls into events.
-type reporter struct{ ev *events }
+// reporter turns an action's Progress and Logf calls into events, and
+// counts progress reports for the retry budget.
+type reporter struct {
+	ev         *events
+	progressed *atomic.Int64 // nil: not counted
+}
 
 func (r reporter) Progress(stepID string, done, total int64, unit string) {
+	if r.progressed != nil {
+		r.progressed.Add(1)
+	}
+	if r.ev == nil || r.ev.sink == nil {
+		return
+	}
 	r.ev.emit(Event{Type: EventProgress, Step: stepID, Done: done, Total: total, Unit: unit})
 }
 
@@ -90,6 +101,9 @@ func recordEvent(r Record, done, total int) Event {
 		ev.Message = "already live"
 	case StepRetrying:
 		ev.Message = fmt.Sprintf("attempt %d failed, retrying in %s", r.Attempt, r.Wait.Round(time.Millisecond))
+		if r.Failover {
+			ev.Message = fmt.Sprintf("attempt %d failed, waiting out a failover, %s so far, retrying in %s", r.Attempt, waitedText(r.Waited), r.Wait.Round(time.Millisecond))
+		}
 	case StepApproved:
 		ev.Message = "approved by " + r.Who
 	case StepRejected:
@@ -103,4 +117,12 @@ func recordEvent(r Record, done, total int) Event {
 		ev.Message = r.Reason
 	}
 	return ev
+}
+
+// waitedText says how long an outage has been waited out: "12 s", "450 ms".
+func waitedText(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%d s", int(d.Round(time.Second).Seconds()))
 }

@@ -132,7 +132,7 @@ func (f *forwardWalk) collectOutcomes(batch []msg) {
 		switch m.kind {
 		case msgRetry:
 			r.record(Record{Type: StepRetrying, Step: s.ID, Attempt: m.attempts, Wait: m.wait,
-				Error: m.err.Error(), Transient: true})
+				Waited: m.waited, Failover: m.failover, Error: m.err.Error(), Transient: true})
 		case msgApplying:
 			r.record(Record{Type: StepApplying, Step: s.ID})
 			f.releases = append(f.releases, m.release)

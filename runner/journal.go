@@ -79,8 +79,14 @@ type Record struct {
 	Step string     `json:"step,omitempty"`
 
 	// Step details.
-	Attempt   int           `json:"attempt,omitempty"` // attempts made so far (step-done, step-failed, step-retrying)
-	Wait      time.Duration `json:"wait,omitempty"`    // backoff before the next attempt (step-retrying)
+	Attempt int           `json:"attempt,omitempty"` // attempts made so far (step-done, step-failed, step-retrying)
+	Wait    time.Duration `json:"wait,omitempty"`    // backoff before the next attempt (step-retrying)
+	// Waited (step-retrying) is the backoff this outage has used before Wait:
+	// since the step's last progress, whose report starts a fresh budget.
+	Waited time.Duration `json:"waited,omitempty"`
+	// Failover (step-retrying): the error says the database is failing over
+	// (40613 and its kin), so the wait is waiting out a failover.
+	Failover  bool          `json:"failover,omitempty"`
 	Outputs   steps.Outputs `json:"outputs,omitempty"`
 	Error     string        `json:"error,omitempty"`
 	Transient bool          `json:"transient,omitempty"`

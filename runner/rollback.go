@@ -133,8 +133,8 @@ func (u *undoWalk) collectOutcomes(batch []msg) {
 		id := r.g.Steps[m.idx].ID
 		switch m.kind {
 		case msgRetry:
-			r.record(Record{Type: StepRetrying, Step: id, Attempt: m.attempts, Wait: m.wait, Error: m.err.Error(),
-				Transient: true, Reason: "rollback"})
+			r.record(Record{Type: StepRetrying, Step: id, Attempt: m.attempts, Wait: m.wait, Waited: m.waited,
+				Failover: m.failover, Error: m.err.Error(), Transient: true, Reason: "rollback"})
 		case msgDone:
 			r.record(Record{Type: RollbackDone, Step: id, Reason: strings.Join(m.kept, "; ")})
 			r.kept = append(r.kept, m.kept...)

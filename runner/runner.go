@@ -591,9 +591,7 @@ func timeoutErr(sctx context.Context, timeout time.Duration, err error) error {
 func (r *run) env(stepID string, undo bool) *steps.Env {
 	env := &steps.Env{Target: r.opt.Target, RunID: r.id, StepID: stepID, BaseDir: r.baseDir, Roots: r.opt.Roots,
 		Undo: undo, DiscardWritesSinceSwitch: r.opt.DiscardWritesSinceSwitch}
-	if r.ev != nil {
-		env.Reporter = reporter{r.ev}
-	}
+	env.Reporter = reporter{ev: r.ev}
 	return env
 }
 
@@ -617,18 +615,43 @@ func normalizeOutputs(o steps.Outputs) steps.Outputs {
 // retry calls fn until it succeeds, fails with a non-transient error, the
 // step's retry policy is exhausted, or ctx is done. It returns the number of
 // attempts made.
-func (r *run) retry(ctx context.Context, s *planner.Step, onRetry func(int, time.Duration, error), fn func(context.Context) error) (int, error) {
-	b := newBackoff(mergeRetry(s.Retry, r.opt.Retry, DefaultRetry))
+// retryNotice is what a retry tells the scheduler: the attempt that failed,
+// the wait before the next one, and how much of this outage's budget the
+// waits have used so far.
+type retryNotice struct {
+	attempt      int
+	wait, waited time.Duration
+	err          error
+}
+
+// retry runs fn until it succeeds or fails with an error that is not
+// transient, waiting with the step's backoff between attempts. The budget
+// covers one outage, not the step's whole life: when the step reported
+// progress (progressed changed) since the previous failure, the failure
+// starts a new outage with a fresh budget, so a long move survives any
+// number of separate failovers, each within the budget. progressed may be
+// nil (no progress reports).
+func (r *run) retry(ctx context.Context, s *planner.Step, progressed func() int64, onRetry func(retryNotice), fn func(context.Context) error) (int, error) {
+	policy := mergeRetry(s.Retry, r.opt.Retry, DefaultRetry)
+	b := newBackoff(policy)
+	if progressed == nil {
+		progressed = func() int64 { return 0 }
+	}
+	mark := progressed()
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
 		if err == nil || !fleet.IsTransient(err) || ctx.Err() != nil {
 			return attempt, err
 		}
+		if p := progressed(); p != mark {
+			mark, b = p, newBackoff(policy)
+		}
+		waited := b.waited
 		wait, ok := b.next()
 		if !ok {
 			return attempt, fmt.Errorf("gave up after %d attempts and %s of backoff: %w", attempt, b.waited.Round(time.Millisecond), err)
 		}
-		onRetry(attempt, wait, err)
+		onRetry(retryNotice{attempt: attempt, wait: wait, waited: waited, err: err})
 		if serr := r.opt.Sleep(ctx, wait); serr != nil {
 			return attempt, err
 		}
@@ -757,7 +780,7 @@ func (r *run) checkLosses(ctx context.Context, order []string) error {
 		}
 		env := r.env(s.ID, true)
 		env.Reporter = nil
-		_, err := r.retry(ctx, comp, func(int, time.Duration, error) {}, func(ctx context.Context) error {
+		_, err := r.retry(ctx, comp, nil, func(retryNotice) {}, func(ctx context.Context) error {
 			in, err := r.opt.Evaluator.Inputs(ctx, comp, r)
 			if err != nil {
 				return nil // the rollback itself reports it

@@ -1007,3 +1007,65 @@ func TestStepThatNeverAppliedIsNotUndone(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryBudgetResetsOnProgress: a long step that meets three failovers,
+// each within the retry budget but together far beyond it, survives them
+// because every batch it finishes starts a fresh budget; the journal says how
+// long each failover has been waited out.
+func TestRetryBudgetResetsOnProgress(t *testing.T) {
+	const batches, outage = 6, 2 * time.Second
+	outageAt := map[int]bool{1: true, 3: true, 5: true} // batches that meet a failover
+	fs := &fakeSleep{}
+	var done int                  // batches finished: the step's progress
+	var outageStart time.Duration // fs.total() when the current outage began, -1 none
+	outageStart = -1
+	fake := newFake(t, &fakeAction{apply: func(_ context.Context, env *steps.Env, _ steps.Inputs) (steps.Outputs, error) {
+		for done < batches {
+			if outageAt[done] {
+				if outageStart < 0 {
+					outageStart = fs.total()
+				}
+				if fs.total()-outageStart < outage {
+					return nil, &fleet.Error{Op: "copy batch", Target: "sql-1/customers_2", Code: 40613}
+				}
+				delete(outageAt, done)
+				outageStart = -1
+			}
+			done++
+			env.Progress(int64(done), batches, "batches")
+		}
+		return nil, nil
+	}})
+	s := st("move", fake)
+	s.Retry = &planner.RetryPolicy{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Budget: 3 * time.Second}
+	o := opts(t)
+	o.Sleep = fs.sleep
+	res, _ := Start(context.Background(), graph(s), o)
+	if ss := stepState(mustStatus(t, o.Dir, res.RunID), "move"); ss.State != StateDone {
+		t.Fatalf("state %s (%s), want done after three failovers of %s each", ss.State, ss.Error, outage)
+	}
+	if fs.total() <= s.Retry.Budget {
+		t.Fatalf("waited %s in all: the test needs more than one budget (%s) of failovers", fs.total(), s.Retry.Budget)
+	}
+	var outages int
+	var last time.Duration = -1
+	for _, rec := range journalOf(t, o.Dir, res.RunID) {
+		if rec.Type != StepRetrying {
+			continue
+		}
+		if !rec.Failover || rec.Waited > s.Retry.Budget {
+			t.Errorf("retry record %+v: want a failover within the budget", rec)
+		}
+		if rec.Waited == 0 || rec.Waited < last {
+			outages++
+		}
+		last = rec.Waited
+		msg := recordEvent(rec, 0, 1).Message
+		if want := "waiting out a failover, " + waitedText(rec.Waited) + " so far"; !strings.Contains(msg, want) {
+			t.Errorf("retry message %q, want it to say %q", msg, want)
+		}
+	}
+	if outages != 3 {
+		t.Errorf("the journal shows %d failovers, want 3", outages)
+	}
+}

@@ -38,7 +38,8 @@ import (
 //	FLEETPLAN_LOAD_KILLS      SIGKILLs of the mover in the killed run (small: 1, full: 3)
 //	FLEETPLAN_LOAD_BATCH      the move's batch size (100, as examples/shards/split.yaml)
 //	FLEETPLAN_LOAD_SEED       seed of the kill points and the writers' keys (1)
-//	FLEETPLAN_LOAD_FAULTS     extra FLEETPLAN_FAULTS for the mover, e.g. an outage
+//	FLEETPLAN_LOAD_FAULTS     FLEETPLAN_FAULTS for the mover's last process (after the kills),
+//	                          (small: an outage, move.copy:outage:500ms:5; full: none; "none": none)
 //	FLEETPLAN_LOAD=full       the full defaults
 type loadConfig struct {
 	writers, moving, kills, batch int
@@ -68,7 +69,15 @@ func loadKnobs(t *testing.T) loadConfig {
 		}
 		c.seed = n
 	}
-	c.faults = os.Getenv("FLEETPLAN_LOAD_FAULTS")
+	if os.Getenv("FLEETPLAN_LOAD") != "full" {
+		c.faults = "move.copy:outage:500ms:5" // a failover of the target in the middle of the move
+	}
+	if v := os.Getenv("FLEETPLAN_LOAD_FAULTS"); v != "" {
+		c.faults = v
+	}
+	if c.faults == "none" {
+		c.faults = ""
+	}
 	if c.writers < 1 || c.moving < 1 || c.batch < 1 {
 		t.Fatalf("load test knobs %+v: writers, customers and batch must be at least 1", c)
 	}
@@ -93,7 +102,7 @@ func TestLoadDuringMove(t *testing.T) {
 			lr := runLoad(t, ws, rc)
 			lr.audit(t)
 			t.Logf("load test (%d writers, %d customers moved in batches of %d, %d SIGKILLs of the mover%s): %s",
-				rc.writers, rc.moving, rc.batch, lr.kills, map[bool]string{true: ", faults " + rc.faults}[rc.faults != ""], lr.summary())
+				rc.writers, rc.moving, rc.batch, lr.kills, map[bool]string{true: ", then " + rc.faults}[rc.faults != ""], lr.summary())
 		})
 	}
 }
@@ -183,7 +192,12 @@ func runLoad(t *testing.T, ws string, c loadConfig) *loadRun {
 
 	// The writers: 9 in 10 writes go to customers the split moves, the rest
 	// to customers of [50000, 75000), which stay.
-	wctx, stop := context.WithCancel(ctx)
+	// Writers stop taking new writes when the move is done; the write each
+	// has in flight runs to its end, so a write waiting for its key is
+	// measured, not cut off.
+	wctx := ctx
+	var stopped atomic.Bool
+	stop := func() { stopped.Store(true) }
 	var moving atomic.Bool
 	var acked atomic.Int64
 	var mu sync.Mutex
@@ -197,7 +211,7 @@ func runLoad(t *testing.T, ws string, c loadConfig) *loadRun {
 			var waits []time.Duration
 			var retries int64
 			var errs []error
-			for seq := int64(0); wctx.Err() == nil; seq++ {
+			for seq := int64(0); !stopped.Load(); seq++ {
 				k := int64(50000 + rng.Intn(splitAt-50000))
 				if rng.Intn(10) != 0 {
 					k = int64(splitAt + rng.Intn(c.moving))
@@ -235,8 +249,6 @@ func runLoad(t *testing.T, ws string, c loadConfig) *loadRun {
 					if !offlineSince.IsZero() {
 						waits = append(waits, time.Since(offlineSince))
 					}
-				case wctx.Err() != nil:
-					wr.unknown = true // stopped during the write
 				default:
 					wr.unknown = errors.Is(err, shardmap.ErrCommitOutcomeUnknown)
 					errs = append(errs, fmt.Errorf("write %d (customer %d): %w", wr.id, k, err))
@@ -262,7 +274,7 @@ func runLoad(t *testing.T, ws string, c loadConfig) *loadRun {
 	for {
 		env := []string{"FLEETPLAN_FAULTS_I_KNOW=yes"}
 		var spec []string
-		if c.faults != "" {
+		if c.faults != "" && lr.kills == c.kills {
 			spec = append(spec, c.faults)
 		}
 		if lr.kills < c.kills {

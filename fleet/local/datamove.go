@@ -408,6 +408,9 @@ func (t *Target) NextBound(ctx context.Context, loc fleet.Location, tables []fle
 // attach opens a dedicated connection to dst with src attached as "src".
 // release detaches it (or discards the connection if that fails).
 func (t *Target) attach(ctx context.Context, src, dst fleet.Location) (*sql.Conn, func(), error) {
+	if err := faults.Unavailable(src.String()); err != nil {
+		return nil, nil, err
+	}
 	_, srcPath, err := t.resolve(ctx, src)
 	if err != nil {
 		return nil, nil, err
@@ -509,7 +512,7 @@ func (t *Target) CopyRange(ctx context.Context, src, dst fleet.Location, tables 
 		n, _ := res.RowsAffected()
 		out[tb.Table] = n
 	}
-	if err := faults.Hit("move.copy"); err != nil {
+	if err := faults.HitOn("move.copy", dst.String()); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -521,7 +524,7 @@ func (t *Target) CopyRange(ctx context.Context, src, dst fleet.Location, tables 
 // Checksum implements fleet.DataMover: count(*) and fleetplan_rowsum over
 // every column of the rows in r. The fault point move.checksum is hit first.
 func (t *Target) Checksum(ctx context.Context, loc fleet.Location, table, keyCol string, r fleet.KeyRange) (int64, string, error) {
-	if err := faults.Hit("move.checksum"); err != nil {
+	if err := faults.HitOn("move.checksum", loc.String()); err != nil {
 		return 0, "", err
 	}
 	db, err := t.readDB(ctx, loc)
@@ -596,7 +599,7 @@ func deleteEach(ctx context.Context, tx *sql.Tx, loc fleet.Location, what string
 		n, _ := res.RowsAffected()
 		total += n
 	}
-	if err := faults.Hit("move.delete"); err != nil {
+	if err := faults.HitOn("move.delete", loc.String()); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -636,7 +639,7 @@ func (t *Target) CopyTableIfEmpty(ctx context.Context, src, dst fleet.Location, 
 		return 0, sqlErr(what+" "+table, dst, err)
 	}
 	n, _ := res.RowsAffected()
-	if err := faults.Hit("move.reference"); err != nil {
+	if err := faults.HitOn("move.reference", dst.String()); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/gofrs/flock"
 	"modernc.org/sqlite" // the pure-Go SQLite driver
@@ -433,6 +434,9 @@ func (t *Target) DatabaseExists(ctx context.Context, loc fleet.Location) (bool, 
 
 // db returns the (cached) connection pool of an existing database.
 func (t *Target) db(ctx context.Context, loc fleet.Location) (*sql.DB, error) {
+	if err := faults.Unavailable(loc.String()); err != nil {
+		return nil, err // an injected failover
+	}
 	c, p, err := t.resolve(ctx, loc)
 	if err != nil {
 		return nil, err
