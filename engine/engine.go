@@ -22,6 +22,7 @@ import (
 
 	// Drivers and actions register themselves.
 	_ "github.com/fleetplan/fleetplan/fleet/local"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	_ "github.com/fleetplan/fleetplan/steps/app"
 	_ "github.com/fleetplan/fleetplan/steps/database"
 	_ "github.com/fleetplan/fleetplan/steps/generic"
@@ -163,7 +164,7 @@ func targetOf(doc *plans.Document) string {
 func TargetOf(doc *plans.Document) string { return targetOf(doc) }
 
 // Plan observes the target and diffs the document into a graph.
-func Plan(ctx context.Context, doc *plans.Document, target fleet.Target, opt planner.Options) (*planner.Graph, diag.List) {
+func Plan(ctx context.Context, doc *plans.Document, target fleet.Target, opt planner.Options) (*stepgraph.Graph, diag.List) {
 	var diags diag.List
 	switch {
 	case doc.ShardLayout != nil:
@@ -403,7 +404,7 @@ func displayPath(abs string) string {
 }
 
 // SavePlan writes a plan file atomically, signed when cfg sets planSigningKey.
-func SavePlan(path string, cfg *plans.Config, g *planner.Graph) error {
+func SavePlan(path string, cfg *plans.Config, g *stepgraph.Graph) error {
 	key, err := SigningKey(cfg)
 	if err != nil {
 		return err
@@ -447,7 +448,7 @@ var ErrStalePlan = errors.New("the fleet has changed since this plan was made")
 
 // CheckFresh re-observes the target and refuses a saved graph made from other
 // live state.
-func CheckFresh(ctx context.Context, g *planner.Graph, doc *plans.Document, target fleet.Target) error {
+func CheckFresh(ctx context.Context, g *stepgraph.Graph, doc *plans.Document, target fleet.Target) error {
 	var now string
 	switch {
 	case doc != nil && doc.ShardLayout != nil:
@@ -484,6 +485,6 @@ func short(s string) string {
 // in every command that runs the graph.
 func RunOptions(cfg *plans.Config, target fleet.Target, events runner.EventSink, command string) runner.Options {
 	return runner.Options{Dir: StateDir(cfg), Target: target, Events: events,
-		EndState:  func(ctx context.Context, g *planner.Graph) (string, error) { return EndState(ctx, target, g) },
+		EndState:  func(ctx context.Context, g *stepgraph.Graph) (string, error) { return EndState(ctx, target, g) },
 		Evaluator: &Evaluator{Target: target}, Command: command, Roots: cfg.Roots()}
 }

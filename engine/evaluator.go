@@ -11,10 +11,10 @@ import (
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
-	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/plans/expression"
 	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -30,7 +30,7 @@ var _ runner.Evaluator = (*Evaluator)(nil)
 // env builds the expression environment for one evaluation. The step states
 // and the live state are read only when the expression refers to them: a
 // plan may hold thousands of steps, and observing the fleet costs queries.
-func (e *Evaluator) env(ctx context.Context, step *planner.Step, st runner.State, needSteps, needLive bool) (*expression.Env, error) {
+func (e *Evaluator) env(ctx context.Context, step *stepgraph.Step, st runner.State, needSteps, needLive bool) (*expression.Env, error) {
 	info := st.Run()
 	params := e.Params
 	if step.Params != nil {
@@ -55,7 +55,7 @@ func (e *Evaluator) env(ctx context.Context, step *planner.Step, st runner.State
 }
 
 // Guard implements runner.Evaluator.
-func (e *Evaluator) Guard(ctx context.Context, step *planner.Step, st runner.State) (bool, string, error) {
+func (e *Evaluator) Guard(ctx context.Context, step *stepgraph.Step, st runner.State) (bool, string, error) {
 	if step.Guard == nil || step.Guard.Expr == "" {
 		return true, "", nil
 	}
@@ -131,7 +131,7 @@ func describe(p *expression.Program, env *expression.Env) string {
 }
 
 // Inputs implements runner.Evaluator.
-func (e *Evaluator) Inputs(ctx context.Context, step *planner.Step, st runner.State) (steps.Inputs, error) {
+func (e *Evaluator) Inputs(ctx context.Context, step *stepgraph.Step, st runner.State) (steps.Inputs, error) {
 	interpolated, needSteps, needLive := false, false, false
 	walkStrings(step.With, func(s string) {
 		if expression.HasInterpolation(s) {
@@ -294,7 +294,7 @@ func (e *ExprError) Unwrap() error { return e.Err }
 
 // exprFailed places an expression error of step: inside the expression's
 // text when the plan file still holds it at (or after) at, else at the step.
-func exprFailed(step *planner.Step, at diag.Pos, what string, err error) error {
+func exprFailed(step *stepgraph.Step, at diag.Pos, what string, err error) error {
 	return placeExprError(step.ID, step.Pos, at, what, err)
 }
 

@@ -5,8 +5,8 @@ import (
 
 	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/plans/expression"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -15,14 +15,14 @@ import (
 // inside roots: files can change between plan and apply, and a saved plan is
 // a file anyone may have edited. Inputs computed by ${{ }} at run time are
 // checked when their step runs.
-func CheckPaths(g *planner.Graph, roots confine.Roots) error {
+func CheckPaths(g *stepgraph.Graph, roots confine.Roots) error {
 	base := ""
 	if g.Source != "" {
 		base = filepath.Dir(g.Source)
 	}
 	env := &steps.Env{BaseDir: base, Roots: roots}
-	var check func(s *planner.Step) error
-	check = func(s *planner.Step) error {
+	var check func(s *stepgraph.Step) error
+	check = func(s *stepgraph.Step) error {
 		if s == nil {
 			return nil
 		}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/fleetplan/fleetplan/confine"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 func TestCheckPaths(t *testing.T) {
@@ -18,11 +18,11 @@ func TestCheckPaths(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(repo, "out")); err != nil {
 		t.Fatal(err)
 	}
-	step := func(action string, with map[string]any) *planner.Step {
-		return &planner.Step{ID: "s", Action: action, With: with}
+	step := func(action string, with map[string]any) *stepgraph.Step {
+		return &stepgraph.Step{ID: "s", Action: action, With: with}
 	}
 	cases := map[string]struct {
-		step *planner.Step
+		step *stepgraph.Step
 		ok   bool
 	}{
 		"script inside":          {step("database.run-sql-script", map[string]any{"file": "v2.sql"}), true},
@@ -30,12 +30,12 @@ func TestCheckPaths(t *testing.T) {
 		"schema through symlink": {step("shardmap.create-shard", map[string]any{"schemaFile": "out/schema.sql"}), false},
 		"exec dir outside":       {step("generic.exec", map[string]any{"command": "true", "dir": ".."}), false},
 		"computed at run time":   {step("database.run-sql-script", map[string]any{"file": "${{ steps.a.outputs.f }}"}), true},
-		"rollback outside": {&planner.Step{ID: "s", Action: "generic.noop",
+		"rollback outside": {&stepgraph.Step{ID: "s", Action: "generic.noop",
 			Rollback: step("database.run-sql-script", map[string]any{"file": "../x.sql"})}, false},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			g := &planner.Graph{Source: filepath.Join(repo, "plan.yaml"), Steps: []*planner.Step{c.step}}
+			g := &stepgraph.Graph{Source: filepath.Join(repo, "plan.yaml"), Steps: []*stepgraph.Step{c.step}}
 			err := CheckPaths(g, confine.New(repo))
 			if c.ok != (err == nil) {
 				t.Fatalf("CheckPaths = %v, want ok %v", err, c.ok)

@@ -18,6 +18,7 @@ import (
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/plans/expression"
 	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -28,7 +29,7 @@ const (
 )
 
 // PlanRollingUpgrade observes what an upgrade's steps touch and plans it.
-func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, target fleet.Target) (*planner.Graph, diag.List) {
+func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, target fleet.Target) (*stepgraph.Graph, diag.List) {
 	live := newUpgradeLive(doc, target)
 	if diags := checkUpgradeNames(ctx, doc, live); diags.HasErrors() {
 		return nil, diags
@@ -111,7 +112,7 @@ func (u *upgradeLive) keptNames(id string) []string {
 // a freeze -> wait -> thaw) that is the only way to tell a finished plan
 // from a new one; applying it again would do what that run did and end
 // where it ended. "" when there is none.
-func finishedUnchanged(ctx context.Context, stateDir string, g *planner.Graph, target fleet.Target) string {
+func finishedUnchanged(ctx context.Context, stateDir string, g *stepgraph.Graph, target fleet.Target) string {
 	runs, err := runner.List(stateDir)
 	if err != nil {
 		return ""
@@ -141,11 +142,11 @@ func finishedUnchanged(ctx context.Context, stateDir string, g *planner.Graph, t
 // stepsDigest identifies what a graph's steps do, leaving out what changes
 // between plans of the same steps (estimates, live-at-plan notes, where in
 // the file a step is written).
-func stepsDigest(g *planner.Graph) string {
+func stepsDigest(g *stepgraph.Graph) string {
 	h := sha256.New()
 	for _, s := range g.Steps {
 		c := *s
-		c.Estimate, c.LiveAtPlan, c.Pos = planner.Estimate{}, "", diag.Pos{}
+		c.Estimate, c.LiveAtPlan, c.Pos = stepgraph.Estimate{}, "", diag.Pos{}
 		b, _ := json.Marshal(&c)
 		h.Write(b)
 		h.Write([]byte{'\n'})
@@ -156,7 +157,7 @@ func stepsDigest(g *planner.Graph) string {
 // EndState describes the live state of everything a RollingUpgrade graph's
 // steps (and their rollback branches) touch, as the fingerprint does; ""
 // for other kinds. It is what runner.Options.EndState records at run-done.
-func EndState(ctx context.Context, target fleet.Target, g *planner.Graph) (string, error) {
+func EndState(ctx context.Context, target fleet.Target, g *stepgraph.Graph) (string, error) {
 	if g.Kind != plans.KindRollingUpgrade {
 		return "", nil
 	}
@@ -175,7 +176,7 @@ func EndState(ctx context.Context, target fleet.Target, g *planner.Graph) (strin
 
 // described reports whether the fingerprint describes every object the
 // steps of g touch (databases, slots and endpoints; not shard maps).
-func (u *upgradeLive) described(g *planner.Graph) bool {
+func (u *upgradeLive) described(g *stepgraph.Graph) bool {
 	for _, s := range g.Steps {
 		for _, t := range u.facts[s.ID].Touches {
 			kind, _, _ := strings.Cut(t.Object, " ")
@@ -283,7 +284,7 @@ func (u *upgradeLive) stepFacts(ctx context.Context, s *plans.StepSpec) (planner
 			est = e
 		}
 	}
-	f.Estimate = planner.Estimate{Duration: est.Duration, Unavailable: est.Unavailable, Rows: est.Rows, Basis: est.Basis}
+	f.Estimate = stepgraph.Estimate{Duration: est.Duration, Unavailable: est.Unavailable, Rows: est.Rows, Basis: est.Basis}
 	f.EstimateIsHint = est.Hint
 	_, f.Gate = action.(steps.Gate)
 	if ag, ok := action.(steps.ApprovalGate); ok {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // FormatVersion is the version of the file layout; files of another
@@ -32,8 +32,8 @@ const (
 // Plan is what a saved plan holds.
 type Plan struct {
 	// Config is the absolute path of the fleetplan.yaml the plan was made with.
-	Config string         `json:"config"`
-	Graph  *planner.Graph `json:"graph"`
+	Config string           `json:"config"`
+	Graph  *stepgraph.Graph `json:"graph"`
 }
 
 // file is the JSON layout. Digest and Signature cover the compact JSON of
@@ -164,12 +164,12 @@ func Parse(name string, b []byte) (*Saved, error) {
 	if err := json.Unmarshal(payload.Bytes(), &s.Plan); err != nil {
 		return nil, refuse(name, fmt.Errorf("not a valid saved plan: %v", err), replanHint)
 	}
-	if g := s.Graph; g == nil || g.FormatVersion != planner.GraphFormatVersion {
+	if g := s.Graph; g == nil || g.FormatVersion != stepgraph.FormatVersion {
 		v := 0
 		if g != nil {
 			v = g.FormatVersion
 		}
-		return nil, refuse(name, fmt.Errorf("saved graph format %d, this fleetplan reads %d", v, planner.GraphFormatVersion), formatHint)
+		return nil, refuse(name, fmt.Errorf("saved graph format %d, this fleetplan reads %d", v, stepgraph.FormatVersion), formatHint)
 	}
 	return s, nil
 }

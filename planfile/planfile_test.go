@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 func samplePlan() *Plan {
-	return &Plan{Config: "/repo/fleetplan.yaml", Graph: &planner.Graph{
-		FormatVersion: planner.GraphFormatVersion, Kind: "RollingUpgrade", Plan: "p", Source: "/repo/p.yaml", Target: "local",
-		Steps: []*planner.Step{{ID: "a", Action: "generic.noop", With: map[string]any{"n": 1.5, "s": "x"}}},
+	return &Plan{Config: "/repo/fleetplan.yaml", Graph: &stepgraph.Graph{
+		FormatVersion: stepgraph.FormatVersion, Kind: "RollingUpgrade", Plan: "p", Source: "/repo/p.yaml", Target: "local",
+		Steps: []*stepgraph.Step{{ID: "a", Action: "generic.noop", With: map[string]any{"n": 1.5, "s": "x"}}},
 	}}
 }
 

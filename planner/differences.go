@@ -6,6 +6,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // inconsistency is what the live differences between the global shard map
@@ -62,7 +63,7 @@ func (b *layoutBuilder) noteDifferences() {
 // with a GSM/LSM difference. It reads the shards and the range from the
 // step's inputs (server/database, from, to, low/high, at) and the live
 // mappings over that range.
-func (b *layoutBuilder) refuseInconsistent(s *Step) {
+func (b *layoutBuilder) refuseInconsistent(s *stepgraph.Step) {
 	if b.bad == nil {
 		return
 	}

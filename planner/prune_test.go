@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // TestPruneKeepsLiveStepsAnEarlierStepChanges: a live step is pruned only
@@ -134,31 +135,31 @@ func TestRoundTrip(t *testing.T) {
 	other := Touch{Object: "slot contoso-2", Changes: true}
 	f := func(live bool, ts ...Touch) StepFacts { return StepFacts{Live: live, Touches: ts, TouchesKnown: true} }
 	cases := map[string]struct {
-		steps []*Step
+		steps []*stepgraph.Step
 		facts map[string]StepFacts
 		want  bool
 	}{
 		"freeze, wait, thaw": {
-			steps: []*Step{{ID: "freeze"}, {ID: "wait", Needs: []string{"freeze"}}, {ID: "thaw", Needs: []string{"wait"}}},
+			steps: []*stepgraph.Step{{ID: "freeze"}, {ID: "wait", Needs: []string{"freeze"}}, {ID: "thaw", Needs: []string{"wait"}}},
 			facts: map[string]StepFacts{"freeze": f(false, prod), "wait": f(false), "thaw": f(true, prod)},
 			want:  true,
 		},
 		"a change nothing later restores": {
-			steps: []*Step{{ID: "freeze"}, {ID: "deploy", Needs: []string{"freeze"}}, {ID: "thaw", Needs: []string{"deploy"}}},
+			steps: []*stepgraph.Step{{ID: "freeze"}, {ID: "deploy", Needs: []string{"freeze"}}, {ID: "thaw", Needs: []string{"deploy"}}},
 			facts: map[string]StepFacts{"freeze": f(false, prod), "deploy": f(false, other), "thaw": f(true, prod)},
 		},
 		"the restoring step is not after it": {
-			steps: []*Step{{ID: "freeze"}, {ID: "thaw"}},
+			steps: []*stepgraph.Step{{ID: "freeze"}, {ID: "thaw"}},
 			facts: map[string]StepFacts{"freeze": f(false, prod), "thaw": f(true, prod)},
 		},
 		"a step that cannot say what it touches": {
-			steps: []*Step{{ID: "script"}, {ID: "thaw", Needs: []string{"script"}}},
+			steps: []*stepgraph.Step{{ID: "script"}, {ID: "thaw", Needs: []string{"script"}}},
 			facts: map[string]StepFacts{"script": {}, "thaw": f(true, prod)},
 		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			if got := RoundTrip(&Graph{Steps: tc.steps}, tc.facts); got != tc.want {
+			if got := RoundTrip(&stepgraph.Graph{Steps: tc.steps}, tc.facts); got != tc.want {
 				t.Fatalf("RoundTrip = %t, want %t", got, tc.want)
 			}
 		})
@@ -171,11 +172,11 @@ func TestRoundTrip(t *testing.T) {
 // and took tens of seconds for a plan file anyone can write.
 func BenchmarkRoundTripChain(b *testing.B) {
 	const n = 20000
-	g := &Graph{}
+	g := &stepgraph.Graph{}
 	facts := map[string]StepFacts{}
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("s%d", i)
-		s := &Step{ID: id, Action: "database.set-read-only"}
+		s := &stepgraph.Step{ID: id, Action: "database.set-read-only"}
 		if i > 0 {
 			s.Needs = []string{fmt.Sprintf("s%d", i-1)}
 		}

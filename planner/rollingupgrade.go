@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/plans/expression"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // ActWait is the action the planner turns into a polled guard (`until:`).
@@ -41,7 +41,7 @@ type StepFacts struct {
 	// Approval marks a step a person must approve before it runs.
 	Approval bool
 	// Estimate is the action's own estimate.
-	Estimate Estimate
+	Estimate stepgraph.Estimate
 	// EstimateIsHint says Estimate came from the plan (an input), so it wins
 	// over durations measured in earlier runs.
 	EstimateIsHint bool
@@ -81,17 +81,6 @@ type Measured struct {
 	RunID    string
 }
 
-// ReadOnlyWindow is how long production stays read-only during a run: from
-// the step that freezes it to the step that moves traffic away.
-type ReadOnlyWindow struct {
-	Duration time.Duration `json:"duration"`
-	Basis    string        `json:"basis"`
-	From     string        `json:"from"` // the step that makes production read-only
-	To       string        `json:"to"`   // the step that ends the window
-	// Approvals are gates inside the window: the window lasts until a person approves.
-	Approvals []string `json:"approvals,omitempty"`
-}
-
 // PlanRollingUpgrade turns an upgrade document's expanded steps into a
 // graph. A step whose effect is already live is pruned unless a step that
 // could run before it changes what it touches: then it stays, marked
@@ -100,10 +89,10 @@ type ReadOnlyWindow struct {
 // (when that step's effect cannot be the state from before the run). Gates
 // whose dependents were all pruned go too, so a finished upgrade plans to
 // nothing.
-func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLive, opt Options) (*Graph, diag.List) {
+func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLive, opt Options) (*stepgraph.Graph, diag.List) {
 	var diags diag.List
 	spec := doc.RollingUpgrade
-	g := &Graph{FormatVersion: GraphFormatVersion, Kind: doc.Kind, Plan: doc.Metadata.Name, Source: doc.File,
+	g := &stepgraph.Graph{FormatVersion: stepgraph.FormatVersion, Kind: doc.Kind, Plan: doc.Metadata.Name, Source: doc.File,
 		Target: spec.Target, OnFailure: spec.OnFailure, Parallel: 4}
 	if g.OnFailure == "" {
 		g.OnFailure = plans.OnFailureRollback
@@ -146,7 +135,7 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 		g.Fingerprint = fp
 	}
 	if spec.Desired != (plans.UpgradeDesired{}) && !reached {
-		g.Changes = append(g.Changes, Change{Op: Update, Object: desiredText(spec.Desired), Detail: "now: " + now})
+		g.Changes = append(g.Changes, stepgraph.Change{Op: stepgraph.Update, Object: desiredText(spec.Desired), Detail: "now: " + now})
 	}
 
 	pruned, liveKept := prune(doc.Steps, facts, reached)
@@ -171,7 +160,7 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 		g.Warnings = append(g.Warnings, "the desired end is already live ("+now+")")
 	}
 	g.ReadOnly = readOnlyWindow(g, facts, spec.ReadOnlyEstimate)
-	g.Rollbacks = g.RollbackStages()
+	g.Rollbacks = rollbackStages(g)
 	return g, diags
 }
 
@@ -342,7 +331,7 @@ func ancestorSpecs(byID map[string]*plans.StepSpec, id string) map[string]bool {
 // production is read-write). Such a graph never plans to nothing, finished
 // or not; only an earlier run's record can tell. facts are the planner's,
 // by step id; a step that cannot say what it touches is no round trip.
-func RoundTrip(g *Graph, facts map[string]StepFacts) bool {
+func RoundTrip(g *stepgraph.Graph, facts map[string]StepFacts) bool {
 	dependents := map[string][]string{}
 	for _, s := range g.Steps {
 		for _, n := range s.Needs {
@@ -414,14 +403,14 @@ func keptNeeds(s *plans.StepSpec, byID map[string]*plans.StepSpec, pruned map[st
 	return out
 }
 
-func buildStep(s *plans.StepSpec, f StepFacts, opt Options) (*Step, diag.List) {
+func buildStep(s *plans.StepSpec, f StepFacts, opt Options) (*stepgraph.Step, diag.List) {
 	var diags diag.List
-	st := &Step{ID: s.ID, Action: s.Action, With: maps.Clone(s.With), Approval: s.Approval || f.Approval,
+	st := &stepgraph.Step{ID: s.ID, Action: s.Action, With: maps.Clone(s.With), Approval: s.Approval || f.Approval,
 		Timeout: s.Timeout, Production: f.Production, Pos: s.Pos}
 	if s.Guard != nil {
-		st.Guard = &Guard{Name: s.Guard.Name, Expr: s.Guard.Expr, Pos: s.Guard.Pos}
+		st.Guard = &stepgraph.Guard{Name: s.Guard.Name, Expr: s.Guard.Expr, Pos: s.Guard.Pos}
 		if s.Wait != nil {
-			st.Guard.Wait = &Wait{Timeout: s.Wait.Timeout, Interval: s.Wait.Interval}
+			st.Guard.Wait = &stepgraph.Wait{Timeout: s.Wait.Timeout, Interval: s.Wait.Interval}
 		}
 	}
 	if s.Action == ActWait {
@@ -433,12 +422,12 @@ func buildStep(s *plans.StepSpec, f StepFacts, opt Options) (*Step, diag.List) {
 		}
 	}
 	if s.Retry != nil {
-		st.Retry = &RetryPolicy{Attempts: s.Retry.Attempts, Initial: s.Retry.Initial, Max: s.Retry.Max, Budget: s.Retry.Budget}
+		st.Retry = &stepgraph.RetryPolicy{Attempts: s.Retry.Attempts, Initial: s.Retry.Initial, Max: s.Retry.Max, Budget: s.Retry.Budget}
 	}
 	if rb := s.Rollback; rb != nil {
-		st.Rollback = &Step{Action: rb.Action, With: maps.Clone(rb.With), Timeout: rb.Timeout, KeepOnFailure: rb.KeepOnFailure}
+		st.Rollback = &stepgraph.Step{Action: rb.Action, With: maps.Clone(rb.With), Timeout: rb.Timeout, KeepOnFailure: rb.KeepOnFailure}
 		if rb.Retry != nil {
-			st.Rollback.Retry = &RetryPolicy{Attempts: rb.Retry.Attempts, Initial: rb.Retry.Initial, Max: rb.Retry.Max, Budget: rb.Retry.Budget}
+			st.Rollback.Retry = &stepgraph.RetryPolicy{Attempts: rb.Retry.Attempts, Initial: rb.Retry.Initial, Max: rb.Retry.Max, Budget: rb.Retry.Budget}
 		}
 	}
 	if st.Rollback != nil {
@@ -454,17 +443,17 @@ func buildStep(s *plans.StepSpec, f StepFacts, opt Options) (*Step, diag.List) {
 	st.Estimate = f.Estimate
 	switch m, ok := opt.Measured[s.ID]; {
 	case s.Estimate > 0:
-		st.Estimate = Estimate{Duration: s.Estimate, Basis: "the plan's estimate"}
+		st.Estimate = stepgraph.Estimate{Duration: s.Estimate, Basis: "the plan's estimate"}
 	case f.EstimateIsHint:
 	case ok && m.Duration > 0:
-		st.Estimate = Estimate{Duration: m.Duration, Basis: "measured in run " + m.RunID}
+		st.Estimate = stepgraph.Estimate{Duration: m.Duration, Basis: "measured in run " + m.RunID}
 	}
 	return st, diags
 }
 
 // untilGuard turns a generic.wait step's until/timeout/interval into its
 // guard (and'ed with a guard the step has).
-func untilGuard(s *plans.StepSpec) (*Guard, error) {
+func untilGuard(s *plans.StepSpec) (*stepgraph.Guard, error) {
 	until, _ := s.With["until"].(string)
 	if strings.TrimSpace(until) == "" {
 		return nil, fmt.Errorf("%s needs until: an expression to wait for", ActWait)
@@ -472,7 +461,7 @@ func untilGuard(s *plans.StepSpec) (*Guard, error) {
 	if _, err := expression.Compile(until, expression.Bool); err != nil {
 		return nil, fmt.Errorf("until: %v", err)
 	}
-	w := &Wait{Timeout: 10 * time.Minute, Interval: time.Second}
+	w := &stepgraph.Wait{Timeout: 10 * time.Minute, Interval: time.Second}
 	for k, dst := range map[string]*time.Duration{"timeout": &w.Timeout, "interval": &w.Interval} {
 		if v, ok := s.With[k].(string); ok && v != "" {
 			d, err := time.ParseDuration(v)
@@ -482,7 +471,7 @@ func untilGuard(s *plans.StepSpec) (*Guard, error) {
 			*dst = d
 		}
 	}
-	g := &Guard{Name: "until", Expr: until, Wait: w}
+	g := &stepgraph.Guard{Name: "until", Expr: until, Wait: w}
 	if s.Guard != nil {
 		g.Expr = "(" + s.Guard.Expr + ") && (" + until + ")"
 	}
@@ -491,9 +480,9 @@ func untilGuard(s *plans.StepSpec) (*Guard, error) {
 
 // readOnlyWindow sums the longest path of estimates from the step that
 // freezes production to the step that moves traffic away.
-func readOnlyWindow(g *Graph, facts map[string]StepFacts, hint time.Duration) *ReadOnlyWindow {
+func readOnlyWindow(g *stepgraph.Graph, facts map[string]StepFacts, hint time.Duration) *stepgraph.ReadOnlyWindow {
 	var from, to string
-	topo := g.topo()
+	topo := g.Order()
 	for _, s := range topo {
 		if facts[s.ID].ReadOnlyStarts && from == "" {
 			from = s.ID
@@ -504,7 +493,7 @@ func readOnlyWindow(g *Graph, facts map[string]StepFacts, hint time.Duration) *R
 	}
 	if from == "" || to == "" {
 		if hint > 0 {
-			return &ReadOnlyWindow{Duration: hint, Basis: "the plan's readOnlyEstimate", From: from, To: to}
+			return &stepgraph.ReadOnlyWindow{Duration: hint, Basis: "the plan's readOnlyEstimate", From: from, To: to}
 		}
 		return nil
 	}
@@ -518,9 +507,9 @@ func readOnlyWindow(g *Graph, facts map[string]StepFacts, hint time.Duration) *R
 	if !on[to] {
 		return nil
 	}
-	w := &ReadOnlyWindow{From: from, To: to}
+	w := &stepgraph.ReadOnlyWindow{From: from, To: to}
 	finish := map[string]time.Duration{}
-	biggest := map[string]*Step{}
+	biggest := map[string]*stepgraph.Step{}
 	for _, s := range topo {
 		if !on[s.ID] || s.ID == from {
 			continue
@@ -553,7 +542,7 @@ func readOnlyWindow(g *Graph, facts map[string]StepFacts, hint time.Duration) *R
 }
 
 // ancestors returns id and every step it needs, transitively.
-func ancestors(g *Graph, id string) map[string]bool {
+func ancestors(g *stepgraph.Graph, id string) map[string]bool {
 	out := map[string]bool{}
 	var walk func(string)
 	walk = func(id string) {
@@ -571,40 +560,15 @@ func ancestors(g *Graph, id string) map[string]bool {
 	return out
 }
 
-// ProductionSteps lists the ids of steps that touch production, in run order.
-func (g *Graph) ProductionSteps() []string { return stepIDs(g.topo(), touchesProduction) }
-
-// LiveAtPlanSteps lists the ids of steps whose effect was live at plan time
-// but which may still run (LiveAtPlan), in run order.
-func (g *Graph) LiveAtPlanSteps() []string { return stepIDs(g.topo(), liveAtPlan) }
-
-// ApprovalSteps lists the ids of steps gated by a manual approval, in run order.
-func (g *Graph) ApprovalSteps() []string { return stepIDs(g.topo(), needsApproval) }
-
-func touchesProduction(s *Step) bool { return s.Production }
-func liveAtPlan(s *Step) bool        { return s.LiveAtPlan != "" }
-func needsApproval(s *Step) bool     { return s.Approval }
-
-// RollbackStage is what a rollback would do once a run has got past a
-// point: before the first point of no return, or after one of them.
-type RollbackStage struct {
-	// After is the point of no return the stage follows ("" for a failure
-	// before any), and Why says what it changes for a rollback.
-	After string `json:"after,omitempty"`
-	Why   string `json:"why"`
-	// Steps are "step -> rollback action (note)" in the order they run.
-	Steps []string `json:"steps"`
-}
-
-// RollbackStages says, step by step, what a rollback would do before the
+// rollbackStages says, step by step, what a rollback would do before the
 // first point of no return and after each one. Points of no return are the
 // step that moves traffic away from production (from then on customers write
 // to the new side) and production steps that cannot be undone. Production
 // is restored first (the step that froze it is undone as soon as traffic is
 // back on it); compensations that check for writes since the switch, and
 // those a failed run keeps for analysis, say so.
-func (g *Graph) RollbackStages() []RollbackStage {
-	topo := g.topo()
+func rollbackStages(g *stepgraph.Graph) []stepgraph.RollbackStage {
+	topo := g.Order()
 	var points []int
 	switchAt := -1
 	for i, s := range topo {
@@ -615,8 +579,8 @@ func (g *Graph) RollbackStages() []RollbackStage {
 			points = append(points, i)
 		}
 	}
-	stage := func(upTo int, after *Step) RollbackStage {
-		st := RollbackStage{Why: "production is made available again first, then what the run made is undone"}
+	stage := func(upTo int, after *stepgraph.Step) stepgraph.RollbackStage {
+		st := stepgraph.RollbackStage{Why: "production is made available again first, then what the run made is undone"}
 		if after != nil {
 			st.After = after.ID
 			if after.NoUndo {
@@ -632,7 +596,7 @@ func (g *Graph) RollbackStages() []RollbackStage {
 			ids = append(ids, topo[i].ID)
 		}
 		if w := g.ReadOnly; w != nil && w.From != "" {
-			ids = ProductionFirst(ids, w.From, w.To)
+			ids = stepgraph.ProductionFirst(ids, w.From, w.To)
 		}
 		for _, id := range ids {
 			s := g.Step(id)
@@ -658,7 +622,7 @@ func (g *Graph) RollbackStages() []RollbackStage {
 	if len(points) > 0 {
 		first = points[0] - 1
 	}
-	var out []RollbackStage
+	var out []stepgraph.RollbackStage
 	if st := stage(first, nil); len(st.Steps) > 0 {
 		out = append(out, st)
 	}
@@ -668,23 +632,9 @@ func (g *Graph) RollbackStages() []RollbackStage {
 	return out
 }
 
-// ProductionFirst orders a rollback (step ids, newest first) so from, the
-// step that made production read-only, is undone right after to (the step
-// that moved traffic away), or first when to is not among ids. The runner
-// orders rollbacks this way and previews show it.
-func ProductionFirst(ids []string, from, to string) []string {
-	at := slices.Index(ids, from)
-	if at < 0 {
-		return ids
-	}
-	rest := slices.Delete(slices.Clone(ids), at, at+1)
-	pos := slices.Index(rest, to) + 1
-	return slices.Insert(rest, pos, from)
-}
-
 // readsParams reports whether a guard or an input left for run time reads
 // `params`, so the step must carry them into the saved graph and the journal.
-func readsParams(g *Guard, with map[string]any) bool {
+func readsParams(g *stepgraph.Guard, with map[string]any) bool {
 	if g != nil && strings.Contains(g.Expr, "params") {
 		return true
 	}

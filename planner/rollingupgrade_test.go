@@ -13,7 +13,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fleetplan/fleetplan/planrender"
 	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // fakeUpgrade answers UpgradeLive with func fields.
@@ -44,23 +46,23 @@ func recipeFacts(live ...string) func(s *plans.StepSpec) (StepFacts, error) {
 		isLive[id] = true
 	}
 	return func(s *plans.StepSpec) (StepFacts, error) {
-		f := StepFacts{Live: isLive[s.ID], Estimate: Estimate{Duration: 5 * time.Second, Basis: "nominal"}}
+		f := StepFacts{Live: isLive[s.ID], Estimate: stepgraph.Estimate{Duration: 5 * time.Second, Basis: "nominal"}}
 		f.Touches, f.TouchesKnown = recipeTouches(s)
 		switch s.Action {
 		case "generic.approve":
-			f.Gate, f.Estimate = true, Estimate{Basis: "waits for a person"}
+			f.Gate, f.Estimate = true, stepgraph.Estimate{Basis: "waits for a person"}
 			f.Approval = s.With["required"] == true
 			f.Live = f.Live || !f.Approval
 		case "database.wait-seeded":
 			f.Gate = true
 		case "database.create-secondary":
-			f.Estimate = Estimate{Duration: 90 * time.Second, Basis: "seeding 10 MB at 220 GB/h"}
+			f.Estimate = stepgraph.Estimate{Duration: 90 * time.Second, Basis: "seeding 10 MB at 220 GB/h"}
 		case "database.run-sql-script":
 			if e, ok := s.With["estimate"].(string); ok && e != "" {
 				d, _ := time.ParseDuration(e)
-				f.Estimate, f.EstimateIsHint = Estimate{Duration: d, Basis: "the plan's estimate"}, true
+				f.Estimate, f.EstimateIsHint = stepgraph.Estimate{Duration: d, Basis: "the plan's estimate"}, true
 			} else {
-				f.Estimate = Estimate{Duration: time.Minute, Basis: "nominal"}
+				f.Estimate = stepgraph.Estimate{Duration: time.Minute, Basis: "nominal"}
 			}
 		}
 		switch s.ID {
@@ -146,7 +148,7 @@ func loadUpgradeOf(t *testing.T, template, with string) *plans.Document {
 	return set.Documents[0]
 }
 
-func ids(g *Graph) []string {
+func ids(g *stepgraph.Graph) []string {
 	var out []string
 	for _, s := range g.Steps {
 		out = append(out, s.ID)
@@ -291,15 +293,15 @@ func TestUntilGuard(t *testing.T) {
 	cases := map[string]struct {
 		with    map[string]any
 		guard   *plans.Guard
-		want    *Guard
+		want    *stepgraph.Guard
 		wantErr string
 	}{
 		"defaults": {with: map[string]any{"until": "all(live.links, .state == 'healthy')"},
-			want: &Guard{Name: "until", Expr: "all(live.links, .state == 'healthy')", Wait: &Wait{Timeout: 10 * time.Minute, Interval: time.Second}}},
+			want: &stepgraph.Guard{Name: "until", Expr: "all(live.links, .state == 'healthy')", Wait: &stepgraph.Wait{Timeout: 10 * time.Minute, Interval: time.Second}}},
 		"budget": {with: map[string]any{"until": "true", "timeout": "30s", "interval": "250ms"},
-			want: &Guard{Name: "until", Expr: "true", Wait: &Wait{Timeout: 30 * time.Second, Interval: 250 * time.Millisecond}}},
+			want: &stepgraph.Guard{Name: "until", Expr: "true", Wait: &stepgraph.Wait{Timeout: 30 * time.Second, Interval: 250 * time.Millisecond}}},
 		"an unknown name": {with: map[string]any{"until": "nope > 1"}, wantErr: "until"},
-		"combined":        {with: map[string]any{"until": "true"}, guard: &plans.Guard{Expr: "false"}, want: &Guard{Name: "until", Expr: "(false) && (true)", Wait: &Wait{Timeout: 10 * time.Minute, Interval: time.Second}}},
+		"combined":        {with: map[string]any{"until": "true"}, guard: &plans.Guard{Expr: "false"}, want: &stepgraph.Guard{Name: "until", Expr: "(false) && (true)", Wait: &stepgraph.Wait{Timeout: 10 * time.Minute, Interval: time.Second}}},
 		"missing":         {with: map[string]any{}, wantErr: "needs until"},
 		"bad duration":    {with: map[string]any{"until": "true", "timeout": "soon"}, wantErr: "timeout"},
 	}
@@ -335,14 +337,14 @@ func TestRollingUpgradeGolden(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, format string
-		g            *Graph
+		g            *stepgraph.Graph
 	}{
-		{"upgrade-single-region.txt", FormatText, single}, {"upgrade-single-region.md", FormatMarkdown, single},
-		{"upgrade-geo-dr.txt", FormatText, dr},
+		{"upgrade-single-region.txt", planrender.FormatText, single}, {"upgrade-single-region.md", planrender.FormatMarkdown, single},
+		{"upgrade-geo-dr.txt", planrender.FormatText, dr},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := Render(&buf, tc.g, tc.format); err != nil {
+			if err := planrender.Render(&buf, tc.g, tc.format); err != nil {
 				t.Fatal(err)
 			}
 			path := filepath.Join("testdata", tc.name+".golden")
@@ -377,7 +379,7 @@ func TestProductionFirst(t *testing.T) {
 			want: []string{"b", "a"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if got := ProductionFirst(c.ids, "freeze", "switch"); !slices.Equal(got, c.want) {
+			if got := stepgraph.ProductionFirst(c.ids, "freeze", "switch"); !slices.Equal(got, c.want) {
 				t.Errorf("got %v, want %v", got, c.want)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // Action names of the shard-map steps (implemented in steps/shardmap).
@@ -138,11 +139,11 @@ type desiredRange struct {
 
 // PlanShardLayout diffs a ShardLayout document against the live shard map.
 // Unsafe plans are refused with diagnostics pointing at the plan.
-func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayoutLive, opt Options) (*Graph, diag.List) {
+func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayoutLive, opt Options) (*stepgraph.Graph, diag.List) {
 	var diags diag.List
 	spec := doc.ShardLayout
-	g := &Graph{
-		FormatVersion: GraphFormatVersion,
+	g := &stepgraph.Graph{
+		FormatVersion: stepgraph.FormatVersion,
 		Kind:          doc.Kind,
 		Plan:          doc.Metadata.Name,
 		Source:        doc.File,
@@ -185,7 +186,7 @@ func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayout
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	SortChanges(g.Changes)
+	stepgraph.SortChanges(g.Changes)
 	if err := g.Validate(); err != nil {
 		diags.Errorf(doc.Pos, "internal planner error: %v", err).WithHint("this is a bug in fleetplan; please report it with the plan file")
 		return nil, diags
@@ -200,7 +201,7 @@ type layoutBuilder struct {
 	live        *ShardLayoutLive
 	kt          fleet.KeyType
 	mt          fleet.MapType
-	g           *Graph
+	g           *stepgraph.Graph
 	diags       *diag.List
 	throughput  float64
 	basis       string
@@ -272,7 +273,7 @@ func (b *layoutBuilder) rangeText(min, max []byte) string {
 
 func (b *layoutBuilder) mapName() string { return b.spec.ShardMap }
 
-func (b *layoutBuilder) add(s *Step) *Step {
+func (b *layoutBuilder) add(s *stepgraph.Step) *stepgraph.Step {
 	b.refuseInconsistent(s)
 	s.Needs = dedupe(append(s.Needs, b.gates...))
 	b.g.Steps = append(b.g.Steps, s)
@@ -280,8 +281,8 @@ func (b *layoutBuilder) add(s *Step) *Step {
 	return s
 }
 
-func (b *layoutBuilder) change(op ChangeOp, object, detail string) {
-	b.g.Changes = append(b.g.Changes, Change{Op: op, Object: object, Detail: detail})
+func (b *layoutBuilder) change(op stepgraph.ChangeOp, object, detail string) {
+	b.g.Changes = append(b.g.Changes, stepgraph.Change{Op: op, Object: object, Detail: detail})
 }
 
 func (b *layoutBuilder) build() {
@@ -310,8 +311,8 @@ func (b *layoutBuilder) build() {
 func (b *layoutBuilder) addGuards() {
 	for _, gd := range b.spec.Guards {
 		id := "guard-" + gd.Name
-		b.g.Steps = append(b.g.Steps, &Step{ID: id, Action: ActGuardGate, Title: "guard " + gd.Name,
-			Guard: &Guard{Name: gd.Name, Expr: gd.Expr, Pos: gd.Pos}})
+		b.g.Steps = append(b.g.Steps, &stepgraph.Step{ID: id, Action: ActGuardGate, Title: "guard " + gd.Name,
+			Guard: &stepgraph.Guard{Name: gd.Name, Expr: gd.Expr, Pos: gd.Pos}})
 		b.gates = append(b.gates, id)
 	}
 }
@@ -371,12 +372,12 @@ func schemaInputs(s fleet.SchemaInfo) (sharded []any, reference []any) {
 
 func (b *layoutBuilder) planMapAndTables() {
 	if b.live.Map == nil {
-		st := b.add(&Step{ID: "create-map", Action: ActCreateMap,
+		st := b.add(&stepgraph.Step{ID: "create-map", Action: ActCreateMap,
 			Title:    fmt.Sprintf("create %s shard map %s (%s keys)", b.mt, b.mapName(), b.kt),
 			With:     map[string]any{"shardMap": b.mapName(), "mapType": b.mt.String(), "keyType": b.kt.String()},
-			Estimate: Estimate{Duration: 50 * time.Millisecond, Basis: "metadata"}})
+			Estimate: stepgraph.Estimate{Duration: 50 * time.Millisecond, Basis: "metadata"}})
 		b.createMap = st.ID
-		b.change(Create, "shard map "+b.mapName(), fmt.Sprintf("%s, %s keys", b.mt, b.kt))
+		b.change(stepgraph.Create, "shard map "+b.mapName(), fmt.Sprintf("%s, %s keys", b.mt, b.kt))
 	}
 	if b.spec.Tables.Omitted {
 		return // the stored schema info stays as it is
@@ -388,24 +389,24 @@ func (b *layoutBuilder) planMapAndTables() {
 	}
 	if !schemaEqual(want, have) {
 		sh, ref := schemaInputs(want)
-		st := &Step{ID: "set-schema-info", Action: ActSetSchemaInfo,
+		st := &stepgraph.Step{ID: "set-schema-info", Action: ActSetSchemaInfo,
 			Title:    "record sharded and reference tables in ShardedDatabaseSchemaInfosGlobal",
 			With:     map[string]any{"shardMap": b.mapName(), "sharded": sh, "reference": ref},
-			Estimate: Estimate{Duration: 20 * time.Millisecond, Basis: "metadata"}}
+			Estimate: stepgraph.Estimate{Duration: 20 * time.Millisecond, Basis: "metadata"}}
 		if b.createMap != "" {
 			st.Needs = []string{b.createMap}
 		}
 		if b.live.Map != nil {
 			osh, oref := schemaInputs(have)
-			st.Rollback = &Step{Action: ActSetSchemaInfo, With: map[string]any{"shardMap": b.mapName(), "sharded": osh, "reference": oref}}
+			st.Rollback = &stepgraph.Step{Action: ActSetSchemaInfo, With: map[string]any{"shardMap": b.mapName(), "sharded": osh, "reference": oref}}
 		}
 		b.add(st)
 		b.schemaInfo = st.ID
-		op := Update
+		op := stepgraph.Update
 		if b.live.Map == nil {
-			op = Create
+			op = stepgraph.Create
 		}
-		b.g.Changes = append(b.g.Changes, Change{Op: op, Object: "schema info of " + b.mapName(), Lines: schemaDiff(have, want)})
+		b.g.Changes = append(b.g.Changes, stepgraph.Change{Op: op, Object: "schema info of " + b.mapName(), Lines: schemaDiff(have, want)})
 	}
 }
 
@@ -458,7 +459,7 @@ func (b *layoutBuilder) planShards() {
 				where = ", not listed in the fleet catalog,"
 			}
 			b.diags.Errorf(s.Pos, "new shard %s: database %s%s already exists and holds %s rows (%s); fleetplan takes over a database that holds rows only when told to",
-				s.Name, loc, where, thousands(db.rows()), tableRowsText(db.Rows)).
+				s.Name, loc, where, stepgraph.Thousands(db.rows()), tableRowsText(db.Rows)).
 				WithHint("set `adopt: true` on the shard to take the database over as it is (its rows stay; moves into it still need an empty target range), or pick another database name")
 			continue
 		}
@@ -482,7 +483,7 @@ func (b *layoutBuilder) planShards() {
 		case !db.Exists:
 			parts = append(parts, "create database")
 		case adopt:
-			parts = append(parts, fmt.Sprintf("ADOPT the existing database as it is, with its %s rows (%s)", thousands(db.rows()), tableRowsText(db.Rows)))
+			parts = append(parts, fmt.Sprintf("ADOPT the existing database as it is, with its %s rows (%s)", stepgraph.Thousands(db.rows()), tableRowsText(db.Rows)))
 		case db.ShardOf != "":
 			parts = append(parts, "use the database, already a shard of map "+db.ShardOf)
 		default:
@@ -498,20 +499,20 @@ func (b *layoutBuilder) planShards() {
 		for _, r := range b.tables.Reference {
 			if n := db.tableRows(r); n > 0 {
 				b.g.Warnings = append(b.g.Warnings, fmt.Sprintf("reference table %s on new shard %s already holds %s rows: moves keep them as they are and copy none (reference data is copied only into empty tables)",
-					r, s.Name, thousands(n)))
+					r, s.Name, stepgraph.Thousands(n)))
 			}
 		}
 		_, ref := schemaInputs(b.tables)
-		st := b.add(&Step{ID: "create-shard-" + s.Name, Action: ActCreateShard,
+		st := b.add(&stepgraph.Step{ID: "create-shard-" + s.Name, Action: ActCreateShard,
 			Title: fmt.Sprintf("add shard %s (%s)", s.Name, loc), With: with, Needs: b.metaNeeds(),
 			// The rollback drops the database only when this step created it,
 			// and only while it holds nothing but reference data.
-			Rollback: &Step{Action: ActRemoveShard, With: map[string]any{"shardMap": b.mapName(),
+			Rollback: &stepgraph.Step{Action: ActRemoveShard, With: map[string]any{"shardMap": b.mapName(),
 				"server": loc.Server, "database": loc.Database, "dropDatabase": !db.Exists, "dropOnlyIfEmpty": true, "reference": ref,
 				"unlistDatabase": db.Exists && !db.Listed}},
-			Estimate: Estimate{Duration: 200 * time.Millisecond, Basis: "metadata and schema"}})
+			Estimate: stepgraph.Estimate{Duration: 200 * time.Millisecond, Basis: "metadata and schema"}})
 		b.createShard[locKey(loc)] = st.ID
-		b.change(Create, fmt.Sprintf("shard %s (%s)", s.Name, loc), detail)
+		b.change(stepgraph.Create, fmt.Sprintf("shard %s (%s)", s.Name, loc), detail)
 	}
 }
 
@@ -520,7 +521,7 @@ func tableRowsText(tables []fleet.TableRows) string {
 	var parts []string
 	for _, t := range tables {
 		if t.Rows > 0 {
-			parts = append(parts, thousands(t.Rows)+" "+t.Name)
+			parts = append(parts, stepgraph.Thousands(t.Rows)+" "+t.Name)
 		}
 	}
 	return strings.Join(parts, ", ")
@@ -692,13 +693,13 @@ func (b *layoutBuilder) rowDetail(per map[string]int64) string {
 	var parts []string
 	for _, t := range b.tables.Sharded {
 		if n, ok := per[t.Table]; ok {
-			parts = append(parts, fmt.Sprintf("%s %s", thousands(n), t.Table))
+			parts = append(parts, fmt.Sprintf("%s %s", stepgraph.Thousands(n), t.Table))
 		}
 	}
 	return strings.Join(parts, ", ")
 }
 
-func (b *layoutBuilder) moveEstimate(rows int64) Estimate {
+func (b *layoutBuilder) moveEstimate(rows int64) stepgraph.Estimate {
 	batch := int64(orInt(b.spec.Move.BatchSize, 100))
 	d := time.Duration(float64(rows) / b.throughput * float64(time.Second))
 	// Per batch: two metadata round trips (offline, repoint+online) besides the copy.
@@ -708,8 +709,8 @@ func (b *layoutBuilder) moveEstimate(rows int64) Estimate {
 	}
 	d += time.Duration(batches) * 4 * time.Millisecond
 	perBatch := d / time.Duration(batches)
-	return Estimate{Duration: d, Rows: rows, Unavailable: perBatch,
-		Basis: fmt.Sprintf("%s rows at %.0f rows/s (%s); each batch offline ~%s", thousands(rows), b.throughput, b.basis, roundDuration(perBatch))}
+	return stepgraph.Estimate{Duration: d, Rows: rows, Unavailable: perBatch,
+		Basis: fmt.Sprintf("%s rows at %.0f rows/s (%s); each batch offline ~%s", stepgraph.Thousands(rows), b.throughput, b.basis, stepgraph.RoundDuration(perBatch))}
 }
 
 func orInt(v, def int) int {
@@ -744,12 +745,12 @@ func (b *layoutBuilder) planRanges() {
 				continue
 			}
 			m := live[i]
-			st := &Step{ID: stepID("split-" + shardkey.FormatBound(b.kt, x)), Action: ActSplit,
+			st := &stepgraph.Step{ID: stepID("split-" + shardkey.FormatBound(b.kt, x)), Action: ActSplit,
 				Title: fmt.Sprintf("split %s at %s on %s (metadata only)", b.rangeText(m.Min, m.Max), shardkey.FormatBound(b.kt, x), b.shardName(m.Location)),
 				With:  map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(), "at": shardkey.BoundString(x)},
-				Rollback: &Step{Action: ActMerge, With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
+				Rollback: &stepgraph.Step{Action: ActMerge, With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
 					"low": shardkey.BoundString(m.Min), "high": shardkey.BoundString(m.Max)}},
-				Estimate: Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}}
+				Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}}
 			// Splits of one mapping run one after another.
 			if prev := lastSplit[m.ID.String()]; prev != "" {
 				st.Needs = []string{prev}
@@ -759,7 +760,7 @@ func (b *layoutBuilder) planRanges() {
 			splitAt[string(x)] = st.ID
 			splitBounds = append(splitBounds, x)
 			lastSplit[m.ID.String()] = st.ID
-			b.change(Update, "split "+b.rangeText(m.Min, m.Max)+" at "+shardkey.FormatBound(b.kt, x), "metadata only, on "+b.shardName(m.Location))
+			b.change(stepgraph.Update, "split "+b.rangeText(m.Min, m.Max)+" at "+shardkey.FormatBound(b.kt, x), "metadata only, on "+b.shardName(m.Location))
 		}
 	}
 	sort.Slice(splitBounds, func(i, j int) bool { return shardkey.Compare(splitBounds[i], splitBounds[j]) < 0 })
@@ -820,14 +821,14 @@ func (b *layoutBuilder) planRanges() {
 			continue // a single added mapping is already whole
 		}
 		needs := append(append([]string{}, touched[d]...), splitsWithin(d.min, d.max)...)
-		b.add(&Step{ID: stepID("merge-" + strings.Trim(b.rangeText(d.min, d.max), "[)")), Action: ActMerge,
+		b.add(&stepgraph.Step{ID: stepID("merge-" + strings.Trim(b.rangeText(d.min, d.max), "[)")), Action: ActMerge,
 			Title: fmt.Sprintf("merge the mappings of %s on %s into one", b.rangeText(d.min, d.max), d.name),
 			With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
 				"low": shardkey.BoundString(d.min), "high": shardkey.BoundString(d.max)},
 			Needs:    dedupe(needs),
-			Estimate: Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
+			Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
 		if len(touched[d]) == 0 {
-			b.change(Update, "merge "+b.rangeText(d.min, d.max), "metadata only, on "+d.name)
+			b.change(stepgraph.Update, "merge "+b.rangeText(d.min, d.max), "metadata only, on "+d.name)
 		}
 	}
 }
@@ -851,24 +852,24 @@ func (b *layoutBuilder) planUnmapped(from fleet.Location, min, max []byte, split
 	if rows > 0 {
 		if b.mt == fleet.ListMap {
 			b.diags.Errorf(b.unmappedPos(min), "%s holds %s rows on shard %s (%s) but no point in the plan maps it", b.rangeText(min, max),
-				thousands(rows), b.shardName(from), b.rowDetail(per)).
+				stepgraph.Thousands(rows), b.shardName(from), b.rowDetail(per)).
 				WithHint("map the key to a shard in spec.points, or move its rows away first")
 			return
 		}
 		b.diags.Errorf(b.unmappedPos(min), "keys %s hold %s rows on shard %s (%s) but no range in the plan maps them", b.rangeText(min, max),
-			thousands(rows), b.shardName(from), b.rowDetail(per)).
+			stepgraph.Thousands(rows), b.shardName(from), b.rowDetail(per)).
 			WithHint("map the range to a shard in spec.ranges, or move its rows away first")
 		return
 	}
-	b.add(&Step{ID: stepID("unmap-" + strings.Trim(b.rangeText(min, max), "[)")), Action: ActRemoveMapping,
+	b.add(&stepgraph.Step{ID: stepID("unmap-" + strings.Trim(b.rangeText(min, max), "[)")), Action: ActRemoveMapping,
 		Title: fmt.Sprintf("remove the empty mapping %s from %s", b.rangeText(min, max), b.shardName(from)),
 		With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
 			"low": shardkey.BoundString(min), "high": shardkey.BoundString(max), "server": from.Server, "database": from.Database},
 		Needs: dedupe(append(splits, b.metaNeeds()...)),
-		Rollback: &Step{Action: ActAddMapping, With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
+		Rollback: &stepgraph.Step{Action: ActAddMapping, With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
 			"low": shardkey.BoundString(min), "high": shardkey.BoundString(max), "server": from.Server, "database": from.Database}},
-		Estimate: Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
-	b.change(Delete, "mapping "+b.rangeText(min, max), "empty, on "+b.shardName(from))
+		Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
+	b.change(stepgraph.Delete, "mapping "+b.rangeText(min, max), "empty, on "+b.shardName(from))
 }
 
 // unmappedPos is where to report keys from `at` on that the plan leaves
@@ -898,12 +899,12 @@ func (b *layoutBuilder) planAdd(d *desiredRange, min, max []byte) string {
 	with := map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
 		"low": shardkey.BoundString(min), "high": shardkey.BoundString(max), "server": d.shard.Server, "database": d.shard.Database}
 	rt := b.rangeText(min, max)
-	st := b.add(&Step{ID: stepID("map-" + strings.Trim(rt, "[)")), Action: ActAddMapping,
+	st := b.add(&stepgraph.Step{ID: stepID("map-" + strings.Trim(rt, "[)")), Action: ActAddMapping,
 		Title: "map " + rt + " to " + d.name, With: with,
 		Needs:    b.shardNeeds(d.shard),
-		Rollback: &Step{Action: ActRemoveMapping, With: with},
-		Estimate: Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
-	b.change(Create, "mapping "+rt, "on "+d.name)
+		Rollback: &stepgraph.Step{Action: ActRemoveMapping, With: with},
+		Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
+	b.change(stepgraph.Create, "mapping "+rt, "on "+d.name)
 	return st.ID
 }
 
@@ -919,7 +920,7 @@ func (b *layoutBuilder) planMove(from fleet.Location, d *desiredRange, min, max 
 	}
 	if b.liveShard(d.shard) != nil || b.live.Databases[d.shard].Exists {
 		if n, per := b.rows(d.shard, min, max); n > 0 {
-			b.diags.Errorf(d.pos, "target shard %s already holds %s rows in %s (%s)", d.name, thousands(n), b.rangeText(min, max), b.rowDetail(per)).
+			b.diags.Errorf(d.pos, "target shard %s already holds %s rows in %s (%s)", d.name, stepgraph.Thousands(n), b.rangeText(min, max), b.rowDetail(per)).
 				WithHint("the target range must be empty before a move; remove those rows or pick another shard")
 			return ""
 		}
@@ -939,16 +940,16 @@ func (b *layoutBuilder) planMove(from fleet.Location, d *desiredRange, min, max 
 	// The reverse move undoes this one: where it finds keys still on its
 	// target (never moved), rows on its source there are not its own.
 	back["undo"] = true
-	st := b.add(&Step{ID: stepID("move-" + strings.Trim(b.rangeText(min, max), "[)")), Action: ActMoveRange,
+	st := b.add(&stepgraph.Step{ID: stepID("move-" + strings.Trim(b.rangeText(min, max), "[)")), Action: ActMoveRange,
 		Title: fmt.Sprintf("move %s from %s to %s in batches of %d", b.rangeText(min, max), b.shardName(from), d.name, orInt(b.spec.Move.BatchSize, 100)),
 		With:  with, Needs: dedupe(append(splits, b.shardNeeds(d.shard)...)),
-		Rollback: &Step{Action: ActMoveRange, With: back},
+		Rollback: &stepgraph.Step{Action: ActMoveRange, With: back},
 		Estimate: b.moveEstimate(rows)})
 	detail := b.shardName(from) + " -> " + d.name
 	if rows > 0 {
 		detail += ", " + b.rowDetail(per)
 	}
-	b.change(Move, "range "+b.rangeText(min, max), detail)
+	b.change(stepgraph.Move, "range "+b.rangeText(min, max), detail)
 	return st.ID
 }
 
@@ -1025,20 +1026,20 @@ func (b *layoutBuilder) planRemovedShards() {
 			detail = "unregister and drop the database (kept if it still holds rows other than reference data)"
 		}
 		_, refs := schemaInputs(b.tables)
-		st := &Step{ID: stepID("remove-shard-" + loc.Database), Action: ActRemoveShard,
+		st := &stepgraph.Step{ID: stepID("remove-shard-" + loc.Database), Action: ActRemoveShard,
 			Title: fmt.Sprintf("remove shard %s from the shard map", loc),
 			// Dropped only while it holds nothing but reference data: rows a
 			// move left behind (changed since they moved) are never lost.
 			With: map[string]any{"shardMap": b.mapName(), "server": loc.Server, "database": loc.Database, "dropDatabase": drop,
 				"dropOnlyIfEmpty": true, "reference": refs},
-			Needs: dedupe(needs), Estimate: Estimate{Duration: 50 * time.Millisecond, Basis: "metadata"}}
+			Needs: dedupe(needs), Estimate: stepgraph.Estimate{Duration: 50 * time.Millisecond, Basis: "metadata"}}
 		if !drop {
 			// Re-registering the shard takes back its own database, rows and all.
-			st.Rollback = &Step{Action: ActCreateShard, With: map[string]any{"shardMap": b.mapName(),
+			st.Rollback = &stepgraph.Step{Action: ActCreateShard, With: map[string]any{"shardMap": b.mapName(),
 				"server": loc.Server, "database": loc.Database, "createDatabase": false, "adopt": true}}
 		}
 		b.add(st)
-		b.change(Delete, fmt.Sprintf("shard %s", loc), detail)
+		b.change(stepgraph.Delete, fmt.Sprintf("shard %s", loc), detail)
 	}
 }
 

@@ -15,7 +15,9 @@ import (
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
+	"github.com/fleetplan/fleetplan/planrender"
 	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -105,7 +107,7 @@ func splitDoc() *plans.Document {
 		plans.Range{Low: key("75000"), Shard: "customers_2"})
 }
 
-func actions(g *Graph) string {
+func actions(g *stepgraph.Graph) string {
 	if g == nil {
 		return "<nil>"
 	}
@@ -240,14 +242,14 @@ func TestRenderGolden(t *testing.T) {
 		plans.Range{Low: key("50000"), Shard: "customers_1"}), demoLive(t, nil), Options{})
 	for _, tc := range []struct {
 		name, format string
-		g            *Graph
+		g            *stepgraph.Graph
 	}{
-		{"split.txt", FormatText, g}, {"split.md", FormatMarkdown, g}, {"split.json", FormatJSON, g},
-		{"nochange.txt", FormatText, empty},
+		{"split.txt", planrender.FormatText, g}, {"split.md", planrender.FormatMarkdown, g}, {"split.json", planrender.FormatJSON, g},
+		{"nochange.txt", planrender.FormatText, empty},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := Render(&buf, tc.g, tc.format); err != nil {
+			if err := planrender.Render(&buf, tc.g, tc.format); err != nil {
 				t.Fatal(err)
 			}
 			path := filepath.Join("testdata", tc.name+".golden")
@@ -269,17 +271,17 @@ func TestRenderGolden(t *testing.T) {
 
 func TestGraphValidate(t *testing.T) {
 	cases := map[string]struct {
-		steps []*Step
+		steps []*stepgraph.Step
 		want  string
 	}{
-		"ok":        {[]*Step{{ID: "a"}, {ID: "b", Needs: []string{"a"}}}, ""},
-		"duplicate": {[]*Step{{ID: "a"}, {ID: "a"}}, `duplicate step id "a"`},
-		"unknown":   {[]*Step{{ID: "a", Needs: []string{"x"}}}, `needs unknown step "x"`},
-		"cycle":     {[]*Step{{ID: "a", Needs: []string{"b"}}, {ID: "b", Needs: []string{"a"}}}, "dependency cycle: [a b a]"},
+		"ok":        {[]*stepgraph.Step{{ID: "a"}, {ID: "b", Needs: []string{"a"}}}, ""},
+		"duplicate": {[]*stepgraph.Step{{ID: "a"}, {ID: "a"}}, `duplicate step id "a"`},
+		"unknown":   {[]*stepgraph.Step{{ID: "a", Needs: []string{"x"}}}, `needs unknown step "x"`},
+		"cycle":     {[]*stepgraph.Step{{ID: "a", Needs: []string{"b"}}, {ID: "b", Needs: []string{"a"}}}, "dependency cycle: [a b a]"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			err := (&Graph{Steps: tc.steps}).Validate()
+			err := (&stepgraph.Graph{Steps: tc.steps}).Validate()
 			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
@@ -376,7 +378,7 @@ func TestPlanShardsAndTables(t *testing.T) {
 		doc     func() *plans.Document
 		live    *ShardLayoutLive
 		wantErr string
-		check   func(t *testing.T, g *Graph)
+		check   func(t *testing.T, g *stepgraph.Graph)
 	}{
 		"non-empty database without adopt": {doc: splitDoc, live: withC2(held),
 			wantErr: "plan.yaml:12:7: new shard customers_2: database sql-1/customers_2, not listed in the fleet catalog, already exists and holds 11 rows (3 customers, 8 regions)"},
@@ -384,7 +386,7 @@ func TestPlanShardsAndTables(t *testing.T) {
 			d := splitDoc()
 			d.ShardLayout.Shards[2].Adopt = true
 			return d
-		}, live: withC2(held), check: func(t *testing.T, g *Graph) {
+		}, live: withC2(held), check: func(t *testing.T, g *stepgraph.Graph) {
 			st := g.Steps[0]
 			if st.With["adopt"] != true || st.With["createDatabase"] != false || st.Rollback.With["dropDatabase"] != false {
 				t.Fatalf("create-shard step %+v, rollback %+v: want adopt, no create, no drop", st.With, st.Rollback.With)
@@ -396,7 +398,7 @@ func TestPlanShardsAndTables(t *testing.T) {
 				t.Fatalf("warnings %q, want one about the non-empty reference table", g.Warnings)
 			}
 		}},
-		"empty database needs no adopt": {doc: splitDoc, live: withC2(DatabaseState{Exists: true, Listed: true}), check: func(t *testing.T, g *Graph) {
+		"empty database needs no adopt": {doc: splitDoc, live: withC2(DatabaseState{Exists: true, Listed: true}), check: func(t *testing.T, g *stepgraph.Graph) {
 			if d := g.Changes[0].Detail; d != "use the existing empty database, apply schema.sql, register in GSM and LSM" {
 				t.Fatalf("detail %q", d)
 			}
@@ -405,7 +407,7 @@ func TestPlanShardsAndTables(t *testing.T) {
 			d := splitDoc()
 			d.ShardLayout.Tables = plans.Tables{Omitted: true}
 			return d
-		}, live: demoLive(t, nil), check: func(t *testing.T, g *Graph) {
+		}, live: demoLive(t, nil), check: func(t *testing.T, g *stepgraph.Graph) {
 			for _, s := range g.Steps {
 				if s.Action == ActSetSchemaInfo {
 					t.Fatal("omitted tables planned a schema info change")

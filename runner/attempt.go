@@ -9,7 +9,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/fleet"
 
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -65,7 +65,7 @@ func (m msg) final() bool { return m.kind != msgRetry && m.kind != msgApplying }
 // attemptPlan is what one direction does for one step: which step's action,
 // inputs, guard, retry policy and timeout apply, and what "apply" means.
 type attemptPlan struct {
-	step  *planner.Step // the step whose action runs: the step, or its rollback branch
+	step  *stepgraph.Step // the step whose action runs: the step, or its rollback branch
 	env   *steps.Env
 	fault string // fault-injection point hit before each attempt
 	// guardAndObserve: check the guard and skip Apply when Observe finds the

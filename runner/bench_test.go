@@ -5,18 +5,18 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	_ "github.com/fleetplan/fleetplan/steps/generic" // generic.noop
 )
 
 // layered builds width×layers no-op steps; each step needs two steps of the
 // layer before (the same shape test/bench/runnerbench gives GNU make).
-func layered(width, layers int) *planner.Graph {
+func layered(width, layers int) *stepgraph.Graph {
 	g := graph()
 	id := func(l, k int) string { return fmt.Sprintf("s%d_%d", l, k) }
 	for l := range layers {
 		for k := range width {
-			s := &planner.Step{ID: id(l, k), Action: "generic.noop"}
+			s := &stepgraph.Step{ID: id(l, k), Action: "generic.noop"}
 			if l > 0 {
 				s.Needs = []string{id(l-1, k), id(l-1, (k+1)%width)}
 			}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/fleetplan/fleetplan/faults"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -91,17 +91,17 @@ func crashRollbackRound(t *testing.T, rnd *rand.Rand, dir string) (kills int) {
 
 // undoGraph is 3 layers of 8 steps (each needs two of the layer before)
 // and a last step that fails, so the run rolls back.
-func undoGraph() *planner.Graph {
+func undoGraph() *stepgraph.Graph {
 	g := graph()
 	id := func(i int) string { return fmt.Sprintf("u%02d", i) }
 	for i := range 24 {
-		s := &planner.Step{ID: id(i), Action: "test.undo-marker"}
+		s := &stepgraph.Step{ID: id(i), Action: "test.undo-marker"}
 		if layer, k := i/8, i%8; layer > 0 {
 			s.Needs = []string{id((layer-1)*8 + k), id((layer-1)*8 + (k+3)%8)}
 		}
 		g.Steps = append(g.Steps, s)
 	}
-	g.Steps = append(g.Steps, &planner.Step{ID: "boom", Action: "test.undo-marker", Needs: []string{id(23)}})
+	g.Steps = append(g.Steps, &stepgraph.Step{ID: "boom", Action: "test.undo-marker", Needs: []string{id(23)}})
 	g.Parallel = 4
 	return g
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"maps"
 
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -41,9 +41,9 @@ type Evaluator interface {
 	// Guard reports whether step.Guard holds. detail names the values the
 	// expression saw ("live.shards[2].online = false"); it is shown to the user
 	// when the guard fails.
-	Guard(ctx context.Context, step *planner.Step, st State) (ok bool, detail string, err error)
+	Guard(ctx context.Context, step *stepgraph.Step, st State) (ok bool, detail string, err error)
 	// Inputs resolves step.With into the values the action receives.
-	Inputs(ctx context.Context, step *planner.Step, st State) (steps.Inputs, error)
+	Inputs(ctx context.Context, step *stepgraph.Step, st State) (steps.Inputs, error)
 }
 
 // Literal is the default Evaluator: inputs are step.With as written, and a
@@ -52,7 +52,7 @@ type Evaluator interface {
 type Literal struct{}
 
 // Guard implements Evaluator.
-func (Literal) Guard(_ context.Context, step *planner.Step, _ State) (bool, string, error) {
+func (Literal) Guard(_ context.Context, step *stepgraph.Step, _ State) (bool, string, error) {
 	if step.Guard == nil || step.Guard.Expr == "" {
 		return true, "", nil
 	}
@@ -60,7 +60,7 @@ func (Literal) Guard(_ context.Context, step *planner.Step, _ State) (bool, stri
 }
 
 // Inputs implements Evaluator.
-func (Literal) Inputs(_ context.Context, step *planner.Step, _ State) (steps.Inputs, error) {
+func (Literal) Inputs(_ context.Context, step *stepgraph.Step, _ State) (steps.Inputs, error) {
 	return steps.Inputs(maps.Clone(step.With)), nil
 }
 

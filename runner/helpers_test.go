@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -72,12 +72,12 @@ func newFake(t *testing.T, f *fakeAction) string {
 }
 
 // st builds a test step served by the fake with key.
-func st(id, fake string, needs ...string) *planner.Step {
-	return &planner.Step{ID: id, Action: "test.fake", With: map[string]any{"fake": fake}, Needs: needs}
+func st(id, fake string, needs ...string) *stepgraph.Step {
+	return &stepgraph.Step{ID: id, Action: "test.fake", With: map[string]any{"fake": fake}, Needs: needs}
 }
 
-func graph(ss ...*planner.Step) *planner.Graph {
-	return &planner.Graph{FormatVersion: planner.GraphFormatVersion, Kind: "Test", Plan: "test-plan", Target: "t", Steps: ss}
+func graph(ss ...*stepgraph.Step) *stepgraph.Graph {
+	return &stepgraph.Graph{FormatVersion: stepgraph.FormatVersion, Kind: "Test", Plan: "test-plan", Target: "t", Steps: ss}
 }
 
 // trace records the order of calls made by fake actions.

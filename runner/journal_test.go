@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -103,7 +103,7 @@ func TestApproveAfterTornTail(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	p := planner.RetryPolicy{Initial: 100 * time.Millisecond, Max: time.Second, Budget: 5 * time.Second}
+	p := stepgraph.RetryPolicy{Initial: 100 * time.Millisecond, Max: time.Second, Budget: 5 * time.Second}
 	b := newBackoff(p)
 	b.rnd = func(n int64) int64 { return n - 1 } // always the ceiling
 	var got []time.Duration

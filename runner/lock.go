@@ -13,7 +13,7 @@ import (
 	"github.com/gofrs/flock"
 
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // Holder describes the process holding a target lock. It is written beside the
@@ -82,7 +82,7 @@ func Reserve(ctx context.Context, opt Options) (*Lease, error) {
 	if err := checkOptions(&opt); err != nil {
 		return nil, err
 	}
-	target, err := targetName(&planner.Graph{}, opt)
+	target, err := targetName(&stepgraph.Graph{}, opt)
 	if err != nil {
 		return nil, err
 	}

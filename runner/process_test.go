@@ -20,7 +20,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -248,10 +248,10 @@ const crashSteps = 50
 func crashStepID(i int) string { return fmt.Sprintf("s%02d", i) }
 
 // crashGraph is 5 layers of 10 steps; each step needs two of the layer before.
-func crashGraph() *planner.Graph {
+func crashGraph() *stepgraph.Graph {
 	g := graph()
 	for i := range crashSteps {
-		s := &planner.Step{ID: crashStepID(i), Action: "test.marker"}
+		s := &stepgraph.Step{ID: crashStepID(i), Action: "test.marker"}
 		if layer, k := i/10, i%10; layer > 0 {
 			s.Needs = []string{crashStepID((layer-1)*10 + k), crashStepID((layer-1)*10 + (k+3)%10)}
 		}

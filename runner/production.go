@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // Production comes first. The planner marks the read-only window of a plan
@@ -67,7 +67,7 @@ func (r *run) windowOpen(ctx context.Context) bool {
 // read-only is undone as soon as traffic is back on production.
 func (r *run) productionFirst(order []string) []string {
 	if w := r.g.ReadOnly; w != nil && w.From != "" {
-		return planner.ProductionFirst(order, w.From, w.To)
+		return stepgraph.ProductionFirst(order, w.From, w.To)
 	}
 	return order
 }
@@ -137,12 +137,12 @@ func (r *run) keepAll() []string {
 // KeptSteps returns, for every run on target that ended kept-for-analysis,
 // the steps whose effects it still holds (what `fleetplan rollback` would
 // undo), newest first. A new run that touches them must remove them first.
-func KeptSteps(dir, target string) (map[string][]*planner.Step, error) {
+func KeptSteps(dir, target string) (map[string][]*stepgraph.Step, error) {
 	runs, err := List(dir)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]*planner.Step{}
+	out := map[string][]*stepgraph.Step{}
 	for _, rs := range runs {
 		if rs.Status != StatusKept || !strings.EqualFold(rs.Target, target) {
 			continue

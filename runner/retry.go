@@ -5,21 +5,21 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // DefaultRetry is used for fields a plan and the options leave at zero. Its
 // budget (the sum of backoff waits before giving up) is twice the 30 s a
 // planned-maintenance failover may take (DOMAIN.md §3).
-var DefaultRetry = planner.RetryPolicy{
+var DefaultRetry = stepgraph.RetryPolicy{
 	Initial: 250 * time.Millisecond,
 	Max:     5 * time.Second,
 	Budget:  60 * time.Second,
 }
 
 // mergeRetry fills zero fields of p from the fallbacks, in order.
-func mergeRetry(p *planner.RetryPolicy, fallbacks ...planner.RetryPolicy) planner.RetryPolicy {
-	var out planner.RetryPolicy
+func mergeRetry(p *stepgraph.RetryPolicy, fallbacks ...stepgraph.RetryPolicy) stepgraph.RetryPolicy {
+	var out stepgraph.RetryPolicy
 	if p != nil {
 		out = *p
 	}
@@ -48,14 +48,14 @@ func mergeRetry(p *planner.RetryPolicy, fallbacks ...planner.RetryPolicy) planne
 // the budget (the last one is shortened to land on it exactly) or when the
 // attempts limit is reached.
 type backoff struct {
-	p        planner.RetryPolicy
+	p        stepgraph.RetryPolicy
 	n        int
 	waited   time.Duration
 	attempts int // attempts made so far
 	rnd      func(n int64) int64
 }
 
-func newBackoff(p planner.RetryPolicy) *backoff {
+func newBackoff(p stepgraph.RetryPolicy) *backoff {
 	return &backoff{p: p, rnd: rand.Int64N}
 }
 

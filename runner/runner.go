@@ -16,7 +16,7 @@ import (
 	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -41,7 +41,7 @@ type Options struct {
 	Events EventSink
 	// Retry fills the fields a step's own retry policy leaves at zero
 	// (default DefaultRetry: budget 60 s, initial 250 ms, max 5 s, full jitter).
-	Retry planner.RetryPolicy
+	Retry stepgraph.RetryPolicy
 	// Sleep waits between retries and guard polls (default: a timer that
 	// stops early when ctx is done). Tests pass a fake.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -63,7 +63,7 @@ type Options struct {
 	// once every step is done; the description is journaled with run-done
 	// (RunStatus.EndState), so a later plan can tell that nothing changed
 	// since. An error leaves it out; the run is done all the same.
-	EndState func(ctx context.Context, g *planner.Graph) (string, error)
+	EndState func(ctx context.Context, g *stepgraph.Graph) (string, error)
 	// Lease is the locks the caller already holds (see Reserve): Start runs
 	// as the reserved run, and Start, Resume and Rollback take no lock of
 	// their own. Nil means each call takes and releases the locks itself.
@@ -112,7 +112,7 @@ var faultHit = faults.Hit
 // Start begins a new run of g: it takes the target lock, creates
 // Dir/runs/<id>/ with plan.json and the journal, and executes the graph.
 // The returned Result is non-nil whenever a run was created, even with an error.
-func Start(ctx context.Context, g *planner.Graph, opt Options) (*Result, error) {
+func Start(ctx context.Context, g *stepgraph.Graph, opt Options) (*Result, error) {
 	if err := checkOptions(&opt); err != nil {
 		return nil, err
 	}
@@ -282,7 +282,7 @@ func checkOptions(opt *Options) error {
 	return nil
 }
 
-func targetName(g *planner.Graph, opt Options) (string, error) {
+func targetName(g *stepgraph.Graph, opt Options) (string, error) {
 	name := g.Target
 	if opt.Target != nil {
 		if name != "" && opt.Target.Name() != name {
@@ -298,10 +298,10 @@ func targetName(g *planner.Graph, opt Options) (string, error) {
 
 // resolveActions looks up every action (and rollback branch action) up front,
 // so an unknown name fails before anything runs.
-func resolveActions(g *planner.Graph) (map[string]steps.Action, error) {
+func resolveActions(g *stepgraph.Graph) (map[string]steps.Action, error) {
 	out := map[string]steps.Action{}
 	var unknown []string
-	add := func(s *planner.Step) {
+	add := func(s *stepgraph.Step) {
 		if _, ok := out[s.Action]; ok {
 			return
 		}
@@ -419,25 +419,25 @@ func runPath(dir, runID string) (string, error) {
 	return p, nil
 }
 
-func loadPlan(runDir string) (*planner.Graph, error) {
+func loadPlan(runDir string) (*stepgraph.Graph, error) {
 	b, err := os.ReadFile(filepath.Join(runDir, planFile))
 	if err != nil {
 		return nil, err
 	}
-	var g planner.Graph
+	var g stepgraph.Graph
 	if err := json.Unmarshal(b, &g); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(runDir, planFile), err)
 	}
-	if g.FormatVersion != planner.GraphFormatVersion {
+	if g.FormatVersion != stepgraph.FormatVersion {
 		return nil, fmt.Errorf("%s: plan format version %d, this fleetplan reads version %d",
-			filepath.Join(runDir, planFile), g.FormatVersion, planner.GraphFormatVersion)
+			filepath.Join(runDir, planFile), g.FormatVersion, stepgraph.FormatVersion)
 	}
 	return &g, nil
 }
 
 // run is one process's work on a run.
 type run struct {
-	g       *planner.Graph
+	g       *stepgraph.Graph
 	opt     Options
 	id      string
 	dir     string
@@ -459,7 +459,7 @@ type run struct {
 	st *replayed
 }
 
-func newRun(g *planner.Graph, opt Options, id, dir, target string, actions map[string]steps.Action, j *journal, st *replayed) *run {
+func newRun(g *stepgraph.Graph, opt Options, id, dir, target string, actions map[string]steps.Action, j *journal, st *replayed) *run {
 	r := &run{
 		g: g, opt: opt, id: id, dir: dir, target: target, actions: actions, j: j, st: st,
 		info:  RunInfo{ID: id, Plan: g.Plan, Kind: g.Kind, Target: target},
@@ -631,7 +631,7 @@ type retryNotice struct {
 // starts a new outage with a fresh budget, so a long move survives any
 // number of separate failovers, each within the budget. progressed may be
 // nil (no progress reports).
-func (r *run) retry(ctx context.Context, s *planner.Step, progressed func() int64, onRetry func(retryNotice), fn func(context.Context) error) (int, error) {
+func (r *run) retry(ctx context.Context, s *stepgraph.Step, progressed func() int64, onRetry func(retryNotice), fn func(context.Context) error) (int, error) {
 	policy := mergeRetry(s.Retry, r.opt.Retry, DefaultRetry)
 	b := newBackoff(policy)
 	if progressed == nil {
@@ -660,7 +660,7 @@ func (r *run) retry(ctx context.Context, s *planner.Step, progressed func() int6
 
 // checkGuard evaluates the step's guard, polling it while its wait budget
 // lasts. A guard that does not hold is a *GuardError.
-func (r *run) checkGuard(ctx context.Context, s *planner.Step) error {
+func (r *run) checkGuard(ctx context.Context, s *stepgraph.Step) error {
 	if s.Guard == nil || s.Guard.Expr == "" {
 		return nil
 	}
@@ -701,7 +701,7 @@ func (r *run) checkGuard(ctx context.Context, s *planner.Step) error {
 // the step would have made does not exist (it failed before making it), so
 // there is nothing to keep for analysis and the branch's rollback is a
 // no-op. When that cannot be told, the step is kept.
-func (r *run) nothingMade(ctx context.Context, s *planner.Step) bool {
+func (r *run) nothingMade(ctx context.Context, s *stepgraph.Step) bool {
 	b := s.Rollback
 	in, err := r.opt.Evaluator.Inputs(ctx, b, r)
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -60,7 +60,7 @@ func TestParallelLimitRespected(t *testing.T) {
 				cur.Add(-1)
 				return nil, nil
 			}})
-			var ss []*planner.Step
+			var ss []*stepgraph.Step
 			for i := range tc.steps {
 				ss = append(ss, st(fmt.Sprintf("s%02d", i), fake))
 			}
@@ -160,7 +160,7 @@ func TestFailureRollsBackInReverseCompletionOrder(t *testing.T) {
 		return nil, nil
 	}})
 	b := st("b", ok, "a")
-	b.Rollback = &planner.Step{ID: "b-undo", Action: "test.fake", With: map[string]any{"fake": branch, "what": "undo-b"}}
+	b.Rollback = &stepgraph.Step{ID: "b-undo", Action: "test.fake", With: map[string]any{"fake": branch, "what": "undo-b"}}
 	g := graph(
 		st("a", ok),
 		b,
@@ -453,7 +453,7 @@ func TestTransientErrorsRetriedWithBackoff(t *testing.T) {
 	cases := map[string]struct {
 		failures  int
 		err       error
-		policy    *planner.RetryPolicy
+		policy    *stepgraph.RetryPolicy
 		wantState string
 		wantTries int // attempts made
 		// wantTotal, when set, is the exact sum of waits expected.
@@ -464,7 +464,7 @@ func TestTransientErrorsRetriedWithBackoff(t *testing.T) {
 		"non-transient fails at once": {failures: 1, err: &fleet.Error{Op: "copy", Code: 547}, wantState: StateFailed, wantTries: 1},
 		"budget exhausted": {
 			failures: 1 << 30, err: &fleet.Error{Code: 40613},
-			policy:    &planner.RetryPolicy{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Budget: 3 * time.Second},
+			policy:    &stepgraph.RetryPolicy{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Budget: 3 * time.Second},
 			wantState: StateFailed, wantTotal: 3 * time.Second,
 		},
 		"default budget outlasts a 30 s failover": {
@@ -473,7 +473,7 @@ func TestTransientErrorsRetriedWithBackoff(t *testing.T) {
 		},
 		"attempts limit": {
 			failures: 1 << 30, err: &fleet.Error{Code: 40501},
-			policy:    &planner.RetryPolicy{Attempts: 3},
+			policy:    &stepgraph.RetryPolicy{Attempts: 3},
 			wantState: StateFailed, wantTries: 3,
 		},
 	}
@@ -541,18 +541,18 @@ func TestStepTimeout(t *testing.T) {
 
 // evaluator is a func-field Evaluator.
 type evaluator struct {
-	guard  func(step *planner.Step, st State) (bool, string, error)
-	inputs func(step *planner.Step, st State) (steps.Inputs, error)
+	guard  func(step *stepgraph.Step, st State) (bool, string, error)
+	inputs func(step *stepgraph.Step, st State) (steps.Inputs, error)
 }
 
-func (e evaluator) Guard(_ context.Context, step *planner.Step, st State) (bool, string, error) {
+func (e evaluator) Guard(_ context.Context, step *stepgraph.Step, st State) (bool, string, error) {
 	if e.guard == nil {
 		return Literal{}.Guard(context.Background(), step, st)
 	}
 	return e.guard(step, st)
 }
 
-func (e evaluator) Inputs(_ context.Context, step *planner.Step, st State) (steps.Inputs, error) {
+func (e evaluator) Inputs(_ context.Context, step *stepgraph.Step, st State) (steps.Inputs, error) {
 	if e.inputs == nil {
 		return Literal{}.Inputs(context.Background(), step, st)
 	}
@@ -560,34 +560,34 @@ func (e evaluator) Inputs(_ context.Context, step *planner.Step, st State) (step
 }
 
 func TestGuards(t *testing.T) {
-	guarded := func(fake string) *planner.Step {
+	guarded := func(fake string) *stepgraph.Step {
 		s := st("move", fake)
-		s.Guard = &planner.Guard{Name: "all-online", Expr: "all(live.shards, .online)"}
+		s.Guard = &stepgraph.Guard{Name: "all-online", Expr: "all(live.shards, .online)"}
 		return s
 	}
 	cases := map[string]struct {
 		eval      Evaluator
-		wait      *planner.Wait
+		wait      *stepgraph.Wait
 		wantState string
 		wantErr   []string
 		wantWaits int
 	}{
 		"failed guard shows name, expression and values": {
-			eval: evaluator{guard: func(*planner.Step, State) (bool, string, error) {
+			eval: evaluator{guard: func(*stepgraph.Step, State) (bool, string, error) {
 				return false, "live.shards[1].online = false", nil
 			}},
 			wantState: StateFailed,
 			wantErr:   []string{`guard "all-online"`, "all(live.shards, .online)", "saw: live.shards[1].online = false"},
 		},
 		"holding guard": {
-			eval:      evaluator{guard: func(*planner.Step, State) (bool, string, error) { return true, "", nil }},
+			eval:      evaluator{guard: func(*stepgraph.Step, State) (bool, string, error) { return true, "", nil }},
 			wantState: StateDone,
 		},
 		"no evaluator for a guard fails safe": {
 			eval: Literal{}, wantState: StateFailed, wantErr: []string{"no expression evaluator"},
 		},
 		"guard evaluation error": {
-			eval: evaluator{guard: func(*planner.Step, State) (bool, string, error) {
+			eval: evaluator{guard: func(*stepgraph.Step, State) (bool, string, error) {
 				return false, "", errors.New("unknown name shardz")
 			}},
 			wantState: StateFailed, wantErr: []string{`evaluate guard "all-online": unknown name shardz`},
@@ -595,14 +595,14 @@ func TestGuards(t *testing.T) {
 		"guard waited for until it holds": {
 			eval: func() Evaluator {
 				var n atomic.Int64
-				return evaluator{guard: func(*planner.Step, State) (bool, string, error) { return n.Add(1) > 2, "lag = 3", nil }}
+				return evaluator{guard: func(*stepgraph.Step, State) (bool, string, error) { return n.Add(1) > 2, "lag = 3", nil }}
 			}(),
-			wait:      &planner.Wait{Timeout: 10 * time.Second, Interval: time.Second},
+			wait:      &stepgraph.Wait{Timeout: 10 * time.Second, Interval: time.Second},
 			wantState: StateDone, wantWaits: 2,
 		},
 		"guard wait times out": {
-			eval:      evaluator{guard: func(*planner.Step, State) (bool, string, error) { return false, "lag = 3", nil }},
-			wait:      &planner.Wait{Timeout: 3 * time.Second, Interval: time.Second},
+			eval:      evaluator{guard: func(*stepgraph.Step, State) (bool, string, error) { return false, "lag = 3", nil }},
+			wait:      &stepgraph.Wait{Timeout: 3 * time.Second, Interval: time.Second},
 			wantState: StateFailed, wantWaits: 3, wantErr: []string{"lag = 3 after waiting 3s"},
 		},
 	}
@@ -640,7 +640,7 @@ func TestEvaluatorSeesOutputsOfDoneSteps(t *testing.T) {
 		return nil, nil
 	}})
 	o := opts(t)
-	o.Evaluator = evaluator{inputs: func(step *planner.Step, st State) (steps.Inputs, error) {
+	o.Evaluator = evaluator{inputs: func(step *stepgraph.Step, st State) (steps.Inputs, error) {
 		in, _ := Literal{}.Inputs(context.Background(), step, st)
 		if step.ID == "use" {
 			status, out, ok := st.Step("make")
@@ -821,11 +821,11 @@ func TestEventsForTransitionsAndProgress(t *testing.T) {
 func TestStartRefusesBadInput(t *testing.T) {
 	ok := newFake(t, &fakeAction{})
 	cases := map[string]struct {
-		g    *planner.Graph
+		g    *stepgraph.Graph
 		opt  func(*Options)
 		want string
 	}{
-		"unknown action": {g: graph(&planner.Step{ID: "x", Action: "nope.nothing"}), want: `unknown action "nope.nothing"`},
+		"unknown action": {g: graph(&stepgraph.Step{ID: "x", Action: "nope.nothing"}), want: `unknown action "nope.nothing"`},
 		"cycle":          {g: graph(st("a", ok, "b"), st("b", ok, "a")), want: "cycle"},
 		"no dir":         {g: graph(st("a", ok)), opt: func(o *Options) { o.Dir = "" }, want: "Options.Dir"},
 		"target mismatch": {g: graph(st("a", ok)), opt: func(o *Options) { o.Target = namedTarget("other") },
@@ -863,7 +863,7 @@ func TestListAndNewest(t *testing.T) {
 	gate := st("gate", ok)
 	gate.Approval = true
 	var ids []string
-	for _, g := range []*planner.Graph{graph(st("a", ok)), graph(gate), graph(st("b", ok))} {
+	for _, g := range []*stepgraph.Graph{graph(st("a", ok)), graph(gate), graph(st("b", ok))} {
 		res, err := Start(context.Background(), g, o)
 		if err != nil {
 			t.Fatal(err)
@@ -917,7 +917,7 @@ func TestGraphLimitOutlivesTheSession(t *testing.T) {
 				}
 				return nil, nil
 			}})
-			var ss []*planner.Step
+			var ss []*stepgraph.Step
 			for i := range 8 {
 				ss = append(ss, st(fmt.Sprintf("s%d", i), fake))
 			}
@@ -1037,7 +1037,7 @@ func TestRetryBudgetResetsOnProgress(t *testing.T) {
 		return nil, nil
 	}})
 	s := st("move", fake)
-	s.Retry = &planner.RetryPolicy{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Budget: 3 * time.Second}
+	s.Retry = &stepgraph.RetryPolicy{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Budget: 3 * time.Second}
 	o := opts(t)
 	o.Sleep = fs.sleep
 	res, _ := Start(context.Background(), graph(s), o)

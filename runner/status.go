@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -126,7 +126,7 @@ func runHolder(dir, target, runID string) *Holder {
 }
 
 // Graph returns the step graph of a run, as its plan.json holds it.
-func Graph(dir, runID string) (*planner.Graph, error) {
+func Graph(dir, runID string) (*stepgraph.Graph, error) {
 	runDir, err := runPath(dir, runID)
 	if err != nil {
 		return nil, err
@@ -309,7 +309,7 @@ func gateCheck(dir, runID, stepID string) (*RunStatus, error) {
 }
 
 // readRun loads a run's plan and replays its journal, taking no lock.
-func readRun(dir, runID string) (string, *planner.Graph, *replayed, error) {
+func readRun(dir, runID string) (string, *stepgraph.Graph, *replayed, error) {
 	runDir, err := runPath(dir, runID)
 	if err != nil {
 		return "", nil, nil, err

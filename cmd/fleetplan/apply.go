@@ -13,9 +13,9 @@ import (
 	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/planfile"
-	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 func init() { commands = append(commands, newApplyCmd) }
@@ -85,7 +85,7 @@ after a crash, fleetplan resume finishes the run.`,
 // lock, taken first and held in the returned lease until the run is over,
 // so no other run changes the fleet between what apply shows and what it
 // runs.
-func (a *app) planOrSaved(cmd *cobra.Command, path, command string) (*plans.Document, *planner.Graph, fleet.Target, *runner.Lease, error) {
+func (a *app) planOrSaved(cmd *cobra.Command, path, command string) (*plans.Document, *stepgraph.Graph, fleet.Target, *runner.Lease, error) {
 	ctx := cmd.Context()
 	saved, isSaved, err := planfile.Read(path)
 	if err != nil {
@@ -116,7 +116,7 @@ func (a *app) planOrSaved(cmd *cobra.Command, path, command string) (*plans.Docu
 	// Once without the lock, so a plan refused for what it says, or one
 	// with nothing to do, changes nothing (no lock or run folder is
 	// written); then under the lock, which is the graph shown and run.
-	graph := func() (*planner.Graph, diag.List, error) {
+	graph := func() (*stepgraph.Graph, diag.List, error) {
 		if isSaved {
 			return saved.Graph, nil, engine.CheckFresh(ctx, saved.Graph, doc, target)
 		}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/stepspec"
 )
 
@@ -17,8 +17,8 @@ import (
 // approval, and returns the state dir and run id.
 func newGatedRun(t *testing.T, dir string) string {
 	t.Helper()
-	g := &planner.Graph{FormatVersion: planner.GraphFormatVersion, Kind: "ShardLayout", Plan: "customers", Target: "local",
-		Steps: []*planner.Step{
+	g := &stepgraph.Graph{FormatVersion: stepgraph.FormatVersion, Kind: "ShardLayout", Plan: "customers", Target: "local",
+		Steps: []*stepgraph.Step{
 			{ID: "prepare", Action: stepspec.NoopName},
 			{ID: "switch", Action: stepspec.NoopName, Needs: []string{"prepare"}, Approval: true},
 		}}

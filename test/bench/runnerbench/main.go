@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 	_ "github.com/fleetplan/fleetplan/steps/generic" // registers generic.noop
 	"github.com/fleetplan/fleetplan/stepspec"
 )
@@ -47,10 +47,10 @@ func run(width, layers, jobs int, header, verbose bool) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	g := &planner.Graph{FormatVersion: planner.GraphFormatVersion, Kind: "Bench", Plan: "noop", Target: "bench"}
+	g := &stepgraph.Graph{FormatVersion: stepgraph.FormatVersion, Kind: "Bench", Plan: "noop", Target: "bench"}
 	for l := range layers {
 		for k := range width {
-			g.Steps = append(g.Steps, &planner.Step{ID: id(l, k), Action: stepspec.NoopName, Needs: needs(l, k, width)})
+			g.Steps = append(g.Steps, &stepgraph.Step{ID: id(l, k), Action: stepspec.NoopName, Needs: needs(l, k, width)})
 		}
 	}
 	start := time.Now()

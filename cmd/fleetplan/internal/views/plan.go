@@ -3,15 +3,16 @@ package views
 import (
 	"bufio"
 
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/planrender"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // Plan prints the step graph in format: text, markdown or json.
-func (v *View) Plan(g *planner.Graph, format string) error {
+func (v *View) Plan(g *stepgraph.Graph, format string) error {
 	// A plan of many steps is many lines: write them in blocks, not a
 	// system call per line.
 	w := bufio.NewWriter(v.Out)
-	if err := planner.Render(w, g, format); err != nil {
+	if err := planrender.Render(w, g, format); err != nil {
 		return err
 	}
 	return w.Flush()
@@ -27,7 +28,7 @@ func (v *View) Saved(path, format string) {
 
 // Changes is the exit status of a plan: with detailed (plan
 // --detailed-exitcode), 2 when the graph changes anything.
-func (v *View) Changes(g *planner.Graph, detailed bool) error {
+func (v *View) Changes(g *stepgraph.Graph, detailed bool) error {
 	if detailed && !g.Empty() {
 		return &ExitError{Code: 2}
 	}

@@ -4,17 +4,18 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/planrender"
 	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // ApplyPlan shows the graph apply is about to run (not in json, where the
 // event stream is all there is).
-func (v *View) ApplyPlan(g *planner.Graph, output string) error {
+func (v *View) ApplyPlan(g *stepgraph.Graph, output string) error {
 	if output == JSON {
 		return nil
 	}
-	return planner.RenderText(v.Out, g)
+	return planrender.Text(v.Out, g)
 }
 
 // Confirm asks whether to run steps steps.

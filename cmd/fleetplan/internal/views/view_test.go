@@ -7,20 +7,20 @@ import (
 	"testing"
 
 	"github.com/fleetplan/fleetplan/diag"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // The exit status is the view's to decide: these are the results that do
 // not exit 0.
 func TestExitStatus(t *testing.T) {
-	changes := &planner.Graph{Steps: []*planner.Step{{ID: "a"}}}
+	changes := &stepgraph.Graph{Steps: []*stepgraph.Step{{ID: "a"}}}
 	cases := map[string]struct {
 		show func(v *View) error
 		code int // 0: nil error
 	}{
 		"plan without --detailed-exitcode": {func(v *View) error { return v.Changes(changes, false) }, 0},
 		"plan with changes":                {func(v *View) error { return v.Changes(changes, true) }, 2},
-		"plan without changes":             {func(v *View) error { return v.Changes(&planner.Graph{}, true) }, 0},
+		"plan without changes":             {func(v *View) error { return v.Changes(&stepgraph.Graph{}, true) }, 0},
 		"route online":                     {func(v *View) error { return v.Route(Route{Key: "1", Online: true}, false, Text) }, 0},
 		"route offline":                    {func(v *View) error { return v.Route(Route{Key: "1"}, false, JSON) }, 3},
 		"validate error": {func(v *View) error {

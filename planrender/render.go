@@ -1,14 +1,14 @@
-package planner
+package planrender
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
+
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // Formats the renderers understand.
@@ -19,140 +19,32 @@ const (
 )
 
 // Render writes g in the given format.
-func Render(w io.Writer, g *Graph, format string) error {
+func Render(w io.Writer, g *stepgraph.Graph, format string) error {
 	switch format {
 	case "", FormatText:
-		return RenderText(w, g)
+		return Text(w, g)
 	case FormatMarkdown, "md":
-		return RenderMarkdown(w, g)
+		return Markdown(w, g)
 	case FormatJSON:
-		return RenderJSON(w, g)
+		return JSON(w, g)
 	}
 	return fmt.Errorf("unknown format %q (want text, markdown or json)", format)
 }
 
-// RenderJSON writes the graph as stable, versioned JSON.
-func RenderJSON(w io.Writer, g *Graph) error {
+// JSON writes the graph as stable, versioned JSON.
+func JSON(w io.Writer, g *stepgraph.Graph) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(g)
 }
 
-// Counts tallies changes by operation.
-func (g *Graph) Counts() map[ChangeOp]int {
-	m := map[ChangeOp]int{}
-	for _, c := range g.Changes {
-		m[c.Op]++
-	}
-	return m
-}
-
-// Total returns the duration along the critical path (steps run in parallel
-// where their needs allow, so the sum of all steps would overstate it), the
-// rows to move, and the longest window in which any data is unavailable.
-func (g *Graph) Total() Estimate { return total(g.topo()) }
-
-// total is Total over steps already in dependency order.
-func total(order []*Step) Estimate {
-	finish := make(map[string]time.Duration, len(order))
-	var total Estimate
-	for _, s := range order {
-		var start time.Duration
-		for _, n := range s.Needs {
-			if finish[n] > start {
-				start = finish[n]
-			}
-		}
-		end := start + s.Estimate.Duration
-		finish[s.ID] = end
-		if end > total.Duration {
-			total.Duration = end
-		}
-		total.Unavailable = max(total.Unavailable, s.Estimate.Unavailable)
-		total.Rows += s.Estimate.Rows
-	}
-	return total
-}
-
-// topo returns the steps in dependency order, stable with respect to g.Steps:
-// in passes over the steps still waiting, in their listed order, each step
-// whose needs are all placed is placed next. Needs of unknown steps do not
-// hold a step back. Needs are resolved to indices once, so a pass costs a
-// slice lookup per need rather than a map lookup.
-func (g *Graph) topo() []*Step {
-	slot := make(map[string]int32, len(g.Steps)) // id -> first step with it
-	own := make([]int32, len(g.Steps))           // step -> slot of its id
-	for i, s := range g.Steps {
-		j, dup := slot[s.ID]
-		if !dup {
-			j = int32(i)
-			slot[s.ID] = j
-		}
-		own[i] = j
-	}
-	// needs[start[i]:start[i+1]] are the slots step i waits for.
-	start := make([]int32, len(g.Steps)+1)
-	var needs []int32
-	for i, s := range g.Steps {
-		for _, n := range s.Needs {
-			if j, ok := slot[n]; ok {
-				needs = append(needs, j)
-			}
-		}
-		start[i+1] = int32(len(needs))
-	}
-	placed := make([]bool, len(g.Steps)) // by slot: a step with that id is placed
-	out := make([]*Step, 0, len(g.Steps))
-	waiting := make([]int32, len(g.Steps))
-	for i := range waiting {
-		waiting[i] = int32(i)
-	}
-	for len(waiting) > 0 {
-		rest := waiting[:0]
-		for _, i := range waiting {
-			ready := true
-			for _, j := range needs[start[i]:start[i+1]] {
-				if !placed[j] {
-					ready = false
-					break
-				}
-			}
-			if ready {
-				placed[own[i]] = true
-				out = append(out, g.Steps[i])
-			} else {
-				rest = append(rest, i)
-			}
-		}
-		if len(rest) == len(waiting) { // a cycle: Validate reports it; render the rest as listed
-			for _, i := range rest {
-				out = append(out, g.Steps[i])
-			}
-			break
-		}
-		waiting = rest
-	}
-	return out
-}
-
-// stepIDs lists the ids of the steps of order that keep selects.
-func stepIDs(order []*Step, keep func(*Step) bool) []string {
-	var out []string
-	for _, s := range order {
-		if keep(s) {
-			out = append(out, s.ID)
-		}
-	}
-	return out
-}
-
-func summaryLine(g *Graph) string {
+func summaryLine(g *stepgraph.Graph) string {
 	c := g.Counts()
-	return fmt.Sprintf("%d to create, %d to change, %d to move, %d to delete", c[Create], c[Update], c[Move], c[Delete])
+	return fmt.Sprintf("%d to create, %d to change, %d to move, %d to delete", c[stepgraph.Create], c[stepgraph.Update], c[stepgraph.Move], c[stepgraph.Delete])
 }
 
-// RenderText writes a readable diff with symbols and counts.
-func RenderText(w io.Writer, g *Graph) error {
+// Text writes a readable diff with symbols and counts.
+func Text(w io.Writer, g *stepgraph.Graph) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %q on target %q\n", g.Kind, g.Plan, g.Target)
 	for _, warn := range g.Warnings {
@@ -167,7 +59,7 @@ func RenderText(w io.Writer, g *Graph) error {
 		b.WriteString("\n")
 	}
 	for _, c := range g.Changes {
-		fmt.Fprintf(&b, "  %s %s", c.Op.Symbol(), c.Object)
+		fmt.Fprintf(&b, "  %s %s", symbol(c.Op), c.Object)
 		if c.Detail != "" {
 			fmt.Fprintf(&b, "  (%s)", c.Detail)
 		}
@@ -177,11 +69,11 @@ func RenderText(w io.Writer, g *Graph) error {
 		}
 	}
 	fmt.Fprintf(&b, "\nSteps (%d):\n", len(g.Steps))
-	order := g.topo()
+	order := g.Order()
 	// A layout of 100,000 ranges is as many steps: plain writes into a
 	// buffer sized for them, and each distinct estimate formatted once.
 	b.Grow(len(order) * 160)
-	estimates := map[Estimate]string{}
+	estimates := map[stepgraph.Estimate]string{}
 	var num [20]byte
 	for i, s := range order {
 		n := strconv.AppendInt(num[:0], int64(i+1), 10)
@@ -244,14 +136,14 @@ func RenderText(w io.Writer, g *Graph) error {
 		}
 	}
 	writeSafetyText(&b, g, order)
-	t := total(order)
+	t := stepgraph.TotalOf(order)
 	fmt.Fprintf(&b, "\nPlan: %s.\n", summaryLine(g))
-	fmt.Fprintf(&b, "Estimated duration: %s", roundDuration(t.Duration))
+	fmt.Fprintf(&b, "Estimated duration: %s", stepgraph.RoundDuration(t.Duration))
 	if t.Rows > 0 {
-		fmt.Fprintf(&b, ", %s rows to move", thousands(t.Rows))
+		fmt.Fprintf(&b, ", %s rows to move", stepgraph.Thousands(t.Rows))
 	}
 	if t.Unavailable > 0 {
-		fmt.Fprintf(&b, "; no key is offline or read-only for longer than ~%s", roundDuration(t.Unavailable))
+		fmt.Fprintf(&b, "; no key is offline or read-only for longer than ~%s", stepgraph.RoundDuration(t.Unavailable))
 	}
 	b.WriteString(".\n")
 	if g.OnFailure == "pause" {
@@ -263,9 +155,9 @@ func RenderText(w io.Writer, g *Graph) error {
 	return err
 }
 
-// RenderMarkdown writes a pull-request comment: summary table, mermaid graph,
+// Markdown writes a pull-request comment: summary table, mermaid graph,
 // estimates, guards and rollback branches.
-func RenderMarkdown(w io.Writer, g *Graph) error {
+func Markdown(w io.Writer, g *stepgraph.Graph) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### fleetplan: `%s` %s on `%s`\n\n", g.Plan, g.Kind, g.Target)
 	for _, warn := range g.Warnings {
@@ -276,32 +168,32 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	order := g.topo()
-	t := total(order)
+	order := g.Order()
+	t := stepgraph.TotalOf(order)
 	b.WriteString("| | count |\n|---|---:|\n")
 	c := g.Counts()
-	for _, op := range []ChangeOp{Create, Update, Move, Delete} {
-		fmt.Fprintf(&b, "| %s %s | %d |\n", op.Symbol(), op, c[op])
+	for _, op := range []stepgraph.ChangeOp{stepgraph.Create, stepgraph.Update, stepgraph.Move, stepgraph.Delete} {
+		fmt.Fprintf(&b, "| %s %s | %d |\n", symbol(op), op, c[op])
 	}
-	fmt.Fprintf(&b, "| steps | %d |\n| estimated duration | %s |\n", len(g.Steps), roundDuration(t.Duration))
+	fmt.Fprintf(&b, "| steps | %d |\n| estimated duration | %s |\n", len(g.Steps), stepgraph.RoundDuration(t.Duration))
 	if t.Rows > 0 {
-		fmt.Fprintf(&b, "| rows to move | %s |\n", thousands(t.Rows))
+		fmt.Fprintf(&b, "| rows to move | %s |\n", stepgraph.Thousands(t.Rows))
 	}
 	if t.Unavailable > 0 {
-		fmt.Fprintf(&b, "| longest offline / read-only window | %s |\n", roundDuration(t.Unavailable))
+		fmt.Fprintf(&b, "| longest offline / read-only window | %s |\n", stepgraph.RoundDuration(t.Unavailable))
 	}
 	if w := g.ReadOnly; w != nil {
-		fmt.Fprintf(&b, "| production read-only | ~%s%s |\n", roundDuration(w.Duration), approvalsNote(w))
+		fmt.Fprintf(&b, "| production read-only | ~%s%s |\n", stepgraph.RoundDuration(w.Duration), approvalsNote(w))
 	}
-	if p := stepIDs(order, touchesProduction); len(p) > 0 {
+	if p := stepgraph.IDs(order, stepgraph.TouchesProduction); len(p) > 0 {
 		fmt.Fprintf(&b, "| steps touching production | %d |\n", len(p))
 	}
-	if a := stepIDs(order, needsApproval); len(a) > 0 {
+	if a := stepgraph.IDs(order, stepgraph.NeedsApproval); len(a) > 0 {
 		fmt.Fprintf(&b, "| approval gates | %d |\n", len(a))
 	}
 	b.WriteString("\n#### Changes\n\n```diff\n")
 	for _, ch := range g.Changes {
-		sym := ch.Op.Symbol()
+		sym := symbol(ch.Op)
 		if sym == ">" || sym == "~" {
 			sym = "!"
 		}
@@ -358,7 +250,7 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 		fmt.Fprintf(&b, "| %d | %s | `%s` | %s | %s | %s | %s |\n", i+1, id, s.Action,
 			mdCell(strings.Join(s.Needs, ", ")), mdCell(formatEstimate(s.Estimate)), guard, rb)
 	}
-	if live := stepIDs(order, liveAtPlan); len(live) > 0 {
+	if live := stepgraph.IDs(order, stepgraph.IsLiveAtPlan); len(live) > 0 {
 		b.WriteString("\n#### Live now, may still run\n\nTheir effect is live now, but a step before them changes what they touch; each is observed again right before it runs and skipped if still live:\n\n")
 		for _, id := range live {
 			fmt.Fprintf(&b, "- `%s`: %s\n", id, mdCell(g.Step(id).LiveAtPlan))
@@ -377,54 +269,25 @@ func RenderMarkdown(w io.Writer, g *Graph) error {
 	return err
 }
 
-func guardText(gd *Guard) string {
+func guardText(gd *stepgraph.Guard) string {
 	if gd.Name != "" {
 		return gd.Name + ": " + gd.Expr
 	}
 	return gd.Expr
 }
 
-func formatEstimate(e Estimate) string {
+func formatEstimate(e stepgraph.Estimate) string {
 	var parts []string
 	if e.Duration > 0 {
-		parts = append(parts, "~"+roundDuration(e.Duration))
+		parts = append(parts, "~"+stepgraph.RoundDuration(e.Duration))
 	}
 	if e.Rows > 0 {
-		parts = append(parts, thousands(e.Rows)+" rows")
+		parts = append(parts, stepgraph.Thousands(e.Rows)+" rows")
 	}
 	if e.Unavailable > 0 {
-		parts = append(parts, roundDuration(e.Unavailable)+" unavailable")
+		parts = append(parts, stepgraph.RoundDuration(e.Unavailable)+" unavailable")
 	}
 	return strings.Join(parts, ", ")
-}
-
-func roundDuration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0s"
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return d.Round(100 * time.Millisecond).String()
-	}
-	return d.Round(time.Second).String()
-}
-
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var out []string
-	for len(s) > 3 {
-		out = append([]string{s[len(s)-3:]}, out...)
-		s = s[:len(s)-3]
-	}
-	out = append([]string{s}, out...)
-	r := strings.Join(out, ",")
-	if neg {
-		r = "-" + r
-	}
-	return r
 }
 
 func mermaidText(s string) string {
@@ -432,12 +295,6 @@ func mermaidText(s string) string {
 }
 
 func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-
-// SortChanges orders changes for display: creates, updates, moves, deletes.
-func SortChanges(cs []Change) {
-	rank := map[ChangeOp]int{Create: 0, Update: 1, Move: 2, Delete: 3}
-	sort.SliceStable(cs, func(i, j int) bool { return rank[cs[i].Op] < rank[cs[j].Op] })
-}
 
 // writeSpaces pads with n spaces (none when n <= 0).
 func writeSpaces(b *strings.Builder, n int) {
@@ -451,7 +308,7 @@ func writeSpaces(b *strings.Builder, n int) {
 
 // hasSafety reports whether a graph has the upgrade safety facts previews
 // show: a read-only window, production steps or approval gates.
-func hasSafety(g *Graph, order []*Step) bool {
+func hasSafety(g *stepgraph.Graph, order []*stepgraph.Step) bool {
 	if g.ReadOnly != nil {
 		return true
 	}
@@ -463,7 +320,7 @@ func hasSafety(g *Graph, order []*Step) bool {
 	return false
 }
 
-func approvalsNote(w *ReadOnlyWindow) string {
+func approvalsNote(w *stepgraph.ReadOnlyWindow) string {
 	if len(w.Approvals) == 0 {
 		return ""
 	}
@@ -472,13 +329,13 @@ func approvalsNote(w *ReadOnlyWindow) string {
 
 // writeSafetyText writes the read-only window, the production steps, the
 // approval gates and the rollback branch.
-func writeSafetyText(b *strings.Builder, g *Graph, order []*Step) {
+func writeSafetyText(b *strings.Builder, g *stepgraph.Graph, order []*stepgraph.Step) {
 	if !hasSafety(g, order) {
 		return
 	}
 	b.WriteString("\n")
 	if w := g.ReadOnly; w != nil {
-		fmt.Fprintf(b, "Read-only window: ~%s%s", roundDuration(w.Duration), approvalsNote(w))
+		fmt.Fprintf(b, "Read-only window: ~%s%s", stepgraph.RoundDuration(w.Duration), approvalsNote(w))
 		if w.From != "" && w.To != "" {
 			fmt.Fprintf(b, ", from step %s until step %s", w.From, w.To)
 		}
@@ -487,10 +344,10 @@ func writeSafetyText(b *strings.Builder, g *Graph, order []*Step) {
 		}
 		b.WriteString(".\n")
 	}
-	if p := stepIDs(order, touchesProduction); len(p) > 0 {
+	if p := stepgraph.IDs(order, stepgraph.TouchesProduction); len(p) > 0 {
 		fmt.Fprintf(b, "Touches production: %s.\n", strings.Join(p, ", "))
 	}
-	if a := stepIDs(order, needsApproval); len(a) > 0 {
+	if a := stepgraph.IDs(order, stepgraph.NeedsApproval); len(a) > 0 {
 		fmt.Fprintf(b, "Approval gates: %s (fleetplan approve RUN STEP, or reject).\n", strings.Join(a, ", "))
 	}
 	if len(g.Rollbacks) > 0 {
@@ -508,12 +365,12 @@ func writeSafetyText(b *strings.Builder, g *Graph, order []*Step) {
 	}
 }
 
-func writeSafetyMarkdown(b *strings.Builder, g *Graph, order []*Step) {
+func writeSafetyMarkdown(b *strings.Builder, g *stepgraph.Graph, order []*stepgraph.Step) {
 	if !hasSafety(g, order) {
 		return
 	}
 	if w := g.ReadOnly; w != nil {
-		fmt.Fprintf(b, "\n#### Read-only window\n\nProduction is read-only for **~%s**%s", roundDuration(w.Duration), approvalsNote(w))
+		fmt.Fprintf(b, "\n#### Read-only window\n\nProduction is read-only for **~%s**%s", stepgraph.RoundDuration(w.Duration), approvalsNote(w))
 		if w.From != "" && w.To != "" {
 			fmt.Fprintf(b, ", from step `%s` until step `%s`", w.From, w.To)
 		}
@@ -522,13 +379,13 @@ func writeSafetyMarkdown(b *strings.Builder, g *Graph, order []*Step) {
 		}
 		b.WriteString(".\n")
 	}
-	if p := stepIDs(order, touchesProduction); len(p) > 0 {
+	if p := stepgraph.IDs(order, stepgraph.TouchesProduction); len(p) > 0 {
 		b.WriteString("\n#### Touches production\n\n")
 		for _, id := range p {
 			fmt.Fprintf(b, "- `%s` (`%s`)\n", id, g.Step(id).Action)
 		}
 	}
-	if a := stepIDs(order, needsApproval); len(a) > 0 {
+	if a := stepgraph.IDs(order, stepgraph.NeedsApproval); len(a) > 0 {
 		b.WriteString("\n#### Approval gates\n\n")
 		for _, id := range a {
 			fmt.Fprintf(b, "- `%s`: the run stops here until `fleetplan approve RUN %s` (or `reject`)\n", id, id)
@@ -547,4 +404,17 @@ func writeSafetyMarkdown(b *strings.Builder, g *Graph, order []*Step) {
 			}
 		}
 	}
+}
+
+// symbol is the one-character marker of a change in the text and markdown views.
+func symbol(o stepgraph.ChangeOp) string {
+	switch o {
+	case stepgraph.Create:
+		return "+"
+	case stepgraph.Delete:
+		return "-"
+	case stepgraph.Move:
+		return ">"
+	}
+	return "~"
 }

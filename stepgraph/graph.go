@@ -1,4 +1,4 @@
-package planner
+package stepgraph
 
 import (
 	"fmt"
@@ -7,9 +7,9 @@ import (
 	"github.com/fleetplan/fleetplan/diag"
 )
 
-// GraphFormatVersion is bumped whenever the JSON form of a Graph changes
+// FormatVersion is bumped whenever the JSON form of a Graph changes
 // incompatibly. Saved plans of another version are refused.
-const GraphFormatVersion = 1
+const FormatVersion = 1
 
 // Graph is an ordered step graph: what apply will do, with dependencies,
 // guards, rollback branches and estimates. It is plain data with no I/O; the
@@ -63,19 +63,6 @@ const (
 	Delete ChangeOp = "delete"
 	Move   ChangeOp = "move"
 )
-
-// Symbol is the one-character marker used by the text renderer.
-func (o ChangeOp) Symbol() string {
-	switch o {
-	case Create:
-		return "+"
-	case Delete:
-		return "-"
-	case Move:
-		return ">"
-	}
-	return "~"
-}
 
 // Step is one vertex of the graph.
 type Step struct {
