@@ -1,10 +1,15 @@
-// Package elasticdb is the driver-neutral part of the Elastic Database shard
-// map protocol: the operation model of OperationsLogGlobal (operation codes,
-// steps, the shard and mapping rows they carry, how an operation splits into
-// the source's and the target's local shard map changes) and the codec of
-// the library's request XML, which is what OperationsLogGlobal.Data holds and
-// what the .NET and Java clients replay and undo; and the detection of
-// differences between the global and a local shard map, over rows a driver
-// read. Drivers execute it against their own store; nothing here opens a
-// database.
+// Package elasticdb is the driver-neutral Elastic Database shard map
+// protocol: the operation model of OperationsLogGlobal (operation codes,
+// steps, the shard and mapping rows they carry) and builders for every
+// operation the library's APIs perform; the codec of the library's request
+// XML, which is what OperationsLogGlobal.Data holds and what the .NET and
+// Java clients replay and undo; running an operation (GSM begin, the LSMs,
+// GSM end, as the library's stored procedures do them), its undo, and the
+// recovery of operations left pending by us or by the library; and the
+// detection of differences between the global and a local shard map, over
+// rows a driver read.
+//
+// Drivers give it an Executor: transactions of plain row statements on the
+// GSM and on a shard's LSM. Nothing here opens a database, so every driver
+// inherits the same protocol.
 package elasticdb

@@ -1,7 +1,6 @@
 package elasticdb
 
 import (
-	"database/sql"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/google/uuid"
 )
 
 // ---- XML in the library's request shape (StoreOperationRequestBuilder) ----
@@ -223,8 +223,14 @@ func fromXMapping(x *xMapping) (MappingRow, error) {
 	return m, nil
 }
 
-// ParseOperation reads a log row back (ours or the library's).
-func ParseOperation(code int, data string, removes, adds sql.NullString) (*Operation, error) {
+// ParseLogRow reads a log row back (ours or the library's).
+func ParseLogRow(r LogRow) (*Operation, error) {
+	return ParseOperation(r.Code, r.Data, r.ShardVersionRemoves, r.ShardVersionAdds)
+}
+
+// ParseOperation reads an operation from its code, its request document and
+// the log's original shard versions (nil when the column is NULL).
+func ParseOperation(code int, data string, removes, adds *uuid.UUID) (*Operation, error) {
 	var x xOp
 	if err := xml.Unmarshal([]byte(data), &x); err != nil {
 		return nil, err
@@ -253,15 +259,11 @@ func ParseOperation(code int, data string, removes, adds sql.NullString) (*Opera
 		}
 		// The log columns hold the versions before the operation.
 		op.OrigSource, op.OrigTarget = op.Source.Version, op.Target.Version
-		if removes.Valid {
-			if op.OrigSource, err = ParseID(removes.String); err != nil {
-				return nil, err
-			}
+		if removes != nil {
+			op.OrigSource = *removes
 		}
-		if adds.Valid {
-			if op.OrigTarget, err = ParseID(adds.String); err != nil {
-				return nil, err
-			}
+		if adds != nil {
+			op.OrigTarget = *adds
 		}
 	default:
 		return nil, fmt.Errorf("unknown operation document <%s>", x.XMLName.Local)

@@ -1,7 +1,6 @@
 package elasticdb
 
 import (
-	"database/sql"
 	"strings"
 	"testing"
 
@@ -89,10 +88,9 @@ func TestXMLRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rem, add sql.NullString
+			var rem, add *uuid.UUID
 			if !op.ShardOp {
-				rem = sql.NullString{String: op.OrigSource.String(), Valid: true}
-				add = sql.NullString{String: op.OrigTarget.String(), Valid: true}
+				rem, add = &op.OrigSource, &op.OrigTarget
 			}
 			got, err := ParseOperation(op.Code, data, rem, add)
 			if err != nil {
@@ -119,7 +117,7 @@ func TestParseOperationRefuses(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := ParseOperation(fleet.OpSplitMapping, tc.data, sql.NullString{}, sql.NullString{})
+			_, err := ParseOperation(fleet.OpSplitMapping, tc.data, nil, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}

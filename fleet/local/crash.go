@@ -1,21 +1,17 @@
 package local
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet/elasticdb"
 )
 
-// errSimulatedCrash stops an operation dead, as a killed process would.
-var errSimulatedCrash = errors.New("simulated crash")
-
 // Crash points of a multi-database operation, for SimulateCrash.
 const (
-	CrashAfterGSMBegin  = "gsm-begin"  // log row and pending GSM rows committed
-	CrashAfterLSMSource = "lsm-source" // source shard's LSM committed
-	CrashAfterLSMTarget = "lsm-target" // target shard's LSM committed, GSM end not run
+	CrashAfterGSMBegin  = elasticdb.CrashAfterGSMBegin
+	CrashAfterLSMSource = elasticdb.CrashAfterLSMSource
+	CrashAfterLSMTarget = elasticdb.CrashAfterLSMTarget
 )
 
 // SimulateCrash makes the next shard map operation that reaches point stop
@@ -38,7 +34,7 @@ func (t *Target) reach(op *elasticdb.Operation, point string) error {
 	}
 	t.crashMu.Unlock()
 	if crash {
-		return fmt.Errorf("%s after %s: %w", op.FaultPoint(), point, errSimulatedCrash)
+		return fmt.Errorf("%s after %s: %w", op.FaultPoint(), point, elasticdb.ErrSimulatedCrash)
 	}
 	return faults.Hit(op.FaultPoint())
 }

@@ -21,6 +21,7 @@
 // transaction makes the result readable and deletes the log row. Writers hold
 // a per-fleet file lock and first roll back any operation a crashed writer
 // left in the log (RecoverPending), so a half-done change never survives. The
-// operation model and the request XML are package elasticdb's; this package
-// executes them against SQLite.
+// protocol itself (the operations, their request XML, the GSM and LSM steps,
+// undo and recovery) is package elasticdb's; this package gives it an
+// executor that runs its row statements against SQLite.
 package local

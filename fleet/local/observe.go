@@ -44,7 +44,7 @@ func (t *Target) Observe(ctx context.Context, mapName string) (*fleet.Layout, er
 	} else if mapName != "" {
 		return nil, &fleet.Error{Op: "observe", Target: mapName, Err: fleet.ResultShardMapDoesNotExist, Hint: "the fleet has no shard maps yet"}
 	}
-	var pending []pendingRow
+	var pending []elasticdb.Pending
 	if g != nil {
 		if pending, err = t.pendingOps(ctx, g); err != nil {
 			return nil, err
@@ -61,45 +61,17 @@ func (t *Target) Observe(ctx context.Context, mapName string) (*fleet.Layout, er
 	return lay, nil
 }
 
-type pendingRow struct {
-	op    fleet.PendingOperation
-	mapID uuid.UUID
+func (t *Target) pendingOps(ctx context.Context, g *sql.DB) ([]elasticdb.Pending, error) {
+	var rows []elasticdb.LogRow
+	err := t.executor(g).GSM(ctx, "read operations log", func(tx elasticdb.GSMTx) error {
+		var err error
+		rows, err = tx.LogRows(ctx)
+		return err
+	})
+	return elasticdb.PendingOperations(rows), err
 }
 
-func (t *Target) pendingOps(ctx context.Context, g *sql.DB) ([]pendingRow, error) {
-	rows, err := g.QueryContext(ctx, `SELECT OperationId, OperationCode, Data, UndoStartState, ShardVersionRemoves, ShardVersionAdds
-		FROM `+tOpsLogGlobal+` ORDER BY rowid`)
-	if err != nil {
-		return nil, sqlErr("read operations log", fleet.Location{}, err)
-	}
-	defer rows.Close()
-	var out []pendingRow
-	for rows.Next() {
-		var id, data string
-		var p pendingRow
-		var rem, add sql.NullString
-		if err := rows.Scan(&id, &p.op.Code, &data, &p.op.UndoStartState, &rem, &add); err != nil {
-			return nil, err
-		}
-		if p.op.ID, err = elasticdb.ParseID(id); err != nil {
-			return nil, err
-		}
-		p.op.Name = fleet.OperationName(p.op.Code)
-		if p.op.ShardVersionRemoves, err = optIDPtr(rem); err != nil {
-			return nil, err
-		}
-		if p.op.ShardVersionAdds, err = optIDPtr(add); err != nil {
-			return nil, err
-		}
-		if op, err := elasticdb.ParseOperation(p.op.Code, data, rem, add); err == nil {
-			p.mapID = op.Map.ID
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
-}
-
-func (t *Target) observeMap(ctx context.Context, g *sql.DB, m fleet.ShardMap, pending []pendingRow) (fleet.MapLayout, error) {
+func (t *Target) observeMap(ctx context.Context, g *sql.DB, m fleet.ShardMap, pending []elasticdb.Pending) (fleet.MapLayout, error) {
 	ml := fleet.MapLayout{Map: m, Shards: []fleet.ShardState{}, Pending: []fleet.PendingOperation{}, Differences: []fleet.Difference{}}
 	shards, err := t.shardsOf(ctx, g, m.ID)
 	if err != nil {
@@ -116,8 +88,8 @@ func (t *Target) observeMap(ctx context.Context, g *sql.DB, m fleet.ShardMap, pe
 		return ml, err
 	}
 	for _, p := range pending {
-		if p.mapID == m.ID || p.mapID == uuid.Nil {
-			ml.Pending = append(ml.Pending, p.op)
+		if p.MapID == m.ID || p.MapID == uuid.Nil {
+			ml.Pending = append(ml.Pending, p.Op)
 		}
 	}
 	byShard := map[uuid.UUID][]fleet.Mapping{}
@@ -311,7 +283,7 @@ func (t *Target) ValidateMapping(ctx context.Context, mapName string, mp fleet.M
 	bounds := elasticdb.BoundsText(m, mp.Min, mp.Max)
 	differ := func(r fleet.StoreResult, format string, args ...any) error {
 		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: "+format, append([]any{r}, args...)...),
-			Hint: differenceHint(mapName, "routing to this shard would reach a database that does not hold these keys as the global shard map says")}
+			Hint: elasticdb.DifferenceHint(mapName, "routing to this shard would reach a database that does not hold these keys as the global shard map says")}
 	}
 	exists, err := t.DatabaseExists(ctx, loc)
 	if err != nil {
@@ -340,5 +312,5 @@ func (t *Target) ValidateMapping(ctx context.Context, mapName string, mp fleet.M
 	if ver != s.Version.String() {
 		return differ(fleet.ResultShardVersionMismatch, "the local shard map of %s is at shard version %s, the global shard map at %s", loc, ver, s.Version)
 	}
-	return lsmHolds(ctx, db, what, m, loc, mp, differenceHint(mapName, "routing to this shard would reach a database that does not hold these keys as the global shard map says"))
+	return lsmHolds(ctx, db, what, m, loc, mp, elasticdb.DifferenceHint(mapName, "routing to this shard would reach a database that does not hold these keys as the global shard map says"))
 }

@@ -1,0 +1,403 @@
+package elasticdb
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+)
+
+var (
+	dbA = fleet.Location{Server: "sql-1", Database: "db_a"}
+	dbB = fleet.Location{Server: "sql-1", Database: "db_b"}
+	dbC = fleet.Location{Server: "sql-2", Database: "db_c"}
+)
+
+func k64(v int64) []byte {
+	b, err := shardkey.Encode(fleet.KeyInt64, v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// fixture is a store built through the protocol itself: range map R with
+// shards A ([min, 100) and [100, 200) online, [200, 300) offline) and B
+// (no mappings); list map L with shards A (point 1 online, 2 offline) and
+// B; database C without a local shard map.
+type fixture struct {
+	s      *memStore
+	r, l   fleet.ShardMap
+	shards map[string]fleet.Shard // "R/A", "L/B", ...
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{s: newMemStore(dbA, dbB, dbC), shards: map[string]fleet.Shard{},
+		r: fleet.ShardMap{ID: uuid.New(), Name: "R", Type: fleet.RangeMap, KeyType: fleet.KeyInt64},
+		l: fleet.ShardMap{ID: uuid.New(), Name: "L", Type: fleet.ListMap, KeyType: fleet.KeyInt64}}
+	for _, m := range []fleet.ShardMap{f.r, f.l} {
+		for name, loc := range map[string]fleet.Location{"A": dbA, "B": dbB} {
+			op := AddShardOp(m, loc)
+			f.run(t, op)
+			sh := op.Steps[0].Shard
+			f.shards[m.Name+"/"+name] = fleet.Shard{ID: sh.ID, Version: sh.Version, MapID: m.ID, Location: loc, Status: sh.Status}
+		}
+	}
+	f.add(t, f.r, "A", []byte{}, k64(100), true)
+	f.add(t, f.r, "A", k64(100), k64(200), true)
+	f.add(t, f.r, "A", k64(200), k64(300), false)
+	f.add(t, f.l, "A", k64(1), nil, true)
+	f.add(t, f.l, "A", k64(2), nil, false)
+	return f
+}
+
+func (f *fixture) run(t *testing.T, op *Operation) {
+	t.Helper()
+	if err := Run(context.Background(), f.s, op); err != nil {
+		t.Fatalf("%s: %v", op.FaultPoint(), err)
+	}
+}
+
+// shard returns a shard as the GSM holds it now.
+func (f *fixture) shard(name string) fleet.Shard {
+	s := f.shards[name]
+	s.Version = f.s.gsm.shards[s.ID].Version
+	return s
+}
+
+func (f *fixture) add(t *testing.T, m fleet.ShardMap, shard string, min, max []byte, online bool) {
+	t.Helper()
+	op := AddMappingOp(m, f.shard(m.Name+"/"+shard), min, max)
+	f.run(t, op)
+	if !online {
+		f.run(t, SetOnlineOp(m, f.shard(m.Name+"/"+shard), f.mapping(t, m, min), false, fleet.NoLock))
+	}
+}
+
+// mapping finds the readable GSM mapping of m starting at min.
+func (f *fixture) mapping(t *testing.T, m fleet.ShardMap, min []byte) fleet.Mapping {
+	t.Helper()
+	for _, r := range f.s.gsm.mappings {
+		if r.MapID == m.ID && r.Readable && bytes.Equal(r.Min, min) {
+			sh := f.s.gsm.shards[r.ShardID]
+			return fleet.Mapping{ID: r.ID, MapID: r.MapID, ShardID: r.ShardID, Min: r.Min, Max: r.Max, Online: r.Status&1 == 1,
+				LockOwner: r.LockOwner, Location: sh.Loc}
+		}
+	}
+	t.Fatalf("no mapping of %s at %x", m.Name, min)
+	return fleet.Mapping{}
+}
+
+// layout renders the readable GSM mappings of m by shard database.
+func (f *fixture) layout(m fleet.ShardMap) []string {
+	var out []string
+	for _, r := range f.s.gsm.mappings {
+		if r.MapID != m.ID || !r.Readable {
+			continue
+		}
+		st := "offline"
+		if r.Status&1 == 1 {
+			st = "online"
+		}
+		out = append(out, fmt.Sprintf("%s %s %s", f.s.gsm.shards[r.ShardID].Loc.Database, BoundsText(m, r.Min, r.Max), st))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// consistent checks that nothing is pending and that every shard's LSM
+// holds what the GSM says: its shard row at the GSM's version, and the
+// same mappings (ids, bounds, status).
+func (f *fixture) consistent(t *testing.T) {
+	t.Helper()
+	if len(f.s.gsm.log) != 0 {
+		t.Fatalf("operations left pending: %v", f.s.gsm.log)
+	}
+	for _, sh := range f.s.gsm.shards {
+		if !sh.Readable || sh.OperationID != nil {
+			t.Fatalf("shard %s left held: %+v", sh.Loc, sh)
+		}
+		l := f.s.dbs[sh.Loc]
+		if l == nil {
+			t.Fatalf("shard %s has no LSM", sh.Loc)
+		}
+		if got := l.shards[sh.ID]; got.Version != sh.Version {
+			t.Fatalf("shard %s: LSM version %s, GSM version %s", sh.Loc, got.Version, sh.Version)
+		}
+		want, got := map[uuid.UUID]string{}, map[uuid.UUID]string{}
+		for _, m := range f.s.gsm.mappings {
+			if !m.Readable || m.OperationID != nil {
+				t.Fatalf("mapping %s left pending: %+v", m.ID, m)
+			}
+			if m.ShardID == sh.ID {
+				want[m.ID] = fmt.Sprintf("[%x, %x) %d", m.Min, m.Max, m.Status)
+			}
+		}
+		for _, m := range l.mappings {
+			if m.ShardID == sh.ID {
+				got[m.ID] = fmt.Sprintf("[%x, %x) %d", m.Min, m.Max, m.Status)
+			}
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Fatalf("shard %s: LSM mappings differ from the GSM (-gsm +lsm):\n%s", sh.Loc, d)
+		}
+	}
+}
+
+type opCase struct {
+	name string
+	op   func(t *testing.T, f *fixture) *Operation
+	m    func(f *fixture) fleet.ShardMap
+	want []string // the map's layout after the operation
+}
+
+func rangeMap(f *fixture) fleet.ShardMap { return f.r }
+func listMap(f *fixture) fleet.ShardMap  { return f.l }
+
+var rangeBefore = []string{"db_a [-inf, 100) online", "db_a [100, 200) online", "db_a [200, 300) offline"}
+
+// opCases has an operation of every operation code the protocol writes.
+func opCases() []opCase {
+	return []opCase{
+		{"1 add shard", func(t *testing.T, f *fixture) *Operation { return AddShardOp(f.r, dbC) }, rangeMap, rangeBefore},
+		{"2 remove shard", func(t *testing.T, f *fixture) *Operation { return RemoveShardOp(f.r, f.shard("R/B")) }, rangeMap, rangeBefore},
+		{"3 update shard", func(t *testing.T, f *fixture) *Operation {
+			s := f.shard("R/B")
+			nw := ShardRowOf(s, uuid.New())
+			nw.Status = fleet.ShardOffline
+			return &Operation{ID: uuid.New(), Code: fleet.OpUpdateShard, Map: f.r, ShardOp: true,
+				Steps: []Step{{Kind: StepUpdate, Shard: ShardRowOf(s, s.Version), NewShard: nw}}}
+		}, rangeMap, rangeBefore},
+		{"4 add point", func(t *testing.T, f *fixture) *Operation { return AddMappingOp(f.l, f.shard("L/B"), k64(3), nil) }, listMap,
+			[]string{"db_a point 1 online", "db_a point 2 offline", "db_b point 3 online"}},
+		{"5 remove point", func(t *testing.T, f *fixture) *Operation {
+			return RemoveMappingOp(f.l, f.shard("L/A"), f.mapping(t, f.l, k64(2)), fleet.NoLock)
+		}, listMap, []string{"db_a point 1 online"}},
+		{"6 point online", func(t *testing.T, f *fixture) *Operation {
+			return SetOnlineOp(f.l, f.shard("L/A"), f.mapping(t, f.l, k64(2)), true, fleet.NoLock)
+		}, listMap, []string{"db_a point 1 online", "db_a point 2 online"}},
+		{"6 point to another shard", func(t *testing.T, f *fixture) *Operation {
+			return RepointOp(f.l, f.shard("L/A"), f.shard("L/B"), f.mapping(t, f.l, k64(2)), false, fleet.NoLock)
+		}, listMap, []string{"db_a point 1 online", "db_b point 2 offline"}},
+		{"7 point offline", func(t *testing.T, f *fixture) *Operation {
+			return SetOnlineOp(f.l, f.shard("L/A"), f.mapping(t, f.l, k64(1)), false, fleet.NoLock)
+		}, listMap, []string{"db_a point 1 offline", "db_a point 2 offline"}},
+		{"8 add range", func(t *testing.T, f *fixture) *Operation { return AddMappingOp(f.r, f.shard("R/B"), k64(300), nil) }, rangeMap,
+			append(append([]string{}, rangeBefore...), "db_b [300, +inf) online")},
+		{"9 remove range", func(t *testing.T, f *fixture) *Operation {
+			return RemoveMappingOp(f.r, f.shard("R/A"), f.mapping(t, f.r, k64(200)), fleet.NoLock)
+		}, rangeMap, rangeBefore[:2]},
+		{"10 range online", func(t *testing.T, f *fixture) *Operation {
+			return SetOnlineOp(f.r, f.shard("R/A"), f.mapping(t, f.r, k64(200)), true, fleet.NoLock)
+		}, rangeMap, []string{"db_a [-inf, 100) online", "db_a [100, 200) online", "db_a [200, 300) online"}},
+		{"10 range to another shard, online", func(t *testing.T, f *fixture) *Operation {
+			return RepointOp(f.r, f.shard("R/A"), f.shard("R/B"), f.mapping(t, f.r, k64(200)), true, fleet.NoLock)
+		}, rangeMap, []string{"db_a [-inf, 100) online", "db_a [100, 200) online", "db_b [200, 300) online"}},
+		{"11 range offline", func(t *testing.T, f *fixture) *Operation {
+			return SetOnlineOp(f.r, f.shard("R/A"), f.mapping(t, f.r, k64(100)), false, fleet.NoLock)
+		}, rangeMap, []string{"db_a [-inf, 100) online", "db_a [100, 200) offline", "db_a [200, 300) offline"}},
+		{"14 split", func(t *testing.T, f *fixture) *Operation {
+			return SplitOp(f.r, f.shard("R/A"), f.mapping(t, f.r, []byte{}), k64(50), fleet.NoLock)
+		}, rangeMap, []string{"db_a [-inf, 50) online", "db_a [100, 200) online", "db_a [200, 300) offline", "db_a [50, 100) online"}},
+		{"15 merge", func(t *testing.T, f *fixture) *Operation {
+			return MergeOp(f.r, f.shard("R/A"), f.mapping(t, f.r, []byte{}), f.mapping(t, f.r, k64(100)), fleet.NoLock)
+		}, rangeMap, []string{"db_a [-inf, 200) online", "db_a [200, 300) offline"}},
+	}
+}
+
+// Every operation does what it says and leaves both maps agreeing.
+func TestRunEveryOperation(t *testing.T) {
+	for _, tc := range opCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.run(t, tc.op(t, f))
+			f.consistent(t)
+			if d := cmp.Diff(tc.want, f.layout(tc.m(f))); d != "" {
+				t.Fatalf("layout (-want +got):\n%s", d)
+			}
+		})
+	}
+	t.Run("add shard deploys the LSM", func(t *testing.T) {
+		f := newFixture(t)
+		op := AddShardOp(f.r, dbC)
+		f.run(t, op)
+		if l := f.s.dbs[dbC]; l == nil || l.shards[op.Steps[0].Shard.ID].Version != op.Steps[0].Shard.Version || len(l.maps) != 1 {
+			t.Fatalf("db_c's LSM after add shard: %+v", f.s.dbs[dbC])
+		}
+	})
+	t.Run("remove shard clears the LSM", func(t *testing.T) {
+		f := newFixture(t)
+		f.run(t, RemoveShardOp(f.r, f.shard("R/B")))
+		if _, ok := f.s.dbs[dbB].maps[f.r.ID]; ok || len(f.s.dbs[dbB].shards) != 1 {
+			t.Fatalf("db_b's LSM still holds map R: %+v", f.s.dbs[dbB])
+		}
+	})
+}
+
+// A writer killed at any phase boundary leaves its operation pending, and
+// RecoverPending restores the store exactly; an error at a boundary rolls
+// back at once.
+func TestCrashPoints(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range opCases() {
+		for _, point := range []string{CrashAfterGSMBegin, CrashAfterLSMSource, CrashAfterLSMTarget} {
+			t.Run(tc.name+"/killed after "+point, func(t *testing.T) {
+				f := newFixture(t)
+				op := tc.op(t, f)
+				before := f.s.dump()
+				f.s.crashAt = point
+				if err := Run(ctx, f.s, op); !errors.Is(err, ErrSimulatedCrash) {
+					t.Fatalf("Run = %v, want the simulated crash", err)
+				}
+				if len(f.s.gsm.log) != 1 || f.s.gsm.log[0].ID != op.ID {
+					t.Fatalf("log after the crash: %v", f.s.gsm.log)
+				}
+				ids, err := RecoverPending(ctx, f.s)
+				if err != nil || len(ids) != 1 || ids[0] != op.ID {
+					t.Fatalf("RecoverPending = %v, %v", ids, err)
+				}
+				if d := cmp.Diff(before, f.s.dump()); d != "" {
+					t.Fatalf("recovery did not restore the store (-before +after):\n%s", d)
+				}
+				f.consistent(t)
+			})
+			t.Run(tc.name+"/failed after "+point, func(t *testing.T) {
+				f := newFixture(t)
+				op := tc.op(t, f)
+				before := f.s.dump()
+				f.s.failAt = point
+				if err := Run(ctx, f.s, op); !errors.Is(err, errInjected) {
+					t.Fatalf("Run = %v, want the injected failure", err)
+				}
+				if d := cmp.Diff(before, f.s.dump()); d != "" {
+					t.Fatalf("the failed operation was not rolled back (-before +after):\n%s", d)
+				}
+			})
+		}
+	}
+}
+
+// An undo that fails half-way (a shard unreachable) is run again by the
+// next recovery, to the same end.
+func TestUndoInterruptedIsRunAgain(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	op := RepointOp(f.r, f.shard("R/A"), f.shard("R/B"), f.mapping(t, f.r, k64(200)), true, fleet.NoLock)
+	before := f.s.dump()
+	f.s.crashAt = CrashAfterLSMTarget
+	if err := Run(ctx, f.s, op); !errors.Is(err, ErrSimulatedCrash) {
+		t.Fatal(err)
+	}
+	f.s.failLSM = &dbA // the source, undone after the target
+	if _, err := RecoverPending(ctx, f.s); !errors.Is(err, errInjected) {
+		t.Fatalf("RecoverPending = %v, want the injected failure", err)
+	}
+	if len(f.s.gsm.log) != 1 {
+		t.Fatal("the interrupted undo dropped the log row")
+	}
+	if ids, err := RecoverPending(ctx, f.s); err != nil || len(ids) != 1 {
+		t.Fatalf("RecoverPending again = %v, %v", ids, err)
+	}
+	if d := cmp.Diff(before, f.s.dump()); d != "" {
+		t.Fatalf("(-before +after):\n%s", d)
+	}
+}
+
+// The protocol refuses what the library's procedures refuse, with their
+// result codes, and changes nothing.
+func TestRunRefuses(t *testing.T) {
+	owner := uuid.New()
+	tests := []struct {
+		name string
+		op   func(t *testing.T, f *fixture) *Operation
+		want fleet.StoreResult
+	}{
+		{"shard location taken", func(t *testing.T, f *fixture) *Operation { return AddShardOp(f.r, dbA) }, fleet.ResultShardLocationExists},
+		{"remove shard with mappings", func(t *testing.T, f *fixture) *Operation { return RemoveShardOp(f.r, f.shard("R/A")) }, fleet.ResultShardHasMappings},
+		{"range overlaps", func(t *testing.T, f *fixture) *Operation { return AddMappingOp(f.r, f.shard("R/B"), k64(250), nil) }, fleet.ResultMappingRangeMapped},
+		{"point mapped", func(t *testing.T, f *fixture) *Operation { return AddMappingOp(f.l, f.shard("L/B"), k64(1), nil) }, fleet.ResultMappingPointMapped},
+		{"remove online mapping", func(t *testing.T, f *fixture) *Operation {
+			return RemoveMappingOp(f.r, f.shard("R/A"), f.mapping(t, f.r, k64(100)), fleet.NoLock)
+		}, fleet.ResultMappingNotOffline},
+		{"move online mapping", func(t *testing.T, f *fixture) *Operation {
+			m := f.mapping(t, f.r, k64(100))
+			return RepointOp(f.r, f.shard("R/A"), f.shard("R/B"), m, true, fleet.NoLock)
+		}, fleet.ResultMappingNotOffline},
+		{"wrong lock owner", func(t *testing.T, f *fixture) *Operation {
+			return SplitOp(f.r, f.shard("R/A"), f.mapping(t, f.r, []byte{}), k64(50), owner)
+		}, fleet.ResultMappingLockOwnerIDDiff},
+		{"stale shard version", func(t *testing.T, f *fixture) *Operation {
+			s := f.shard("R/A")
+			s.Version = uuid.New()
+			return SplitOp(f.r, s, f.mapping(t, f.r, []byte{}), k64(50), fleet.NoLock)
+		}, fleet.ResultShardVersionMismatch},
+		{"mapping gone", func(t *testing.T, f *fixture) *Operation {
+			m := f.mapping(t, f.r, []byte{})
+			m.ID = uuid.New()
+			return SplitOp(f.r, f.shard("R/A"), m, k64(50), fleet.NoLock)
+		}, fleet.ResultMappingDoesNotExist},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			op := tc.op(t, f)
+			before := f.s.dump()
+			err := Run(context.Background(), f.s, op)
+			if !errors.Is(err, tc.want) || fleet.HintOf(err) == "" && tc.want != fleet.ResultShardLocationExists && tc.want != fleet.ResultMappingLockOwnerIDDiff {
+				t.Fatalf("Run = %v (hint %q), want %v", err, fleet.HintOf(err), tc.want)
+			}
+			if d := cmp.Diff(before, f.s.dump()); d != "" {
+				t.Fatalf("a refused operation changed the store:\n%s", d)
+			}
+		})
+	}
+}
+
+// A local shard map that is not where the GSM says is refused, never
+// written over, and the operation is rolled back.
+func TestRunRefusesDivergedLSM(t *testing.T) {
+	tests := map[string]func(f *fixture){
+		"older shard version": func(f *fixture) {
+			s := f.s.dbs[dbA].shards[f.shards["R/A"].ID]
+			s.Version = uuid.New()
+			f.s.dbs[dbA].shards[s.ID] = s
+		},
+		"mapping missing locally": func(f *fixture) {
+			delete(f.s.dbs[dbA].mappings, f.lowestRangeMapping())
+		},
+		"no LSM": func(f *fixture) { f.s.dbs[dbA] = nil },
+	}
+	for name, damage := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			damage(f)
+			before := f.s.dump()
+			err := Run(context.Background(), f.s, SplitOp(f.r, f.shard("R/A"), f.mapping(t, f.r, []byte{}), k64(50), fleet.NoLock))
+			if err == nil || !strings.Contains(fleet.HintOf(err), "fleetplan layout --shard-map R") {
+				t.Fatalf("Run = %v (hint %q)", err, fleet.HintOf(err))
+			}
+			if d := cmp.Diff(before, f.s.dump()); d != "" {
+				t.Fatalf("(-before +after):\n%s", d)
+			}
+		})
+	}
+}
+
+// lowestRangeMapping is the id of R's mapping [min, 100).
+func (f *fixture) lowestRangeMapping() uuid.UUID {
+	for _, r := range f.s.gsm.mappings {
+		if r.MapID == f.r.ID && len(r.Min) == 0 {
+			return r.ID
+		}
+	}
+	return uuid.Nil
+}
