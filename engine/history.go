@@ -5,6 +5,7 @@ import (
 
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // historyRuns bounds how many recent runs are read for measurements.
@@ -30,7 +31,7 @@ func MeasuredThroughput(stateDir, target string) (rowsPerSecond float64, basis s
 			continue
 		}
 		for _, s := range st.Steps {
-			if s.Action != planner.ActMoveRange || s.State != runner.StateDone {
+			if s.Action != stepspec.MoveRangeName || s.State != runner.StateDone {
 				continue
 			}
 			rate, _ := s.Outputs["rowsPerSecond"].(float64)

@@ -20,12 +20,13 @@ import (
 	"github.com/fleetplan/fleetplan/runner"
 	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // Actions whose production use opens and closes the read-only window.
 const (
-	actionFreeze = "database.set-read-only"
-	actionSwitch = "traffic.switch-traffic"
+	actionFreeze = stepspec.SetReadOnlyName
+	actionSwitch = stepspec.SwitchName
 )
 
 // PlanRollingUpgrade observes what an upgrade's steps touch and plans it.

@@ -7,6 +7,7 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/fleetplan/fleetplan/stepgraph"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // inconsistency is what the live differences between the global shard map
@@ -61,33 +62,22 @@ func (b *layoutBuilder) noteDifferences() {
 
 // refuseInconsistent reports a step that touches a shard or a key range
 // with a GSM/LSM difference. It reads the shards and the range from the
-// step's inputs (server/database, from, to, low/high, at) and the live
-// mappings over that range.
-func (b *layoutBuilder) refuseInconsistent(s *stepgraph.Step) {
+// step's inputs (the shard, the from and to of a move, low/high, at) and
+// the live mappings over that range.
+func (b *layoutBuilder) refuseInconsistent(s *stepgraph.Step, spec stepspec.Spec) {
 	if b.bad == nil {
 		return
 	}
-	var locs []fleet.Location
-	loc := func(v any) {
-		if m, ok := v.(map[string]any); ok {
-			sv, _ := m["server"].(string)
-			dv, _ := m["database"].(string)
-			locs = append(locs, fleet.Location{Server: sv, Database: dv})
-		}
-	}
-	loc(s.With)
-	loc(s.With["from"])
-	loc(s.With["to"])
+	locs, at, low, high := scopeOf(spec)
 	var min, max []byte
 	hasRange := false
-	if at, ok := s.With["at"].(string); ok {
-		if x, err := shardkey.ParseBound(at); err == nil && x != nil {
+	if at != nil {
+		if x, err := shardkey.ParseBound(*at); err == nil && x != nil {
 			min, max, hasRange = x, shardkey.Next(b.kt, x), true
 		}
-	} else if lo, ok := s.With["low"].(string); ok {
-		hi, _ := s.With["high"].(string)
-		l, err1 := shardkey.ParseBound(lo)
-		h, err2 := shardkey.ParseBound(hi)
+	} else if low != nil {
+		l, err1 := shardkey.ParseBound(*low)
+		h, err2 := shardkey.ParseBound(high)
 		if err1 == nil && err2 == nil && l != nil {
 			min, max, hasRange = l, h, true
 		}
@@ -145,4 +135,27 @@ func (b *layoutBuilder) refuseInconsistent(s *stepgraph.Step) {
 // overlap reports whether [amin, amax) and [bmin, bmax) share a key (nil max = +inf).
 func overlap(amin, amax, bmin, bmax []byte) bool {
 	return cmpMax(amin, bmax) < 0 && cmpMax(bmin, amax) < 0
+}
+
+// scopeOf is what a shard-map step's inputs name: the shards (its own, or
+// the from and to of a move), and either the key at which it splits or the
+// low and high bounds of its range (nil when it names none).
+func scopeOf(spec stepspec.Spec) (locs []fleet.Location, at, low *string, high string) {
+	switch in := spec.(type) {
+	case stepspec.CreateShard:
+		locs = []fleet.Location{fleet.Location(in.Location)}
+	case stepspec.RemoveShard:
+		locs = []fleet.Location{fleet.Location(in.Location)}
+	case stepspec.Split:
+		at = &in.At
+	case stepspec.Merge:
+		low, high = &in.Low, in.High
+	case stepspec.AddMapping:
+		locs, low, high = []fleet.Location{fleet.Location(in.Location)}, &in.Low, in.High
+	case stepspec.RemoveMapping:
+		locs, low, high = []fleet.Location{{Server: in.Server, Database: in.Database}}, &in.Low, in.High
+	case stepspec.MoveRange:
+		locs, low, high = []fleet.Location{fleet.Location(in.From), fleet.Location(in.To)}, &in.Low, in.High
+	}
+	return locs, at, low, high
 }

@@ -14,10 +14,8 @@ import (
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/plans/expression"
 	"github.com/fleetplan/fleetplan/stepgraph"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
-
-// ActWait is the action the planner turns into a polled guard (`until:`).
-const ActWait = "generic.wait"
 
 // StepFacts is what the planner learns about one step of a step-running plan
 // from the live fleet. The zero value means: not live, nothing special.
@@ -413,7 +411,7 @@ func buildStep(s *plans.StepSpec, f StepFacts, opt Options) (*stepgraph.Step, di
 			st.Guard.Wait = &stepgraph.Wait{Timeout: s.Wait.Timeout, Interval: s.Wait.Interval}
 		}
 	}
-	if s.Action == ActWait {
+	if s.Action == stepspec.WaitName {
 		g, err := untilGuard(s)
 		if err != nil {
 			diags.Errorf(s.Pos, "step %q: %v", s.ID, err).WithHint("until: is an expression over live, params, steps and run, like a guard")
@@ -454,21 +452,26 @@ func buildStep(s *plans.StepSpec, f StepFacts, opt Options) (*stepgraph.Step, di
 // untilGuard turns a generic.wait step's until/timeout/interval into its
 // guard (and'ed with a guard the step has).
 func untilGuard(s *plans.StepSpec) (*stepgraph.Guard, error) {
-	until, _ := s.With["until"].(string)
+	var in stepspec.Wait
+	until, _ := s.With[stepspec.KeyOf(&in, &in.Until)].(string)
 	if strings.TrimSpace(until) == "" {
-		return nil, fmt.Errorf("%s needs until: an expression to wait for", ActWait)
+		return nil, fmt.Errorf("%s needs until: an expression to wait for", stepspec.WaitName)
 	}
 	if _, err := expression.Compile(until, expression.Bool); err != nil {
 		return nil, fmt.Errorf("until: %v", err)
 	}
-	w := &stepgraph.Wait{Timeout: 10 * time.Minute, Interval: time.Second}
-	for k, dst := range map[string]*time.Duration{"timeout": &w.Timeout, "interval": &w.Interval} {
-		if v, ok := s.With[k].(string); ok && v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("%s: %q is not a duration like 30s or 5m", k, v)
+	w := &stepgraph.Wait{}
+	for _, d := range []struct {
+		field, dst *time.Duration
+	}{{&in.Timeout, &w.Timeout}, {&in.Interval, &w.Interval}} {
+		f := stepspec.FieldOf(&in, d.field)
+		*d.dst, _ = time.ParseDuration(f.Default)
+		if v, ok := s.With[f.Key].(string); ok && v != "" {
+			x, err := time.ParseDuration(v)
+			if err != nil || x <= 0 {
+				return nil, fmt.Errorf("%s: %q is not a duration like 30s or 5m", f.Key, v)
 			}
-			*dst = d
+			*d.dst = x
 		}
 	}
 	g := &stepgraph.Guard{Name: "until", Expr: until, Wait: w}

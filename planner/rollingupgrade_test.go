@@ -16,6 +16,7 @@ import (
 	"github.com/fleetplan/fleetplan/planrender"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/stepgraph"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // fakeUpgrade answers UpgradeLive with func fields.
@@ -307,7 +308,7 @@ func TestUntilGuard(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			g, err := untilGuard(&plans.StepSpec{ID: "w", Action: ActWait, With: tc.with, Guard: tc.guard})
+			g, err := untilGuard(&plans.StepSpec{ID: "w", Action: stepspec.WaitName, With: tc.with, Guard: tc.guard})
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("want an error with %q, got %v", tc.wantErr, err)

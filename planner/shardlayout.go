@@ -14,22 +14,10 @@ import (
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/stepgraph"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
-// Action names of the shard-map steps (implemented in steps/shardmap).
-const (
-	ActCreateMap      = "shardmap.create-map"
-	ActCreateShard    = "shardmap.create-shard"
-	ActRemoveShard    = "shardmap.remove-shard"
-	ActSetSchemaInfo  = "shardmap.set-schema-info"
-	ActSplit          = "shardmap.split"
-	ActMerge          = "shardmap.merge"
-	ActMoveRange      = "shardmap.move-range"
-	ActAddMapping     = "shardmap.add-mapping"
-	ActRemoveMapping  = "shardmap.remove-mapping"
-	ActGuardGate      = "generic.noop"
-	defaultThroughput = 60000 // rows/s on the local driver, measured (docs/BENCHMARKS.md)
-)
+const defaultThroughput = 60000 // rows/s on the local driver, measured (docs/BENCHMARKS.md)
 
 // RowCounter counts rows of a table in a key range on one database. The
 // local driver's DataMover satisfies it.
@@ -171,7 +159,7 @@ func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayout
 	}
 	b := &layoutBuilder{ctx: ctx, doc: doc, spec: spec, live: live, kt: kt, mt: mt, g: g, diags: &diags,
 		throughput: throughput, basis: basis, shardByName: map[string]fleet.Location{},
-		nameByLoc: map[string]string{}, actionOf: map[string]string{}}
+		nameByLoc: map[string]string{}, actionOf: map[string]string{}, specOf: map[string]stepspec.Spec{}}
 	b.tables = b.desiredSchema()
 	b.checkLiveHealth()
 	if diags.HasErrors() {
@@ -218,6 +206,7 @@ type layoutBuilder struct {
 	nameByLoc   map[string]string            // locKey -> shard name in the plan
 	liveByLoc   map[string]*fleet.ShardState // locKey -> live shard
 	actionOf    map[string]string            // step id -> action
+	specOf      map[string]stepspec.Spec     // step id -> its typed inputs
 	bad         *inconsistency               // GSM/LSM differences; nil when none
 }
 
@@ -273,12 +262,22 @@ func (b *layoutBuilder) rangeText(min, max []byte) string {
 
 func (b *layoutBuilder) mapName() string { return b.spec.ShardMap }
 
-func (b *layoutBuilder) add(s *stepgraph.Step) *stepgraph.Step {
-	b.refuseInconsistent(s)
+// add puts s in the graph as a step of the action spec is the inputs of:
+// its Action and With come from spec, which the builder keeps so later
+// checks read the inputs typed.
+func (b *layoutBuilder) add(spec stepspec.Spec, s *stepgraph.Step) *stepgraph.Step {
+	s.Action, s.With = spec.Action(), stepspec.With(spec)
+	b.refuseInconsistent(s, spec)
 	s.Needs = dedupe(append(s.Needs, b.gates...))
 	b.g.Steps = append(b.g.Steps, s)
 	b.actionOf[s.ID] = s.Action
+	b.specOf[s.ID] = spec
 	return s
+}
+
+// undo is a rollback branch: a step of the action spec is the inputs of.
+func undo(spec stepspec.Spec) *stepgraph.Step {
+	return &stepgraph.Step{Action: spec.Action(), With: stepspec.With(spec)}
 }
 
 func (b *layoutBuilder) change(op stepgraph.ChangeOp, object, detail string) {
@@ -311,7 +310,7 @@ func (b *layoutBuilder) build() {
 func (b *layoutBuilder) addGuards() {
 	for _, gd := range b.spec.Guards {
 		id := "guard-" + gd.Name
-		b.g.Steps = append(b.g.Steps, &stepgraph.Step{ID: id, Action: ActGuardGate, Title: "guard " + gd.Name,
+		b.g.Steps = append(b.g.Steps, &stepgraph.Step{ID: id, Action: stepspec.NoopName, Title: "guard " + gd.Name,
 			Guard: &stepgraph.Guard{Name: gd.Name, Expr: gd.Expr, Pos: gd.Pos}})
 		b.gates = append(b.gates, id)
 	}
@@ -359,22 +358,23 @@ func schemaEqual(a, b fleet.SchemaInfo) bool {
 	return true
 }
 
-func schemaInputs(s fleet.SchemaInfo) (sharded []any, reference []any) {
-	sharded, reference = []any{}, []any{}
-	for _, t := range s.Sharded {
-		sharded = append(sharded, map[string]any{"table": t.Table, "key": t.KeyColumn})
+// schemaInputs is schema info as the tables input of a step.
+func schemaInputs(s fleet.SchemaInfo) stepspec.Tables {
+	t := stepspec.Tables{Sharded: []stepspec.ShardedTable{}, Reference: []string{}}
+	for _, st := range s.Sharded {
+		t.Sharded = append(t.Sharded, stepspec.ShardedTable{Table: st.Table, Key: st.KeyColumn})
 	}
-	for _, r := range s.Reference {
-		reference = append(reference, r)
-	}
-	return sharded, reference
+	t.Reference = append(t.Reference, s.Reference...)
+	return t
 }
+
+// location is a fleet location as a step's server and database inputs.
+func location(l fleet.Location) stepspec.Location { return stepspec.Location(l) }
 
 func (b *layoutBuilder) planMapAndTables() {
 	if b.live.Map == nil {
-		st := b.add(&stepgraph.Step{ID: "create-map", Action: ActCreateMap,
+		st := b.add(stepspec.CreateMap{ShardMap: b.mapName(), MapType: b.mt.String(), KeyType: b.kt.String()}, &stepgraph.Step{ID: "create-map",
 			Title:    fmt.Sprintf("create %s shard map %s (%s keys)", b.mt, b.mapName(), b.kt),
-			With:     map[string]any{"shardMap": b.mapName(), "mapType": b.mt.String(), "keyType": b.kt.String()},
 			Estimate: stepgraph.Estimate{Duration: 50 * time.Millisecond, Basis: "metadata"}})
 		b.createMap = st.ID
 		b.change(stepgraph.Create, "shard map "+b.mapName(), fmt.Sprintf("%s, %s keys", b.mt, b.kt))
@@ -388,19 +388,16 @@ func (b *layoutBuilder) planMapAndTables() {
 		have = b.live.Map.Tables
 	}
 	if !schemaEqual(want, have) {
-		sh, ref := schemaInputs(want)
-		st := &stepgraph.Step{ID: "set-schema-info", Action: ActSetSchemaInfo,
+		st := &stepgraph.Step{ID: "set-schema-info",
 			Title:    "record sharded and reference tables in ShardedDatabaseSchemaInfosGlobal",
-			With:     map[string]any{"shardMap": b.mapName(), "sharded": sh, "reference": ref},
 			Estimate: stepgraph.Estimate{Duration: 20 * time.Millisecond, Basis: "metadata"}}
 		if b.createMap != "" {
 			st.Needs = []string{b.createMap}
 		}
 		if b.live.Map != nil {
-			osh, oref := schemaInputs(have)
-			st.Rollback = &stepgraph.Step{Action: ActSetSchemaInfo, With: map[string]any{"shardMap": b.mapName(), "sharded": osh, "reference": oref}}
+			st.Rollback = undo(stepspec.SetSchemaInfo{ShardMap: b.mapName(), Tables: schemaInputs(have)})
 		}
-		b.add(st)
+		b.add(stepspec.SetSchemaInfo{ShardMap: b.mapName(), Tables: schemaInputs(want)}, st)
 		b.schemaInfo = st.ID
 		op := stepgraph.Update
 		if b.live.Map == nil {
@@ -473,10 +470,9 @@ func (b *layoutBuilder) planShards() {
 			continue
 		}
 		adopt := db.Exists && db.rows() > 0 && db.ShardOf == ""
-		with := map[string]any{"shardMap": b.mapName(), "server": loc.Server, "database": loc.Database,
-			"createDatabase": !db.Exists, "adopt": adopt}
+		create := stepspec.CreateShard{ShardMap: b.mapName(), Location: location(loc), CreateDatabase: !db.Exists, Adopt: adopt}
 		if len(missing) > 0 {
-			with["schemaFile"] = b.spec.SchemaFile
+			create.SchemaFile = b.spec.SchemaFile
 		}
 		var parts []string
 		switch {
@@ -502,14 +498,13 @@ func (b *layoutBuilder) planShards() {
 					r, s.Name, stepgraph.Thousands(n)))
 			}
 		}
-		_, ref := schemaInputs(b.tables)
-		st := b.add(&stepgraph.Step{ID: "create-shard-" + s.Name, Action: ActCreateShard,
-			Title: fmt.Sprintf("add shard %s (%s)", s.Name, loc), With: with, Needs: b.metaNeeds(),
+		unlist := db.Exists && !db.Listed
+		st := b.add(create, &stepgraph.Step{ID: "create-shard-" + s.Name,
+			Title: fmt.Sprintf("add shard %s (%s)", s.Name, loc), Needs: b.metaNeeds(),
 			// The rollback drops the database only when this step created it,
 			// and only while it holds nothing but reference data.
-			Rollback: &stepgraph.Step{Action: ActRemoveShard, With: map[string]any{"shardMap": b.mapName(),
-				"server": loc.Server, "database": loc.Database, "dropDatabase": !db.Exists, "dropOnlyIfEmpty": true, "reference": ref,
-				"unlistDatabase": db.Exists && !db.Listed}},
+			Rollback: undo(stepspec.RemoveShard{ShardMap: b.mapName(), Location: location(loc), DropDatabase: !db.Exists,
+				DropOnlyIfEmpty: true, Reference: schemaInputs(b.tables).Reference, UnlistDatabase: &unlist}),
 			Estimate: stepgraph.Estimate{Duration: 200 * time.Millisecond, Basis: "metadata and schema"}})
 		b.createShard[locKey(loc)] = st.ID
 		b.change(stepgraph.Create, fmt.Sprintf("shard %s (%s)", s.Name, loc), detail)
@@ -745,18 +740,17 @@ func (b *layoutBuilder) planRanges() {
 				continue
 			}
 			m := live[i]
-			st := &stepgraph.Step{ID: stepID("split-" + shardkey.FormatBound(b.kt, x)), Action: ActSplit,
+			st := &stepgraph.Step{ID: stepID("split-" + shardkey.FormatBound(b.kt, x)),
 				Title: fmt.Sprintf("split %s at %s on %s (metadata only)", b.rangeText(m.Min, m.Max), shardkey.FormatBound(b.kt, x), b.shardName(m.Location)),
-				With:  map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(), "at": shardkey.BoundString(x)},
-				Rollback: &stepgraph.Step{Action: ActMerge, With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
-					"low": shardkey.BoundString(m.Min), "high": shardkey.BoundString(m.Max)}},
+				Rollback: undo(stepspec.Merge{ShardMap: b.mapName(), KeyType: b.kt.String(),
+					Low: shardkey.BoundString(m.Min), High: shardkey.BoundString(m.Max)}),
 				Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}}
 			// Splits of one mapping run one after another.
 			if prev := lastSplit[m.ID.String()]; prev != "" {
 				st.Needs = []string{prev}
 			}
 			st.Needs = append(st.Needs, b.metaNeeds()...)
-			b.add(st)
+			b.add(stepspec.Split{ShardMap: b.mapName(), KeyType: b.kt.String(), At: shardkey.BoundString(x)}, st)
 			splitAt[string(x)] = st.ID
 			splitBounds = append(splitBounds, x)
 			lastSplit[m.ID.String()] = st.ID
@@ -821,10 +815,9 @@ func (b *layoutBuilder) planRanges() {
 			continue // a single added mapping is already whole
 		}
 		needs := append(append([]string{}, touched[d]...), splitsWithin(d.min, d.max)...)
-		b.add(&stepgraph.Step{ID: stepID("merge-" + strings.Trim(b.rangeText(d.min, d.max), "[)")), Action: ActMerge,
-			Title: fmt.Sprintf("merge the mappings of %s on %s into one", b.rangeText(d.min, d.max), d.name),
-			With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
-				"low": shardkey.BoundString(d.min), "high": shardkey.BoundString(d.max)},
+		merge := stepspec.Merge{ShardMap: b.mapName(), KeyType: b.kt.String(), Low: shardkey.BoundString(d.min), High: shardkey.BoundString(d.max)}
+		b.add(merge, &stepgraph.Step{ID: stepID("merge-" + strings.Trim(b.rangeText(d.min, d.max), "[)")),
+			Title:    fmt.Sprintf("merge the mappings of %s on %s into one", b.rangeText(d.min, d.max), d.name),
 			Needs:    dedupe(needs),
 			Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
 		if len(touched[d]) == 0 {
@@ -833,7 +826,7 @@ func (b *layoutBuilder) planRanges() {
 	}
 }
 
-func (b *layoutBuilder) isAdd(id string) bool { return b.actionOf[id] == ActAddMapping }
+func (b *layoutBuilder) isAdd(id string) bool { return b.actionOf[id] == stepspec.AddMappingName }
 
 func (b *layoutBuilder) shardNeeds(locs ...fleet.Location) []string {
 	var n []string
@@ -861,13 +854,13 @@ func (b *layoutBuilder) planUnmapped(from fleet.Location, min, max []byte, split
 			WithHint("map the range to a shard in spec.ranges, or move its rows away first")
 		return
 	}
-	b.add(&stepgraph.Step{ID: stepID("unmap-" + strings.Trim(b.rangeText(min, max), "[)")), Action: ActRemoveMapping,
+	unmap := stepspec.RemoveMapping{ShardMap: b.mapName(), KeyType: b.kt.String(),
+		Low: shardkey.BoundString(min), High: shardkey.BoundString(max), Server: from.Server, Database: from.Database}
+	b.add(unmap, &stepgraph.Step{ID: stepID("unmap-" + strings.Trim(b.rangeText(min, max), "[)")),
 		Title: fmt.Sprintf("remove the empty mapping %s from %s", b.rangeText(min, max), b.shardName(from)),
-		With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
-			"low": shardkey.BoundString(min), "high": shardkey.BoundString(max), "server": from.Server, "database": from.Database},
 		Needs: dedupe(append(splits, b.metaNeeds()...)),
-		Rollback: &stepgraph.Step{Action: ActAddMapping, With: map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
-			"low": shardkey.BoundString(min), "high": shardkey.BoundString(max), "server": from.Server, "database": from.Database}},
+		Rollback: undo(stepspec.AddMapping{ShardMap: b.mapName(), KeyType: b.kt.String(),
+			Low: shardkey.BoundString(min), High: shardkey.BoundString(max), Location: location(from)}),
 		Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
 	b.change(stepgraph.Delete, "mapping "+b.rangeText(min, max), "empty, on "+b.shardName(from))
 }
@@ -896,14 +889,15 @@ func (b *layoutBuilder) unmappedPos(at []byte) diag.Pos {
 }
 
 func (b *layoutBuilder) planAdd(d *desiredRange, min, max []byte) string {
-	with := map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
-		"low": shardkey.BoundString(min), "high": shardkey.BoundString(max), "server": d.shard.Server, "database": d.shard.Database}
+	low, high := shardkey.BoundString(min), shardkey.BoundString(max)
 	rt := b.rangeText(min, max)
-	st := b.add(&stepgraph.Step{ID: stepID("map-" + strings.Trim(rt, "[)")), Action: ActAddMapping,
-		Title: "map " + rt + " to " + d.name, With: with,
-		Needs:    b.shardNeeds(d.shard),
-		Rollback: &stepgraph.Step{Action: ActRemoveMapping, With: with},
-		Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
+	st := b.add(stepspec.AddMapping{ShardMap: b.mapName(), KeyType: b.kt.String(), Low: low, High: high, Location: location(d.shard)},
+		&stepgraph.Step{ID: stepID("map-" + strings.Trim(rt, "[)")),
+			Title: "map " + rt + " to " + d.name,
+			Needs: b.shardNeeds(d.shard),
+			Rollback: undo(stepspec.RemoveMapping{ShardMap: b.mapName(), KeyType: b.kt.String(), Low: low, High: high,
+				Server: d.shard.Server, Database: d.shard.Database}),
+			Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
 	b.change(stepgraph.Create, "mapping "+rt, "on "+d.name)
 	return st.ID
 }
@@ -926,24 +920,18 @@ func (b *layoutBuilder) planMove(from fleet.Location, d *desiredRange, min, max 
 		}
 	}
 	rows, per := b.rows(from, min, max)
-	sh, ref := schemaInputs(b.tables)
-	with := map[string]any{"shardMap": b.mapName(), "keyType": b.kt.String(),
-		"low": shardkey.BoundString(min), "high": shardkey.BoundString(max),
-		"from":      map[string]any{"server": from.Server, "database": from.Database},
-		"to":        map[string]any{"server": d.shard.Server, "database": d.shard.Database},
-		"batchSize": orInt(b.spec.Move.BatchSize, 100), "sharded": sh, "reference": ref}
-	back := map[string]any{}
-	for k, v := range with {
-		back[k] = v
-	}
-	back["from"], back["to"] = with["to"], with["from"]
+	move := stepspec.MoveRange{ShardMap: b.mapName(), KeyType: b.kt.String(),
+		Low: shardkey.BoundString(min), High: shardkey.BoundString(max), From: location(from), To: location(d.shard),
+		BatchSize: orInt(b.spec.Move.BatchSize, 100), Tables: schemaInputs(b.tables)}
+	back := move
+	back.From, back.To = move.To, move.From
 	// The reverse move undoes this one: where it finds keys still on its
 	// target (never moved), rows on its source there are not its own.
-	back["undo"] = true
-	st := b.add(&stepgraph.Step{ID: stepID("move-" + strings.Trim(b.rangeText(min, max), "[)")), Action: ActMoveRange,
-		Title: fmt.Sprintf("move %s from %s to %s in batches of %d", b.rangeText(min, max), b.shardName(from), d.name, orInt(b.spec.Move.BatchSize, 100)),
-		With:  with, Needs: dedupe(append(splits, b.shardNeeds(d.shard)...)),
-		Rollback: &stepgraph.Step{Action: ActMoveRange, With: back},
+	back.Undo = true
+	st := b.add(move, &stepgraph.Step{ID: stepID("move-" + strings.Trim(b.rangeText(min, max), "[)")),
+		Title:    fmt.Sprintf("move %s from %s to %s in batches of %d", b.rangeText(min, max), b.shardName(from), d.name, orInt(b.spec.Move.BatchSize, 100)),
+		Needs:    dedupe(append(splits, b.shardNeeds(d.shard)...)),
+		Rollback: undo(back),
 		Estimate: b.moveEstimate(rows)})
 	detail := b.shardName(from) + " -> " + d.name
 	if rows > 0 {
@@ -1013,11 +1001,15 @@ func (b *layoutBuilder) planRemovedShards() {
 		// Every step that takes keys off this shard must finish first.
 		var needs []string
 		for _, st := range b.g.Steps {
-			if from, ok := st.With["from"].(map[string]any); ok && (fleet.Location{Server: from["server"].(string), Database: from["database"].(string)}).Equal(loc) {
-				needs = append(needs, st.ID)
-			}
-			if st.Action == ActRemoveMapping && st.With["server"] == loc.Server && st.With["database"] == loc.Database {
-				needs = append(needs, st.ID)
+			switch in := b.specOf[st.ID].(type) {
+			case stepspec.MoveRange:
+				if fleet.Location(in.From).Equal(loc) {
+					needs = append(needs, st.ID)
+				}
+			case stepspec.RemoveMapping:
+				if in.Server == loc.Server && in.Database == loc.Database {
+					needs = append(needs, st.ID)
+				}
 			}
 		}
 		drop := b.spec.DropRemovedShards
@@ -1025,20 +1017,17 @@ func (b *layoutBuilder) planRemovedShards() {
 		if drop {
 			detail = "unregister and drop the database (kept if it still holds rows other than reference data)"
 		}
-		_, refs := schemaInputs(b.tables)
-		st := &stepgraph.Step{ID: stepID("remove-shard-" + loc.Database), Action: ActRemoveShard,
+		st := &stepgraph.Step{ID: stepID("remove-shard-" + loc.Database),
 			Title: fmt.Sprintf("remove shard %s from the shard map", loc),
-			// Dropped only while it holds nothing but reference data: rows a
-			// move left behind (changed since they moved) are never lost.
-			With: map[string]any{"shardMap": b.mapName(), "server": loc.Server, "database": loc.Database, "dropDatabase": drop,
-				"dropOnlyIfEmpty": true, "reference": refs},
 			Needs: dedupe(needs), Estimate: stepgraph.Estimate{Duration: 50 * time.Millisecond, Basis: "metadata"}}
 		if !drop {
 			// Re-registering the shard takes back its own database, rows and all.
-			st.Rollback = &stepgraph.Step{Action: ActCreateShard, With: map[string]any{"shardMap": b.mapName(),
-				"server": loc.Server, "database": loc.Database, "createDatabase": false, "adopt": true}}
+			st.Rollback = undo(stepspec.CreateShard{ShardMap: b.mapName(), Location: location(loc), CreateDatabase: false, Adopt: true})
 		}
-		b.add(st)
+		// Dropped only while it holds nothing but reference data: rows a
+		// move left behind (changed since they moved) are never lost.
+		b.add(stepspec.RemoveShard{ShardMap: b.mapName(), Location: location(loc), DropDatabase: drop,
+			DropOnlyIfEmpty: true, Reference: schemaInputs(b.tables).Reference}, st)
 		b.change(stepgraph.Delete, fmt.Sprintf("shard %s", loc), detail)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/fleetplan/fleetplan/planrender"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/stepgraph"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -217,7 +218,7 @@ func TestMoveStepCarriesRollbackAndEstimate(t *testing.T) {
 		t.Fatal(diags)
 	}
 	mv := g.Step("move-75000-inf")
-	if mv.Rollback == nil || mv.Rollback.Action != ActMoveRange {
+	if mv.Rollback == nil || mv.Rollback.Action != stepspec.MoveRangeName {
 		t.Fatalf("move has no reverse move as rollback: %+v", mv.Rollback)
 	}
 	if from := mv.Rollback.With["from"].(map[string]any)["database"]; from != "customers_2" {
@@ -409,10 +410,10 @@ func TestPlanShardsAndTables(t *testing.T) {
 			return d
 		}, live: demoLive(t, nil), check: func(t *testing.T, g *stepgraph.Graph) {
 			for _, s := range g.Steps {
-				if s.Action == ActSetSchemaInfo {
+				if s.Action == stepspec.SetSchemaInfoName {
 					t.Fatal("omitted tables planned a schema info change")
 				}
-				if s.Action == ActMoveRange && (len(s.With["sharded"].([]any)) != 2 || s.Estimate.Rows == 0) {
+				if s.Action == stepspec.MoveRangeName && (len(s.With["sharded"].([]any)) != 2 || s.Estimate.Rows == 0) {
 					t.Fatalf("the move does not use the stored tables: %+v, %+v", s.With, s.Estimate)
 				}
 			}
@@ -449,7 +450,7 @@ func TestRemovedShardRollbackAdoptsItsOwnDatabase(t *testing.T) {
 		t.Fatal(diags)
 	}
 	for _, s := range g.Steps {
-		if s.Action == ActRemoveShard {
+		if s.Action == stepspec.RemoveShardName {
 			if s.Rollback == nil || s.Rollback.With["adopt"] != true {
 				t.Fatalf("remove-shard rollback %+v: want a create-shard that adopts", s.Rollback)
 			}

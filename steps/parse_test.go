@@ -95,3 +95,67 @@ func TestLiteral(t *testing.T) {
 		t.Fatal("Literal")
 	}
 }
+
+// filled sets every input of a spec to a value that is not its zero value
+// nor its default, so a field With drops or Parse misreads shows.
+func filled(t *testing.T, v reflect.Value) {
+	t.Helper()
+	for _, f := range stepspec.Fields(v.Type()) {
+		dst := v.FieldByIndex(f.Index)
+		switch typ := f.Type; {
+		case typ == durationType:
+			dst.SetInt(int64(90 * time.Second))
+		case typ == stringsType:
+			dst.Set(reflect.ValueOf([]string{"a", "b"}))
+		case typ == stringMapType:
+			dst.Set(reflect.ValueOf(map[string]string{"k": "v"}))
+		case typ.Kind() == reflect.String:
+			dst.SetString("v-" + f.Key)
+		case typ.Kind() == reflect.Bool:
+			dst.SetBool(f.Default != "true")
+		case typ.Kind() == reflect.Pointer && typ.Elem().Kind() == reflect.Bool:
+			yes := true
+			dst.Set(reflect.ValueOf(&yes))
+		case typ.Kind() == reflect.Int:
+			dst.SetInt(7)
+		case typ.Kind() == reflect.Interface:
+			dst.Set(reflect.ValueOf("v-" + f.Key))
+		case typ.Kind() == reflect.Struct:
+			filled(t, dst)
+		case typ.Kind() == reflect.Slice && typ.Elem().Kind() == reflect.Struct:
+			elem := reflect.New(typ.Elem()).Elem()
+			filled(t, elem)
+			dst.Set(reflect.Append(reflect.MakeSlice(typ, 0, 1), elem))
+		default:
+			t.Fatalf("%s: no test value for input %q of type %s", v.Type(), f.Key, typ)
+		}
+		if dst.IsZero() && f.Default != "true" { // false is what shows for a bool that defaults to true
+			t.Fatalf("%s: input %q still zero", v.Type(), f.Key)
+		}
+	}
+}
+
+// Every spec the planner can build a step from reads back, through the
+// input map With writes, as the same spec.
+func TestEverySpecRoundTripsThroughWith(t *testing.T) {
+	specs := stepspec.Specs()
+	if len(specs) < 20 {
+		t.Fatalf("only %d specs", len(specs))
+	}
+	for _, zero := range specs {
+		t.Run(zero.Action(), func(t *testing.T) {
+			want := reflect.New(reflect.TypeOf(zero)).Elem()
+			filled(t, want)
+			in := stepspec.With(want.Interface().(stepspec.Spec))
+			got := reflect.New(want.Type()).Elem()
+			a := ArgsOf(zero.Action(), in)
+			decodeStruct(a, got)
+			if err := a.Err(); err != nil {
+				t.Fatalf("Parse(With(%+v)): %v", want, err)
+			}
+			if !reflect.DeepEqual(got.Interface(), want.Interface()) {
+				t.Errorf("With then Parse gave %+v; want %+v (inputs %v)", got, want, in)
+			}
+		})
+	}
+}

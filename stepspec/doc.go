@@ -3,7 +3,8 @@
 // `with:` keys are spelt. The planner builds steps from these structs
 // (With turns one into the step's input map) and the actions read their
 // inputs into the same structs (steps.Parse), so the two cannot drift
-// apart. Templates keep writing `uses: <action>` and `with:`; the keys
+// apart; code that must read an input map by key names the field with KeyOf
+// instead of spelling the key. Templates keep writing `uses: <action>` and `with:`; the keys
 // there are the json/yaml tags here.
 //
 // The package is plain data: it imports nothing beyond the standard

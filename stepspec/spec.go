@@ -191,3 +191,30 @@ func hasOption(opts, want string) bool {
 	}
 	return false
 }
+
+// KeyOf returns the `with:` key of one field of a spec, given pointers to
+// the spec and to that field (stepspec.KeyOf(&w, &w.Until) is "until"), so
+// code that reads a step's input map by key names the field, which the
+// compiler checks, rather than spelling the key. It panics when field is
+// not an input of spec.
+func KeyOf(spec, field any) string {
+	f := FieldOf(spec, field)
+	return f.Key
+}
+
+// FieldOf is the Field that field (a pointer into *spec) describes; see KeyOf.
+func FieldOf(spec, field any) Field {
+	v := reflect.ValueOf(spec)
+	p := reflect.ValueOf(field)
+	if v.Kind() != reflect.Pointer || p.Kind() != reflect.Pointer {
+		panic("stepspec: KeyOf wants pointers to a spec and to one of its fields")
+	}
+	v = v.Elem()
+	for _, f := range Fields(v.Type()) {
+		fv := v.FieldByIndex(f.Index)
+		if fv.Addr().Pointer() == p.Pointer() && fv.Type() == p.Type().Elem() {
+			return f
+		}
+	}
+	panic("stepspec: " + v.Type().String() + " has no input at that field")
+}

@@ -16,6 +16,15 @@ func init() {
 	steps.Register(stepspec.RemoveName, Remove{})
 }
 
+// The compiler holds each action to the interfaces the runner and the
+// planner look for.
+var (
+	_ steps.Action   = Deploy{}
+	_ steps.Referrer = Deploy{}
+	_ steps.Action   = Remove{}
+	_ steps.Referrer = Remove{}
+)
+
 var (
 	_ steps.Action   = Deploy{}
 	_ steps.Referrer = Deploy{}

@@ -21,6 +21,29 @@ func init() {
 	steps.Register(stepspec.DropName, Drop{})
 }
 
+// The compiler holds each action to the interfaces the runner and the
+// planner look for.
+var (
+	_ steps.Action        = CreateSecondary{}
+	_ steps.Referrer      = CreateSecondary{}
+	_ steps.LiveEstimator = CreateSecondary{}
+	_ steps.LossChecker   = CreateSecondary{}
+	_ steps.Action        = Disconnect{}
+	_ steps.Referrer      = Disconnect{}
+	_ steps.Action        = Drop{}
+	_ steps.Referrer      = Drop{}
+	_ steps.LossChecker   = Drop{}
+	_ steps.Irreversible  = Drop{}
+	_ steps.Action        = RunScript{}
+	_ steps.Referrer      = RunScript{}
+	_ steps.FileUser      = RunScript{}
+	_ steps.Action        = SetReadOnly{}
+	_ steps.Referrer      = SetReadOnly{}
+	_ steps.Action        = WaitSeeded{}
+	_ steps.Referrer      = WaitSeeded{}
+	_ steps.Gate          = WaitSeeded{}
+)
+
 var (
 	_ steps.Action        = CreateSecondary{}
 	_ steps.LossChecker   = CreateSecondary{}

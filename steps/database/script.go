@@ -117,7 +117,10 @@ func (RunScript) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (st
 }
 
 // FileInputs implements steps.FileUser.
-func (RunScript) FileInputs() []string { return []string{"file"} }
+func (RunScript) FileInputs() []string {
+	var in stepspec.RunScript
+	return []string{stepspec.KeyOf(&in, &in.File)}
+}
 
 // Rollback implements steps.Action.
 func (RunScript) Rollback(context.Context, *steps.Env, steps.Inputs) error {

@@ -51,6 +51,13 @@ type execArgs struct {
 	creates string
 }
 
+// The compiler holds each action to the interfaces the runner and the
+// planner look for.
+var (
+	_ steps.Action   = Exec{}
+	_ steps.FileUser = Exec{}
+)
+
 func parseExec(env *steps.Env, in steps.Inputs) (execArgs, error) {
 	spec, ar := steps.Parse[stepspec.Exec](in)
 	x := execArgs{env: spec.Env, dir: spec.Dir, timeout: spec.Timeout, creates: spec.Creates}
@@ -96,7 +103,10 @@ func parseExec(env *steps.Env, in steps.Inputs) (execArgs, error) {
 }
 
 // FileInputs implements steps.FileUser.
-func (Exec) FileInputs() []string { return []string{"dir", "creates"} }
+func (Exec) FileInputs() []string {
+	var in stepspec.Exec
+	return []string{stepspec.KeyOf(&in, &in.Dir), stepspec.KeyOf(&in, &in.Creates)}
+}
 
 // environ builds the command's environment: fleetplan's own plus the env
 // input, where a value written env:VAR or file:PATH is a secret reference

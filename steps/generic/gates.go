@@ -12,6 +12,18 @@ func init() {
 	steps.Register(stepspec.ApproveName, Approve{})
 }
 
+// The compiler holds each action to the interfaces the runner and the
+// planner look for.
+var (
+	_ steps.Action       = Approve{}
+	_ steps.Referrer     = Approve{}
+	_ steps.Gate         = Approve{}
+	_ steps.ApprovalGate = Approve{}
+	_ steps.Action       = Wait{}
+	_ steps.Referrer     = Wait{}
+	_ steps.Gate         = Wait{}
+)
+
 var (
 	_ steps.Action       = Wait{}
 	_ steps.Gate         = Wait{}

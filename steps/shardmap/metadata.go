@@ -26,6 +26,30 @@ func init() {
 	steps.Register(stepspec.MoveRangeName, moveRange{})
 }
 
+// The compiler holds each action to the interfaces the runner and the
+// planner look for.
+var (
+	_ steps.Action   = addMapping{}
+	_ steps.Referrer = addMapping{}
+	_ steps.Action   = createMap{}
+	_ steps.Referrer = createMap{}
+	_ steps.Action   = createShard{}
+	_ steps.Referrer = createShard{}
+	_ steps.FileUser = createShard{}
+	_ steps.Action   = merge{}
+	_ steps.Referrer = merge{}
+	_ steps.Action   = moveRange{}
+	_ steps.Referrer = moveRange{}
+	_ steps.Action   = removeMapping{}
+	_ steps.Referrer = removeMapping{}
+	_ steps.Action   = removeShard{}
+	_ steps.Referrer = removeShard{}
+	_ steps.Action   = setSchemaInfo{}
+	_ steps.Referrer = setSchemaInfo{}
+	_ steps.Action   = split{}
+	_ steps.Referrer = split{}
+)
+
 var (
 	_ steps.Action   = createMap{}
 	_ steps.Referrer = createMap{}
@@ -164,7 +188,10 @@ func findShard(ctx context.Context, c caps, mapName string, loc fleet.Location) 
 }
 
 // FileInputs implements steps.FileUser.
-func (createShard) FileInputs() []string { return []string{"schemaFile"} }
+func (createShard) FileInputs() []string {
+	var in stepspec.CreateShard
+	return []string{stepspec.KeyOf(&in, &in.SchemaFile)}
+}
 
 func (createShard) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (bool, error) {
 	c, spec, a, err := setup[stepspec.CreateShard](env, in)

@@ -6,7 +6,9 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fleetplan/fleetplan/steps"
@@ -112,4 +114,68 @@ func callsRun(t *testing.T, dir string) bool {
 		})
 	}
 	return found
+}
+
+// TestEveryActionHasACompileTimeCheck checks that the type of every
+// registered action appears in a `var _ steps.Action = T{}` of its package,
+// so a method with a wrong signature fails the build, not a run.
+func TestEveryActionHasACompileTimeCheck(t *testing.T) {
+	checked := map[string]bool{} // "package.Type"
+	dirs, err := filepath.Glob("../*/doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range dirs {
+		dir := filepath.Dir(doc)
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			for _, typ := range actionChecks(t, f) {
+				checked[module+"steps/"+filepath.Base(dir)+"."+typ] = true
+			}
+		}
+	}
+	for _, name := range builtIn() {
+		a, err := steps.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ := reflect.TypeOf(a)
+		if key := typ.PkgPath() + "." + typ.Name(); !checked[key] {
+			t.Errorf("action %s (%s) has no `var _ steps.Action = %s{}` in its package", name, key, typ.Name())
+		}
+	}
+}
+
+// actionChecks lists the types T of the `var _ steps.Action = T{}` in file.
+func actionChecks(t *testing.T, path string) []string {
+	file, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range file.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.VAR {
+			continue
+		}
+		for _, sp := range gd.Specs {
+			vs := sp.(*ast.ValueSpec)
+			sel, ok := vs.Type.(*ast.SelectorExpr)
+			if !ok || sel.Sel.Name != "Action" || len(vs.Names) != 1 || vs.Names[0].Name != "_" || len(vs.Values) != 1 {
+				continue
+			}
+			if lit, ok := vs.Values[0].(*ast.CompositeLit); ok {
+				if id, ok := lit.Type.(*ast.Ident); ok {
+					out = append(out, id.Name)
+				}
+			}
+		}
+	}
+	return out
 }

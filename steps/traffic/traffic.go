@@ -19,6 +19,20 @@ func init() {
 	steps.Register(stepspec.SwitchName, Switch{})
 }
 
+// The compiler holds each action to the interfaces the runner and the
+// planner look for.
+var (
+	_ steps.Action      = AddEndpoint{}
+	_ steps.Referrer    = AddEndpoint{}
+	_ steps.Action      = RemoveEndpoint{}
+	_ steps.Referrer    = RemoveEndpoint{}
+	_ steps.Action      = SetStatus{}
+	_ steps.Referrer    = SetStatus{}
+	_ steps.Action      = Switch{}
+	_ steps.Referrer    = Switch{}
+	_ steps.LossChecker = Switch{}
+)
+
 var (
 	_ steps.Action      = AddEndpoint{}
 	_ steps.Referrer    = AddEndpoint{}
