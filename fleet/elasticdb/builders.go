@@ -97,7 +97,8 @@ func RepointOp(m fleet.ShardMap, s, to fleet.Shard, mp fleet.Mapping, online boo
 
 // SplitOp splits mapping mp of shard s at key at (op 14): both halves keep
 // its status and get the caller's lock owner (the mapping's own with
-// ForceUnlock). The halves are op.Steps[1] and [2].
+// ForceUnlock); every step carries the caller's lock, as
+// RangeShardMapper.Split writes it. The halves are op.Steps[1] and [2].
 func SplitOp(m fleet.ShardMap, s fleet.Shard, mp fleet.Mapping, at []byte, lock uuid.UUID) *Operation {
 	owner := lock
 	if lock == fleet.ForceUnlock {
@@ -108,17 +109,18 @@ func SplitOp(m fleet.ShardMap, s fleet.Shard, mp fleet.Mapping, at []byte, lock 
 	hi := MappingRow{ID: uuid.New(), MapID: m.ID, Min: at, Max: mp.Max, Status: old.Status, LockOwner: owner}
 	return sameShardOp(fleet.OpSplitMapping, m, s,
 		Step{Kind: StepRemove, Lock: lock, Mapping: old},
-		Step{Kind: StepAdd, Mapping: lo},
-		Step{Kind: StepAdd, Mapping: hi})
+		Step{Kind: StepAdd, Lock: lock, Mapping: lo},
+		Step{Kind: StepAdd, Lock: lock, Mapping: hi})
 }
 
 // MergeOp merges adjacent mappings l and r of shard s (op 15); the result
-// keeps l's status and lock owner and is op.Steps[2].
+// keeps l's status and lock owner and is op.Steps[2]; every step carries
+// the caller's lock (RangeShardMapper.Merge).
 func MergeOp(m fleet.ShardMap, s fleet.Shard, l, r fleet.Mapping, lock uuid.UUID) *Operation {
 	lr, rr := MappingRowOf(l), MappingRowOf(r)
 	merged := MappingRow{ID: uuid.New(), MapID: m.ID, Min: l.Min, Max: r.Max, Status: lr.Status, LockOwner: l.LockOwner}
 	return sameShardOp(fleet.OpMergeMappings, m, s,
 		Step{Kind: StepRemove, Lock: lock, Mapping: lr},
 		Step{Kind: StepRemove, Lock: lock, Mapping: rr},
-		Step{Kind: StepAdd, Mapping: merged})
+		Step{Kind: StepAdd, Lock: lock, Mapping: merged})
 }

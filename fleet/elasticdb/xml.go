@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/fleetplan/fleetplan/fleet"
@@ -71,6 +72,37 @@ type xStep struct {
 	Mapping  *xMapping `xml:"Mapping,omitempty"`
 	Shard    *xShard   `xml:"Shard,omitempty"`
 	Update   *xUpdate  `xml:"Update,omitempty"`
+	// attrs is the order the library's builder writes the attributes in,
+	// as letters: i(d), v(alidate), k(ind).
+	attrs string
+}
+
+// xStepBody is a step's elements, written after its attributes.
+type xStepBody struct {
+	Lock    *xLock    `xml:"Lock,omitempty"`
+	Mapping *xMapping `xml:"Mapping,omitempty"`
+	Shard   *xShard   `xml:"Shard,omitempty"`
+	Update  *xUpdate  `xml:"Update,omitempty"`
+}
+
+// MarshalXML writes the step's attributes in the order of the builder of
+// its operation (StoreOperationRequestBuilder), so a document reads exactly
+// as the library's.
+func (s xStep) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	start.Attr = nil
+	for _, a := range s.attrs {
+		switch a {
+		case 'i':
+			start.Attr = append(start.Attr, xml.Attr{Name: xml.Name{Local: "Id"}, Value: strconv.Itoa(s.Id)})
+		case 'v':
+			if s.Validate != nil {
+				start.Attr = append(start.Attr, xml.Attr{Name: xml.Name{Local: "Validate"}, Value: strconv.Itoa(*s.Validate)})
+			}
+		case 'k':
+			start.Attr = append(start.Attr, xml.Attr{Name: xml.Name{Local: "Kind"}, Value: strconv.Itoa(s.Kind)})
+		}
+	}
+	return e.EncodeElement(xStepBody{Lock: s.Lock, Mapping: s.Mapping, Shard: s.Shard, Update: s.Update}, start)
 }
 
 type xShardHolder struct {
@@ -79,17 +111,49 @@ type xShardHolder struct {
 
 type xOp struct {
 	XMLName       xml.Name
-	OperationId   string        `xml:"OperationId,attr"`
-	OperationCode int           `xml:"OperationCode,attr"`
-	Undo          int           `xml:"Undo,attr"`
-	StepsCount    int           `xml:"StepsCount,attr"`
-	GsmVersion    xVersion      `xml:"GsmVersion"`
-	ShardMap      xShardMap     `xml:"ShardMap"`
-	Removes       *xShardHolder `xml:"Removes,omitempty"`
-	Adds          *xShardHolder `xml:"Adds,omitempty"`
-	Steps         struct {
+	OperationId   string   `xml:"OperationId,attr"`
+	OperationCode int      `xml:"OperationCode,attr"`
+	Undo          int      `xml:"Undo,attr"`
+	StepsCount    int      `xml:"StepsCount,attr"`
+	GsmVersion    xVersion `xml:"GsmVersion"`
+	// UpdateMapping only: the application name pattern of the sessions to
+	// kill when the mapping goes offline, and whether to.
+	PatternForKill *string       `xml:"PatternForKill,omitempty"`
+	KillConnection *string       `xml:"KillConnection,omitempty"`
+	ShardMap       xShardMap     `xml:"ShardMap"`
+	Removes        *xShardHolder `xml:"Removes,omitempty"`
+	Adds           *xShardHolder `xml:"Adds,omitempty"`
+	Steps          struct {
 		Step []xStep `xml:"Step"`
 	} `xml:"Steps"`
+	// RemoveShardGlobal writes an empty <AddSteps/> after the steps.
+	AddSteps *struct{} `xml:"AddSteps,omitempty"`
+}
+
+// KillPattern is the PatternForKill of a shard map: the application name
+// suffix the .NET library (ProductVersion 2.0.0) puts on its routing
+// connections (ShardMap.ApplicationNameSuffix, GlobalConstants.ShardMapManagerPrefix).
+func KillPattern(mapID uuid.UUID) string { return "ESC_SMMv2.0.0_User" + mapID.String() }
+
+// IsUpdateMappingCode reports whether an operation code is an UpdateMapping
+// (codes 6, 7, 10, 11), whose documents carry PatternForKill and KillConnection.
+func IsUpdateMappingCode(code int) bool {
+	switch code {
+	case fleet.OpUpdatePointMapping, fleet.OpUpdatePointMappingWithOffline, fleet.OpUpdateRangeMapping, fleet.OpUpdateRangeMappingWithOffline:
+		return true
+	}
+	return false
+}
+
+// stepAttrs is the attribute order of the builder of an operation's steps.
+func stepAttrs(code int, shardOp bool) string {
+	switch {
+	case shardOp:
+		return "ki" // AddShardGlobal, RemoveShardGlobal, UpdateShardGlobal
+	case code == fleet.OpSplitMapping || code == fleet.OpMergeMappings:
+		return "vki" // ReplaceShardMappingsGlobal
+	}
+	return "ivk" // AddShardMappingGlobal, RemoveShardMappingGlobal, UpdateShardMappingGlobal
 }
 
 // HexKey renders an encoded key as the library does: "0x" and lowercase hex.
@@ -139,13 +203,24 @@ func (op *Operation) XML() (string, error) {
 	}
 	if op.ShardOp {
 		x.XMLName.Local = "BulkOperationShardsGlobal"
+		if op.Code == fleet.OpRemoveShard {
+			x.AddSteps = &struct{}{}
+		}
 	} else {
 		x.XMLName.Local = "BulkOperationShardMappingsGlobal"
 		x.Removes = &xShardHolder{Shard: *toXShard(op.Source)}
 		x.Adds = &xShardHolder{Shard: *toXShard(op.Target)}
+		if IsUpdateMappingCode(op.Code) {
+			// fleetplan always asks for the kill, as the library's default
+			// MappingOptions.Validate does.
+			p, kill := KillPattern(op.Map.ID), "true"
+			x.PatternForKill, x.KillConnection = &p, &kill
+		}
 	}
+	attrs := stepAttrs(op.Code, op.ShardOp)
+	replace := op.Code == fleet.OpSplitMapping || op.Code == fleet.OpMergeMappings
 	for i, s := range op.Steps {
-		xs := xStep{Kind: s.Kind, Id: i + 1}
+		xs := xStep{Kind: s.Kind, Id: i + 1, attrs: attrs}
 		if op.ShardOp {
 			xs.Shard = toXShard(s.Shard)
 			if s.NewShard != nil {
@@ -157,7 +232,7 @@ func (op *Operation) XML() (string, error) {
 				v = 1
 			}
 			xs.Validate = &v
-			if s.Kind != StepAdd {
+			if s.Kind != StepAdd || replace {
 				xs.Lock = &xLock{Id: s.Lock.String()}
 			}
 			xs.Mapping = toXMapping(s.Mapping)
