@@ -3,6 +3,7 @@ package plans
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -46,6 +47,12 @@ func (l *loader) shardLayout(doc *Document, spec obj) *ShardLayout {
 	l.mappings(s, spec)
 	l.tables(s, spec)
 	s.SchemaFile = confinedFile(spec, "schemaFile", "schema file", rootsOf(doc))
+	if name := spec.str("schemaFile"); s.SchemaFile != "" {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(filepath.Dir(absPath(doc.File)), name)
+		}
+		doc.addRead(name)
+	}
 	s.Guards = guards(spec)
 	l.refuseInterpolation(spec)
 	return s

@@ -65,6 +65,13 @@ type Document struct {
 	// ParamPos is where each `with:` value is written, by dotted path
 	// ("primary.server"), for plan-time diagnostics about the values.
 	ParamPos map[string]diag.Pos
+	// Reads lists the files besides File that planning or applying the
+	// document reads, as absolute paths in the order first met: the
+	// templates it expands (uses:, nested ones included; not builtin ones),
+	// its schemaFile, and the files its steps' inputs name when they are
+	// known at load time. A change to any of them changes what the document
+	// plans.
+	Reads []string
 
 	source *yaml.Node // the document as written, for Render
 }

@@ -92,6 +92,10 @@ func (l *loader) checkPathInputs(doc *Document, action string, o obj, with map[s
 		}
 		_, err := rootsOf(doc).Resolve(filepath.Dir(absPath(doc.File)), v)
 		if err == nil {
+			if !filepath.IsAbs(v) {
+				v = filepath.Join(filepath.Dir(absPath(doc.File)), v)
+			}
+			doc.addRead(v)
 			continue
 		}
 		pos := o.d.pos(o.child("with") + "/" + schema.Escape(k))
@@ -134,5 +138,17 @@ func (l *loader) checkSecretFiles(doc *Document, o obj, ptr string, v any) {
 		if _, err := rootsOf(doc).Resolve(filepath.Dir(absPath(doc.File)), ref.Ref); err != nil {
 			reportOutside(l.diags.Errorf(o.d.pos(child), "secret file:%s: %v", ref.Ref, err), err)
 		}
+	}
+}
+
+// addRead records a file the document reads (see Document.Reads); builtin
+// templates are part of fleetplan, not of the repository, and are left out.
+func (d *Document) addRead(path string) {
+	if strings.HasPrefix(path, BuiltinPrefix) || path == "" {
+		return
+	}
+	path = absPath(path)
+	if !containsString(d.Reads, path) {
+		d.Reads = append(d.Reads, path)
 	}
 }

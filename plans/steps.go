@@ -242,6 +242,7 @@ func (l *loader) expandAll() {
 	for _, p := range l.pending {
 		before := len(l.diags.Errors())
 		if p.target != nil {
+			p.doc.addRead(p.target.key)
 			if params, ok := l.bind(p.target, p.spec, nil); ok && !p.target.cyclic {
 				p.doc.Params = params
 				p.doc.ParamPos = valuePositions(p.spec, "with")
@@ -275,6 +276,7 @@ func (l *loader) expand(doc *Document, drafts []*stepDraft, params map[string]an
 			if d.target == nil || d.target.cyclic {
 				continue
 			}
+			doc.addRead(d.target.key)
 			child, ok := l.bind(d.target, d.o, params)
 			if !ok {
 				continue

@@ -40,6 +40,8 @@ const (
 	flagDiscardWrites    = "discard-writes-since-switch"
 	flagProfile          = "profile"
 	flagSource           = "source"
+	flagChangedSince     = "changed-since"
+	flagCommentDir       = "comment-dir"
 )
 
 // Help texts of the shared flags: one text per flag, whichever command has it.

@@ -92,7 +92,7 @@ func TestUsageErrorsExitOne(t *testing.T) {
 		"bad output alias":        {[]string{"runs", "--output", "yaml"}, "error: usage: unknown --output \"yaml\": use text or json\n"},
 		"bad int":                 {[]string{"fleet", "init", "--customers", "many", "d"}, "error: usage: invalid argument \"many\" for \"--customers\" flag: "},
 		"missing flag value":      {[]string{"status", "--format"}, "error: usage: flag needs an argument: --format\n"},
-		"too many args":           {[]string{"plan", "a.yaml", "b.yaml"}, "error: usage: accepts 1 arg(s), received 2\n"},
+		"too many args":           {[]string{"apply", "a.yaml", "b.yaml"}, "error: usage: accepts 1 arg(s), received 2\n"},
 		"unknown command":         {[]string{"plna", "x.yaml"}, "error: usage: unknown command \"plna\" for \"fleetplan\"\n"},
 		"unknown subcommand":      {[]string{"fleet", "ini", "d"}, "error: usage: unknown command \"ini\" for \"fleetplan fleet\"\n"},
 		"unknown subcommand flag": {[]string{"fleet", "init", "--demo", "--bogus", "d"}, "error: usage: unknown flag: --bogus\n"},

@@ -1,0 +1,146 @@
+package gitops
+
+import (
+	"context"
+	"sort"
+
+	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/engine"
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/plans"
+)
+
+// TargetPlans is what a repository's plans do to one target.
+type TargetPlans struct {
+	Target string
+	// Config is the fleetplan.yaml naming the target (nil for a group of
+	// unmanaged documents alone whose target no plan names any more).
+	Config *plans.Config
+	Plans  []*Planned
+	// Unmanaged are the documents of this target that left the repository.
+	Unmanaged []Unmanaged
+	// Err is why the target could not be opened; no plan of it was made.
+	Err error
+}
+
+// Planned is one document's plan.
+type Planned struct {
+	Doc   *plans.Document
+	Why   string         // why it is planned (Selection.Why); "" when every plan is
+	Graph *planner.Graph // nil when planning failed
+	Diags diag.List      // what planning reported (errors leave Graph nil)
+}
+
+// Opener opens a target of a config.
+type Opener func(ctx context.Context, cfg *plans.Config, name string) (fleet.Target, error)
+
+// Errors reports whether planning any document, or opening any target, failed.
+func Errors(groups []*TargetPlans) bool {
+	for _, g := range groups {
+		if g.Err != nil {
+			return true
+		}
+		for _, p := range g.Plans {
+			if p.Graph == nil || p.Diags.HasErrors() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Changes reports whether any plan changes anything.
+func Changes(groups []*TargetPlans) bool {
+	for _, g := range groups {
+		for _, p := range g.Plans {
+			if p.Graph != nil && !p.Graph.Empty() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Group sorts documents into one group per target of a config: targets by
+// name (then config path), documents by file and position, so the output
+// of a repository is the same from run to run. Unmanaged documents join
+// the group of their target's name.
+func Group(docs []*plans.Document, why map[*plans.Document]string, unmanaged []Unmanaged) []*TargetPlans {
+	byKey := map[string]*TargetPlans{}
+	var groups []*TargetPlans
+	for _, d := range docs {
+		if d.Kind == plans.KindTemplate || d.Config == nil {
+			continue
+		}
+		name := engine.TargetOf(d)
+		k := d.Config.Path + "\x00" + name
+		g := byKey[k]
+		if g == nil {
+			g = &TargetPlans{Target: name, Config: d.Config}
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		g.Plans = append(g.Plans, &Planned{Doc: d, Why: why[d]})
+	}
+	for _, u := range unmanaged {
+		var g *TargetPlans
+		for _, x := range groups {
+			if x.Target == u.Target {
+				g = x
+				break
+			}
+		}
+		if g == nil {
+			g = &TargetPlans{Target: u.Target}
+			groups = append(groups, g)
+		}
+		g.Unmanaged = append(g.Unmanaged, u)
+	}
+	sort.SliceStable(groups, func(i, j int) bool {
+		if groups[i].Target != groups[j].Target {
+			return groups[i].Target < groups[j].Target
+		}
+		return configPath(groups[i]) < configPath(groups[j])
+	})
+	for _, g := range groups {
+		sort.SliceStable(g.Plans, func(i, j int) bool {
+			a, b := g.Plans[i].Doc, g.Plans[j].Doc
+			if a.File != b.File {
+				return a.File < b.File
+			}
+			return a.Pos.Line < b.Pos.Line
+		})
+		sort.SliceStable(g.Unmanaged, func(i, j int) bool { return g.Unmanaged[i].File < g.Unmanaged[j].File })
+	}
+	return groups
+}
+
+func configPath(g *TargetPlans) string {
+	if g.Config == nil {
+		return ""
+	}
+	return g.Config.Path
+}
+
+// PlanAll plans every document of every group against its target, opened
+// once per group. Nothing changes: it only observes.
+func PlanAll(ctx context.Context, groups []*TargetPlans, open Opener) {
+	for _, g := range groups {
+		if len(g.Plans) == 0 || ctx.Err() != nil {
+			continue
+		}
+		target, err := open(ctx, g.Config, g.Target)
+		if err != nil {
+			g.Err = err
+			continue
+		}
+		for _, p := range g.Plans {
+			p.Graph, p.Diags = engine.Plan(ctx, p.Doc, target, engine.PlanOptions(engine.StateDir(p.Doc.Config), target.Name()))
+			if p.Diags.HasErrors() {
+				p.Graph = nil
+			}
+		}
+		target.Close()
+	}
+}
