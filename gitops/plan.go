@@ -7,8 +7,8 @@ import (
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/fleet"
-	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // TargetPlans is what a repository's plans do to one target.
@@ -27,9 +27,9 @@ type TargetPlans struct {
 // Planned is one document's plan.
 type Planned struct {
 	Doc   *plans.Document
-	Why   string         // why it is planned (Selection.Why); "" when every plan is
-	Graph *planner.Graph // nil when planning failed
-	Diags diag.List      // what planning reported (errors leave Graph nil)
+	Why   string           // why it is planned (Selection.Why); "" when every plan is
+	Graph *stepgraph.Graph // nil when planning failed
+	Diags diag.List        // what planning reported (errors leave Graph nil)
 }
 
 // Opener opens a target of a config.

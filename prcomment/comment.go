@@ -9,7 +9,8 @@ import (
 
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/gitops"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/planrender"
+	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // Comment is one pull-request comment, in parts that each fit GitHub's
@@ -102,7 +103,7 @@ func targetComment(g *gitops.TargetPlans) string {
 			writeDiags(&b, p.Diags)
 		default:
 			var md strings.Builder
-			_ = planner.RenderMarkdown(&md, p.Graph)
+			_ = planrender.Markdown(&md, p.Graph)
 			b.WriteString(md.String())
 			if len(p.Diags) > 0 {
 				b.WriteString("\n")
@@ -110,7 +111,7 @@ func targetComment(g *gitops.TargetPlans) string {
 			}
 			if !p.Graph.Empty() {
 				var txt strings.Builder
-				_ = planner.RenderText(&txt, p.Graph)
+				_ = planrender.Text(&txt, p.Graph)
 				fmt.Fprintf(&b, "\n<details><summary>Details: the plan of <code>%s</code> as text</summary>\n\n```text\n%s```\n\n</details>\n", cell(p.Doc.Metadata.Name), txt.String())
 			}
 			b.WriteString("\n")
@@ -143,9 +144,9 @@ func errorText(err error) string {
 	return strings.ReplaceAll(s, "```", "'''")
 }
 
-func summary(g *planner.Graph) string {
+func summary(g *stepgraph.Graph) string {
 	c := g.Counts()
-	return fmt.Sprintf("%d to create, %d to change, %d to move, %d to delete", c[planner.Create], c[planner.Update], c[planner.Move], c[planner.Delete])
+	return fmt.Sprintf("%d to create, %d to change, %d to move, %d to delete", c[stepgraph.Create], c[stepgraph.Update], c[stepgraph.Move], c[stepgraph.Delete])
 }
 
 // duration is an estimate for the summary table, to the second: each

@@ -13,7 +13,7 @@ import (
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/gitops"
-	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/planrender"
 	"github.com/fleetplan/fleetplan/prcomment"
 )
 
@@ -121,7 +121,7 @@ func repoText(w *bufio.Writer, r *RepoPlan) error {
 			case p.Graph == nil:
 				fmt.Fprintf(w, "%s %q could not be planned (see the errors above).\n", p.Doc.Kind, p.Doc.Metadata.Name)
 			default:
-				if err := planner.RenderText(w, p.Graph); err != nil {
+				if err := planrender.Text(w, p.Graph); err != nil {
 					return err
 				}
 			}
@@ -188,7 +188,7 @@ func (v *View) repoJSON(w *bufio.Writer, r *RepoPlan) error {
 			}
 			if p.Graph != nil {
 				var b bytes.Buffer
-				if err := planner.RenderJSON(&b, p.Graph); err != nil {
+				if err := planrender.JSON(&b, p.Graph); err != nil {
 					return err
 				}
 				pj.Graph = json.RawMessage(b.Bytes())
