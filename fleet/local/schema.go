@@ -189,7 +189,7 @@ CREATE TABLE IF NOT EXISTS __ShardManagement_ShardsLocal(
   Status          INTEGER NOT NULL,
   LastOperationId TEXT NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000',
   CONSTRAINT pkShardsLocal_ShardId PRIMARY KEY(ShardId),
-  CONSTRAINT ucShardsLocal_Location UNIQUE(ShardMapId, Protocol, ServerName, DatabaseName, Port),
+  CONSTRAINT ucShardsLocal_ShardMapId_Location UNIQUE(ShardMapId, Protocol, ServerName, DatabaseName, Port),
   CONSTRAINT fkShardsLocal_ShardMapId FOREIGN KEY(ShardMapId) REFERENCES __ShardManagement_ShardMapsLocal(ShardMapId)
 );
 CREATE TABLE IF NOT EXISTS __ShardManagement_ShardMappingsLocal(
