@@ -28,7 +28,8 @@ var ErrInvalidArgument = errors.New("invalid argument")
 //
 // Locks: mutations of a locked mapping must present its owner, which callers
 // put in the context with WithLockOwner (default NoLock); a mismatch is
-// ResultMappingLockOwnerIDDiff. ForceUnlock matches every owner.
+// ResultMappingLockOwnerIDDiff. ForceUnlock only unlocks (UnlockMapping):
+// as in the library, a change never bypasses a lock.
 //
 // Mapping ids change on every update (library semantics): find mappings again
 // by bounds (MappingForKey, Mappings) after changing them.
@@ -87,12 +88,13 @@ type ShardMapStore interface {
 	// online. Idempotent: a mapping already on loc is returned unchanged.
 	UpdateMappingShard(ctx context.Context, mapName string, id uuid.UUID, to Location) (Mapping, error)
 	// LockMapping sets the mapping's lock owner (GSM only, like the library).
-	// ResultMappingAlreadyLocked when another owner holds it; idempotent for
-	// the same owner. owner must not be NoLock.
+	// ResultMappingAlreadyLocked when any owner holds it, the same owner
+	// included, as the library's spLockOrUnlockShardMappingsGlobal says.
+	// owner must not be NoLock.
 	LockMapping(ctx context.Context, mapName string, id, owner uuid.UUID) error
 	// UnlockMapping clears the lock when owner matches (or is ForceUnlock);
-	// ResultMappingLockOwnerIDDiff otherwise. Idempotent: unlocking an
-	// unlocked mapping succeeds.
+	// ResultMappingLockOwnerIDDiff otherwise, an unlocked mapping included
+	// (library semantics).
 	UnlockMapping(ctx context.Context, mapName string, id, owner uuid.UUID) error
 
 	// SetSchemaInfo stores the map's table kinds (ShardedDatabaseSchemaInfosGlobal,

@@ -96,14 +96,11 @@ func RepointOp(m fleet.ShardMap, s, to fleet.Shard, mp fleet.Mapping, online boo
 }
 
 // SplitOp splits mapping mp of shard s at key at (op 14): both halves keep
-// its status and get the caller's lock owner (the mapping's own with
-// ForceUnlock); every step carries the caller's lock, as
-// RangeShardMapper.Split writes it. The halves are op.Steps[1] and [2].
+// its status and get the caller's lock as their owner, and every step
+// carries the caller's lock, as RangeShardMapper.Split writes them. The
+// halves are op.Steps[1] and [2].
 func SplitOp(m fleet.ShardMap, s fleet.Shard, mp fleet.Mapping, at []byte, lock uuid.UUID) *Operation {
 	owner := lock
-	if lock == fleet.ForceUnlock {
-		owner = mp.LockOwner
-	}
 	old := MappingRowOf(mp)
 	lo := MappingRow{ID: uuid.New(), MapID: m.ID, Min: mp.Min, Max: at, Status: old.Status, LockOwner: owner}
 	hi := MappingRow{ID: uuid.New(), MapID: m.ID, Min: at, Max: mp.Max, Status: old.Status, LockOwner: owner}

@@ -70,7 +70,7 @@ func gsmBeginMappingSteps(ctx context.Context, tx GSMTx, op *Operation) error {
 				return StoreErr(what, target, fleet.ResultMappingDoesNotExist, "mapping ids change on every update; look the mapping up again by key")
 			case row.OperationID != nil:
 				return StoreErr(what, target, fleet.ResultPendingOperation, retryHint)
-			case row.LockOwner != s.Lock && s.Lock != fleet.ForceUnlock:
+			case row.LockOwner != s.Lock: // no ForceUnlock here: the library's Begin compares the ids
 				return LockedErr(what, op.Map, s.Mapping, row.LockOwner, fleet.ResultMappingLockOwnerIDDiff)
 			case s.Kind == StepRemove && IsRemoveCode(op.Code) && row.Status&1 != 0:
 				return StoreErr(what, target, fleet.ResultMappingNotOffline, "take the mapping offline first")
@@ -95,21 +95,31 @@ func gsmBeginMappingSteps(ctx context.Context, tx GSMTx, op *Operation) error {
 	return nil
 }
 
-// overlap checks an added mapping against the readable mappings that this
-// operation does not remove: 302 (range) / 303 (point).
+// overlap checks an added mapping as the library's Begin does with
+// Validate = 1: a row (readable or not) that shares a key is 302 (range) /
+// 303 (point), unless another operation holds it, which is 52: that
+// operation may still add or remove it. Rows this operation holds do not
+// count.
 func overlap(ctx context.Context, tx GSMTx, op *Operation, m MappingRow) error {
 	rows, err := tx.MappingsOverlapping(ctx, op.Map, m.Min, m.Max)
 	if err != nil {
 		return err
 	}
+	pending := false
 	for _, r := range rows {
-		if !r.Readable || (r.OperationID != nil && *r.OperationID == op.ID) {
+		switch {
+		case r.OperationID != nil && *r.OperationID == op.ID:
 			continue
-		}
-		if op.Map.Type == fleet.ListMap {
+		case r.OperationID != nil:
+			pending = true
+		case op.Map.Type == fleet.ListMap:
 			return StoreErr(op.FaultPoint(), op.Map.Name, fleet.ResultMappingPointMapped, "the point is already mapped")
+		default:
+			return StoreErr(op.FaultPoint(), op.Map.Name, fleet.ResultMappingRangeMapped, "the range overlaps an existing mapping")
 		}
-		return StoreErr(op.FaultPoint(), op.Map.Name, fleet.ResultMappingRangeMapped, "the range overlaps an existing mapping")
+	}
+	if pending {
+		return StoreErr(op.FaultPoint(), op.Map.Name, fleet.ResultPendingOperation, retryHint)
 	}
 	return nil
 }

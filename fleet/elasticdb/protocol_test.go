@@ -401,3 +401,77 @@ func (f *fixture) lowestRangeMapping() uuid.UUID {
 	}
 	return uuid.Nil
 }
+
+// An add that overlaps a row another operation still holds (its pending
+// add, Readable = 0) is 52, as in the library's Begin, not a success that
+// the other operation's end would turn into an overlap.
+func TestAddOverlappingPendingAdd(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.s.crashAt = CrashAfterGSMBegin
+	if err := Run(ctx, f.s, AddMappingOp(f.r, f.shard("R/B"), k64(300), k64(400))); !errors.Is(err, ErrSimulatedCrash) {
+		t.Fatal(err)
+	}
+	before := f.s.dump()
+	err := Run(ctx, f.s, AddMappingOp(f.r, f.shard("R/B"), k64(350), nil))
+	if !errors.Is(err, fleet.ResultPendingOperation) {
+		t.Fatalf("Run = %v, want 52", err)
+	}
+	if d := cmp.Diff(before, f.s.dump()); d != "" {
+		t.Fatalf("(-before +after):\n%s", d)
+	}
+}
+
+// ForceUnlock unlocks a mapping; it does not let a change past the lock
+// (the library's Begin compares Lock/Id with LockOwnerId).
+func TestForceUnlockDoesNotBypassLocks(t *testing.T) {
+	f := newFixture(t)
+	mp := f.mapping(t, f.r, []byte{})
+	r := f.s.gsm.mappings[mp.ID]
+	r.LockOwner = uuid.New()
+	f.s.gsm.mappings[mp.ID] = r
+	mp.LockOwner = r.LockOwner
+	err := Run(context.Background(), f.s, SplitOp(f.r, f.shard("R/A"), mp, k64(50), fleet.ForceUnlock))
+	if !errors.Is(err, fleet.ResultMappingLockOwnerIDDiff) {
+		t.Fatalf("Run = %v, want 307", err)
+	}
+}
+
+func TestLockOwnerChange(t *testing.T) {
+	m := fleet.ShardMap{ID: uuid.New(), Name: "R", Type: fleet.RangeMap, KeyType: fleet.KeyInt64}
+	owner, other, op := uuid.New(), uuid.New(), uuid.New()
+	tests := []struct {
+		name       string
+		cur        uuid.UUID
+		pending    bool
+		owner      uuid.UUID
+		lock       bool
+		want       uuid.UUID
+		wantResult fleet.StoreResult
+	}{
+		{"lock a free mapping", fleet.NoLock, false, owner, true, owner, 0},
+		{"lock again by the owner", owner, false, owner, true, owner, fleet.ResultMappingAlreadyLocked},
+		{"lock another's", other, false, owner, true, other, fleet.ResultMappingAlreadyLocked},
+		{"unlock by the owner", owner, false, owner, false, fleet.NoLock, 0},
+		{"unlock by another", owner, false, other, false, owner, fleet.ResultMappingLockOwnerIDDiff},
+		{"unlock a free mapping", fleet.NoLock, false, owner, false, fleet.NoLock, fleet.ResultMappingLockOwnerIDDiff},
+		{"force unlock", other, false, fleet.ForceUnlock, false, fleet.NoLock, 0},
+		{"force unlock a free mapping", fleet.NoLock, false, fleet.ForceUnlock, false, fleet.NoLock, 0},
+		{"pending operation", fleet.NoLock, true, owner, true, fleet.NoLock, fleet.ResultPendingOperation},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mp := fleet.Mapping{ID: uuid.New(), MapID: m.ID, Min: []byte{}, LockOwner: tc.cur}
+			if tc.pending {
+				mp.OperationID = &op
+			}
+			got, err := LockOwnerChange("lock", m, mp, tc.owner, tc.lock)
+			if tc.wantResult == 0 && err != nil || tc.wantResult != 0 && !errors.Is(err, tc.wantResult) {
+				t.Fatalf("err = %v, want %v", err, tc.wantResult)
+			}
+			if got != tc.want {
+				t.Fatalf("owner = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -444,9 +444,9 @@ var tests = map[string]func(t *testing.T, f *fixture){
 		if err := f.s.LockMapping(f.ctx, "M", a.ID, owner); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.s.LockMapping(f.ctx, "M", a.ID, owner); err != nil {
-			t.Fatalf("locking again by the same owner: %v", err)
-		}
+		// As the library's spLockOrUnlockShardMappingsGlobal: a locked
+		// mapping is 308 even to its owner.
+		wantErr(t, f.s.LockMapping(f.ctx, "M", a.ID, owner), fleet.ResultMappingAlreadyLocked)
 		wantErr(t, f.s.LockMapping(f.ctx, "M", a.ID, other), fleet.ResultMappingAlreadyLocked)
 		if got := must(f.s.MappingForKey(f.ctx, "M", key(t, 1))); got.LockOwner != owner {
 			t.Fatalf("lock owner %s, want %s", got.LockOwner, owner)
@@ -459,6 +459,9 @@ var tests = map[string]func(t *testing.T, f *fixture){
 			t.Fatalf("refused write to a locked mapping: %v, want a MappingLockedError naming %s", err, owner)
 		}
 		_, _, err = f.s.SplitMapping(fleet.WithLockOwner(f.ctx, other), "M", a.ID, key(t, 50))
+		wantErr(t, err, fleet.ResultMappingLockOwnerIDDiff)
+		// ForceUnlock unlocks; it does not let a change past a lock.
+		_, _, err = f.s.SplitMapping(fleet.WithLockOwner(f.ctx, fleet.ForceUnlock), "M", a.ID, key(t, 50))
 		wantErr(t, err, fleet.ResultMappingLockOwnerIDDiff)
 		lo, hi, err := f.s.SplitMapping(fleet.WithLockOwner(f.ctx, owner), "M", a.ID, key(t, 50))
 		if err != nil {
@@ -475,9 +478,7 @@ var tests = map[string]func(t *testing.T, f *fixture){
 		if err := f.s.UnlockMapping(f.ctx, "M", off.ID, owner); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.s.UnlockMapping(f.ctx, "M", off.ID, other); err != nil {
-			t.Fatalf("unlocking an unlocked mapping: %v", err)
-		}
+		wantErr(t, f.s.UnlockMapping(f.ctx, "M", off.ID, other), fleet.ResultMappingLockOwnerIDDiff) // unlocked: 307, as the library
 		if err := f.s.UnlockMapping(f.ctx, "M", hi.ID, fleet.ForceUnlock); err != nil {
 			t.Fatalf("force unlock: %v", err)
 		}

@@ -9,14 +9,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// lockOp reads a mapping's lock state for the lock operations (GSM only).
-func (t *Target) lockOp(ctx context.Context, mapName string, id uuid.UUID, fn func(g *sql.DB, m fleet.ShardMap, mp fleet.Mapping, target string, owner uuid.UUID) error) error {
+// setLockOwner runs the library's lock rule (elasticdb.LockOwnerChange)
+// on a mapping and writes the new owner.
+func (t *Target) setLockOwner(ctx context.Context, what, mapName string, id, owner uuid.UUID, lock bool) error {
 	return t.mappingWrite(ctx, mapName, id, func(g *sql.DB, m fleet.ShardMap, mp fleet.Mapping, _ fleet.Shard) error {
-		target := mapName + "/" + id.String()
-		if mp.OperationID != nil {
-			return elasticdb.StoreErr("lock mapping", target, fleet.ResultPendingOperation, "retry")
+		nw, err := elasticdb.LockOwnerChange(what, m, mp, owner, lock)
+		if err != nil {
+			return err
 		}
-		return fn(g, m, mp, target, mp.LockOwner)
+		_, err = g.ExecContext(ctx, `UPDATE `+tMappingsGlobal+` SET LockOwnerId = ? WHERE MappingId = ? AND Readable = 1`, nw.String(), id.String())
+		return sqlErr(what, fleet.Location{}, err)
 	})
 }
 
@@ -25,28 +27,10 @@ func (t *Target) LockMapping(ctx context.Context, mapName string, id, owner uuid
 	if owner == fleet.NoLock || owner == fleet.ForceUnlock {
 		return invalid("lock mapping", mapName, "the lock owner must be a real id, not the zero or all-F id")
 	}
-	return t.lockOp(ctx, mapName, id, func(g *sql.DB, m fleet.ShardMap, mp fleet.Mapping, target string, cur uuid.UUID) error {
-		switch {
-		case cur == owner:
-			return nil
-		case cur != fleet.NoLock:
-			return elasticdb.LockedErr("lock mapping", m, elasticdb.MappingRowOf(mp), cur, fleet.ResultMappingAlreadyLocked)
-		}
-		_, err := g.ExecContext(ctx, `UPDATE `+tMappingsGlobal+` SET LockOwnerId = ? WHERE MappingId = ? AND Readable = 1`, owner.String(), id.String())
-		return sqlErr("lock mapping", fleet.Location{}, err)
-	})
+	return t.setLockOwner(ctx, "lock mapping", mapName, id, owner, true)
 }
 
 // UnlockMapping implements fleet.ShardMapStore.
 func (t *Target) UnlockMapping(ctx context.Context, mapName string, id, owner uuid.UUID) error {
-	return t.lockOp(ctx, mapName, id, func(g *sql.DB, m fleet.ShardMap, mp fleet.Mapping, target string, cur uuid.UUID) error {
-		switch {
-		case cur == fleet.NoLock:
-			return nil
-		case cur != owner && owner != fleet.ForceUnlock:
-			return elasticdb.LockedErr("unlock mapping", m, elasticdb.MappingRowOf(mp), cur, fleet.ResultMappingLockOwnerIDDiff)
-		}
-		_, err := g.ExecContext(ctx, `UPDATE `+tMappingsGlobal+` SET LockOwnerId = ? WHERE MappingId = ? AND Readable = 1`, zeroGUID, id.String())
-		return sqlErr("unlock mapping", fleet.Location{}, err)
-	})
+	return t.setLockOwner(ctx, "unlock mapping", mapName, id, owner, false)
 }
