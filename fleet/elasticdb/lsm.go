@@ -111,13 +111,24 @@ func lsmShardDo(ctx context.Context, ex Executor, op *Operation) error {
 	for _, s := range op.Steps {
 		sh := s.Shard
 		var err error
-		switch s.Kind {
-		case StepAdd:
+		switch {
+		case s.Kind == StepAdd && op.Code == fleet.OpAttachShard:
+			// AttachShardOperation's LSM step is spUpdateShardLocal: the
+			// shard row the database holds gets its new location.
+			_, err = ex.LSM(ctx, what, sh.Loc, LSMOpen{}, func(tx LSMTx) error {
+				row, err := tx.Shard(ctx, sh.ID)
+				if err != nil || row == nil {
+					return err
+				}
+				row.Loc, row.LastOperationID = sh.Loc, op.ID
+				return tx.UpdateShard(ctx, *row)
+			})
+		case s.Kind == StepAdd:
 			_, err = ex.LSM(ctx, what, sh.Loc, LSMOpen{Deploy: true}, func(tx LSMTx) error { return lsmInsertShard(ctx, tx, op, sh) })
-		case StepRemove:
+		case s.Kind == StepRemove:
 			// Nothing is left to clean in a dropped database.
 			_, err = ex.LSM(ctx, "remove shard", sh.Loc, LSMOpen{IfExists: true}, func(tx LSMTx) error { return lsmDeleteShard(ctx, tx, sh) })
-		case StepUpdate:
+		case s.Kind == StepUpdate:
 			var state LSMState
 			n := s.NewShard
 			state, err = ex.LSM(ctx, what, sh.Loc, LSMOpen{}, func(tx LSMTx) error {
@@ -140,7 +151,12 @@ func lsmShardDo(ctx context.Context, ex Executor, op *Operation) error {
 }
 
 // lsmShardUndo undoes lsmShardDo, touching only rows this operation wrote.
+// An AttachShard's LSM undo is a no-op, as the library's is: the shard row
+// was the database's before the operation.
 func lsmShardUndo(ctx context.Context, ex Executor, op *Operation) error {
+	if op.Code == fleet.OpAttachShard {
+		return nil
+	}
 	what := "undo " + op.FaultPoint()
 	for _, s := range op.Steps {
 		sh := s.Shard

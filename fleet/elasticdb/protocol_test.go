@@ -475,3 +475,37 @@ func TestLockOwnerChange(t *testing.T) {
 		})
 	}
 }
+
+// AttachShard (code 16) rewrites the location of the shard row the
+// database's LSM already holds, and its undo leaves the LSM alone: the row
+// was there before (AttachShardOperation's LSM step and its no-op undo).
+func TestAttachShard(t *testing.T) {
+	ctx := context.Background()
+	for _, crash := range []bool{false, true} {
+		f := newFixture(t)
+		s := f.shard("R/B")
+		// The GSM forgot the shard (RecoveryManager.DetachShard).
+		delete(f.s.gsm.shards, s.ID)
+		lsmBefore := f.s.dump()
+		sh := ShardRowOf(s, s.Version)
+		op := &Operation{ID: uuid.New(), Code: fleet.OpAttachShard, Map: f.r, ShardOp: true, Steps: []Step{{Kind: StepAdd, Shard: sh}}}
+		if crash {
+			f.s.crashAt = CrashAfterLSMTarget
+			if err := Run(ctx, f.s, op); !errors.Is(err, ErrSimulatedCrash) {
+				t.Fatal(err)
+			}
+			if _, err := RecoverPending(ctx, f.s); err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(lsmBefore, f.s.dump()); d != "" {
+				t.Fatalf("undo of an attach changed more than the GSM (-before +after):\n%s", d)
+			}
+			continue
+		}
+		f.run(t, op)
+		f.consistent(t)
+		if got := f.s.dbs[dbB].shards[s.ID]; got.LastOperationID != op.ID {
+			t.Fatalf("the LSM's shard row was not rewritten: %+v", got)
+		}
+	}
+}
