@@ -111,6 +111,8 @@ type Record struct {
 	// EndState describes the live state of what the graph touches when the
 	// run was done (run-done; see Options.EndState).
 	EndState string `json:"endState,omitempty"`
+	// Provenance (run-started) is where the plan came from.
+	Provenance *Provenance `json:"provenance,omitempty"`
 }
 
 // journal appends records to journal.jsonl. It is owned by one goroutine (the

@@ -59,6 +59,7 @@ const (
 type replayed struct {
 	runID, plan, kind, target string
 	total                     int
+	provenance                *Provenance // from run-started
 	started, updated          time.Time
 	last                      RecordType // last run-level record, "" if none
 	reason                    string     // why the run failed, paused or stopped
@@ -117,6 +118,7 @@ func (p *replayed) apply(r Record) {
 	switch r.Type {
 	case RunStarted:
 		p.runID, p.plan, p.kind, p.target, p.total = r.Run, r.Plan, r.Kind, r.Target, r.Steps
+		p.provenance = r.Provenance
 		p.started = r.Time
 		p.last, p.reason = r.Type, ""
 		p.sessions++

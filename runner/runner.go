@@ -68,6 +68,9 @@ type Options struct {
 	// as the reserved run, and Start, Resume and Rollback take no lock of
 	// their own. Nil means each call takes and releases the locks itself.
 	Lease *Lease
+	// Provenance, when set, is journaled with run-started: where the plan
+	// came from (commit, file, content hash), shown by runs and status.
+	Provenance *Provenance
 }
 
 // Result is how a run ended for this call.
@@ -168,7 +171,7 @@ func Start(ctx context.Context, g *stepgraph.Graph, opt Options) (*Result, error
 	r := newRun(g, opt, id, runDir, target, actions, j, replay(nil))
 	host, _ := os.Hostname()
 	r.record(Record{Type: RunStarted, Run: id, Plan: g.Plan, Kind: g.Kind, Target: target,
-		Steps: len(g.Steps), PID: os.Getpid(), Host: host})
+		Steps: len(g.Steps), PID: os.Getpid(), Host: host, Provenance: opt.Provenance})
 	r.info.Session = 1
 	return r.finish(r.forward(ctx), StatusDone)
 }

@@ -34,6 +34,8 @@ type RunStatus struct {
 	// EndState describes the live state of what the graph touched when the
 	// run was done ("" when not done, or not described).
 	EndState string `json:"endState,omitempty"`
+	// Provenance is where the plan came from (nil for runs before it was recorded).
+	Provenance *Provenance `json:"provenance,omitempty"`
 }
 
 // StepStatus is the state of one step of a run.
@@ -68,6 +70,8 @@ type RunSummary struct {
 	Started time.Time `json:"started"`
 	Done    int       `json:"done"`
 	Total   int       `json:"total"`
+	// Provenance is where the plan came from (nil for runs before it was recorded).
+	Provenance *Provenance `json:"provenance,omitempty"`
 }
 
 // Status rebuilds the state of a run from its plan and journal. It takes no
@@ -85,7 +89,7 @@ func Status(dir, runID string) (*RunStatus, error) {
 	rs := &RunStatus{
 		ID: runID, Plan: g.Plan, Kind: g.Kind, Target: target, Source: g.Source,
 		Status: p.status(h != nil), Reason: p.reason, Started: p.started, Updated: p.updated,
-		Holder: h, Done: p.ncomplete, Total: len(g.Steps), Dir: runDir,
+		Holder: h, Done: p.ncomplete, Total: len(g.Steps), Dir: runDir, Provenance: p.provenance,
 	}
 	if p.last == RunDone {
 		rs.EndState = p.endState
@@ -192,7 +196,7 @@ func summary(dir, id string) (*RunSummary, error) {
 		return nil, err
 	}
 	p := replay(recs)
-	s := &RunSummary{ID: id, Plan: p.plan, Target: p.target, Started: p.started, Done: p.ncomplete, Total: p.total}
+	s := &RunSummary{ID: id, Plan: p.plan, Target: p.target, Started: p.started, Done: p.ncomplete, Total: p.total, Provenance: p.provenance}
 	if p.runID == "" {
 		// Crashed before its first journal record: the plan says what it is.
 		g, err := loadPlan(runDir)

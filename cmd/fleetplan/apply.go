@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/gitops"
 	"github.com/fleetplan/fleetplan/planfile"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/runner"
@@ -21,7 +23,7 @@ import (
 func init() { commands = append(commands, newApplyCmd) }
 
 func newApplyCmd(a *app) *cobra.Command {
-	var autoApprove bool
+	var autoApprove, requireClean bool
 	var output string
 	cmd := &cobra.Command{
 		Use:   "apply PLAN|SAVED-PLAN",
@@ -37,12 +39,21 @@ after a crash, fleetplan resume finishes the run.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			command := "fleetplan apply " + args[0]
+			if requireClean {
+				if err := a.requireClean(cmd, args[0]); err != nil {
+					return err
+				}
+			}
 			doc, g, target, lease, err := a.planOrSaved(cmd, args[0], command)
 			if err != nil {
 				return err
 			}
 			defer target.Close()
 			defer lease.Release()
+			prov, err := gitops.ProvenanceOf(ctx, doc)
+			if err != nil {
+				return err
+			}
 			if err := engine.CheckPaths(g, doc.Config.Roots()); err != nil {
 				return err
 			}
@@ -61,6 +72,7 @@ after a crash, fleetplan resume finishes the run.`,
 			defer finish()
 			opt := engine.RunOptions(doc.Config, target, sink, command)
 			opt.Lease = lease
+			opt.Provenance = prov
 			for _, kept := range g.RemoveKept {
 				// What a failed run kept for analysis goes first: the new
 				// run makes those parts afresh.
@@ -77,7 +89,31 @@ after a crash, fleetplan resume finishes the run.`,
 	}
 	cmd.Flags().BoolVar(&autoApprove, flagAutoApprove, false, "run without asking for confirmation (required without a terminal)")
 	addOutputFlag(cmd, &output)
+	cmd.Flags().BoolVar(&requireClean, flagRequireClean, false, "refuse unless the plan's git working tree is clean, so what runs is exactly a commit")
 	return cmd
+}
+
+// requireClean refuses a plan (or a saved plan's source) whose git working
+// tree has uncommitted changes, before anything is planned or locked.
+func (a *app) requireClean(cmd *cobra.Command, path string) error {
+	saved, isSaved, err := planfile.Read(path)
+	if err != nil {
+		return err
+	}
+	if isSaved {
+		path = saved.Graph.Source
+	}
+	dir := path
+	if !isDir(dir) {
+		dir = filepath.Dir(dir)
+	}
+	stateDir := ""
+	if a.configPath != "" {
+		stateDir = filepath.Join(filepath.Dir(a.configPath), runner.StateDirName)
+	} else if cfg, ok := plans.FindConfig(dir); ok {
+		stateDir = filepath.Join(filepath.Dir(cfg), runner.StateDirName)
+	}
+	return gitops.RequireClean(cmd.Context(), dir, stateDir)
 }
 
 // planOrSaved returns the graph to run: a saved plan after checking it is

@@ -42,6 +42,7 @@ const (
 	flagSource           = "source"
 	flagChangedSince     = "changed-since"
 	flagCommentDir       = "comment-dir"
+	flagRequireClean     = "require-clean"
 )
 
 // Help texts of the shared flags: one text per flag, whichever command has it.

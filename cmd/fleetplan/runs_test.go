@@ -48,7 +48,7 @@ func TestRunCommands(t *testing.T) {
 		afterAll bool // run after the approval case
 	}{
 		"runs table": {args: []string{"runs", sd}, stdout: []string{
-			"re:RUN +PLAN +TARGET +STATUS +STARTED +STEPS\n",
+			"re:RUN +PLAN +TARGET +STATUS +STARTED +STEPS +COMMIT +FILE\n",
 			"re:" + id + ` +customers +local +awaiting-approval +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +1/2`,
 		}},
 		"status of newest": {args: []string{"status", sd}, stdout: []string{

@@ -22,6 +22,9 @@ func printStatus(w io.Writer, st *runner.RunStatus) error {
 	fmt.Fprintf(w, "Run:     %s\n", st.ID)
 	fmt.Fprintf(w, "Plan:    %s (%s)\n", dash(st.Plan), dash(st.Kind))
 	fmt.Fprintf(w, "Target:  %s\n", dash(st.Target))
+	if line := provenanceLine(st.Provenance); line != "" {
+		fmt.Fprintf(w, "From:    %s\n", line)
+	}
 	fmt.Fprintf(w, "Status:  %s", st.Status)
 	if st.Reason != "" {
 		fmt.Fprintf(w, ": %s", st.Reason)
