@@ -74,6 +74,13 @@ func (t *Target) configure(opts map[string]string) error {
 		}
 		t.cp.scale, t.cp.scaleSet = s, true
 	}
+	if v, ok := opts[OptionInstanceSeed]; ok && v != "" {
+		seed, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return &fleet.Error{Op: "open local fleet", Target: t.dir, Err: fmt.Errorf("%w: bad instanceSeed %q", fleet.ErrInvalidArgument, v), Hint: "options.instanceSeed is a whole number"}
+		}
+		t.SetInstanceSeed(seed)
+	}
 	return nil
 }
 

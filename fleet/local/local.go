@@ -77,7 +77,8 @@ type Target struct {
 	crashMu sync.Mutex
 	crashAt string // see SimulateCrash
 
-	cp controlPlane // geo-replication, traffic manager, app slots (controlplane.go)
+	cp controlPlane  // geo-replication, traffic manager, app slots (controlplane.go)
+	mi instanceState // managed instances, pools and their operations (instances.go)
 }
 
 // Dir returns the fleet directory.
@@ -440,6 +441,9 @@ func (t *Target) db(ctx context.Context, loc fleet.Location) (*sql.DB, error) {
 	c, p, err := t.resolve(ctx, loc)
 	if err != nil {
 		return nil, err
+	}
+	if err := t.failingOver(ctx, c); err != nil {
+		return nil, err // the unavailable moment of an instance operation
 	}
 	// A read-only database (its setting, or a geo-secondary) is opened with
 	// query_only connections, so no write path of the driver can change it.

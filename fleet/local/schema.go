@@ -8,9 +8,9 @@ const (
 	catalogVersion = "1"
 )
 
-// catalogDDL creates the catalog. Tables for replication, traffic manager,
-// app slots and managed instances are created empty; control-plane
-// operations fill them.
+// catalogDDL creates the catalog. Tables for replication, traffic manager
+// and app slots are created empty; control-plane operations fill them.
+// Managed instances have tables of their own (instanceDDL), made on first use.
 const catalogDDL = `
 CREATE TABLE IF NOT EXISTS fleet_meta(
   key   TEXT PRIMARY KEY,
@@ -59,16 +59,6 @@ CREATE TABLE IF NOT EXISTS app_slots(
   version    TEXT NOT NULL DEFAULT '',
   state      TEXT NOT NULL DEFAULT 'running',
   created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS managed_instances(
-  name         TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
-  tier         TEXT NOT NULL DEFAULT 'GeneralPurpose',
-  vcores       INTEGER NOT NULL DEFAULT 4,
-  storage_gb   INTEGER NOT NULL DEFAULT 32,
-  labels       TEXT NOT NULL DEFAULT '{}',
-  state        TEXT NOT NULL DEFAULT 'Ready',
-  pending_op   TEXT NOT NULL DEFAULT '',
-  updated_at   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS operation_log(
   id        INTEGER PRIMARY KEY AUTOINCREMENT,
