@@ -2,6 +2,7 @@ package estimate
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -167,7 +168,7 @@ func TestEstimate(t *testing.T) {
 			if e.Unavailable != tc.unavailable {
 				t.Errorf("unavailable %v, want %v", e.Unavailable, tc.unavailable)
 			}
-			if tc.phases != nil && !equal(m.Phases, tc.phases) {
+			if tc.phases != nil && !slices.Equal(m.Phases, tc.phases) {
 				t.Errorf("phases %v, want %v", m.Phases, tc.phases)
 			}
 		})
@@ -288,16 +289,4 @@ func rel(a, b time.Duration) float64 {
 		return -r
 	}
 	return r
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

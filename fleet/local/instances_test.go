@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -97,7 +98,7 @@ func TestUpdateAdvancesThroughPhases(t *testing.T) {
 		Settings: fleet.InstanceSettings{Tier: estimate.BusinessCritical, VCores: 16}, ClientRequestID: "r1"})
 	must(t, err)
 	want := []string{estimate.PhaseValidate, estimate.PhaseVMGroup, estimate.PhaseStartInstance, estimate.PhaseSeeding, estimate.PhaseFailover, estimate.PhaseCleanup}
-	if !equalStrings(op.Phases, want) {
+	if !slices.Equal(op.Phases, want) {
 		t.Fatalf("phases %v, want %v", op.Phases, want)
 	}
 	if got := instance(t, tg, "mi-a"); got.Tier != estimate.GeneralPurpose && got.Operation == "" {
@@ -329,18 +330,6 @@ func TestClock(t *testing.T) {
 	if now, _ = tg.Now(ctx); !now.Equal(at.Add(50 * time.Hour)) {
 		t.Errorf("SleepUntil moved the clock back to %v", now)
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func indexOf(list []string, s string) int {
