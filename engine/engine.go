@@ -26,6 +26,7 @@ import (
 	_ "github.com/fleetplan/fleetplan/steps/app"
 	_ "github.com/fleetplan/fleetplan/steps/database"
 	_ "github.com/fleetplan/fleetplan/steps/generic"
+	_ "github.com/fleetplan/fleetplan/steps/instance"
 	_ "github.com/fleetplan/fleetplan/steps/shardmap"
 	_ "github.com/fleetplan/fleetplan/steps/traffic"
 )
@@ -189,9 +190,11 @@ func Plan(ctx context.Context, doc *plans.Document, target fleet.Target, opt pla
 		return g, diags
 	case doc.RollingUpgrade != nil:
 		return PlanRollingUpgrade(ctx, doc, target)
+	case doc.InstanceChange != nil:
+		return PlanInstanceChange(ctx, doc, target)
 	}
 	diags.Errorf(doc.Pos, "planning %s documents is not supported yet", doc.Kind).
-		WithHint("%s plans validate today; plan and apply take ShardLayout and RollingUpgrade plans", doc.Kind)
+		WithHint("%s plans validate today; plan and apply take ShardLayout, RollingUpgrade and InstanceChange plans", doc.Kind)
 	return nil, diags
 }
 
@@ -463,6 +466,12 @@ func CheckFresh(ctx context.Context, g *stepgraph.Graph, doc *plans.Document, ta
 			return err
 		}
 		now = fp
+	case doc != nil && doc.InstanceChange != nil:
+		live, err := ObserveInstances(ctx, target, "")
+		if err != nil {
+			return err
+		}
+		now = live.Fingerprint()
 	default:
 		return fmt.Errorf("cannot check the freshness of a saved %s plan", g.Kind)
 	}

@@ -290,3 +290,45 @@ func rel(a, b time.Duration) float64 {
 	}
 	return r
 }
+
+func TestWindowNextFit(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	weekend := Window{Days: []time.Weekday{time.Saturday, time.Sunday}, Start: 2 * hour, Duration: 4 * hour, Location: time.UTC}
+	wed := time.Date(2030, 1, 2, 10, 0, 0, 0, time.UTC) // a Wednesday
+	sat2 := time.Date(2030, 1, 5, 2, 0, 0, 0, time.UTC)
+	tests := map[string]struct {
+		w    Window
+		at   time.Time
+		need time.Duration
+		want time.Time
+		ok   bool
+	}{
+		"waits for saturday":     {weekend, wed, hour, sat2, true},
+		"inside and fits":        {weekend, sat2.Add(hour), 2 * hour, sat2.Add(hour), true},
+		"inside, does not fit":   {weekend, sat2.Add(3 * hour), 2 * hour, sat2.Add(24 * hour), true},
+		"sunday late: next week": {weekend, sat2.Add(24*hour + 3*hour), 2 * hour, sat2.Add(7 * 24 * hour), true},
+		"longer than the window": {weekend, wed, 5 * hour, time.Time{}, false},
+		"exactly the window":     {weekend, wed, 4 * hour, sat2, true},
+		"time zone": {Window{Days: []time.Weekday{time.Wednesday}, Start: 22 * hour, Duration: 2 * hour, Location: paris}, wed, hour,
+			time.Date(2030, 1, 2, 21, 0, 0, 0, time.UTC), true},
+		"overnight window still open": {Window{Days: []time.Weekday{time.Tuesday}, Start: 22 * hour, Duration: 14 * hour, Location: time.UTC}, wed, hour, wed, true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, ok := tc.w.NextFit(tc.at, tc.need)
+			if ok != tc.ok || !got.Equal(tc.want) {
+				t.Errorf("NextFit = %v %v, want %v %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+	if open, _ := weekend.Open(wed); open {
+		t.Error("the weekend window is open on a Wednesday")
+	}
+	if open, closes := weekend.Open(sat2.Add(hour)); !open || !closes.Equal(sat2.Add(4*hour)) {
+		t.Errorf("Open(sat 03:00) = %v %v", open, closes)
+	}
+	w, err := weekend.Spec().Window()
+	if err != nil || w.String() != weekend.String() {
+		t.Errorf("spec round trip: %v %v", w, err)
+	}
+}

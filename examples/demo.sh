@@ -78,3 +78,9 @@ if command -v sqlite3 >/dev/null; then
     sqlite3 "$dir/fleet/$db.db" "select version from schema_version"
   done
 fi
+
+step "Managed instances: preview scaling mi-prod to Business Critical (phases, seeding on 8 channels, timeline)"
+"$bin" plan instances/mi-prod-bc.yaml --format markdown
+
+step "Apply a storage change across the env=prod instances, two at a time, in scaled time (an hour takes a second)"
+"$bin" apply instances/storage-rollout.yaml --auto-approve --time-scale 1/3600

@@ -143,6 +143,9 @@ type InstanceManager interface {
 	// InstanceOperation returns an operation as of now; ErrNotFound when
 	// there is none with that id.
 	InstanceOperation(ctx context.Context, id string) (InstanceOperation, error)
+	// FindInstanceOperation returns the operation Begin started for a
+	// client request id; found is false when there is none.
+	FindInstanceOperation(ctx context.Context, clientRequestID string) (op InstanceOperation, found bool, err error)
 	// CancelInstanceOperation asks an operation to cancel. The service
 	// allows it until the failover; after that it is ErrCannotCancel.
 	// Cancelling a cancelled operation is a no-op.

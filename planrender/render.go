@@ -136,6 +136,7 @@ func Text(w io.Writer, g *stepgraph.Graph) error {
 		}
 	}
 	writeSafetyText(&b, g, order)
+	writeInstanceTimelineText(&b, g)
 	t := stepgraph.TotalOf(order)
 	fmt.Fprintf(&b, "\nPlan: %s.\n", summaryLine(g))
 	fmt.Fprintf(&b, "Estimated duration: %s", stepgraph.RoundDuration(t.Duration))
@@ -211,7 +212,9 @@ func Markdown(w io.Writer, g *stepgraph.Graph) error {
 			fmt.Fprintf(&b, "%s     %s\n", sym, rest)
 		}
 	}
-	b.WriteString("```\n\n#### Step graph\n\n```mermaid\nflowchart TD\n")
+	b.WriteString("```\n\n")
+	writeInstanceTimelineMarkdown(&b, g)
+	b.WriteString("#### Step graph\n\n```mermaid\nflowchart TD\n")
 	ids := map[string]string{}
 	for i, s := range g.Steps {
 		ids[s.ID] = fmt.Sprintf("s%d", i+1)

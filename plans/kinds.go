@@ -48,6 +48,28 @@ func (l *loader) instanceChange(doc *Document, spec obj) *InstanceChange {
 	if zr, ok := desired.m["zoneRedundant"].(bool); ok {
 		c.Desired.ZoneRedundant = &zr
 	}
+	if pool, ok := desired.m["pool"].(string); ok {
+		c.Desired.Pool = &pool
+	}
+	if present, ok := desired.m["present"].(bool); ok {
+		c.Desired.Present = &present
+		if !present && len(desired.m) > 1 {
+			l.diags.Errorf(desired.keyPos("present"), "spec.desired: present: false deletes the instance; it takes no other property").
+				WithHint("remove the other properties, or drop present: false")
+		}
+	}
+	c.Canary = spec.str("canary")
+	c.AllowLongRunningTransactions = spec.boolean("allowLongRunningTransactions")
+	c.SelectorPos, c.DesiredPos = spec.keyPos("instances"), spec.keyPos("desired")
+	if spec.has("canary") {
+		c.CanaryPos = spec.pos("canary")
+	}
+	if spec.has("window") {
+		c.WindowPos = spec.keyPos("window")
+	}
+	for i := range c.Instances.Names {
+		c.NamePos = append(c.NamePos, inst.d.pos(inst.child("names")+"/"+strconv.Itoa(i)))
+	}
 	if inst.has("names") && inst.has("labels") {
 		l.diags.Errorf(inst.keyPos("labels"), "spec.instances: give either names: or labels:, not both").WithHint("names: picks instances by name; labels: picks them by their labels")
 	}

@@ -275,6 +275,15 @@ type InstanceChange struct {
 	Window      *ChangeWindow
 	OnFailure   string
 	Uses        string
+	// Canary is the instance changed first, alone ("" when none).
+	Canary string
+	// AllowLongRunningTransactions overrides the built-in guard that refuses
+	// to change an instance while long-running transactions are active.
+	AllowLongRunningTransactions bool
+	// Positions for plan-time diagnostics: each listed name, the selector,
+	// desired:, canary: and window: (zero when not written).
+	NamePos                                       []diag.Pos
+	SelectorPos, DesiredPos, CanaryPos, WindowPos diag.Pos
 }
 
 // InstanceSelector picks instances by name or by labels (exactly one is set).
@@ -292,6 +301,11 @@ type InstanceDesired struct {
 	ZoneRedundant     *bool
 	LicenseType       string // "LicenseIncluded", "BasePrice"
 	MaintenanceWindow string
+	// Pool is the pool the instance belongs to; nil leaves membership
+	// alone, "" takes it out of its pool.
+	Pool *string
+	// Present false deletes the instance; nil and true keep (or create) it.
+	Present *bool
 }
 
 // ChangeWindow is when changes may start.

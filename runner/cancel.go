@@ -1,13 +1,14 @@
 package runner
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/fleetplan/fleetplan/steps"
 )
 
 // A cancel request is the file Dir/runs/<id>/cancel, written atomically by
@@ -19,7 +20,7 @@ import (
 
 // errCancelRequested is the cause given to running steps when `cancel` asks
 // the run to stop.
-var errCancelRequested = errors.New("cancel requested")
+var errCancelRequested = steps.ErrCancelRequested
 
 // cancelFallbackPoll is how often a run looks for a cancel request when the
 // kernel refuses it a file watch (out of inotify watches, say); with a watch

@@ -59,6 +59,9 @@ type Options struct {
 	// database is renamed, never dropped). Without it such a rollback is
 	// refused before anything changes.
 	DiscardWritesSinceSwitch bool
+	// IgnoreWindow lets steps start outside their change windows
+	// (apply --ignore-window); the run's journal says so.
+	IgnoreWindow bool
 	// EndState, when set, describes the live state of what the graph touches
 	// once every step is done; the description is journaled with run-done
 	// (RunStatus.EndState), so a later plan can tell that nothing changed
@@ -171,7 +174,7 @@ func Start(ctx context.Context, g *stepgraph.Graph, opt Options) (*Result, error
 	r := newRun(g, opt, id, runDir, target, actions, j, replay(nil))
 	host, _ := os.Hostname()
 	r.record(Record{Type: RunStarted, Run: id, Plan: g.Plan, Kind: g.Kind, Target: target,
-		Steps: len(g.Steps), PID: os.Getpid(), Host: host, Provenance: opt.Provenance})
+		Steps: len(g.Steps), PID: os.Getpid(), Host: host, Provenance: opt.Provenance, Reason: windowNote(opt)})
 	r.info.Session = 1
 	return r.finish(r.forward(ctx), StatusDone)
 }
@@ -197,7 +200,7 @@ func Resume(ctx context.Context, runID string, opt Options) (*Result, error) {
 		return r.result(), fmt.Errorf("run %s already ended %s; nothing to resume", runID, status)
 	}
 	host, _ := os.Hostname()
-	r.record(Record{Type: RunResumed, PID: os.Getpid(), Host: host})
+	r.record(Record{Type: RunResumed, PID: os.Getpid(), Host: host, Reason: windowNote(r.opt)})
 	if cancelRequested(r.dir) {
 		if pr, ok := r.stopInWindow(ctx, "cancel requested"); ok {
 			return r.finish(pr, StatusDone)
@@ -264,7 +267,7 @@ func Rollback(ctx context.Context, runID string, opt Options) (*Result, error) {
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	r.record(Record{Type: RunResumed, PID: os.Getpid(), Host: host})
+	r.record(Record{Type: RunResumed, PID: os.Getpid(), Host: host, Reason: windowNote(r.opt)})
 	r.record(Record{Type: RunRollbackStarted, Reason: reason})
 	return r.finish(r.rollback(ctx, reason, false), StatusRolledBack)
 }
@@ -593,9 +596,18 @@ func timeoutErr(sctx context.Context, timeout time.Duration, err error) error {
 
 func (r *run) env(stepID string, undo bool) *steps.Env {
 	env := &steps.Env{Target: r.opt.Target, RunID: r.id, StepID: stepID, BaseDir: r.baseDir, Roots: r.opt.Roots,
-		Undo: undo, DiscardWritesSinceSwitch: r.opt.DiscardWritesSinceSwitch}
+		Undo: undo, DiscardWritesSinceSwitch: r.opt.DiscardWritesSinceSwitch, IgnoreWindow: r.opt.IgnoreWindow}
 	env.Reporter = reporter{ev: r.ev}
 	return env
+}
+
+// windowNote is what the journal says of a session started with
+// --ignore-window.
+func windowNote(opt Options) string {
+	if opt.IgnoreWindow {
+		return "--ignore-window: steps start outside their change windows"
+	}
+	return ""
 }
 
 // normalizeOutputs passes outputs through JSON so a live run and a resumed

@@ -48,6 +48,9 @@ type Env struct {
 	// away from data written since traffic switched to it; that data is
 	// then kept (a database is renamed, never dropped).
 	DiscardWritesSinceSwitch bool
+	// IgnoreWindow lets steps start outside their change window
+	// (apply --ignore-window).
+	IgnoreWindow bool
 	// Kept, when set, is told where a compensating step set data aside
 	// instead of removing it ("database contoso-2/contoso-kept-X (file
 	// ...)"), so the run's record says where to find it.
@@ -143,6 +146,12 @@ type Estimate struct {
 	// over durations measured in earlier runs.
 	Hint bool
 }
+
+// ErrCancelRequested is the cause of a step's context when `fleetplan
+// cancel` asked the run to stop: an action running a long operation asks
+// the service to cancel it, which it does not on other interruptions (a
+// resume re-attaches to the operation instead).
+var ErrCancelRequested = errors.New("cancel requested")
 
 // ErrNoRollback is returned by Rollback when an action has no compensating effect.
 var ErrNoRollback = errors.New("action has no rollback")

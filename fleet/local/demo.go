@@ -158,6 +158,9 @@ func (t *Target) buildDemo(ctx context.Context, opts DemoOptions) error {
 	if err := createContosoDemo(ctx, t); err != nil {
 		return err
 	}
+	if err := createInstancesDemo(ctx, t); err != nil {
+		return err
+	}
 	// Fold the WAL into the files so a copy of a .db file alone is complete.
 	for _, loc := range append([]fleet.Location{{Server: DemoServer, Database: DemoManagerDatabase}}, DemoShards...) {
 		db, err := t.db(ctx, loc)

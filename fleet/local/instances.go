@@ -581,6 +581,23 @@ func (t *Target) InstanceOperation(ctx context.Context, id string) (fleet.Instan
 	return out, cpError("read operation", id, err)
 }
 
+// FindInstanceOperation implements fleet.InstanceManager.
+func (t *Target) FindInstanceOperation(ctx context.Context, clientRequestID string) (fleet.InstanceOperation, bool, error) {
+	if err := t.miInit(ctx); err != nil {
+		return fleet.InstanceOperation{}, false, err
+	}
+	var id string
+	err := t.catalog.QueryRowContext(ctx, `SELECT id FROM mi_operations WHERE client_request_id = ?`, clientRequestID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fleet.InstanceOperation{}, false, nil
+	}
+	if err != nil {
+		return fleet.InstanceOperation{}, false, cpError("read operation", clientRequestID, err)
+	}
+	op, err := t.InstanceOperation(ctx, id)
+	return op, err == nil, err
+}
+
 // advanceAll brings every operation in flight up to date.
 func (t *Target) advanceAll(ctx context.Context) error {
 	if err := t.miInit(ctx); err != nil {

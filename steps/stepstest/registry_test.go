@@ -15,6 +15,7 @@ import (
 	_ "github.com/fleetplan/fleetplan/steps/app"
 	_ "github.com/fleetplan/fleetplan/steps/database"
 	_ "github.com/fleetplan/fleetplan/steps/generic"
+	_ "github.com/fleetplan/fleetplan/steps/instance"
 	_ "github.com/fleetplan/fleetplan/steps/shardmap"
 	_ "github.com/fleetplan/fleetplan/steps/traffic"
 	"github.com/fleetplan/fleetplan/stepspec"
