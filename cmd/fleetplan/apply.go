@@ -23,7 +23,7 @@ import (
 func init() { commands = append(commands, newApplyCmd) }
 
 func newApplyCmd(a *app) *cobra.Command {
-	var autoApprove, requireClean bool
+	var autoApprove, requireClean, ignoreWindow bool
 	var output string
 	cmd := &cobra.Command{
 		Use:   "apply PLAN|SAVED-PLAN",
@@ -73,6 +73,7 @@ after a crash, fleetplan resume finishes the run.`,
 			opt := engine.RunOptions(doc.Config, target, sink, command)
 			opt.Lease = lease
 			opt.Provenance = prov
+			opt.IgnoreWindow = ignoreWindow
 			for _, kept := range g.RemoveKept {
 				// What a failed run kept for analysis goes first: the new
 				// run makes those parts afresh.
@@ -88,6 +89,7 @@ after a crash, fleetplan resume finishes the run.`,
 		},
 	}
 	cmd.Flags().BoolVar(&autoApprove, flagAutoApprove, false, "run without asking for confirmation (required without a terminal)")
+	cmd.Flags().BoolVar(&ignoreWindow, flagIgnoreWindow, false, "start instance operations outside their change windows (the journal says so)")
 	addOutputFlag(cmd, &output)
 	cmd.Flags().BoolVar(&requireClean, flagRequireClean, false, "refuse unless the plan's git working tree is clean, so what runs is exactly a commit")
 	return cmd

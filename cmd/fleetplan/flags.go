@@ -38,6 +38,7 @@ const (
 	flagShardMapManager  = "shard-map-manager"
 	flagReason           = "reason"
 	flagDiscardWrites    = "discard-writes-since-switch"
+	flagIgnoreWindow     = "ignore-window"
 	flagProfile          = "profile"
 	flagSource           = "source"
 	flagChangedSince     = "changed-since"

@@ -45,6 +45,7 @@ func (a *app) continueRun(cmd *cobra.Command, runID, output, verb string,
 
 func newResumeCmd(a *app) *cobra.Command {
 	var output string
+	var ignoreWindow bool
 	cmd := &cobra.Command{
 		Use:   "resume [RUN]",
 		Short: "Finish an interrupted, paused or approved run from its journal",
@@ -60,11 +61,13 @@ Without RUN it resumes the newest unfinished run.`,
 				id = args[0]
 			}
 			return a.continueRun(cmd, id, output, "resume", func(_, runID string, opt runner.Options) (*runner.Result, error) {
+				opt.IgnoreWindow = ignoreWindow
 				return runner.Resume(cmd.Context(), runID, opt)
 			})
 		},
 	}
 	addOutputFlag(cmd, &output)
+	cmd.Flags().BoolVar(&ignoreWindow, flagIgnoreWindow, false, "start instance operations outside their change windows (the journal says so)")
 	return cmd
 }
 
