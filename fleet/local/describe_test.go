@@ -105,7 +105,7 @@ func TestServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "contoso-1,contoso-dr," + DemoServer; strings.Join(got, ",") != want {
+	if want := "contoso-1,contoso-dr,mi-dr,mi-pool-a,mi-pool-b,mi-prod," + DemoServer; strings.Join(got, ",") != want {
 		t.Errorf("servers %v, want %s", got, want)
 	}
 }
