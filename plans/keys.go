@@ -3,6 +3,7 @@ package plans
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -43,6 +44,9 @@ func ParseKey(keyType, text string) (Key, error) {
 			err = fmt.Errorf("%q is not a valid binary key: %v", text, err)
 		}
 	case KeyDateTime:
+		if err := dateTimeWithOffset(t); err != nil {
+			return Key{Text: text}, err
+		}
 		k.Value, err = parseDateTime(t)
 		if err != nil {
 			err = fmt.Errorf("%q is not a valid datetime key (write RFC 3339, like 2024-01-31T00:00:00Z, or a date like 2024-01-31)", text)
@@ -102,6 +106,34 @@ func parseBinary(s string) ([]byte, error) {
 	// Trailing zero bytes do not change a binary key (SQL Server compares
 	// 0x01 and 0x0100 as equal), so keys are kept without them.
 	return bytes.TrimRight(b, "\x00"), nil
+}
+
+// hintedError is a key error that knows a better hint than KeyHint.
+type hintedError struct {
+	msg, hint string
+}
+
+func (e *hintedError) Error() string { return e.msg }
+
+// Hint is the hint to show with the error.
+func (e *hintedError) Hint() string { return e.hint }
+
+// dateTimeWithOffset refuses an RFC 3339 datetime key with any offset but Z.
+// The Elastic Database library normalises a DateTime from its wall-clock
+// ticks and ignores its Kind (ShardKey.cs, Normalize(DateTime)), so the
+// offset would either be dropped or, converted to UTC, move the bound; which
+// one the writer meant is not knowable, so the plan must say.
+func dateTimeWithOffset(s string) error {
+	ts, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || strings.HasSuffix(s, "Z") || strings.HasSuffix(s, "z") {
+		return nil
+	}
+	wall := time.Date(ts.Year(), ts.Month(), ts.Day(), ts.Hour(), ts.Minute(), ts.Second(), ts.Nanosecond(), time.UTC)
+	return &hintedError{
+		msg: fmt.Sprintf("%q has an offset, but a datetime key is a wall-clock time: the Elastic Database library keys it by its ticks and ignores its zone", s),
+		hint: fmt.Sprintf("write the time as the application stores it, with Z or no offset: %s for this wall-clock time, or %s for this instant in UTC",
+			wall.Format(time.RFC3339Nano), ts.UTC().Format(time.RFC3339Nano)),
+	}
 }
 
 func parseDateTime(s string) (time.Time, error) {
@@ -206,6 +238,16 @@ var keyExamples = map[string]string{
 // KeyHint says how keys of keyType are written, for messages about a key
 // that is not valid.
 func KeyHint(keyType string) string {
+	return keyHint(keyType, nil)
+}
+
+// keyHint is the hint for err about a key of keyType: the error's own hint
+// when it has one, else KeyHint's.
+func keyHint(keyType string, err error) string {
+	var h *hintedError
+	if errors.As(err, &h) {
+		return h.Hint()
+	}
 	if ex, ok := keyExamples[keyType]; ok {
 		return fmt.Sprintf("keys of keyType %s are written like %s; check low:, high: and key: against keyType", keyType, ex)
 	}

@@ -221,7 +221,7 @@ func (l *loader) key(s *ShardLayout, it obj, k string) (Key, bool) {
 	}
 	key, err := ParseKey(s.KeyType, text)
 	if err != nil {
-		it.errorf(k, "%s: %v", it.path(k), err).WithHint("%s", KeyHint(s.KeyType))
+		it.errorf(k, "%s: %v", it.path(k), err).WithHint("%s", keyHint(s.KeyType, err))
 		return Key{}, false
 	}
 	return key, true

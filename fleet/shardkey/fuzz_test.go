@@ -117,10 +117,10 @@ func FuzzRoundTripBinary(f *testing.F) {
 }
 
 func FuzzRoundTripDateTime(f *testing.F) {
-	f.Add(int64(0))
-	f.Add(int64(599266080000000000)) // 1900-01-01
-	f.Add(MaxDateTimeTicks)
-	f.Fuzz(func(t *testing.T, ticks int64) {
+	f.Add(int64(0), int16(0))
+	f.Add(int64(599266080000000000), int16(120)) // 1900-01-01 at +02:00
+	f.Add(MaxDateTimeTicks, int16(-300))
+	f.Fuzz(func(t *testing.T, ticks int64, zoneMinutes int16) {
 		if ticks < 0 || ticks > MaxDateTimeTicks {
 			if _, err := Decode(fleet.KeyDateTime, encodeInt64(ticks)); err == nil && ticks != -1<<63 {
 				t.Fatalf("ticks %d outside DateTime range decoded without error", ticks)
@@ -140,6 +140,13 @@ func FuzzRoundTripDateTime(f *testing.F) {
 		}
 		if !bytes.Equal(b, encodeInt64(ticks)) {
 			t.Fatalf("ticks %d encoded to %x", ticks, b)
+		}
+		// The same wall clock in any zone is the same key: the library
+		// keys DateTime.Ticks and ignores Kind (ShardKey.cs:1144).
+		zone := time.FixedZone("", int(zoneMinutes%(14*60))*60)
+		local := time.Date(tm.Year(), tm.Month(), tm.Day(), tm.Hour(), tm.Minute(), tm.Second(), tm.Nanosecond(), zone)
+		if lb, err := Encode(fleet.KeyDateTime, local); err != nil || !bytes.Equal(lb, b) {
+			t.Fatalf("%v in zone %v encoded to %x (%v), want %x", tm, zone, lb, err, b)
 		}
 	})
 }
@@ -169,6 +176,10 @@ func FuzzRoundTripDateTimeOffset(f *testing.F) {
 		b := roundTrip(t, fleet.KeyDateTimeOffset, d)
 		if b != nil && len(b) != 0 && len(b) != 16 {
 			t.Fatalf("dto encoded to %d bytes", len(b))
+		}
+		// DateTimeOffset.MinValue equality is by instant (ShardKey.cs:1180).
+		if b != nil && (len(b) == 0) != (utcTicks == 0) {
+			t.Fatalf("dto at utc ticks %d, offset %dm encoded to %x", utcTicks, offsetMinutes, b)
 		}
 	})
 }

@@ -14,6 +14,12 @@ import (
 	"github.com/google/uuid"
 )
 
+// ErrDateTimeOffset marks a datetime key written with an offset other than
+// Z. The Elastic Database library keys a DateTime by its wall-clock ticks and
+// ignores its Kind, so an offset has no meaning there and is refused rather
+// than applied. It wraps fleet.ErrInvalidArgument.
+var ErrDateTimeOffset = fmt.Errorf("%w: a datetime key takes no offset (the library keys its wall clock)", fleet.ErrInvalidArgument)
+
 // MaxBinaryLen is the longest Binary key (varbinary(128)).
 const MaxBinaryLen = 128
 
@@ -70,6 +76,12 @@ func (d DateTimeOffset) Time() time.Time {
 
 // MinDateTime is DateTime.MinValue, 0001-01-01T00:00:00 (the empty key).
 var MinDateTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// wallClock returns t's wall-clock reading (date and time in its own
+// location) as a UTC time: what .NET's DateTime.Ticks counts whatever the Kind.
+func wallClock(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+}
 
 // ticksOf returns the .NET ticks of t's UTC instant.
 func ticksOf(t time.Time) (int64, error) {
@@ -211,9 +223,11 @@ func wrongType(k fleet.KeyType, v any) error {
 //   - int32, int64: any Go integer type (or an integral float64) in range;
 //   - guid: uuid.UUID (RFC-4122 byte order in memory) or its text;
 //   - binary: []byte (trailing zero bytes are dropped, at most 128 bytes remain);
-//   - datetime: time.Time, taken as its UTC instant, 100 ns resolution;
+//   - datetime: time.Time, taken as its wall clock in its own location (the
+//     library keys DateTime.Ticks and ignores Kind), 100 ns resolution;
 //   - timespan: TimeSpan ticks, or a time.Duration that is whole ticks;
-//   - datetimeoffset: DateTimeOffset or a time.Time (instant and zone offset).
+//   - datetimeoffset: DateTimeOffset or a time.Time (instant and zone offset);
+//     the minimum instant is the empty key whatever the offset, as the library.
 //
 // Each type's minimum encodes to the empty slice; nil is never returned for a
 // value (+inf is not a value).
@@ -260,7 +274,9 @@ func Encode(k fleet.KeyType, v any) ([]byte, error) {
 		if !ok {
 			return nil, wrongType(k, v)
 		}
-		ticks, err := ticksOf(t)
+		// The library keys value.Ticks, the wall clock, and ignores Kind
+		// (ShardKey.cs Normalize(DateTime)).
+		ticks, err := ticksOf(wallClock(t))
 		if err != nil {
 			return nil, err
 		}
@@ -310,7 +326,9 @@ func encodeDTO(d DateTimeOffset) ([]byte, error) {
 	if local < 0 || local > MaxDateTimeTicks {
 		return nil, fmt.Errorf("%w: DateTimeOffset local time is outside DateTime's range", fleet.ErrInvalidArgument)
 	}
-	if utc == 0 && off == 0 {
+	// The library compares with DateTimeOffset.MinValue, and DateTimeOffset
+	// equality is by UtcTicks: the minimum instant is empty at any offset.
+	if utc == 0 {
 		return []byte{}, nil
 	}
 	out := make([]byte, 0, 16)
@@ -466,7 +484,9 @@ func increment(b []byte, n int) []byte {
 //   - int32, int64: decimal;
 //   - guid: any form uuid.Parse accepts;
 //   - binary: hex, with or without a 0x prefix;
-//   - datetime: RFC 3339 (converted to UTC), or 2006-01-02[T15:04:05[.fffffff]] as UTC;
+//   - datetime: RFC 3339, or 2006-01-02[T15:04:05[.fffffff]] as UTC; a stored
+//     value with an offset is read as its UTC instant (EncodeText, for keys
+//     people write, refuses the offset instead);
 //   - timespan: [-][d.]hh:mm:ss[.fffffff] (.NET) or a Go duration ("1h30m");
 //   - datetimeoffset: RFC 3339 with an offset (Z = +00:00).
 func ParseText(k fleet.KeyType, s string) (any, error) {
@@ -527,6 +547,16 @@ func ParseText(k fleet.KeyType, s string) (any, error) {
 		return d, nil
 	}
 	return nil, fmt.Errorf("%w: unknown key type %d", fleet.ErrInvalidArgument, int(k))
+}
+
+// refuseOffset reports an RFC 3339 time with an offset other than Z.
+func refuseOffset(s string) error {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || strings.HasSuffix(s, "Z") || strings.HasSuffix(s, "z") {
+		return nil
+	}
+	return fmt.Errorf("%w: %q has one; write its wall-clock time with Z (%s) or its instant in UTC (%s)",
+		ErrDateTimeOffset, s, Format(fleet.KeyDateTime, wallClock(t)), Format(fleet.KeyDateTime, t.UTC()))
 }
 
 func unwrapNum(err error) error {
@@ -629,7 +659,7 @@ func Format(k fleet.KeyType, v any) string {
 	case []byte:
 		return "0x" + hex.EncodeToString(x)
 	case time.Time:
-		return x.UTC().Format("2006-01-02T15:04:05.9999999Z07:00")
+		return wallClock(x).Format("2006-01-02T15:04:05.9999999Z07:00")
 	case TimeSpan:
 		return formatTimeSpan(x)
 	case DateTimeOffset:
@@ -684,8 +714,15 @@ func FormatBound(k fleet.KeyType, b []byte) string {
 	return Format(k, v)
 }
 
-// EncodeText parses and encodes a key written by a user.
+// EncodeText parses and encodes a key written by a user. A datetime key
+// with an offset other than Z is refused with ErrDateTimeOffset: the library
+// keys the wall clock, so the offset would silently be dropped or applied.
 func EncodeText(k fleet.KeyType, s string) ([]byte, error) {
+	if k == fleet.KeyDateTime {
+		if err := refuseOffset(strings.TrimSpace(s)); err != nil {
+			return nil, err
+		}
+	}
 	v, err := ParseText(k, s)
 	if err != nil {
 		return nil, err

@@ -57,7 +57,6 @@ func TestEncodeGolden(t *testing.T) {
 		"datetime tick 1":      {fleet.KeyDateTime, MinDateTime.Add(100 * time.Nanosecond), "8000000000000001"},
 		"datetime 1900":        {fleet.KeyDateTime, d1900, "8851055320574000"},
 		"datetime max":         {fleet.KeyDateTime, dtMax, "abca2875f4373fff"},
-		"datetime other zone":  {fleet.KeyDateTime, d1900.In(time.FixedZone("x", 3600)), "8851055320574000"},
 		"timespan 1h":          {fleet.KeyTimeSpan, TimeSpan(36_000_000_000), "8000000861c46800"},
 		"timespan duration":    {fleet.KeyTimeSpan, time.Hour, "8000000861c46800"},
 		"timespan min":         {fleet.KeyTimeSpan, MinTimeSpan, ""},
@@ -118,6 +117,82 @@ func TestDecodeGolden(t *testing.T) {
 	}
 }
 
+// Key vectors for the library's DateTime and DateTimeOffset rules, derived
+// from Azure/elastic-db-tools at b31d748 (2.4.2),
+// Src/ElasticScale.Client/ShardManagement/Shard/ShardKey.cs:
+//   - line 1144, Normalize(DateTime): `value == DateTime.MinValue` -> empty,
+//     else Normalize(value.Ticks). DateTime.Ticks and DateTime equality are
+//     the wall-clock ticks; Kind is ignored, so a Go time.Time is keyed by
+//     its wall clock in its own location, not by its UTC instant.
+//   - line 1178, Normalize(DateTimeOffset): `value == DateTimeOffset.MinValue`
+//     -> empty, else Normalize(UtcTicks) followed by Normalize(Offset.Ticks).
+//     DateTimeOffset equality compares UtcTicks only, so every value whose
+//     instant is 0001-01-01T00:00Z (possible with a positive offset) is empty.
+//   - line 1082, Normalize(long): big-endian with the top bit flipped.
+func TestEncodeLibraryDateTime(t *testing.T) {
+	plus2 := time.FixedZone("", 2*3600)
+	minus5 := time.FixedZone("", -5*3600)
+	cases := map[string]struct {
+		k    fleet.KeyType
+		v    any
+		want string // hex; "" = the empty minimum
+	}{
+		// Ticks of 1900-01-01T01:00 = 599266116000000000.
+		"datetime zone ignored":       {fleet.KeyDateTime, time.Date(1900, 1, 1, 1, 0, 0, 0, time.FixedZone("x", 3600)), "8851055b821ba800"},
+		"datetime utc same wallclock": {fleet.KeyDateTime, time.Date(1900, 1, 1, 1, 0, 0, 0, time.UTC), "8851055b821ba800"},
+		"datetime 2024 at +02:00":     {fleet.KeyDateTime, time.Date(2024, 1, 1, 0, 0, 0, 0, plus2), "88dc0a5c9900c000"},
+		"datetime min at +02:00":      {fleet.KeyDateTime, time.Date(1, 1, 1, 0, 0, 0, 0, plus2), ""},
+		"datetime max at -05:00":      {fleet.KeyDateTime, time.Date(9999, 12, 31, 23, 59, 59, 999999900, minus5), "abca2875f4373fff"},
+		"dto min instant at +02:00":   {fleet.KeyDateTimeOffset, DateTimeOffset{UTC: MinDateTime, Offset: 2 * time.Hour}, ""},
+		"dto min instant from time":   {fleet.KeyDateTimeOffset, time.Date(1, 1, 1, 2, 0, 0, 0, plus2), ""},
+		"dto 2024 at +02:00":          {fleet.KeyDateTimeOffset, time.Date(2024, 1, 1, 0, 0, 0, 0, plus2), "88dc0a4bd577f000" + "80000010c388d000"},
+		"dto one tick past min +02":   {fleet.KeyDateTimeOffset, DateTimeOffset{UTC: MinDateTime.Add(100), Offset: 2 * time.Hour}, "8000000000000001" + "80000010c388d000"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := Encode(tc.k, tc.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := mustHex(t, tc.want); got == nil || !bytes.Equal(got, want) {
+				t.Fatalf("Encode(%s, %v) = %x, want %x", tc.k, tc.v, got, want)
+			}
+		})
+	}
+}
+
+// Keys people write (plans, the CLI) must not carry an offset for a
+// datetime key: the library would key the wall clock, fleetplan used to key
+// the instant, and either reading silently moves the bound.
+func TestEncodeTextDateTimeOffsetRefused(t *testing.T) {
+	cases := map[string]struct {
+		text    string
+		want    string // hex when accepted
+		refused bool
+	}{
+		"plus two":   {"2024-01-01T00:00:00+02:00", "", true},
+		"minus five": {"2024-01-01T00:00:00-05:00", "", true},
+		"zero hours": {"2024-01-01T00:00:00+00:00", "", true},
+		"z":          {"2024-01-01T00:00:00Z", "88dc0a5c9900c000", false},
+		"no offset":  {"2024-01-01T00:00:00", "88dc0a5c9900c000", false},
+		"date":       {"2024-01-01", "88dc0a5c9900c000", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := EncodeText(fleet.KeyDateTime, tc.text)
+			if tc.refused {
+				if !errors.Is(err, ErrDateTimeOffset) || !errors.Is(err, fleet.ErrInvalidArgument) {
+					t.Fatalf("EncodeText(%q) = %x, %v; want ErrDateTimeOffset", tc.text, got, err)
+				}
+				return
+			}
+			if err != nil || !bytes.Equal(got, mustHex(t, tc.want)) {
+				t.Fatalf("EncodeText(%q) = %x, %v; want %s", tc.text, got, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestEncodeDecodeErrors(t *testing.T) {
 	cases := map[string]func() error{
 		"int32 overflow":    func() error { _, err := Encode(fleet.KeyInt32, int64(math.MaxInt32)+1); return err },
@@ -128,6 +203,10 @@ func TestEncodeDecodeErrors(t *testing.T) {
 		"datetime too fine": func() error { _, err := Encode(fleet.KeyDateTime, MinDateTime.Add(1)); return err },
 		"datetime year 10000": func() error {
 			_, err := Encode(fleet.KeyDateTime, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))
+			return err
+		},
+		"dto negative offset at min instant": func() error {
+			_, err := Encode(fleet.KeyDateTimeOffset, DateTimeOffset{UTC: MinDateTime, Offset: -time.Hour})
 			return err
 		},
 		"dto odd offset": func() error {
