@@ -86,7 +86,10 @@ func isTypeError(err error) bool {
 	return errors.As(err, &te)
 }
 
-func isPlanFile(gitPath string) bool {
+// isPlanFile reports whether a folder walk of the root holding gitPath
+// (one of roots, else the repository) would load it as a plan file: YAML,
+// not fleetplan.yaml, not in a hidden folder, not named by a .fleetplanignore.
+func isPlanFile(repo *Repo, roots []string, gitPath string) bool {
 	base := strings.ToLower(filepath.Base(gitPath))
 	if base == "fleetplan.yaml" || base == "fleetplan.yml" {
 		return false
@@ -96,7 +99,18 @@ func isPlanFile(gitPath string) bool {
 			return false // the loader skips hidden folders
 		}
 	}
-	return strings.HasSuffix(base, ".yaml") || strings.HasSuffix(base, ".yml")
+	if !strings.HasSuffix(base, ".yaml") && !strings.HasSuffix(base, ".yml") {
+		return false
+	}
+	abs := Normalize(repo.Abs(gitPath))
+	root := Normalize(repo.Top)
+	for _, r := range roots {
+		if under(abs, []string{r}) && abs != r {
+			root = r
+			break
+		}
+	}
+	return !plans.Ignored(root, abs)
 }
 
 // under reports whether abs lies in one of roots (files or folders).
@@ -172,7 +186,7 @@ func gone(ctx context.Context, repo *Repo, cs *ChangeSet, roots []string, docs [
 	// held before is taken as still there.
 	unreadable := map[string]bool{}
 	for _, f := range cs.Files {
-		if f.Status == Deleted || !isPlanFile(f.Path) {
+		if f.Status == Deleted || !isPlanFile(repo, roots, f.Path) {
 			continue
 		}
 		data, err := readLimited(repo.Abs(f.Path))
@@ -197,7 +211,7 @@ func gone(ctx context.Context, repo *Repo, cs *ChangeSet, roots []string, docs [
 		default:
 			continue
 		}
-		if !isPlanFile(old) || !under(Normalize(repo.Abs(old)), roots) || unreadable[f.Path] && f.Status != Deleted {
+		if !isPlanFile(repo, roots, old) || !under(Normalize(repo.Abs(old)), roots) || unreadable[f.Path] && f.Status != Deleted {
 			continue
 		}
 		data, err := repo.Show(ctx, cs.Base, old)

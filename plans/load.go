@@ -27,7 +27,7 @@ type Options struct {
 }
 
 // Load reads plan files and folders (recursively, *.yaml and *.yml; hidden
-// folders are skipped) with default options. See Options.Load.
+// folders and what a .fleetplanignore names are skipped) with default options. See Options.Load.
 func Load(paths ...string) (*Set, diag.List) { return Options{}.Load(paths...) }
 
 // Load reads plan files and folders and returns every valid document plus all
@@ -127,18 +127,19 @@ func (l *loader) collect(path string) {
 		return
 	}
 	var found []string
+	rules := newIgnoreRules()
 	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			l.diags.Errorf(diag.Pos{File: p}, "cannot read: %s", unwrapPathError(err)).WithHint("check the path and its permissions")
 			return nil
 		}
 		if d.IsDir() {
-			if p != path && strings.HasPrefix(d.Name(), ".") {
+			if p != path && (strings.HasPrefix(d.Name(), ".") || rules.ignored(path, p)) {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if isYAML(p) {
+		if isYAML(p) && !rules.ignored(path, p) {
 			found = append(found, p)
 		}
 		return nil

@@ -82,9 +82,8 @@ func Split(body string, limit int, header func(i, n int) string) []string {
 			add(s.String())
 			continue
 		}
-		// A section longer than a part starts one, then is cut between
-		// its blocks.
-		flush()
+		// A section longer than a part is cut between its blocks, the
+		// first of them joining what the part holds already.
 		for _, b := range sec {
 			if b.size() <= budget {
 				add(b.text())
