@@ -4,35 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/fleetplan/fleetplan/confine"
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/livestate"
 	"github.com/fleetplan/fleetplan/planfile"
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/runhistory"
 	"github.com/fleetplan/fleetplan/runner"
-	"github.com/fleetplan/fleetplan/steps"
-
-	// Drivers and actions register themselves.
-	_ "github.com/fleetplan/fleetplan/fleet/local"
 	"github.com/fleetplan/fleetplan/stepgraph"
-	_ "github.com/fleetplan/fleetplan/steps/app"
-	_ "github.com/fleetplan/fleetplan/steps/database"
-	_ "github.com/fleetplan/fleetplan/steps/generic"
-	_ "github.com/fleetplan/fleetplan/steps/instance"
-	_ "github.com/fleetplan/fleetplan/steps/shardmap"
-	_ "github.com/fleetplan/fleetplan/steps/traffic"
+	"github.com/fleetplan/fleetplan/steps"
 )
-
-// StateDir returns the state folder (runs and locks) beside a config.
-func StateDir(cfg *plans.Config) string { return filepath.Join(cfg.Dir, runner.StateDirName) }
 
 // LoadConfig loads fleetplan.yaml from an explicit path or by searching upwards
 // from the working directory.
@@ -146,211 +134,39 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// targetOf returns the spec.target of a runnable document.
-func targetOf(doc *plans.Document) string {
-	switch {
-	case doc.ShardLayout != nil:
-		return doc.ShardLayout.Target
-	case doc.RollingUpgrade != nil:
-		return doc.RollingUpgrade.Target
-	case doc.InstanceChange != nil:
-		return doc.InstanceChange.Target
-	case doc.ShardMapRecovery != nil:
-		return doc.ShardMapRecovery.Target
-	}
-	return ""
-}
-
 // TargetOf returns the target name a document runs against.
-func TargetOf(doc *plans.Document) string { return targetOf(doc) }
+func TargetOf(doc *plans.Document) string { return doc.Target }
 
-// Plan observes the target and diffs the document into a graph.
+// Plan observes the target and diffs the document into a graph, through
+// the document's kind in the planner's kind table.
 func Plan(ctx context.Context, doc *plans.Document, target fleet.Target, opt planner.Options) (*stepgraph.Graph, diag.List) {
-	var diags diag.List
-	switch {
-	case doc.ShardLayout != nil:
-		live, err := ObserveShardLayout(ctx, doc.ShardLayout, target)
-		if err != nil {
-			pos := doc.ShardLayout.TargetPos
-			if pos.Line == 0 {
-				pos = doc.Pos
-			}
-			diags.Errorf(pos, "observe target %q: %v", target.Name(), err).
-				WithHint("check that the target's fleet is reachable and readable (fleetplan layout --target %s)", target.Name())
-			return nil, diags
-		}
-		g, diags := planner.PlanShardLayout(ctx, doc, live, opt)
-		if g != nil {
-			// The runner resolves relative inputs against the plan's folder,
-			// whatever folder resume is started from.
-			if abs, err := filepath.Abs(g.Source); err == nil {
-				g.Source = abs
-			}
-		}
-		return g, diags
-	case doc.RollingUpgrade != nil:
-		return PlanRollingUpgrade(ctx, doc, target)
-	case doc.InstanceChange != nil:
-		return PlanInstanceChange(ctx, doc, target)
+	if k, ok := planner.KindNamed(doc.Kind); ok {
+		return k.Plan(ctx, doc, target, opt)
 	}
+	var diags diag.List
 	diags.Errorf(doc.Pos, "planning %s documents is not supported yet", doc.Kind).
-		WithHint("%s plans validate today; plan and apply take ShardLayout, RollingUpgrade and InstanceChange plans", doc.Kind)
+		WithHint("%s plans validate today; plan and apply take %s plans", doc.Kind, andList(plannedKinds()))
 	return nil, diags
 }
 
-// ObserveShardLayout reads what a ShardLayout diff needs from the target.
-func ObserveShardLayout(ctx context.Context, spec *plans.ShardLayout, target fleet.Target) (*planner.ShardLayoutLive, error) {
-	obs, ok := target.(fleet.Observer)
-	if !ok {
-		return nil, fmt.Errorf("driver %s cannot observe shard maps", target.Driver())
-	}
-	mover, _ := target.(fleet.DataMover)
-	admin, _ := target.(fleet.DatabaseAdmin)
-	live := &planner.ShardLayoutLive{Target: target.Name(), Databases: map[fleet.Location]planner.DatabaseState{}}
-	if mover != nil {
-		live.Rows = mover
-	}
-	layout, err := obs.Observe(ctx, spec.ShardMap)
-	switch {
-	case errors.Is(err, fleet.ErrNotFound):
-		live.Fingerprint = fleet.Fingerprint(nil)
-	case err != nil:
-		return nil, err
-	default:
-		live.Fingerprint = layout.Fingerprint
-		live.Map = layout.Map(spec.ShardMap)
-	}
-	locs := map[fleet.Location]bool{}
-	for _, s := range spec.Shards {
-		locs[fleet.Location{Server: s.Server, Database: s.Database}] = true
-	}
-	if live.Map != nil {
-		for _, s := range live.Map.Shards {
-			locs[s.Shard.Location] = true
+// plannedKinds lists the kinds in the table, in the order plans documents
+// them.
+func plannedKinds() []string {
+	var out []string
+	for _, k := range plans.Kinds {
+		if _, ok := planner.KindNamed(k); ok {
+			out = append(out, k)
 		}
 	}
-	existing := map[string]bool{}
-	if admin != nil {
-		dbs, err := admin.Databases(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range dbs {
-			existing[strings.ToLower(d.String())] = true
-		}
-	}
-	// A database that is not a shard of this map yet is looked into, also
-	// when the catalog does not list it: a plan must not take one over unseen.
-	registered := map[string]bool{}
-	if live.Map != nil {
-		for _, s := range live.Map.Shards {
-			registered[strings.ToLower(s.Shard.Location.String())] = true
-		}
-	}
-	adopter, _ := target.(fleet.DatabaseAdopter)
-	otherMaps, err := shardsOfOtherMaps(ctx, target, spec.ShardMap)
-	if err != nil {
-		return nil, err
-	}
-	if live.Map != nil {
-		for _, s := range live.Map.Shards {
-			if !s.Exists { // listed, but its database is gone: a difference the planner reports
-				existing[strings.ToLower(s.Shard.Location.String())] = false
-			}
-		}
-	}
-	for loc := range locs {
-		st := planner.DatabaseState{Exists: existing[strings.ToLower(loc.String())]}
-		st.Listed = st.Exists
-		if adopter != nil && !registered[strings.ToLower(loc.String())] {
-			c, err := adopter.InspectDatabase(ctx, loc)
-			if err != nil {
-				return nil, err
-			}
-			st.Exists, st.Listed, st.Rows = c.Exists, c.Listed, c.Tables
-			st.ShardOf = otherMaps[strings.ToLower(loc.String())]
-		}
-		if st.Exists && mover != nil {
-			tables, err := mover.Tables(ctx, loc)
-			if err != nil {
-				return nil, err
-			}
-			st.Described = tables
-			for _, t := range tables {
-				st.Tables = append(st.Tables, t.Name)
-			}
-		}
-		live.Databases[loc] = st
-	}
-	if err := observeNames(ctx, spec, target, live); err != nil {
-		return nil, err
-	}
-	return live, nil
+	return out
 }
 
-// observeNames adds what the planner checks the plan's names against:
-// the fleet's servers, the tables the schemaFile creates, and which column
-// types hold the map's keys, as far as the driver can tell.
-func observeNames(ctx context.Context, spec *plans.ShardLayout, target fleet.Target, live *planner.ShardLayoutLive) error {
-	if sl, ok := target.(fleet.ServerLister); ok {
-		servers, err := sl.Servers(ctx)
-		if err != nil {
-			return err
-		}
-		live.Servers = append([]string{}, servers...)
+// andList joins names as "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
 	}
-	if kc, ok := target.(fleet.KeyColumnChecker); ok {
-		live.KeyColumnFits = kc.KeyColumnFits
-	}
-	sd, ok := target.(fleet.SchemaDescriber)
-	if !ok || spec.SchemaFile == "" || !hasNewShard(spec, live) {
-		return nil
-	}
-	script, err := readSchemaFile(spec.SchemaFile)
-	if err != nil {
-		live.SchemaFile = planner.SchemaFileState{Described: true, Err: err}
-		return nil
-	}
-	tables, told, err := sd.DescribeSQL(ctx, script)
-	live.SchemaFile = planner.SchemaFileState{Described: told, Tables: tables, Err: steps.WithoutExcerpts(err)}
-	return nil
-}
-
-// hasNewShard reports whether the plan lists a shard the live map does not
-// have: only new shards get the schemaFile.
-func hasNewShard(spec *plans.ShardLayout, live *planner.ShardLayoutLive) bool {
-	if live.Map == nil {
-		return len(spec.Shards) > 0
-	}
-	registered := map[string]bool{}
-	for _, s := range live.Map.Shards {
-		registered[strings.ToLower(s.Shard.Location.String())] = true
-	}
-	for _, s := range spec.Shards {
-		if !registered[strings.ToLower(s.Server+"/"+s.Database)] {
-			return true
-		}
-	}
-	return false
-}
-
-// maxSchemaFile bounds the schemaFile read at plan time.
-const maxSchemaFile = 16 << 20
-
-func readSchemaFile(path string) (string, error) {
-	f, err := confine.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("cannot read %s: %w", filepath.Base(path), errors.Unwrap(err))
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSchemaFile+1))
-	if err != nil {
-		return "", fmt.Errorf("cannot read %s: %w", filepath.Base(path), err)
-	}
-	if len(b) > maxSchemaFile {
-		return "", fmt.Errorf("%s is larger than %d MiB", filepath.Base(path), maxSchemaFile>>20)
-	}
-	return string(b), nil
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // SigningKey resolves the planSigningKey of cfg; nil when none is set.
@@ -366,33 +182,6 @@ func SigningKey(cfg *plans.Config) ([]byte, error) {
 		return nil, diags.Err()
 	}
 	return []byte(v), nil
-}
-
-// shardsOfOtherMaps maps every shard location (lower-case) of the shard
-// maps other than mapName to the map's name.
-func shardsOfOtherMaps(ctx context.Context, target fleet.Target, mapName string) (map[string]string, error) {
-	out := map[string]string{}
-	store, ok := target.(fleet.ShardMapStore)
-	if !ok {
-		return out, nil
-	}
-	maps, err := store.ShardMaps(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range maps {
-		if strings.EqualFold(m.Name, mapName) {
-			continue
-		}
-		shards, err := store.Shards(ctx, m.Name)
-		if err != nil {
-			return nil, err
-		}
-		for _, sh := range shards {
-			out[strings.ToLower(sh.Location.String())] = m.Name
-		}
-	}
-	return out, nil
 }
 
 // displayPath names a file in messages: relative to the working folder when
@@ -452,28 +241,16 @@ var ErrStalePlan = errors.New("the fleet has changed since this plan was made")
 // CheckFresh re-observes the target and refuses a saved graph made from other
 // live state.
 func CheckFresh(ctx context.Context, g *stepgraph.Graph, doc *plans.Document, target fleet.Target) error {
-	var now string
-	switch {
-	case doc != nil && doc.ShardLayout != nil:
-		live, err := ObserveShardLayout(ctx, doc.ShardLayout, target)
-		if err != nil {
-			return err
-		}
-		now = live.Fingerprint
-	case doc != nil && doc.RollingUpgrade != nil:
-		fp, err := newUpgradeLive(doc, target).Fingerprint(ctx, doc.Steps)
-		if err != nil {
-			return err
-		}
-		now = fp
-	case doc != nil && doc.InstanceChange != nil:
-		live, err := ObserveInstances(ctx, target, "")
-		if err != nil {
-			return err
-		}
-		now = live.Fingerprint()
-	default:
+	var k planner.Kind
+	if doc != nil {
+		k, _ = planner.KindNamed(doc.Kind)
+	}
+	if k == nil {
 		return fmt.Errorf("cannot check the freshness of a saved %s plan", g.Kind)
+	}
+	now, err := k.Fingerprint(ctx, doc, target)
+	if err != nil {
+		return err
 	}
 	if now != g.Fingerprint {
 		return &fleet.Error{Op: "apply saved plan", Target: g.Target, Err: fmt.Errorf("%w (fingerprint %s, now %s)", ErrStalePlan, short(g.Fingerprint), short(now)),
@@ -493,7 +270,18 @@ func short(s string) string {
 // among them: it belongs to the graph, and the runner reads it from there
 // in every command that runs the graph.
 func RunOptions(cfg *plans.Config, target fleet.Target, events runner.EventSink, command string) runner.Options {
-	return runner.Options{Dir: StateDir(cfg), Target: target, Events: events,
+	return runner.Options{Dir: runhistory.StateDir(cfg), Target: target, Events: events,
 		EndState:  func(ctx context.Context, g *stepgraph.Graph) (string, error) { return EndState(ctx, target, g) },
-		Evaluator: &Evaluator{Target: target}, Command: command, Roots: cfg.Roots()}
+		Evaluator: &livestate.Evaluator{Target: target}, Command: command, Roots: cfg.Roots()}
+}
+
+// EndState is what a run of g records as the live state it ended in, when
+// its kind records one ("" for the others).
+func EndState(ctx context.Context, target fleet.Target, g *stepgraph.Graph) (string, error) {
+	if k, ok := planner.KindNamed(g.Kind); ok {
+		if es, ok := k.(planner.EndStater); ok {
+			return es.EndState(ctx, target, g)
+		}
+	}
+	return "", nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/runhistory"
 	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
@@ -136,7 +137,7 @@ func PlanAll(ctx context.Context, groups []*TargetPlans, open Opener) {
 			continue
 		}
 		for _, p := range g.Plans {
-			p.Graph, p.Diags = engine.Plan(ctx, p.Doc, target, engine.PlanOptions(engine.StateDir(p.Doc.Config), target.Name()))
+			p.Graph, p.Diags = engine.Plan(ctx, p.Doc, target, runhistory.PlanOptions(runhistory.StateDir(p.Doc.Config), target.Name()))
 			if p.Diags.HasErrors() {
 				p.Graph = nil
 			}

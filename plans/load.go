@@ -353,6 +353,7 @@ func (l *loader) checkName(doc *Document, meta obj) {
 // doc.Config.
 func (l *loader) target(doc *Document, spec obj) string {
 	name := spec.str("target")
+	doc.Target = name
 	cfg, found := l.configFor(doc.File)
 	doc.Config = cfg
 	if name == "" {

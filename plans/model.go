@@ -50,6 +50,9 @@ type Document struct {
 	// templates and when none was found).
 	Config *Config
 
+	// Target is the spec.target of a runnable document, whatever its kind.
+	Target string
+
 	ShardLayout      *ShardLayout
 	RollingUpgrade   *RollingUpgrade
 	InstanceChange   *InstanceChange

@@ -16,6 +16,7 @@ import (
 	"github.com/fleetplan/fleetplan/gitops"
 	"github.com/fleetplan/fleetplan/planfile"
 	"github.com/fleetplan/fleetplan/plans"
+	"github.com/fleetplan/fleetplan/runhistory"
 	"github.com/fleetplan/fleetplan/runner"
 	"github.com/fleetplan/fleetplan/stepgraph"
 )
@@ -158,7 +159,7 @@ func (a *app) planOrSaved(cmd *cobra.Command, path, command string) (*plans.Docu
 		if isSaved {
 			return saved.Graph, nil, engine.CheckFresh(ctx, saved.Graph, doc, target)
 		}
-		g, diags := engine.Plan(ctx, doc, target, engine.PlanOptions(engine.StateDir(doc.Config), target.Name()))
+		g, diags := engine.Plan(ctx, doc, target, runhistory.PlanOptions(runhistory.StateDir(doc.Config), target.Name()))
 		if diags.HasErrors() {
 			return nil, nil, diags.Err()
 		}

@@ -4,6 +4,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetplan/fleetplan/engine"
+	"github.com/fleetplan/fleetplan/livestate"
+	"github.com/fleetplan/fleetplan/runhistory"
 	"github.com/fleetplan/fleetplan/runner"
 )
 
@@ -54,7 +56,7 @@ Cancelling a finished run is an error.`,
 // with, it says what to run instead.
 func (a *app) restoreProduction(cmd *cobra.Command, dir string, st *runner.RunStatus) error {
 	cfg, err := engine.LoadConfig(a.configPath)
-	if err != nil || engine.StateDir(cfg) != dir {
+	if err != nil || runhistory.StateDir(cfg) != dir {
 		return nil
 	}
 	target, err := a.openTarget(cmd.Context(), cfg, st.Target)
@@ -63,7 +65,7 @@ func (a *app) restoreProduction(cmd *cobra.Command, dir string, st *runner.RunSt
 	}
 	defer target.Close()
 	restored, err := runner.RestoreProduction(cmd.Context(), st.ID, runner.Options{Dir: dir, Target: target,
-		Evaluator: &engine.Evaluator{Target: target}, Command: "fleetplan cancel " + st.ID})
+		Evaluator: &livestate.Evaluator{Target: target}, Command: "fleetplan cancel " + st.ID})
 	if err != nil {
 		return err
 	}

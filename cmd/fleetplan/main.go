@@ -13,6 +13,17 @@ import (
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
+
+	// The drivers and actions fleetplan is built with register themselves
+	// (fleet.Register, steps.Register); the plan kinds register with the
+	// live-state adapters, which the engine links.
+	_ "github.com/fleetplan/fleetplan/fleet/local"
+	_ "github.com/fleetplan/fleetplan/steps/app"
+	_ "github.com/fleetplan/fleetplan/steps/database"
+	_ "github.com/fleetplan/fleetplan/steps/generic"
+	_ "github.com/fleetplan/fleetplan/steps/instance"
+	_ "github.com/fleetplan/fleetplan/steps/shardmap"
+	_ "github.com/fleetplan/fleetplan/steps/traffic"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -11,6 +11,7 @@ import (
 	"github.com/fleetplan/fleetplan/gitops"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/prcomment"
+	"github.com/fleetplan/fleetplan/runhistory"
 )
 
 func init() { commands = append(commands, newPlanCmd) }
@@ -58,7 +59,7 @@ as "no longer managed": fleetplan never destroys what a deleted plan described.
 				return err
 			}
 			defer target.Close()
-			g, diags := engine.Plan(ctx, doc, target, engine.PlanOptions(engine.StateDir(doc.Config), target.Name()))
+			g, diags := engine.Plan(ctx, doc, target, runhistory.PlanOptions(runhistory.StateDir(doc.Config), target.Name()))
 			if diags.HasErrors() {
 				return diags.Err()
 			}

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetplan/fleetplan/engine"
+	"github.com/fleetplan/fleetplan/runhistory"
 	"github.com/fleetplan/fleetplan/runner"
 )
 
@@ -32,7 +33,7 @@ rollback waits for fleetplan resume RUN.`,
 			if err := runner.Reject(d, args[0], args[1], by, reason); err != nil {
 				return err
 			}
-			if cfg, err := engine.LoadConfig(a.configPath); err == nil && engine.StateDir(cfg) == d {
+			if cfg, err := engine.LoadConfig(a.configPath); err == nil && runhistory.StateDir(cfg) == d {
 				a.view.Rejected(args[0], args[1], by, true)
 				return a.continueRun(cmd, args[0], formatText, "resume", func(_, runID string, opt runner.Options) (*runner.Result, error) {
 					res, err := runner.Resume(cmd.Context(), runID, opt)

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fleetplan/fleetplan/engine"
+	"github.com/fleetplan/fleetplan/runhistory"
 	"github.com/fleetplan/fleetplan/runner"
 )
 
@@ -20,7 +21,7 @@ func (a *app) continueRun(cmd *cobra.Command, runID, output, verb string,
 	if err != nil {
 		return err
 	}
-	dir := engine.StateDir(cfg)
+	dir := runhistory.StateDir(cfg)
 	if runID == "" {
 		if runID, err = runner.NewestUnfinished(dir, ""); err != nil {
 			return err

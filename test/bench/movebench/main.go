@@ -17,6 +17,7 @@ import (
 	"github.com/fleetplan/fleetplan/fleet/local"
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/runner"
+	_ "github.com/fleetplan/fleetplan/steps/shardmap" // the moves it runs
 )
 
 func main() {

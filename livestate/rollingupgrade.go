@@ -1,10 +1,9 @@
-package engine
+package livestate
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/plans/expression"
+	"github.com/fleetplan/fleetplan/runhistory"
 	"github.com/fleetplan/fleetplan/runner"
 	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/steps"
@@ -29,16 +29,35 @@ const (
 	actionSwitch = stepspec.SwitchName
 )
 
-// PlanRollingUpgrade observes what an upgrade's steps touch and plans it.
-func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, target fleet.Target) (*stepgraph.Graph, diag.List) {
+func init() { planner.RegisterKind(rollingUpgrade{}) }
+
+// rollingUpgrade is the RollingUpgrade kind: the databases, app slots and
+// endpoints the expanded steps name, as the step registry's actions report
+// them, planned by planner.PlanRollingUpgrade.
+type rollingUpgrade struct{}
+
+var (
+	_ planner.Kind      = rollingUpgrade{}
+	_ planner.EndStater = rollingUpgrade{}
+)
+
+func (rollingUpgrade) Name() string { return plans.KindRollingUpgrade }
+
+func (rollingUpgrade) Fingerprint(ctx context.Context, doc *plans.Document, target fleet.Target) (string, error) {
+	return newUpgradeLive(doc, target).Fingerprint(ctx, doc.Steps)
+}
+
+// Plan observes what an upgrade's steps touch and plans it. Its options
+// come from the runs of this plan (durations measured per step), not opt.
+func (rollingUpgrade) Plan(ctx context.Context, doc *plans.Document, target fleet.Target, _ planner.Options) (*stepgraph.Graph, diag.List) {
 	live := newUpgradeLive(doc, target)
 	if diags := checkUpgradeNames(ctx, doc, live); diags.HasErrors() {
 		return nil, diags
 	}
 	opt := planner.Options{}
 	if doc.Config != nil {
-		opt.Measured = measuredSteps(StateDir(doc.Config), doc.Metadata.Name)
-		if err := live.readKept(StateDir(doc.Config)); err != nil {
+		opt.Measured = runhistory.StepDurations(runhistory.StateDir(doc.Config), doc.Metadata.Name)
+		if err := live.readKept(runhistory.StateDir(doc.Config)); err != nil {
 			var diags diag.List
 			diags.Errorf(doc.Pos, "read earlier runs: %v", err).WithHint("check that .fleetplan/runs beside fleetplan.yaml is readable; fleetplan runs lists the runs")
 			return nil, diags
@@ -58,7 +77,8 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, target fleet.T
 				"(as `fleetplan rollback %s` does) and the steps below are planned without them", id, strings.Join(live.keptNames(id), ", "), id))
 		}
 		if doc.Config != nil && !g.Empty() && len(g.RemoveKept) == 0 && planner.RoundTrip(g, live.facts) && live.described(g) {
-			if id := finishedUnchanged(ctx, StateDir(doc.Config), g, target); id != "" {
+			endState := func(old *stepgraph.Graph) (string, error) { return rollingUpgrade{}.EndState(ctx, target, old) }
+			if id := runhistory.FinishedUnchanged(runhistory.StateDir(doc.Config), g, endState); id != "" {
 				g.Steps, g.Changes, g.ReadOnly = nil, nil, nil
 				g.Warnings = append(g.Warnings, fmt.Sprintf("run %s applied this plan, and nothing its steps touch has changed since", id))
 			}
@@ -107,61 +127,10 @@ func (u *upgradeLive) keptNames(id string) []string {
 	return out
 }
 
-// finishedUnchanged returns the newest run that applied the same steps as g
-// to the end when the live state of everything those steps touch is still
-// what it was then. For a graph that ends where it began (planner.RoundTrip:
-// a freeze -> wait -> thaw) that is the only way to tell a finished plan
-// from a new one; applying it again would do what that run did and end
-// where it ended. "" when there is none.
-func finishedUnchanged(ctx context.Context, stateDir string, g *stepgraph.Graph, target fleet.Target) string {
-	runs, err := runner.List(stateDir)
-	if err != nil {
-		return ""
-	}
-	want := stepsDigest(g)
-	for i := len(runs) - 1; i >= 0; i-- {
-		r := runs[i]
-		if r.Plan != g.Plan || r.Status != runner.StatusDone {
-			continue
-		}
-		st, err := runner.Status(stateDir, r.ID)
-		if err != nil || st.Kind != g.Kind || st.Target != g.Target || st.EndState == "" {
-			continue
-		}
-		old, err := runner.Graph(stateDir, r.ID)
-		if err != nil || stepsDigest(old) != want {
-			continue
-		}
-		if now, err := EndState(ctx, target, old); err == nil && now == st.EndState {
-			return r.ID
-		}
-		return "" // the newest run of these steps: the fleet moved on since
-	}
-	return ""
-}
-
-// stepsDigest identifies what a graph's steps do, leaving out what changes
-// between plans of the same steps (estimates, live-at-plan notes, where in
-// the file a step is written).
-func stepsDigest(g *stepgraph.Graph) string {
-	h := sha256.New()
-	for _, s := range g.Steps {
-		c := *s
-		c.Estimate, c.LiveAtPlan, c.Pos = stepgraph.Estimate{}, "", diag.Pos{}
-		b, _ := json.Marshal(&c)
-		h.Write(b)
-		h.Write([]byte{'\n'})
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // EndState describes the live state of everything a RollingUpgrade graph's
-// steps (and their rollback branches) touch, as the fingerprint does; ""
-// for other kinds. It is what runner.Options.EndState records at run-done.
-func EndState(ctx context.Context, target fleet.Target, g *stepgraph.Graph) (string, error) {
-	if g.Kind != plans.KindRollingUpgrade {
-		return "", nil
-	}
+// steps (and their rollback branches) touch, as the fingerprint does. It is
+// what runner.Options.EndState records at run-done.
+func (rollingUpgrade) EndState(ctx context.Context, target fleet.Target, g *stepgraph.Graph) (string, error) {
 	specs := make([]*plans.StepSpec, 0, len(g.Steps))
 	for _, s := range g.Steps {
 		sp := &plans.StepSpec{ID: s.ID, Action: s.Action, With: s.With, Params: s.Params}
@@ -507,30 +476,4 @@ func (u *upgradeLive) describe(ctx context.Context, key string) (string, error) 
 		return strings.Join(parts, ","), nil
 	}
 	return "", nil
-}
-
-// measuredSteps reads how long each step of earlier runs of a plan took, from
-// their journals (the newest run that did the step wins).
-func measuredSteps(stateDir, plan string) map[string]planner.Measured {
-	runs, err := runner.List(stateDir)
-	if err != nil || len(runs) == 0 {
-		return nil
-	}
-	out := map[string]planner.Measured{}
-	for i := len(runs) - 1; i >= 0; i-- {
-		if runs[i].Plan != plan {
-			continue
-		}
-		st, err := runner.Status(stateDir, runs[i].ID)
-		if err != nil {
-			continue
-		}
-		for _, s := range st.Steps {
-			if _, have := out[s.ID]; have || s.State != runner.StateDone || s.Started.IsZero() || !s.Finished.After(s.Started) {
-				continue
-			}
-			out[s.ID] = planner.Measured{Duration: s.Finished.Sub(s.Started), RunID: runs[i].ID}
-		}
-	}
-	return out
 }

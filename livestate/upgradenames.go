@@ -1,4 +1,4 @@
-package engine
+package livestate
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package engine
+package livestate
 
 import (
 	"context"
@@ -7,23 +7,39 @@ import (
 	"time"
 
 	"github.com/fleetplan/fleetplan/diag"
-	"github.com/fleetplan/fleetplan/estimate"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/plans"
-	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/runhistory"
 	"github.com/fleetplan/fleetplan/stepgraph"
-	"github.com/fleetplan/fleetplan/stepspec"
 )
 
-// PlanInstanceChange observes the target's managed instances and plans an
+func init() { planner.RegisterKind(instanceChange{}) }
+
+// instanceChange is the InstanceChange kind: the target's managed
+// instances and pools, planned by planner.PlanInstanceChange.
+type instanceChange struct{}
+
+var _ planner.Kind = instanceChange{}
+
+func (instanceChange) Name() string { return plans.KindInstanceChange }
+
+func (instanceChange) Fingerprint(ctx context.Context, doc *plans.Document, target fleet.Target) (string, error) {
+	live, err := ObserveInstances(ctx, target, "")
+	if err != nil {
+		return "", err
+	}
+	return live.Fingerprint(), nil
+}
+
+// Plan observes the target's managed instances and plans an
 // InstanceChange, with estimates blended with what earlier runs measured.
-func PlanInstanceChange(ctx context.Context, doc *plans.Document, target fleet.Target) (*stepgraph.Graph, diag.List) {
+func (instanceChange) Plan(ctx context.Context, doc *plans.Document, target fleet.Target, _ planner.Options) (*stepgraph.Graph, diag.List) {
 	var diags diag.List
 	spec := doc.InstanceChange
 	stateDir := ""
 	if doc.Config != nil {
-		stateDir = StateDir(doc.Config)
+		stateDir = runhistory.StateDir(doc.Config)
 	}
 	live, err := ObserveInstances(ctx, target, stateDir)
 	if err != nil {
@@ -63,49 +79,10 @@ func ObserveInstances(ctx context.Context, target fleet.Target, stateDir string)
 		live.Now = now.UTC().Truncate(time.Minute)
 	}
 	if stateDir != "" {
-		live.History = InstanceHistory(stateDir, target.Name())
+		live.History = runhistory.InstanceHistory(stateDir, target.Name())
 	}
 	return live, nil
 }
-
-// InstanceHistory summarises the instance operations earlier runs on a
-// target finished: measured against the table's typical, by type.
-func InstanceHistory(stateDir, target string) map[estimate.Type]estimate.History {
-	runs, err := runner.List(stateDir)
-	if err != nil {
-		return nil
-	}
-	var ms []estimate.Measured
-	for i := len(runs) - 1; i >= 0 && len(ms) < 200; i-- {
-		if runs[i].Target != target {
-			continue
-		}
-		st, err := runner.Status(stateDir, runs[i].ID)
-		if err != nil {
-			continue
-		}
-		for _, s := range st.Steps {
-			if s.Action != stepspec.InstanceChangeName || s.State != runner.StateDone {
-				continue
-			}
-			elapsed, _ := s.Outputs["elapsedSeconds"].(float64)
-			typical, _ := s.Outputs["tableTypicalSeconds"].(float64)
-			typ, _ := s.Outputs["operation"].(string)
-			if elapsed > 0 && typical > 0 {
-				ms = append(ms, estimate.Measured{Type: estimate.Type(typ), Typical: seconds(typical), Duration: seconds(elapsed)})
-			}
-		}
-	}
-	out := map[estimate.Type]estimate.History{}
-	for _, t := range []estimate.Type{estimate.Create, estimate.Update, estimate.Delete, estimate.MoveIntoPool, estimate.MoveOutOfPool} {
-		if h := estimate.Summarise(t, ms); h.N > 0 {
-			out[t] = h
-		}
-	}
-	return out
-}
-
-func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 
 func orPos(p, fallback diag.Pos) diag.Pos {
 	if p.Line == 0 {

@@ -1,8 +1,7 @@
-package engine
+package livestate
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,11 +50,11 @@ func workspace(t *testing.T) (string, *local.Target) {
 func TestPlanRollingUpgradeOnTheDemoFleet(t *testing.T) {
 	ctx := context.Background()
 	dir, tg := workspace(t)
-	doc, diags := LoadDocument(filepath.Join(dir, "upgrade.yaml"), "")
+	doc, diags := loadDocument(t, filepath.Join(dir, "upgrade.yaml"))
 	if diags.HasErrors() {
 		t.Fatal(diags.Err())
 	}
-	g, diags := Plan(ctx, doc, tg, planner.Options{})
+	g, diags := rollingUpgrade{}.Plan(ctx, doc, tg, planner.Options{})
 	if diags.HasErrors() {
 		t.Fatal(diags.Err())
 	}
@@ -79,14 +78,14 @@ func TestPlanRollingUpgradeOnTheDemoFleet(t *testing.T) {
 		t.Fatalf("read-only window %+v", g.ReadOnly)
 	}
 	// A saved plan is fresh until something it names changes.
-	if err := CheckFresh(ctx, g, doc, tg); err != nil {
-		t.Fatalf("fresh plan refused: %v", err)
+	if fp, err := (rollingUpgrade{}).Fingerprint(ctx, doc, tg); err != nil || fp != g.Fingerprint {
+		t.Fatalf("fresh plan: fingerprint %s, %v; planned %s", fp, err, g.Fingerprint)
 	}
 	if err := tg.SetReadOnly(ctx, local.ContosoLocation, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckFresh(ctx, g, doc, tg); !errors.Is(err, ErrStalePlan) {
-		t.Fatalf("want a stale plan after production went read-only, got %v", err)
+	if fp, err := (rollingUpgrade{}).Fingerprint(ctx, doc, tg); err != nil || fp == g.Fingerprint {
+		t.Fatalf("want another fingerprint after production went read-only, got %s, %v", fp, err)
 	}
 }
 
@@ -95,11 +94,11 @@ func TestPlanRollingUpgradeMissingScript(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "v2.sql")); err != nil {
 		t.Fatal(err)
 	}
-	doc, diags := LoadDocument(filepath.Join(dir, "upgrade.yaml"), "")
+	doc, diags := loadDocument(t, filepath.Join(dir, "upgrade.yaml"))
 	if diags.HasErrors() {
 		t.Fatal(diags.Err())
 	}
-	_, diags = Plan(context.Background(), doc, tg, planner.Options{})
+	_, diags = rollingUpgrade{}.Plan(context.Background(), doc, tg, planner.Options{})
 	if !diags.HasErrors() {
 		t.Fatal("a plan whose upgrade script is missing was accepted")
 	}

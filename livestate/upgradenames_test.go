@@ -1,4 +1,4 @@
-package engine
+package livestate
 
 import (
 	"context"
@@ -32,11 +32,11 @@ func TestUpgradeNames(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			doc, diags := LoadDocument(path, "")
+			doc, diags := loadDocument(t, path)
 			if diags.HasErrors() {
 				t.Fatal(diags.Err())
 			}
-			_, diags = Plan(context.Background(), doc, tg, planner.Options{})
+			_, diags = rollingUpgrade{}.Plan(context.Background(), doc, tg, planner.Options{})
 			errs := diags.Errors()
 			if tc.want == "" {
 				if len(errs) > 0 {
