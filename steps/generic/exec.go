@@ -51,13 +51,6 @@ type execArgs struct {
 	creates string
 }
 
-// The compiler holds each action to the interfaces the runner and the
-// planner look for.
-var (
-	_ steps.Action   = Exec{}
-	_ steps.FileUser = Exec{}
-)
-
 func parseExec(env *steps.Env, in steps.Inputs) (execArgs, error) {
 	spec, ar := steps.Parse[stepspec.Exec](in)
 	x := execArgs{env: spec.Env, dir: spec.Dir, timeout: spec.Timeout, creates: spec.Creates}

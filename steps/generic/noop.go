@@ -31,13 +31,6 @@ func (Noop) Apply(context.Context, *steps.Env, steps.Inputs) (steps.Outputs, err
 	return nil, steps.HitFault(stepspec.NoopName)
 }
 
-// The compiler holds each action to the interfaces the runner and the
-// planner look for.
-var (
-	_ steps.Action   = Noop{}
-	_ steps.Referrer = Noop{}
-)
-
 // Rollback implements steps.Action.
 func (Noop) Rollback(context.Context, *steps.Env, steps.Inputs) error { return steps.ErrNoRollback }
 
