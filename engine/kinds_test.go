@@ -16,7 +16,7 @@ import (
 // is a kind plans documents can have.
 func TestKindTableHoldsThePlannedKinds(t *testing.T) {
 	names := planner.KindNames()
-	for _, want := range []string{plans.KindShardLayout, plans.KindRollingUpgrade} {
+	for _, want := range []string{plans.KindShardLayout, plans.KindRollingUpgrade, plans.KindInstanceChange} {
 		if _, ok := planner.KindNamed(want); !ok {
 			t.Errorf("kind %s is not in the table (have %v)", want, names)
 		}
