@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,25 +164,7 @@ func TestInstanceChangeGolden(t *testing.T) {
 		{"instance-bc.txt", planrender.FormatText, bc}, {"instance-bc.md", planrender.FormatMarkdown, bc},
 		{"instance-rolling.txt", planrender.FormatText, roll}, {"instance-rolling.md", planrender.FormatMarkdown, roll},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			if err := planrender.Render(&buf, tc.g, tc.format); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./planner -update to create it)", err)
-			}
-			if !bytes.Equal(buf.Bytes(), want) {
-				t.Fatalf("%s differs from golden file:\n%s", tc.name, buf.String())
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkGolden(t, tc.name, tc.g, tc.format) })
 	}
 }
 

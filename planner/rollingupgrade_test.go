@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -343,25 +342,7 @@ func TestRollingUpgradeGolden(t *testing.T) {
 		{"upgrade-single-region.txt", planrender.FormatText, single}, {"upgrade-single-region.md", planrender.FormatMarkdown, single},
 		{"upgrade-geo-dr.txt", planrender.FormatText, dr},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			if err := planrender.Render(&buf, tc.g, tc.format); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./planner -update to create it)", err)
-			}
-			if !bytes.Equal(buf.Bytes(), want) {
-				t.Fatalf("%s differs from golden file:\n%s", tc.name, buf.String())
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkGolden(t, tc.name, tc.g, tc.format) })
 	}
 }
 

@@ -248,25 +248,7 @@ func TestRenderGolden(t *testing.T) {
 		{"split.txt", planrender.FormatText, g}, {"split.md", planrender.FormatMarkdown, g}, {"split.json", planrender.FormatJSON, g},
 		{"nochange.txt", planrender.FormatText, empty},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			if err := planrender.Render(&buf, tc.g, tc.format); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./planner -update to create it)", err)
-			}
-			if !bytes.Equal(buf.Bytes(), want) {
-				t.Fatalf("%s differs from golden file:\n%s", tc.name, buf.String())
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkGolden(t, tc.name, tc.g, tc.format) })
 	}
 }
 
@@ -458,4 +440,27 @@ func TestRemovedShardRollbackAdoptsItsOwnDatabase(t *testing.T) {
 		}
 	}
 	t.Fatalf("no remove-shard step in %s", actions(g))
+}
+
+// checkGolden renders g in format and compares it with testdata/NAME.golden
+// (rewritten first with -update).
+func checkGolden(t *testing.T, name string, g *stepgraph.Graph, format string) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := planrender.Render(&buf, g, format); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./planner -update to create it)", err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Fatalf("%s differs from golden file:\n%s", name, buf.String())
+	}
 }
