@@ -35,8 +35,8 @@ func CheckActions(set *plans.Set) diag.List {
 	seen := map[*plans.StepSpec]bool{}
 	for _, doc := range set.Documents {
 		all := doc.Steps
-		if doc.Template != nil {
-			all = append(append([]*plans.StepSpec(nil), all...), doc.Template.Steps...)
+		if doc.Template() != nil {
+			all = append(append([]*plans.StepSpec(nil), all...), doc.Template().Steps...)
 		}
 		for _, s := range all {
 			if seen[s] {

@@ -153,7 +153,7 @@ func Plan(ctx context.Context, doc *plans.Document, target fleet.Target, opt pla
 // them.
 func plannedKinds() []string {
 	var out []string
-	for _, k := range plans.Kinds {
+	for _, k := range plans.Kinds() {
 		if _, ok := planner.KindNamed(k); ok {
 			out = append(out, k)
 		}

@@ -22,7 +22,7 @@ func TestKindTableHoldsThePlannedKinds(t *testing.T) {
 		}
 	}
 	for _, n := range names {
-		if !slices.Contains(plans.Kinds, n) || n == plans.KindTemplate {
+		if !slices.Contains(plans.Kinds(), n) || n == plans.KindTemplate {
 			t.Errorf("the table holds %s, which no plan document can be", n)
 		}
 	}

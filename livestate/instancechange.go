@@ -36,7 +36,7 @@ func (instanceChange) Fingerprint(ctx context.Context, doc *plans.Document, targ
 // InstanceChange, with estimates blended with what earlier runs measured.
 func (instanceChange) Plan(ctx context.Context, doc *plans.Document, target fleet.Target, _ planner.Options) (*stepgraph.Graph, diag.List) {
 	var diags diag.List
-	spec := doc.InstanceChange
+	spec := doc.InstanceChange()
 	stateDir := ""
 	if doc.Config != nil {
 		stateDir = runhistory.StateDir(doc.Config)

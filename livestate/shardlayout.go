@@ -29,9 +29,9 @@ func (shardLayout) Name() string { return plans.KindShardLayout }
 
 func (shardLayout) Plan(ctx context.Context, doc *plans.Document, target fleet.Target, opt planner.Options) (*stepgraph.Graph, diag.List) {
 	var diags diag.List
-	live, err := ObserveShardLayout(ctx, doc.ShardLayout, target)
+	live, err := ObserveShardLayout(ctx, doc.ShardLayout(), target)
 	if err != nil {
-		pos := doc.ShardLayout.TargetPos
+		pos := doc.ShardLayout().TargetPos
 		if pos.Line == 0 {
 			pos = doc.Pos
 		}
@@ -51,7 +51,7 @@ func (shardLayout) Plan(ctx context.Context, doc *plans.Document, target fleet.T
 }
 
 func (shardLayout) Fingerprint(ctx context.Context, doc *plans.Document, target fleet.Target) (string, error) {
-	live, err := ObserveShardLayout(ctx, doc.ShardLayout, target)
+	live, err := ObserveShardLayout(ctx, doc.ShardLayout(), target)
 	if err != nil {
 		return "", err
 	}

@@ -25,8 +25,8 @@ func checkUpgradeNames(ctx context.Context, doc *plans.Document, u *upgradeLive)
 	if u.cp == nil {
 		return diags
 	}
-	if doc.RollingUpgrade != nil && doc.RollingUpgrade.Desired != (plans.UpgradeDesired{}) {
-		if reached, _, err := u.Desired(ctx, doc.RollingUpgrade.Desired); err == nil && reached {
+	if doc.RollingUpgrade() != nil && doc.RollingUpgrade().Desired != (plans.UpgradeDesired{}) {
+		if reached, _, err := u.Desired(ctx, doc.RollingUpgrade().Desired); err == nil && reached {
 			return diags // done: what the steps read may be gone, and nothing runs
 		}
 	}
@@ -153,10 +153,10 @@ func orNoneText(s string) string {
 // stepPos is where a step is reported: its own position in the plan, or the
 // plan's uses: for a template's step.
 func (n *nameCheck) stepPos(s *plans.StepSpec) diag.Pos {
-	if s.Pos.File == n.doc.File || n.doc.RollingUpgrade == nil || n.doc.RollingUpgrade.UsesPos.Line == 0 {
+	if s.Pos.File == n.doc.File || n.doc.RollingUpgrade() == nil || n.doc.RollingUpgrade().UsesPos.Line == 0 {
 		return s.Pos
 	}
-	return n.doc.RollingUpgrade.UsesPos
+	return n.doc.RollingUpgrade().UsesPos
 }
 
 // valuePos finds the with: value that is exactly value (the deepest path

@@ -62,7 +62,7 @@ type instanceOp struct {
 // once, each inside the change window.
 func PlanInstanceChange(doc *plans.Document, live *InstanceLive) (*stepgraph.Graph, diag.List) {
 	var diags diag.List
-	spec := doc.InstanceChange
+	spec := doc.InstanceChange()
 	g := &stepgraph.Graph{FormatVersion: stepgraph.FormatVersion, Kind: doc.Kind, Plan: doc.Metadata.Name, Source: doc.File,
 		Target: spec.Target, OnFailure: spec.OnFailure, Parallel: max(spec.MaxParallel, 1), Fingerprint: live.Fingerprint()}
 	if g.OnFailure == "" {

@@ -97,9 +97,9 @@ func TestCheckLiveNames(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			doc := splitDoc()
-			doc.ShardLayout.SchemaFile = "/plans/schema.sql"
+			doc.ShardLayout().SchemaFile = "/plans/schema.sql"
 			if tc.doc != nil {
-				tc.doc(doc.ShardLayout)
+				tc.doc(doc.ShardLayout())
 			}
 			live := demoLive(t, nil)
 			live.Servers = []string{"contoso-1", "sql-1"}

@@ -89,7 +89,7 @@ type Measured struct {
 // nothing.
 func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLive, opt Options) (*stepgraph.Graph, diag.List) {
 	var diags diag.List
-	spec := doc.RollingUpgrade
+	spec := doc.RollingUpgrade()
 	g := &stepgraph.Graph{FormatVersion: stepgraph.FormatVersion, Kind: doc.Kind, Plan: doc.Metadata.Name, Source: doc.File,
 		Target: spec.Target, OnFailure: spec.OnFailure, Parallel: 4}
 	if g.OnFailure == "" {

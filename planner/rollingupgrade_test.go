@@ -239,7 +239,7 @@ func TestPlanRollingUpgradeEstimates(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			doc := loadUpgrade(t, tc.with)
 			if tc.readOnly != "" {
-				doc.RollingUpgrade.ReadOnlyEstimate, _ = time.ParseDuration(tc.readOnly)
+				doc.RollingUpgrade().ReadOnlyEstimate, _ = time.ParseDuration(tc.readOnly)
 			}
 			g, diags := PlanRollingUpgrade(context.Background(), doc, fakeUpgrade{facts: recipeFacts()}, Options{Measured: tc.measured})
 			if diags.HasErrors() {

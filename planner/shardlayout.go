@@ -129,7 +129,7 @@ type desiredRange struct {
 // Unsafe plans are refused with diagnostics pointing at the plan.
 func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayoutLive, opt Options) (*stepgraph.Graph, diag.List) {
 	var diags diag.List
-	spec := doc.ShardLayout
+	spec := doc.ShardLayout()
 	g := &stepgraph.Graph{
 		FormatVersion: stepgraph.FormatVersion,
 		Kind:          doc.Kind,

@@ -50,7 +50,7 @@ func layoutDoc(shards []string, ranges ...plans.Range) *plans.Document {
 		spec.Ranges[i].Pos = diag.Pos{File: "plan.yaml", Line: 20 + i, Col: 7}
 	}
 	return &plans.Document{Kind: plans.KindShardLayout, File: "plan.yaml", Metadata: plans.Metadata{Name: "customers"},
-		Pos: diag.Pos{File: "plan.yaml", Line: 1, Col: 1}, ShardLayout: spec}
+		Pos: diag.Pos{File: "plan.yaml", Line: 1, Col: 1}, Spec: spec}
 }
 
 func enc(t testing.TB, s string) []byte {
@@ -182,7 +182,7 @@ func TestPlanShardLayout(t *testing.T) {
 			wantErr: "is offline",
 		},
 		"new shard without schema file": {
-			doc:     func() *plans.Document { d := splitDoc(); d.ShardLayout.SchemaFile = ""; return d }(),
+			doc:     func() *plans.Document { d := splitDoc(); d.ShardLayout().SchemaFile = ""; return d }(),
 			live:    demoLive(t, nil),
 			wantErr: "new shard customers_2: database sql-1/customers_2 does not exist and the plan has no schemaFile",
 		},
@@ -367,7 +367,7 @@ func TestPlanShardsAndTables(t *testing.T) {
 			wantErr: "plan.yaml:12:7: new shard customers_2: database sql-1/customers_2, not listed in the fleet catalog, already exists and holds 11 rows (3 customers, 8 regions)"},
 		"non-empty database with adopt": {doc: func() *plans.Document {
 			d := splitDoc()
-			d.ShardLayout.Shards[2].Adopt = true
+			d.ShardLayout().Shards[2].Adopt = true
 			return d
 		}, live: withC2(held), check: func(t *testing.T, g *stepgraph.Graph) {
 			st := g.Steps[0]
@@ -388,7 +388,7 @@ func TestPlanShardsAndTables(t *testing.T) {
 		}},
 		"omitted tables use the stored schema info": {doc: func() *plans.Document {
 			d := splitDoc()
-			d.ShardLayout.Tables = plans.Tables{Omitted: true}
+			d.ShardLayout().Tables = plans.Tables{Omitted: true}
 			return d
 		}, live: demoLive(t, nil), check: func(t *testing.T, g *stepgraph.Graph) {
 			for _, s := range g.Steps {
@@ -402,7 +402,7 @@ func TestPlanShardsAndTables(t *testing.T) {
 		}},
 		"omitted tables and nothing stored": {doc: func() *plans.Document {
 			d := splitDoc()
-			d.ShardLayout.Tables = plans.Tables{Omitted: true}
+			d.ShardLayout().Tables = plans.Tables{Omitted: true}
 			return d
 		}, live: demoLive(t, func(m *fleet.MapLayout) { m.Tables = fleet.SchemaInfo{} }),
 			wantErr: "plan.yaml:22:7: moving [75000, +inf) to customers_2 needs at least one sharded table, but the plan has no `tables:` and the schema info stored for shard map CustomerMap lists no sharded table"},

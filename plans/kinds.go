@@ -7,6 +7,21 @@ import (
 	_ "time/tzdata" // change windows name IANA time zones; do not depend on the host's database
 )
 
+func init() {
+	RegisterKind(KindDef{Name: KindRollingUpgrade, Order: 20, Decode: func(d *SpecDecoder) any { return d.l.rollingUpgrade(d.doc, d.spec) }})
+	RegisterKind(KindDef{Name: KindInstanceChange, Order: 30, Decode: func(d *SpecDecoder) any { return d.l.instanceChange(d.doc, d.spec) }})
+	RegisterKind(KindDef{Name: KindShardMapRecovery, Order: 40, Decode: func(d *SpecDecoder) any { return d.l.shardMapRecovery(d.doc, d.spec) }})
+}
+
+// RollingUpgrade is the spec of a RollingUpgrade document; nil for other kinds.
+func (d *Document) RollingUpgrade() *RollingUpgrade { s, _ := d.Spec.(*RollingUpgrade); return s }
+
+// InstanceChange is the spec of an InstanceChange document; nil for other kinds.
+func (d *Document) InstanceChange() *InstanceChange { s, _ := d.Spec.(*InstanceChange); return s }
+
+// ShardMapRecovery is the spec of a ShardMapRecovery document; nil for other kinds.
+func (d *Document) ShardMapRecovery() *ShardMapRecovery { s, _ := d.Spec.(*ShardMapRecovery); return s }
+
 func (l *loader) rollingUpgrade(doc *Document, spec obj) *RollingUpgrade {
 	desired := spec.obj("desired")
 	r := &RollingUpgrade{

@@ -23,6 +23,13 @@ func fileExists(p string) bool {
 	return err == nil && !st.IsDir()
 }
 
+func init() {
+	RegisterKind(KindDef{Name: KindShardLayout, Order: 10, Decode: func(d *SpecDecoder) any { return d.l.shardLayout(d.doc, d.spec) }})
+}
+
+// ShardLayout is the spec of a ShardLayout document; nil for other kinds.
+func (d *Document) ShardLayout() *ShardLayout { s, _ := d.Spec.(*ShardLayout); return s }
+
 // shardLayout builds a ShardLayout and runs its semantic checks.
 func (l *loader) shardLayout(doc *Document, spec obj) *ShardLayout {
 	s := &ShardLayout{

@@ -238,7 +238,7 @@ func (l *loader) fileData(display, key string, data []byte) *parsedFile {
 func (l *loader) document(raw *rawDoc) *Document {
 	m, ok := raw.value.(map[string]any)
 	if !ok {
-		l.diags.Errorf(raw.pos(""), "a plan document must be a mapping with apiVersion, kind, metadata and spec").WithHint("start the document with apiVersion: fleetplan/v1 and kind: (one of %s)", strings.Join(Kinds, ", "))
+		l.diags.Errorf(raw.pos(""), "a plan document must be a mapping with apiVersion, kind, metadata and spec").WithHint("start the document with apiVersion: fleetplan/v1 and kind: (one of %s)", strings.Join(Kinds(), ", "))
 		return nil
 	}
 	before := len(l.diags.Errors())
@@ -246,18 +246,19 @@ func (l *loader) document(raw *rawDoc) *Document {
 	kind, isStr := m["kind"].(string)
 	switch {
 	case !root.has("kind"):
-		l.diags.Errorf(raw.pos(""), "missing field \"kind\"").WithHint("kind is one of %s", strings.Join(Kinds, ", "))
+		l.diags.Errorf(raw.pos(""), "missing field \"kind\"").WithHint("kind is one of %s", strings.Join(Kinds(), ", "))
 		return nil
 	case !isStr:
-		l.diags.Errorf(root.pos("kind"), "kind: expected string, got %s", jsonTypeName(m["kind"])).WithHint("kind is one of %s", strings.Join(Kinds, ", "))
+		l.diags.Errorf(root.pos("kind"), "kind: expected string, got %s", jsonTypeName(m["kind"])).WithHint("kind is one of %s", strings.Join(Kinds(), ", "))
 		return nil
 	}
 	sch, known := schema.ForKind(kind)
-	if !known || kind == schema.ConfigKind || !containsString(Kinds, kind) {
+	def, registered := kindNamed(kind)
+	if !known || kind == schema.ConfigKind || !registered {
 		d := l.diags.Errorf(root.pos("kind"), "unknown kind %q", kind)
-		sug := schema.Suggest(kind, Kinds)
+		sug := schema.Suggest(kind, Kinds())
 		if sug == "" {
-			d.WithHint("kind is one of %s", strings.Join(Kinds, ", "))
+			d.WithHint("kind is one of %s", strings.Join(Kinds(), ", "))
 			return nil
 		}
 		// A likely typo: check the rest as the kind it was meant to be, so
@@ -265,6 +266,7 @@ func (l *loader) document(raw *rawDoc) *Document {
 		d.WithHint("did you mean %q?", sug)
 		kind = sug
 		sch, _ = schema.ForKind(kind)
+		def, _ = kindNamed(kind)
 		meant := make(map[string]any, len(m))
 		for k, v := range m {
 			meant[k] = v
@@ -286,18 +288,7 @@ func (l *loader) document(raw *rawDoc) *Document {
 	}
 	l.raws[doc] = raw
 	spec := root.obj("spec")
-	switch kind {
-	case KindShardLayout:
-		doc.ShardLayout = l.shardLayout(doc, spec)
-	case KindRollingUpgrade:
-		doc.RollingUpgrade = l.rollingUpgrade(doc, spec)
-	case KindInstanceChange:
-		doc.InstanceChange = l.instanceChange(doc, spec)
-	case KindShardMapRecovery:
-		doc.ShardMapRecovery = l.shardMapRecovery(doc, spec)
-	case KindTemplate:
-		doc.Template = l.templateDoc(doc, root)
-	}
+	doc.Spec = def.Decode(&SpecDecoder{l: l, doc: doc, root: root, spec: spec})
 	l.checkName(doc, meta)
 	found := <-schemaDiags
 	l.diags = append(l.diags[:schemaStart], append(found, l.diags[schemaStart:]...)...)

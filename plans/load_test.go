@@ -76,7 +76,7 @@ spec:
 		t.Fatalf("got %d documents", len(set.Documents))
 	}
 	doc := set.Documents[0]
-	s := doc.ShardLayout
+	s := doc.ShardLayout()
 	if s == nil {
 		t.Fatal("no ShardLayout")
 	}
@@ -210,7 +210,7 @@ spec: {target: staging, shardMap: M, shards: [{server: a, database: b}]}
 	if diags.HasErrors() {
 		t.Fatal(diags.Err())
 	}
-	r := set.Documents[0].ShardMapRecovery
+	r := set.Documents[0].ShardMapRecovery()
 	if r.Resolve != ResolveKeepShardMapping || len(r.Shards) != 1 || set.Config.Targets["staging"].Path != filepath.Join(dir, "st") {
 		t.Errorf("recovery = %+v, config = %+v", r, set.Config)
 	}
@@ -321,7 +321,7 @@ spec:
   window: {days: [Sat, Sun], start: "02:30", duration: 4h, timeZone: Europe/Paris}
 `,
 	})
-	ic := mustLoad(t, dir).Documents[0].InstanceChange
+	ic := mustLoad(t, dir).Documents[0].InstanceChange()
 	w := ic.Window
 	if w.Start != 2*time.Hour+30*time.Minute || w.Duration != 4*time.Hour || w.Location == nil || len(w.Days) != 2 || w.Days[0] != time.Saturday {
 		t.Errorf("window = %+v", w)

@@ -12,7 +12,8 @@ import (
 // APIVersion is the only apiVersion plan documents may declare.
 const APIVersion = "fleetplan/v1"
 
-// Plan kinds.
+// The plan kinds fleetplan ships. Each registers its decoder (RegisterKind)
+// from the file that decodes it; Kinds lists them.
 const (
 	KindShardLayout      = "ShardLayout"
 	KindRollingUpgrade   = "RollingUpgrade"
@@ -20,9 +21,6 @@ const (
 	KindShardMapRecovery = "ShardMapRecovery"
 	KindTemplate         = "Template"
 )
-
-// Kinds lists the plan kinds in documentation order.
-var Kinds = []string{KindShardLayout, KindRollingUpgrade, KindInstanceChange, KindShardMapRecovery, KindTemplate}
 
 // OnFailure values.
 const (
@@ -38,8 +36,9 @@ type Set struct {
 	Documents []*Document
 }
 
-// Document is one validated plan document. Exactly one of the kind pointers is
-// set, matching Kind. It is plain data: no I/O happens after loading.
+// Document is one validated plan document. Spec holds its kind's typed spec;
+// each kind has an accessor (ShardLayout(), ...) that returns it, or nil for
+// a document of another kind. It is plain data: no I/O happens after loading.
 type Document struct {
 	APIVersion string
 	Kind       string
@@ -53,11 +52,9 @@ type Document struct {
 	// Target is the spec.target of a runnable document, whatever its kind.
 	Target string
 
-	ShardLayout      *ShardLayout
-	RollingUpgrade   *RollingUpgrade
-	InstanceChange   *InstanceChange
-	ShardMapRecovery *ShardMapRecovery
-	Template         *Template
+	// Spec is what the kind's decoder (KindDef.Decode) built: a pointer to
+	// the kind's spec struct (*ShardLayout, *Template, ...).
+	Spec any
 
 	// Steps are the expanded steps for kinds that run steps (from uses:/with:
 	// or inline steps:). Interpolations that mention only params are resolved;

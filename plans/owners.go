@@ -17,7 +17,7 @@ func (l *loader) checkShardMapOwners() {
 	type owner struct{ fleet, shardMap string }
 	first := map[owner]*Document{}
 	for _, doc := range l.documents {
-		s := doc.ShardLayout
+		s := doc.ShardLayout()
 		if s == nil || s.Target == "" || s.ShardMap == "" {
 			continue
 		}
@@ -28,11 +28,11 @@ func (l *loader) checkShardMapOwners() {
 			continue
 		}
 		same := ""
-		if prev.ShardLayout.Target != s.Target {
-			same = fmt.Sprintf(", for the same fleet (target %q)", prev.ShardLayout.Target)
+		if prev.ShardLayout().Target != s.Target {
+			same = fmt.Sprintf(", for the same fleet (target %q)", prev.ShardLayout().Target)
 		}
 		l.diags.Errorf(s.ShardMapPos, "shard map %q of target %q is already laid out by ShardLayout %q at %s%s",
-			s.ShardMap, s.Target, prev.Metadata.Name, prev.ShardLayout.ShardMapPos, same).
+			s.ShardMap, s.Target, prev.Metadata.Name, prev.ShardLayout().ShardMapPos, same).
 			WithHint("one shard map has one ShardLayout: merge the two documents into one, or remove one")
 		l.failed[doc] = true
 	}
@@ -43,7 +43,7 @@ func (l *loader) checkShardMapOwners() {
 // A target fleetplan.yaml does not have (refused elsewhere) is named by its
 // plan repository and its name.
 func fleetOf(doc *Document) string {
-	name := doc.ShardLayout.Target
+	name := doc.ShardLayout().Target
 	if doc.Config == nil {
 		return "folder " + filepath.Dir(absPath(doc.File)) + " target " + name
 	}

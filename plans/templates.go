@@ -117,6 +117,13 @@ func (l *loader) templateIn(o obj, k, key string) *templateFile {
 	return nil
 }
 
+func init() {
+	RegisterKind(KindDef{Name: KindTemplate, Order: 1000, Decode: func(d *SpecDecoder) any { return d.l.templateDoc(d.doc, d.root) }})
+}
+
+// Template is the spec of a Template document; nil for other kinds.
+func (d *Document) Template() *Template { s, _ := d.Spec.(*Template); return s }
+
 // templateDoc builds a Template and registers it for uses:.
 func (l *loader) templateDoc(doc *Document, root obj) *Template {
 	body := root

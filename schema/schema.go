@@ -41,7 +41,9 @@ type embedded struct {
 	docs    map[string]any    // resource URL -> decoded JSON
 	ids     map[string]string // file name -> $id
 	schemas map[string]*Schema
+	added   map[string][]byte // lower-case name -> source, for kinds given to Add
 	err     error
+	mu      sync.RWMutex // guards names, files, schemas and added once loaded
 }
 
 var (
@@ -111,7 +113,61 @@ func newCompiler() *jsonschema.Compiler {
 // Names lists the kinds with a schema, plus "config" for fleetplan.yaml.
 func Names() []string {
 	e := loadEmbedded()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	return append([]string(nil), e.names...)
+}
+
+// Add compiles the schema of a kind that is not one of the files embedded
+// from schema/kinds, and makes it known to Names, ForKind and Source. Every
+// kind fleetplan ships is embedded; Add is for kinds defined outside this
+// package, such as a test's. The schema may refer to defs.json and names
+// its kind with properties.kind.const.
+func Add(raw []byte) error {
+	e := loadEmbedded()
+	if e.err != nil {
+		return e.err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	name, _ := Lookup(doc, "/properties/kind/const").(string)
+	id, _ := doc["$id"].(string)
+	if name == "" || id == "" {
+		return fmt.Errorf("schema: a kind schema needs an $id and properties.kind.const")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, dup := e.schemas[strings.ToLower(name)]; dup {
+		return fmt.Errorf("schema: kind %s already has a schema", name)
+	}
+	c := newCompiler()
+	for url, d := range e.docs {
+		b, _ := json.Marshal(d)
+		if err := c.AddResource(url, bytes.NewReader(b)); err != nil {
+			return fmt.Errorf("schema: %w", err)
+		}
+	}
+	if err := c.AddResource(id, bytes.NewReader(raw)); err != nil {
+		return fmt.Errorf("schema %s: %w", name, err)
+	}
+	s, err := c.Compile(id)
+	if err != nil {
+		return fmt.Errorf("schema %s: %w", name, err)
+	}
+	docs := make(map[string]any, len(e.docs)+1)
+	for url, d := range e.docs {
+		docs[url] = d
+	}
+	docs[id] = doc
+	if e.added == nil {
+		e.added = map[string][]byte{}
+	}
+	e.added[strings.ToLower(name)] = append([]byte(nil), raw...)
+	e.schemas[strings.ToLower(name)] = &Schema{name: name, s: s, root: doc, docs: docs}
+	e.names = append(e.names[:len(e.names)-1], name, ConfigKind)
+	return nil
 }
 
 // ForKind returns the compiled schema of a kind (case-insensitive) or of
@@ -121,6 +177,8 @@ func ForKind(name string) (s *Schema, ok bool) {
 	if e.err != nil {
 		panic("schema: embedded schemas are broken: " + e.err.Error())
 	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	s, ok = e.schemas[strings.ToLower(name)]
 	return s, ok
 }
@@ -130,13 +188,18 @@ func ForKind(name string) (s *Schema, ok bool) {
 // editors (yaml-language-server) expect.
 func Source(name string) ([]byte, bool) {
 	e := loadEmbedded()
+	e.mu.RLock()
 	file, ok := e.files[strings.ToLower(name)]
-	if !ok {
+	raw, added := e.added[strings.ToLower(name)]
+	e.mu.RUnlock()
+	if !ok && !added {
 		return nil, false
 	}
-	raw, err := kindFS.ReadFile(path.Join("kinds", file))
-	if err != nil {
-		return nil, false
+	if !added {
+		var err error
+		if raw, err = kindFS.ReadFile(path.Join("kinds", file)); err != nil {
+			return nil, false
+		}
 	}
 	var doc map[string]any
 	if err := json.Unmarshal(raw, &doc); err != nil {

@@ -184,3 +184,18 @@ func TestSuggestAndPath(t *testing.T) {
 		}
 	}
 }
+
+func TestAddRefusesASecondSchemaForAKind(t *testing.T) {
+	for _, raw := range []string{
+		`{"$id": "https://fleetplan.dev/schema/v1/again.json", "properties": {"kind": {"const": "ShardLayout"}}}`,
+		`{"properties": {"kind": {"const": "NoID"}}}`,
+		`not json`,
+	} {
+		if err := Add([]byte(raw)); err == nil {
+			t.Errorf("Add(%s) = nil", raw)
+		}
+	}
+	if _, ok := ForKind("NoID"); ok {
+		t.Error("a refused schema was added")
+	}
+}
