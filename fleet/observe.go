@@ -119,6 +119,19 @@ const (
 	// of the map holds the map's shard in its LSM, with mappings (a shard map
 	// manager restored to an earlier point, a half-removed shard).
 	DiffShardInShardOnly = "ShardInShardOnly"
+	// DiffShardMoved: the GSM's shard has no database at its location, but
+	// another database holds the shard (same ShardId) in its LSM: a
+	// geo-failover or a rename moved it (MovedTo says where).
+	DiffShardMoved = "ShardMoved"
+	// DiffShardLocationMismatch: the shard's LSM row records another
+	// location than the one the GSM lists and the database is at.
+	DiffShardLocationMismatch = "ShardLocationMismatch"
+	// DiffMappingOverlapsOtherShard: a mapping of the shard's LSM shares keys
+	// with a GSM mapping of another shard (Min/Max are the shared keys).
+	DiffMappingOverlapsOtherShard = "MappingOverlapsOtherShard"
+	// DiffGSMMappingsOverlap: two GSM mappings share keys (a duplicated
+	// mapping); Min/Max are the shared keys, Shard the later mapping's.
+	DiffGSMMappingsOverlap = "GSMMappingsOverlap"
 )
 
 // Difference is one disagreement found while observing a shard.
@@ -129,6 +142,12 @@ type Difference struct {
 	MappingID uuid.UUID `json:"mappingId,omitempty"`
 	Min       []byte    `json:"min,omitempty"`
 	Max       []byte    `json:"max,omitempty"`
+	// Token is the difference's recovery token: a stable id (the same
+	// difference gets the same token in every observation and process),
+	// which ShardMapRecovery plans name to resolve just this difference.
+	Token string `json:"token"`
+	// MovedTo is where a ShardMoved shard's database is now.
+	MovedTo *Location `json:"movedTo,omitempty"`
 }
 
 // Fingerprint hashes everything that decides a plan: maps, shards (ids,

@@ -193,7 +193,7 @@ func ObserveLive(ctx context.Context, target fleet.Target) (*expression.Live, er
 		live.PendingOperations += len(m.Pending)
 		for _, d := range m.Differences {
 			ld := expression.LiveDifference{ShardMap: m.Map.Name, Shard: d.Shard.Database, Server: d.Shard.Server,
-				Database: d.Shard.Database, Kind: d.Kind, Detail: d.Detail}
+				Database: d.Shard.Database, Kind: d.Kind, Detail: d.Detail, Token: d.Token}
 			if d.Min != nil {
 				ld.Low, ld.High = shardkey.FormatBound(m.Map.KeyType, d.Min), shardkey.FormatBound(m.Map.KeyType, d.Max)
 			}

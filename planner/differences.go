@@ -24,6 +24,16 @@ type badRange struct {
 	why      string
 }
 
+// refusalText is a difference as a refusal names it: the difference and its
+// recovery token, which a ShardMapRecovery plan can resolve.
+func (b *layoutBuilder) refusalText(d fleet.Difference) string {
+	s := b.differenceText(d)
+	if d.Token != "" {
+		s += ", recovery token " + d.Token
+	}
+	return s
+}
+
 func (b *layoutBuilder) differenceText(d fleet.Difference) string {
 	s := fmt.Sprintf("%s %s: %s", d.Shard, d.Kind, d.Detail)
 	if d.Min != nil && !strings.Contains(d.Detail, "GSM [") {
@@ -49,8 +59,8 @@ func (b *layoutBuilder) noteDifferences() {
 	}
 	b.bad = &inconsistency{shards: map[string]string{}}
 	for _, d := range m.Differences {
-		text := b.differenceText(d)
-		b.g.Warnings = append(b.g.Warnings, "the global and local shard maps differ: "+text)
+		b.g.Warnings = append(b.g.Warnings, "the global and local shard maps differ: "+b.differenceText(d))
+		text := b.refusalText(d)
 		if _, seen := b.bad.shards[locKey(d.Shard)]; !seen {
 			b.bad.shards[locKey(d.Shard)] = text
 		}

@@ -18,7 +18,10 @@ type LocalShard struct {
 	HasLSM      bool
 	HasShardRow bool      // ShardsLocal has a row for the shard
 	Version     uuid.UUID // ShardsLocal.Version, when HasShardRow
-	Mappings    []fleet.Mapping
+	// Location is where the shard's LSM row says the shard is (zero when
+	// the driver did not read it).
+	Location fleet.Location
+	Mappings []fleet.Mapping
 }
 
 // ShardDifferences compares a shard's LSM with the GSM: the shard row, its
@@ -50,6 +53,9 @@ func ShardDifferences(m fleet.ShardMap, s fleet.Shard, l LocalShard, gsm []fleet
 		diff(fleet.DiffShardMissingInShard, "the LSM has no row for this shard", nil)
 	case l.Version != s.Version:
 		diff(fleet.DiffShardVersionMismatch, fmt.Sprintf("GSM version %s, LSM version %s", s.Version, l.Version), nil)
+	}
+	if l.HasShardRow && l.Location != (fleet.Location{}) && !l.Location.Equal(s.Location) {
+		diff(fleet.DiffShardLocationMismatch, fmt.Sprintf("the shard's local shard map says it is at %s, the global shard map at %s", l.Location, s.Location), nil)
 	}
 	byID := map[uuid.UUID]fleet.Mapping{}
 	for _, mp := range l.Mappings {

@@ -96,28 +96,33 @@ func (t *Target) observeMap(ctx context.Context, g *sql.DB, m fleet.ShardMap, pe
 	for _, mp := range ml.Mappings {
 		byShard[mp.ShardID] = append(byShard[mp.ShardID], mp)
 	}
+	lsm := map[uuid.UUID][]fleet.Mapping{}
 	for _, s := range shards {
-		st, diffs, err := t.observeShard(ctx, m, s, ml.Tables, byShard[s.ID])
+		st, local, diffs, err := t.observeShard(ctx, m, s, ml.Tables, byShard[s.ID])
 		if err != nil {
 			return ml, err
 		}
+		lsm[s.ID] = local.Mappings
 		ml.Shards = append(ml.Shards, st)
 		ml.Differences = append(ml.Differences, diffs...)
 	}
-	strays, err := t.strayShards(ctx, m, shards)
+	found := map[uuid.UUID]fleet.Location{}
+	strays, err := t.strayShards(ctx, m, shards, found)
 	if err != nil {
 		return ml, err
 	}
 	ml.Differences = append(ml.Differences, strays...)
 	// Say where the GSM sends the keys of a mapping only an LSM holds.
 	elasticdb.ExplainShardOnly(m, ml.Mappings, ml.Differences)
+	ml.Differences = elasticdb.FinishDifferences(m, ml.Mappings, shards, lsm, found, ml.Differences)
 	return ml, nil
 }
 
 // strayShards finds databases that the GSM does not list as shards of m but
 // whose LSM holds a shard of m with mappings, as after the shard map manager
-// was restored to a point before the shard was added.
-func (t *Target) strayShards(ctx context.Context, m fleet.ShardMap, shards []fleet.Shard) ([]fleet.Difference, error) {
+// was restored to a point before the shard was added. It records in found
+// where it saw a shard the GSM lists (at another location: a moved shard).
+func (t *Target) strayShards(ctx context.Context, m fleet.ShardMap, shards []fleet.Shard, found map[uuid.UUID]fleet.Location) ([]fleet.Difference, error) {
 	known := map[string]bool{}
 	for _, s := range shards {
 		known[strings.ToLower(s.Location.String())] = true
@@ -159,6 +164,9 @@ func (t *Target) strayShards(ctx context.Context, m fleet.ShardMap, shards []fle
 		}
 		rows.Close()
 		for _, id := range ids {
+			if _, listed := found[id]; !listed {
+				found[id] = loc
+			}
 			lsm, err := lsmMappings(ctx, db, m.ID, id)
 			if err != nil {
 				return nil, sqlErr("observe", loc, err)
@@ -180,55 +188,61 @@ func (t *Target) strayShards(ctx context.Context, m fleet.ShardMap, shards []fle
 // observeShard reads one shard's database: existence, LSM, row counts, and
 // the differences between its LSM and the GSM (compared by MappingId, bounds
 // and status, and the shard Version, as DetectMappingDifferences does).
-func (t *Target) observeShard(ctx context.Context, m fleet.ShardMap, s fleet.Shard, tables fleet.SchemaInfo, gsmMappings []fleet.Mapping) (fleet.ShardState, []fleet.Difference, error) {
+func (t *Target) observeShard(ctx context.Context, m fleet.ShardMap, s fleet.Shard, tables fleet.SchemaInfo, gsmMappings []fleet.Mapping) (fleet.ShardState, elasticdb.LocalShard, []fleet.Difference, error) {
+	st, local, err := t.readShard(ctx, m, s, tables)
+	if err != nil {
+		return st, local, nil, err
+	}
+	return st, local, elasticdb.ShardDifferences(m, s, local, gsmMappings), nil
+}
+
+func (t *Target) readShard(ctx context.Context, m fleet.ShardMap, s fleet.Shard, tables fleet.SchemaInfo) (fleet.ShardState, elasticdb.LocalShard, error) {
 	st := fleet.ShardState{Shard: s, RowCounts: map[string]int64{}}
 	var local elasticdb.LocalShard
 	exists, err := t.DatabaseExists(ctx, s.Location)
-	if err != nil {
-		return st, nil, err
-	}
-	if !exists {
-		return st, elasticdb.ShardDifferences(m, s, local, gsmMappings), nil
+	if err != nil || !exists {
+		return st, local, err
 	}
 	st.Exists, local.Exists = true, true
 	db, hasLSM, err := t.openLSM(ctx, s.Location)
 	if err != nil {
-		return st, nil, err
+		return st, local, err
 	}
 	for _, table := range tables.Tables() {
 		ok, err := tableExists(ctx, db, table)
 		if err != nil {
-			return st, nil, sqlErr("observe", s.Location, err)
+			return st, local, sqlErr("observe", s.Location, err)
 		}
 		if !ok {
 			continue
 		}
 		var n int64
 		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(table)).Scan(&n); err != nil {
-			return st, nil, sqlErr("count rows", s.Location, err)
+			return st, local, sqlErr("count rows", s.Location, err)
 		}
 		st.RowCounts[table] = n
 	}
 	if !hasLSM {
-		return st, elasticdb.ShardDifferences(m, s, local, gsmMappings), nil
+		return st, local, nil
 	}
 	local.HasLSM = true
 	var ver string
-	err = db.QueryRowContext(ctx, `SELECT Version FROM `+tShardsLocal+` WHERE ShardId = ?`, s.ID.String()).Scan(&ver)
+	var at fleet.Location
+	err = db.QueryRowContext(ctx, `SELECT Version, ServerName, DatabaseName FROM `+tShardsLocal+` WHERE ShardId = ?`, s.ID.String()).Scan(&ver, &at.Server, &at.Database)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
-		return st, nil, sqlErr("observe", s.Location, err)
+		return st, local, sqlErr("observe", s.Location, err)
 	default:
 		if st.LSMVersion, err = elasticdb.ParseID(ver); err != nil {
-			return st, nil, err
+			return st, local, err
 		}
-		local.HasShardRow, local.Version = true, st.LSMVersion
+		local.HasShardRow, local.Version, local.Location = true, st.LSMVersion, at
 	}
 	if local.Mappings, err = lsmMappings(ctx, db, m.ID, s.ID); err != nil {
-		return st, nil, sqlErr("observe", s.Location, err)
+		return st, local, sqlErr("observe", s.Location, err)
 	}
-	return st, elasticdb.ShardDifferences(m, s, local, gsmMappings), nil
+	return st, local, nil
 }
 
 func lsmMappings(ctx context.Context, db *sql.DB, mapID, shardID uuid.UUID) ([]fleet.Mapping, error) {

@@ -55,9 +55,13 @@ type LiveDifference struct {
 	Database string `expr:"database"`
 	// Kind is one of MappingInShardMapOnly, MappingInShardOnly,
 	// MappingMismatch, ShardVersionMismatch, ShardMissingInShard,
-	// DatabaseMissing, ShardInShardOnly or PendingOperation.
+	// DatabaseMissing, ShardInShardOnly, ShardMoved, ShardLocationMismatch,
+	// MappingOverlapsOtherShard, GSMMappingsOverlap or PendingOperation.
 	Kind   string `expr:"kind"`
 	Detail string `expr:"detail"`
+	// Token is the difference's stable recovery token ("" for a pending
+	// operation, which the next shard map writer rolls back).
+	Token string `expr:"token"`
 	// Low and High bound the mapping involved, as text ("" when the
 	// difference is about the whole shard).
 	Low  string `expr:"low"`

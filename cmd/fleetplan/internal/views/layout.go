@@ -73,6 +73,12 @@ type diffJSON struct {
 	Kind      string `json:"kind"`
 	Detail    string `json:"detail"`
 	MappingID string `json:"mappingId,omitempty"`
+	// Token is the difference's stable recovery token.
+	Token string `json:"token"`
+	// Low and High bound the keys involved ("" for the whole shard).
+	Low     string          `json:"low,omitempty"`
+	High    string          `json:"high,omitempty"`
+	MovedTo *fleet.Location `json:"movedTo,omitempty"`
 }
 
 func hex0x(b []byte) string { return "0x" + strings.ToUpper(hex.EncodeToString(b)) }
@@ -108,9 +114,12 @@ func layoutView(l *fleet.Layout) LayoutJSON {
 			mj.Mappings = append(mj.Mappings, mm)
 		}
 		for _, d := range m.Differences {
-			dj := diffJSON{Server: d.Shard.Server, Database: d.Shard.Database, Kind: d.Kind, Detail: d.Detail}
+			dj := diffJSON{Server: d.Shard.Server, Database: d.Shard.Database, Kind: d.Kind, Detail: d.Detail, Token: d.Token, MovedTo: d.MovedTo}
 			if d.MappingID != (fleet.Mapping{}).ID {
 				dj.MappingID = d.MappingID.String()
+			}
+			if d.Min != nil {
+				dj.Low, dj.High = shardkey.FormatBound(m.Map.KeyType, d.Min), shardkey.FormatBound(m.Map.KeyType, d.Max)
 			}
 			mj.Differences = append(mj.Differences, dj)
 		}
@@ -229,6 +238,7 @@ func printLayout(w io.Writer, l *fleet.Layout) error {
 					}
 				}
 				fmt.Fprintf(w, "    %s %s%s: %s\n", d.Shard, d.Kind, rng, d.Detail)
+				fmt.Fprintf(w, "      token %s\n", d.Token)
 			}
 			fmt.Fprintln(w, "  fleetplan refuses to route to or change these shards and ranges. Automated recovery (ShardMapRecovery plans) is not built yet:")
 			fmt.Fprintln(w, "  restore the shard, or the shard map manager database, from a backup by hand (or use the library's RecoveryManager), then check again here.")

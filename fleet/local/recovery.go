@@ -1,0 +1,32 @@
+package local
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/fleetplan/fleetplan/fleet/elasticdb"
+	"github.com/google/uuid"
+)
+
+var (
+	_ elasticdb.Recoverer     = (*Target)(nil)
+	_ elasticdb.RecoveryGSMTx = gsmTx{}
+)
+
+// Recover implements elasticdb.Recoverer: fn runs with the writers' lock
+// held, after pending operations were rolled back.
+func (t *Target) Recover(ctx context.Context, fn func(ex elasticdb.Executor) error) error {
+	return t.write(ctx, false, func(g *sql.DB) error { return fn(t.executor(g)) })
+}
+
+// ShardsOfMap implements elasticdb.RecoveryGSMTx.
+func (g gsmTx) ShardsOfMap(ctx context.Context, mapID uuid.UUID) ([]elasticdb.GSMShard, error) {
+	rows, err := g.tx.QueryContext(ctx, `SELECT `+gsmShardCols+` WHERE ShardMapId = ? ORDER BY ServerName, DatabaseName`, mapID.String())
+	return all(rows, err, scanGSMShard)
+}
+
+// MappingsOfMap implements elasticdb.RecoveryGSMTx.
+func (g gsmTx) MappingsOfMap(ctx context.Context, mapID uuid.UUID) ([]elasticdb.GSMMapping, error) {
+	rows, err := g.tx.QueryContext(ctx, `SELECT `+gsmMappingCols+` WHERE ShardMapId = ? ORDER BY MinValue, Readable`, mapID.String())
+	return all(rows, err, scanGSMMapping)
+}
