@@ -18,6 +18,7 @@ import (
 	// (fleet.Register, steps.Register); the plan kinds register with the
 	// live-state adapters, which the engine links.
 	_ "github.com/fleetplan/fleetplan/fleet/local"
+	_ "github.com/fleetplan/fleetplan/fleet/sqlserver"
 	_ "github.com/fleetplan/fleetplan/steps/app"
 	_ "github.com/fleetplan/fleetplan/steps/database"
 	_ "github.com/fleetplan/fleetplan/steps/generic"

@@ -1,0 +1,111 @@
+package sqlserver
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestTSQLGolden(t *testing.T) {
+	orders := Table{Schema: "sales", Name: "Order]Lines"}
+	cols := []string{"customer_id", "order_id", "line", "amount"}
+	order := []string{"customer_id", "order_id", "line"}
+	golden(t, "tsql.golden", map[string]string{
+		"page first, bounded range":   PageQuery(orders, cols, "customer_id", order, true, true, false),
+		"page after, bounded range":   PageQuery(orders, cols, "customer_id", order, true, true, true),
+		"page after, unbounded above": PageQuery(orders, cols, "customer_id", order, true, false, true),
+		"page first, whole table":     PageQuery(orders, cols, "customer_id", order, false, false, false),
+		"next bound":                  NextBoundQuery(orders, "customer_id", true, true),
+		"next bound from -inf":        NextBoundQuery(orders, "customer_id", false, false),
+		"count":                       CountQuery(orders, "customer_id", true, false),
+		"checksum":                    ChecksumQuery(orders, cols, "customer_id", true, true),
+		"delete chunk":                DeleteChunk(orders, "customer_id", true, true),
+		"exists":                      ExistsQuery(Table{Schema: "dbo", Name: "regions"}),
+		"tables":                      TablesQuery,
+		"primary keys":                PrimaryKeysQuery,
+		"foreign keys":                ForeignKeysQuery,
+		"key indexes":                 KeyIndexesQuery,
+		"key index columns":           KeyIndexColumnsQuery,
+		"delete triggers":             DeleteTriggersQuery,
+		"set read only":               SetReadOnlySQL("contoso", true),
+		"set read write":              SetReadOnlySQL("con]toso", false),
+		"add secondary":               AddSecondarySQL("contoso", "contoso-dr"),
+		"remove secondary":            RemoveSecondarySQL("contoso", "contoso-dr"),
+		"link status":                 LinkStatusQuery,
+		"operation status":            OperationStatusQuery,
+		"database":                    DatabaseQuery,
+		"databases":                   DatabasesQuery,
+		"get app lock":                GetAppLockSQL,
+		"release app lock":            ReleaseAppLockSQL,
+		"store version":               storeVersionSQL,
+		"state schema":                EnsureStateSchemaSQL,
+		"upsert holder":               UpsertHolderSQL,
+		"quoted string":               quoteString("it's"),
+	})
+}
+
+func TestParseTable(t *testing.T) {
+	tests := map[string]Table{
+		"customers":             {"dbo", "customers"},
+		"sales.OrderLines":      {"sales", "OrderLines"},
+		"[sales].[Order.Lines]": {"sales", "Order.Lines"},
+		"[a]]b].c":              {"a]b", "c"},
+	}
+	for in, want := range tests {
+		got, err := ParseTable(in)
+		if err != nil || got != want {
+			t.Errorf("ParseTable(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"a.b.c", "[open", "a.", ""} {
+		if _, err := ParseTable(bad); err == nil {
+			t.Errorf("ParseTable(%q) accepted", bad)
+		}
+	}
+	if got := (Table{"dbo", "x]y"}).String(); got != "[dbo].[x]]y]" {
+		t.Errorf("quoting: %s", got)
+	}
+}
+
+func TestSplitBatches(t *testing.T) {
+	tests := map[string]struct {
+		script string
+		want   []Batch
+	}{
+		"one batch": {"SELECT 1", []Batch{{"SELECT 1", 1}}},
+		"go separates": {"CREATE TABLE t (a int)\nGO\nCREATE VIEW v AS SELECT a FROM t\ngo\n",
+			[]Batch{{"CREATE TABLE t (a int)", 1}, {"CREATE VIEW v AS SELECT a FROM t", 3}}},
+		"spaces, CRLF and a comment": {"SELECT 1\r\n  Go  -- end of the first\r\nSELECT 2\r\n",
+			[]Batch{{"SELECT 1", 1}, {"SELECT 2", 3}}},
+		"repeat count": {"INSERT t VALUES (1)\nGO 3\n", []Batch{{"INSERT t VALUES (1)", 1}, {"INSERT t VALUES (1)", 1}, {"INSERT t VALUES (1)", 1}}},
+		"go inside a string": {"SELECT 'a\nGO\nb'\nGO\nSELECT 2",
+			[]Batch{{"SELECT 'a\nGO\nb'", 1}, {"SELECT 2", 5}}},
+		"go inside a nested block comment": {"/* a /* b */\nGO\n*/ SELECT 1\nGO\nSELECT 2",
+			[]Batch{{"/* a /* b */\nGO\n*/ SELECT 1", 1}, {"SELECT 2", 5}}},
+		"go inside brackets": {"SELECT 1 AS [x\nGO\n]\nGO", []Batch{{"SELECT 1 AS [x\nGO\n]", 1}}},
+		"escaped quote":      {"SELECT 'it''s'\nGO\nSELECT 2", []Batch{{"SELECT 'it''s'", 1}, {"SELECT 2", 3}}},
+		"line comment quote": {"SELECT 1 -- don't\nGO\nSELECT 2", []Batch{{"SELECT 1 -- don't", 1}, {"SELECT 2", 3}}},
+		"not separators":     {"GOTO done\ngo_on:\nSELECT 1", []Batch{{"GOTO done\ngo_on:\nSELECT 1", 1}}},
+		"empty batches dropped": {"GO\n\nGO\n\nSELECT 1\nGO\nGO\n",
+			[]Batch{{"SELECT 1", 5}}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := SplitBatches(tc.script)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("-want +got:\n%s", d)
+			}
+		})
+	}
+	for _, bad := range []string{"SELECT 'open\nGO\n", "SELECT 1\nGO 0\n", "SELECT [x\nGO"} {
+		if _, err := SplitBatches(bad); err == nil {
+			t.Errorf("SplitBatches(%q) accepted", bad)
+		} else if !strings.Contains(err.Error(), "line") {
+			t.Errorf("error without a line: %v", err)
+		}
+	}
+}
