@@ -40,6 +40,9 @@ const (
 	msgApplying
 	// msgNothing: a rollback found nothing to undo.
 	msgNothing
+	// msgCheckpoint asks the scheduler to journal a value the action saved
+	// (fleet.Checkpoints); the worker waits on release until it is durable.
+	msgCheckpoint
 )
 
 type msg struct {
@@ -54,13 +57,44 @@ type msg struct {
 	waited   time.Duration
 	failover bool
 	applied  bool
-	release  chan error // msgApplying: nil once step-applying is durable
+	release  chan error // msgApplying, msgCheckpoint: nil once the record is durable
+	key, val string     // msgCheckpoint
 	kept     []string   // rollback: where data was set aside
 }
 
 // final reports whether m ends its step's attempt (not a retry notice or a
 // step-applying request).
-func (m msg) final() bool { return m.kind != msgRetry && m.kind != msgApplying }
+func (m msg) final() bool {
+	return m.kind != msgRetry && m.kind != msgApplying && m.kind != msgCheckpoint
+}
+
+// checkpoints is the fleet.Checkpoints of one step: Save journals through
+// the scheduler (the only writer of the journal) and waits until the
+// record is durable; Load reads what this session or an earlier one saved.
+type checkpoints struct {
+	r    *run
+	idx  int
+	msgs chan<- msg
+}
+
+// Save implements fleet.Checkpoints.
+func (c checkpoints) Save(_ context.Context, key, value string) error {
+	release := make(chan error, 1)
+	c.msgs <- msg{idx: c.idx, kind: msgCheckpoint, key: key, val: value, release: release}
+	return <-release
+}
+
+// Load implements fleet.Checkpoints.
+func (c checkpoints) Load(key string) (string, bool) {
+	c.r.mu.RLock()
+	defer c.r.mu.RUnlock()
+	s := c.r.st.steps[c.r.g.Steps[c.idx].ID]
+	if s == nil {
+		return "", false
+	}
+	v, ok := s.checkpoints[key]
+	return v, ok
+}
 
 // attemptPlan is what one direction does for one step: which step's action,
 // inputs, guard, retry policy and timeout apply, and what "apply" means.
@@ -115,6 +149,7 @@ func (r *run) attempt(ctx context.Context, i int, d direction, msgs chan<- msg) 
 	s := p.step
 	sctx, cancel := stepContext(ctx, s.Timeout)
 	defer cancel()
+	sctx = fleet.WithCheckpoints(sctx, checkpoints{r: r, idx: i, msgs: msgs})
 	action := r.actions[s.Action]
 	var kept []string
 	if d == backwards {

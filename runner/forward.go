@@ -136,6 +136,9 @@ func (f *forwardWalk) collectOutcomes(batch []msg) {
 		case msgApplying:
 			r.record(Record{Type: StepApplying, Step: s.ID})
 			f.releases = append(f.releases, m.release)
+		case msgCheckpoint:
+			r.record(Record{Type: StepCheckpoint, Step: s.ID, Key: m.key, Value: m.val})
+			f.releases = append(f.releases, m.release)
 		case msgDone, msgSkipped:
 			if m.kind == msgDone {
 				r.record(Record{Type: StepDone, Step: s.ID, Attempt: m.attempts, Outputs: m.outputs})

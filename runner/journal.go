@@ -70,6 +70,12 @@ const (
 // applying did nothing, and a rollback leaves it alone.
 const StepApplying RecordType = "step-applying"
 
+// StepCheckpoint records a value a step's action saved through
+// fleet.Checkpoints (the resume token of a cloud operation in flight, for
+// example): Key and Value, durable before the action goes on, and handed
+// back to the step when the run resumes.
+const StepCheckpoint RecordType = "step-checkpoint"
+
 // Record is one line of the journal. Fields are omitted when empty, so a
 // line stays short; Time and Type are always present.
 type Record struct {
@@ -96,9 +102,12 @@ type Record struct {
 	// Resumed is set on step-skipped when an earlier, interrupted session
 	// had begun to apply the step (step-applying): its live effect is this
 	// run's own work and a rollback must undo it.
-	Resumed bool   `json:"resumed,omitempty"`
-	Who     string `json:"who,omitempty"`
-	Reason  string `json:"reason,omitempty"`
+	Resumed bool `json:"resumed,omitempty"`
+	// Key and Value (step-checkpoint) are what the action saved.
+	Key    string `json:"key,omitempty"`
+	Value  string `json:"value,omitempty"`
+	Who    string `json:"who,omitempty"`
+	Reason string `json:"reason,omitempty"`
 
 	// Run details (run-started, run-resumed).
 	Run    string `json:"run,omitempty"`

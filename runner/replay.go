@@ -81,8 +81,9 @@ type stepRec struct {
 	err                    string
 	rollbackErr            string
 	outputs                steps.Outputs
-	applied                bool // Apply was called (step-applying), in this session or an earlier one
-	ownSkip                bool // skipped after an interrupted start: this run's own effect
+	applied                bool              // Apply was called (step-applying), in this session or an earlier one
+	checkpoints            map[string]string // what the action saved (step-checkpoint), by key
+	ownSkip                bool              // skipped after an interrupted start: this run's own effect
 	startedAt, finishedAt  time.Time
 	approvedBy, rejectedBy string
 	rejectReason           string
@@ -149,6 +150,12 @@ func (p *replayed) apply(r Record) {
 		}
 	case StepApplying:
 		p.step(r.Step).applied = true
+	case StepCheckpoint:
+		s := p.step(r.Step)
+		if s.checkpoints == nil {
+			s.checkpoints = map[string]string{}
+		}
+		s.checkpoints[r.Key] = r.Value
 	case StepDone:
 		s := p.step(r.Step)
 		s.state, s.err, s.outputs, s.finishedAt, s.seq = StateDone, "", r.Outputs, r.Time, p.seq

@@ -59,8 +59,10 @@ type undoWalk struct {
 	*scheduler
 	ctx    context.Context
 	reason string // why the run rolls back, for the rollback-failed reason
-	stop   stopReason
-	result phaseResult
+	// releases are the workers waiting for their step-checkpoint record.
+	releases []chan error
+	stop     stopReason
+	result   phaseResult
 }
 
 // undoSteps runs the rollbacks of ids (listed in the order they should run
@@ -75,13 +77,18 @@ func (r *run) undoSteps(ctx context.Context, ids []string, reason string) (pr ph
 	for {
 		u.collectOutcomes(batch)
 		launch := u.ready()
-		if err := r.commit(); err != nil && u.stop != stopJournal {
+		err := r.commit()
+		if err != nil && u.stop != stopJournal {
 			u.stop, u.result = stopJournal, phaseResult{err: err}
 			for _, i := range launch {
 				u.w.abandon(i)
 			}
 			launch = nil
 		}
+		for _, rel := range u.releases {
+			rel <- err
+		}
+		u.releases = u.releases[:0]
 		u.launch(ctx, launch)
 		if u.w.inFlight() == 0 {
 			break
@@ -132,6 +139,9 @@ func (u *undoWalk) collectOutcomes(batch []msg) {
 	for _, m := range batch {
 		id := r.g.Steps[m.idx].ID
 		switch m.kind {
+		case msgCheckpoint:
+			r.record(Record{Type: StepCheckpoint, Step: id, Key: m.key, Value: m.val})
+			u.releases = append(u.releases, m.release)
 		case msgRetry:
 			r.record(Record{Type: StepRetrying, Step: id, Attempt: m.attempts, Wait: m.wait, Waited: m.waited,
 				Failover: m.failover, Error: m.err.Error(), Transient: true, Reason: "rollback"})

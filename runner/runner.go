@@ -528,8 +528,8 @@ func (r *run) commit() error {
 	}
 	if r.ev != nil {
 		for _, rec := range recs {
-			if rec.Type == StepApplying {
-				continue // bookkeeping for rollback; the step's start was shown
+			if rec.Type == StepApplying || rec.Type == StepCheckpoint {
+				continue // bookkeeping for rollback and resume; the step's start was shown
 			}
 			r.ev.emit(recordEvent(rec, r.st.ncomplete, len(r.g.Steps)))
 		}
