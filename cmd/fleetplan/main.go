@@ -17,6 +17,7 @@ import (
 	// The drivers and actions fleetplan is built with register themselves
 	// (fleet.Register, steps.Register); the plan kinds register with the
 	// live-state adapters, which the engine links.
+	_ "github.com/fleetplan/fleetplan/fleet/azure"
 	_ "github.com/fleetplan/fleetplan/fleet/local"
 	_ "github.com/fleetplan/fleetplan/fleet/sqlserver"
 	_ "github.com/fleetplan/fleetplan/steps/app"
