@@ -15,6 +15,7 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/runner"
+	"github.com/fleetplan/fleetplan/stepspec"
 )
 
 // maxHashedFile bounds each file read for a content hash.
@@ -24,17 +25,84 @@ const maxHashedFile = 64 << 20
 // every file it reads (plans.Document.Reads: templates, SQL files), each
 // with its name, so a change to any of them changes the hash.
 func ContentHash(doc *plans.Document) (string, error) {
-	h := sha256.New()
-	files := append([]string{doc.File}, doc.Reads...)
-	base := ""
-	if doc.Config != nil {
-		base = doc.Config.Dir
+	return contentHash(doc, func(_ int, name string) string { return name })
+}
+
+// ContentHashAs is ContentHash as if the document's own file had the name
+// self (relative to fleetplan.yaml; "" for its name now): what the hash was
+// before the file was renamed.
+func ContentHashAs(doc *plans.Document, self string) (string, error) {
+	return contentHash(doc, func(i int, name string) string {
+		if i == 0 && self != "" {
+			return self
+		}
+		return name
+	})
+}
+
+// ContentHashMoved is ContentHash as if the folder holding the document's
+// file had had the name the file self (relative to fleetplan.yaml) says,
+// and every file under it with it: the hash before the tree moved (a
+// git-sync checkout published at a new path), when the file kept its name.
+func ContentHashMoved(doc *plans.Document, self string) (string, error) {
+	now, err := displayName(doc, doc.File)
+	if err != nil {
+		return "", err
 	}
-	for _, f := range files {
-		name := f
-		if base != "" {
-			if rel, err := filepath.Rel(base, absOf(f)); err == nil {
-				name = filepath.ToSlash(rel)
+	a, b := strings.Split(now, "/"), strings.Split(self, "/")
+	common := 0
+	for len(a) > 1 && len(b) > 1 && a[len(a)-1] == b[len(b)-1] {
+		a, b = a[:len(a)-1], b[:len(b)-1]
+		common++
+	}
+	if common == 0 {
+		return ContentHashAs(doc, self)
+	}
+	from, to := strings.Join(a, "/")+"/", strings.Join(b, "/")+"/"
+	return contentHash(doc, func(_ int, name string) string {
+		if rest, ok := strings.CutPrefix(name, from); ok {
+			return to + rest
+		}
+		return name
+	})
+}
+
+// displayName is a file's name in the hash: relative to fleetplan.yaml.
+func displayName(doc *plans.Document, f string) (string, error) {
+	if doc.Config == nil {
+		return f, nil
+	}
+	rel, err := filepath.Rel(doc.Config.Dir, absOf(f))
+	if err != nil {
+		return f, nil
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// contentHash hashes the document's file (i 0) and what it reads, each
+// under the name rename gives it.
+func contentHash(doc *plans.Document, rename func(i int, name string) string) (string, error) {
+	h := sha256.New()
+	made := madeFiles(doc)
+	files := []string{doc.File}
+	for _, r := range doc.Reads {
+		if !made[absOf(r)] {
+			files = append(files, r)
+		}
+	}
+	for i, f := range files {
+		name, _ := displayName(doc, f)
+		name = rename(i, name)
+		if i > 0 {
+			// A folder a step runs in (exec's dir:) is named, not read;
+			// a file not there (yet) is hashed as absent.
+			if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+				what := "absent"
+				if err == nil {
+					what = "not a file"
+				}
+				fmt.Fprintf(h, "%s\x00%s\x00", name, what)
+				continue
 			}
 		}
 		fh, err := os.Open(f)
@@ -50,6 +118,26 @@ func ContentHash(doc *plans.Document) (string, error) {
 		fmt.Fprintf(h, "\x00%d\x00", n)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// madeFiles are the files the document's steps make (exec's creates:): what
+// a run leaves behind, not what the plan is made from.
+func madeFiles(doc *plans.Document) map[string]bool {
+	out := map[string]bool{}
+	var in stepspec.Exec
+	key := stepspec.KeyOf(&in, &in.Creates)
+	for _, s := range doc.Steps {
+		if s.Action != stepspec.ExecName {
+			continue
+		}
+		if p, ok := s.With[key].(string); ok && p != "" {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(filepath.Dir(absOf(doc.File)), p)
+			}
+			out[absOf(p)] = true
+		}
+	}
+	return out
 }
 
 func absOf(p string) string {
