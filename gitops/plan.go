@@ -10,6 +10,7 @@ import (
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/runhistory"
 	"github.com/fleetplan/fleetplan/stepgraph"
+	"github.com/fleetplan/fleetplan/steps"
 )
 
 // TargetPlans is what a repository's plans do to one target.
@@ -51,11 +52,45 @@ func Errors(groups []*TargetPlans) bool {
 	return false
 }
 
-// Changes reports whether any plan changes anything.
+// Changes reports whether any plan changes anything (see Changed).
 func Changes(groups []*TargetPlans) bool {
 	for _, g := range groups {
 		for _, p := range g.Plans {
-			if p.Graph != nil && !p.Graph.Empty() {
+			if p.Graph != nil && Changed(p.Graph) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Changed reports whether applying g may change the fleet: it previews an
+// object change, removes what a failed run kept, or has a step whose action
+// may change something (by what the action says it touches: a no-op, a
+// wait or an approval gate changes nothing; an action that cannot tell, or
+// is not registered, counts as a change). A graph of steps that change
+// nothing is "no changes" for --detailed-exitcode, drift and watch.
+func Changed(g *stepgraph.Graph) bool {
+	if g == nil || g.Empty() {
+		return false
+	}
+	if len(g.Changes) > 0 || len(g.RemoveKept) > 0 {
+		return true
+	}
+	for _, s := range g.Steps {
+		a, err := steps.Lookup(s.Action)
+		if err != nil {
+			return true
+		}
+		if _, gate := a.(steps.Gate); gate {
+			continue
+		}
+		refs, all := steps.Touches(a, steps.Inputs(s.With))
+		if all {
+			return true
+		}
+		for _, r := range refs {
+			if r.Changes {
 				return true
 			}
 		}

@@ -192,7 +192,12 @@ func Markdown(w io.Writer, g *stepgraph.Graph) error {
 	if a := stepgraph.IDs(order, stepgraph.NeedsApproval); len(a) > 0 {
 		fmt.Fprintf(&b, "| approval gates | %d |\n", len(a))
 	}
-	b.WriteString("\n#### Changes\n\n```diff\n")
+	if len(g.Changes) > 0 {
+		b.WriteString("\n#### Changes\n\n```diff\n")
+	} else {
+		// Nothing to diff (the steps are the plan): no empty block.
+		b.WriteString("\n")
+	}
 	for _, ch := range g.Changes {
 		sym := symbol(ch.Op)
 		if sym == ">" || sym == "~" {
@@ -212,7 +217,9 @@ func Markdown(w io.Writer, g *stepgraph.Graph) error {
 			fmt.Fprintf(&b, "%s     %s\n", sym, rest)
 		}
 	}
-	b.WriteString("```\n\n")
+	if len(g.Changes) > 0 {
+		b.WriteString("```\n\n")
+	}
 	writeInstanceTimelineMarkdown(&b, g)
 	b.WriteString("#### Step graph\n\n```mermaid\nflowchart TD\n")
 	ids := map[string]string{}

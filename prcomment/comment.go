@@ -83,7 +83,7 @@ func targetComment(g *gitops.TargetPlans) string {
 			changes, est := "**could not be planned**", "-"
 			if p.Graph != nil {
 				changes, est = summary(p.Graph), duration(p.Graph.Total().Duration)
-				if p.Graph.Empty() {
+				if !gitops.Changed(p.Graph) {
 					changes = "no changes"
 				}
 			}

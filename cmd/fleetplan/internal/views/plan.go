@@ -3,6 +3,7 @@ package views
 import (
 	"bufio"
 
+	"github.com/fleetplan/fleetplan/gitops"
 	"github.com/fleetplan/fleetplan/planrender"
 	"github.com/fleetplan/fleetplan/stepgraph"
 )
@@ -27,9 +28,10 @@ func (v *View) Saved(path, format string) {
 }
 
 // Changes is the exit status of a plan: with detailed (plan
-// --detailed-exitcode), 2 when the graph changes anything.
+// --detailed-exitcode), 2 when the graph changes anything (gitops.Changed:
+// steps that change nothing, such as no-ops and gates, are no change).
 func (v *View) Changes(g *stepgraph.Graph, detailed bool) error {
-	if detailed && !g.Empty() {
+	if detailed && gitops.Changed(g) {
 		return &ExitError{Code: 2}
 	}
 	return nil
