@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -71,20 +72,7 @@ after a crash, fleetplan resume finishes the run.`,
 			}
 			sink, finish := a.view.Events(output)
 			defer finish()
-			opt := engine.RunOptions(doc.Config, target, sink, command)
-			opt.Lease = lease
-			opt.Provenance = prov
-			opt.IgnoreWindow = ignoreWindow
-			for _, kept := range g.RemoveKept {
-				// What a failed run kept for analysis goes first: the new
-				// run makes those parts afresh.
-				a.view.RemovingKept(kept, output)
-				if res, err := runner.Rollback(ctx, kept, opt); err != nil {
-					finish()
-					return a.view.RunResult(res, err, output)
-				}
-			}
-			res, err := runner.Start(ctx, g, opt)
+			res, err := startRun(ctx, doc, g, target, lease, prov, sink, command, ignoreWindow, func(kept string) { a.view.RemovingKept(kept, output) })
 			finish()
 			return a.view.RunResult(res, err, output)
 		},
@@ -152,39 +140,77 @@ func (a *app) planOrSaved(cmd *cobra.Command, path, command string) (*plans.Docu
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	// Once without the lock, so a plan refused for what it says, or one
-	// with nothing to do, changes nothing (no lock or run folder is
-	// written); then under the lock, which is the graph shown and run.
 	graph := func() (*stepgraph.Graph, diag.List, error) {
 		if isSaved {
 			return saved.Graph, nil, engine.CheckFresh(ctx, saved.Graph, doc, target)
 		}
-		g, diags := engine.Plan(ctx, doc, target, runhistory.PlanOptions(runhistory.StateDir(doc.Config), target.Name()))
-		if diags.HasErrors() {
-			return nil, nil, diags.Err()
-		}
-		return g, diags, nil
+		return planGraph(ctx, doc, target)
 	}
-	if g, diags, err := graph(); err != nil {
-		target.Close()
-		return nil, nil, nil, nil, err
-	} else if g.Empty() {
-		a.view.Warn(diags) // nothing to run, nothing to lock
-		return doc, g, target, nil, nil
-	}
-	lease, err := runner.Reserve(ctx, engine.RunOptions(doc.Config, target, nil, command))
+	g, lease, err := lockAndPlan(ctx, doc, target, command, graph, a.view.Warn, nil)
 	if err != nil {
 		target.Close()
 		return nil, nil, nil, nil, err
+	}
+	return doc, g, target, lease, nil
+}
+
+// planGraph plans a document against its opened target.
+func planGraph(ctx context.Context, doc *plans.Document, target fleet.Target) (*stepgraph.Graph, diag.List, error) {
+	g, diags := engine.Plan(ctx, doc, target, runhistory.PlanOptions(runhistory.StateDir(doc.Config), target.Name()))
+	if diags.HasErrors() {
+		return nil, nil, diags.Err()
+	}
+	return g, diags, nil
+}
+
+// lockAndPlan makes the graph to run under the fleet's lock: once without
+// the lock, so a plan refused for what it says, or one with nothing to do,
+// changes nothing (no lock or run folder is written; the lease is nil);
+// then under the lock, which is the graph shown and run. locked, when not
+// nil, is asked first once the lock is held: an error gives the lock back.
+func lockAndPlan(ctx context.Context, doc *plans.Document, target fleet.Target, command string,
+	graph func() (*stepgraph.Graph, diag.List, error), warn func(diag.List), locked func() error) (*stepgraph.Graph, *runner.Lease, error) {
+	if g, diags, err := graph(); err != nil {
+		return nil, nil, err
+	} else if g.Empty() {
+		warn(diags) // nothing to run, nothing to lock
+		return g, nil, nil
+	}
+	lease, err := runner.Reserve(ctx, engine.RunOptions(doc.Config, target, nil, command))
+	if err != nil {
+		return nil, nil, err
+	}
+	if locked != nil {
+		if err := locked(); err != nil {
+			lease.Release()
+			return nil, nil, err
+		}
 	}
 	g, diags, err := graph()
 	if err != nil {
 		lease.Release()
-		target.Close()
-		return nil, nil, nil, nil, err
+		return nil, nil, err
 	}
-	a.view.Warn(diags)
-	return doc, g, target, lease, nil
+	warn(diags)
+	return g, lease, nil
+}
+
+// startRun runs a graph planned under lease (see lockAndPlan): what a failed
+// run kept for analysis goes first (removing says which), as the new run
+// makes those parts afresh, then the graph runs as the reserved run.
+func startRun(ctx context.Context, doc *plans.Document, g *stepgraph.Graph, target fleet.Target, lease *runner.Lease,
+	prov *runner.Provenance, sink runner.EventSink, command string, ignoreWindow bool, removing func(kept string)) (*runner.Result, error) {
+	opt := engine.RunOptions(doc.Config, target, sink, command)
+	opt.Lease = lease
+	opt.Provenance = prov
+	opt.IgnoreWindow = ignoreWindow
+	for _, kept := range g.RemoveKept {
+		removing(kept)
+		if res, err := runner.Rollback(ctx, kept, opt); err != nil {
+			return res, err
+		}
+	}
+	return runner.Start(ctx, g, opt)
 }
 
 // confirm asks on a terminal; without one it refuses.

@@ -44,6 +44,13 @@ const (
 	flagChangedSince     = "changed-since"
 	flagCommentDir       = "comment-dir"
 	flagRequireClean     = "require-clean"
+	flagApply            = "apply"
+	flagOnce             = "once"
+	flagSelfHeal         = "self-heal"
+	flagDebounce         = "debounce"
+	flagMaxWait          = "max-wait"
+	flagDriftInterval    = "drift-interval"
+	flagRecheck          = "recheck"
 )
 
 // Help texts of the shared flags: one text per flag, whichever command has it.

@@ -38,7 +38,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PLAN_KINDS", strings.Join(plans.Kinds(), ", "))
 			return err
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"bigfile": bigFile, "treehash": treeHash, "unescape": unescape, "sqlite": sqliteCmd},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"bigfile": bigFile, "treehash": treeHash, "unescape": unescape, "sqlite": sqliteCmd, "untime": untime},
 	})
 }
 
@@ -120,6 +120,26 @@ func unescape(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("unescape: %v", err)
 	}
 }
+
+// untime IN OUT writes IN to OUT with what changes from run to run spelled
+// the same: the time at the start of a log line (15:04:05Z) as TIME, run ids
+// (20261203T084456Z-73ed) as RUN, so a script can cmp a log.
+func untime(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: untime IN OUT")
+	}
+	in := ts.ReadFile(args[0])
+	out := logTime.ReplaceAllString(in, "TIME ")
+	out = runID.ReplaceAllString(out, "RUN")
+	if err := os.WriteFile(ts.MkAbs(args[1]), []byte(out), 0o644); err != nil {
+		ts.Fatalf("untime: %v", err)
+	}
+}
+
+var (
+	logTime = regexp.MustCompile(`(?m)^\d\d:\d\d:\d\dZ `)
+	runID   = regexp.MustCompile(`\b\d{8}T\d{6}Z-[0-9a-f]{4}\b`)
+)
 
 // sqliteCmd runs SQL against a database file the way the sqlite3 tool does
 // for the scripts (`sqlite FILE SQL...`): each argument is one statement or
