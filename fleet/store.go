@@ -22,9 +22,11 @@ var ErrInvalidArgument = errors.New("invalid argument")
 //
 // Errors are *Error wrapping a StoreResult (test with errors.Is, e.g.
 // errors.Is(err, ResultMappingNotOffline) or errors.Is(err, ErrNotFound)) or
-// ErrInvalidArgument. Writers that find an operation left pending by another
-// writer roll it back first (see RecoverPending), so a crashed writer never
-// blocks the next one.
+// ErrInvalidArgument. A writer whose change meets an operation left pending
+// by another writer rolls it back first, once that operation's owner is gone
+// (the library's rule: result 52, then the operation's application lock), so
+// a crashed writer never blocks the next one and a running one is never
+// undone: that is ResultPendingOperation, after a wait.
 //
 // Locks: mutations of a locked mapping must present its owner, which callers
 // put in the context with WithLockOwner (default NoLock); a mismatch is
@@ -104,10 +106,11 @@ type ShardMapStore interface {
 	SchemaInfo(ctx context.Context, mapName string) (SchemaInfo, error)
 
 	// RecoverPending rolls back every operation left pending by a crashed
-	// writer (a row in OperationsLogGlobal): LSM changes are undone, pending
-	// GSM rows removed, locked shard rows released, the log row deleted. It
-	// returns the ids of the operations it rolled back. Like the library,
-	// there is no roll-forward. Every writer calls it first; it is idempotent.
+	// writer (a row in OperationsLogGlobal whose owner no longer holds its
+	// lock): LSM changes are undone, pending GSM rows removed, locked shard
+	// rows released, the log row deleted. An operation still running is left
+	// alone. It returns the ids of the operations it rolled back. Like the
+	// library, there is no roll-forward. It is idempotent.
 	RecoverPending(ctx context.Context) ([]uuid.UUID, error)
 }
 

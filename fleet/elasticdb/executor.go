@@ -3,6 +3,7 @@ package elasticdb
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/google/uuid"
@@ -29,6 +30,15 @@ type Executor interface {
 	// points; an error stops the operation there (ErrSimulatedCrash without
 	// rolling it back, as a killed process would leave it).
 	Checkpoint(op *Operation, point string) error
+	// LockOperation takes the application lock of operation id: the
+	// library's sp_getapplock(@Resource = id, 'Exclusive', 'Session'), or
+	// the driver's equivalent. It excludes every other owner, in this
+	// process or another, until release is called or the holder dies. It
+	// waits at most wait (0: one try), then fails with ErrOperationLocked.
+	// Run holds the lock of its own operation from before GSM begin to
+	// after GSM end; a writer undoes another operation only while holding
+	// that operation's lock, so a live owner's operation is never undone.
+	LockOperation(ctx context.Context, id uuid.UUID, wait time.Duration) (release func(), err error)
 }
 
 // LSMOpen says what LSM does when the database or its LSM is missing.

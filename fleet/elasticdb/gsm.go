@@ -49,7 +49,7 @@ func gsmBeginMappingSteps(ctx context.Context, tx GSMTx, op *Operation) error {
 		case row == nil || !row.Readable:
 			return StoreErr(what, sh.s.Loc.String(), fleet.ResultShardDoesNotExist, "")
 		case heldByOther(row.OperationID, op.ID):
-			return StoreErr(what, sh.s.Loc.String(), fleet.ResultPendingOperation, retryHint)
+			return conflictErr(what, sh.s.Loc.String(), *row.OperationID)
 		case row.Version != sh.orig:
 			return StoreErr(what, sh.s.Loc.String(), fleet.ResultShardVersionMismatch, "the shard changed meanwhile; read it again and retry")
 		}
@@ -69,7 +69,7 @@ func gsmBeginMappingSteps(ctx context.Context, tx GSMTx, op *Operation) error {
 			case row == nil || !row.Readable:
 				return StoreErr(what, target, fleet.ResultMappingDoesNotExist, "mapping ids change on every update; look the mapping up again by key")
 			case row.OperationID != nil:
-				return StoreErr(what, target, fleet.ResultPendingOperation, retryHint)
+				return conflictErr(what, target, *row.OperationID)
 			case row.LockOwner != s.Lock: // no ForceUnlock here: the library's Begin compares the ids
 				return LockedErr(what, op.Map, s.Mapping, row.LockOwner, fleet.ResultMappingLockOwnerIDDiff)
 			case s.Kind == StepRemove && IsRemoveCode(op.Code) && row.Status&1 != 0:
@@ -105,21 +105,21 @@ func overlap(ctx context.Context, tx GSMTx, op *Operation, m MappingRow) error {
 	if err != nil {
 		return err
 	}
-	pending := false
+	var pending *uuid.UUID
 	for _, r := range rows {
 		switch {
 		case r.OperationID != nil && *r.OperationID == op.ID:
 			continue
 		case r.OperationID != nil:
-			pending = true
+			pending = r.OperationID
 		case op.Map.Type == fleet.ListMap:
 			return StoreErr(op.FaultPoint(), op.Map.Name, fleet.ResultMappingPointMapped, "the point is already mapped")
 		default:
 			return StoreErr(op.FaultPoint(), op.Map.Name, fleet.ResultMappingRangeMapped, "the range overlaps an existing mapping")
 		}
 	}
-	if pending {
-		return StoreErr(op.FaultPoint(), op.Map.Name, fleet.ResultPendingOperation, retryHint)
+	if pending != nil {
+		return conflictErr(op.FaultPoint(), op.Map.Name, *pending)
 	}
 	return nil
 }
@@ -148,7 +148,7 @@ func gsmBeginShardSteps(ctx context.Context, tx GSMTx, op *Operation) error {
 			case row == nil || !row.Readable:
 				return StoreErr(what, sh.Loc.String(), fleet.ResultShardDoesNotExist, "")
 			case row.OperationID != nil:
-				return StoreErr(what, sh.Loc.String(), fleet.ResultPendingOperation, retryHint)
+				return conflictErr(what, sh.Loc.String(), *row.OperationID)
 			case row.Version != sh.Version:
 				return StoreErr(what, sh.Loc.String(), fleet.ResultShardVersionMismatch, "the shard changed meanwhile; read it again and retry")
 			}

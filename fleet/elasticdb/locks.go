@@ -15,7 +15,7 @@ func LockOwnerChange(what string, m fleet.ShardMap, mp fleet.Mapping, owner uuid
 	target := m.Name + "/" + mp.ID.String()
 	switch {
 	case mp.OperationID != nil:
-		return mp.LockOwner, StoreErr(what, target, fleet.ResultPendingOperation, retryHint)
+		return mp.LockOwner, conflictErr(what, target, *mp.OperationID)
 	case lock && mp.LockOwner != fleet.NoLock:
 		return mp.LockOwner, LockedErr(what, m, MappingRowOf(mp), mp.LockOwner, fleet.ResultMappingAlreadyLocked)
 	case lock:

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
@@ -21,12 +22,11 @@ import (
 // It keeps the keys a SQL store keeps, so a protocol step that would break
 // one fails here too.
 type memStore struct {
+	mu      sync.Mutex // one transaction at a time, from any goroutine
+	locks   *opLocks
 	gsm     memGSM
 	dbs     map[fleet.Location]*memLSM
 	crashAt string // Checkpoint returns ErrSimulatedCrash at this point, once
-	failAt  string // Checkpoint returns a plain error at this point, once
-	// failLSM makes the next LSM transaction at this location fail once.
-	failLSM *fleet.Location
 }
 
 type memGSM struct {
@@ -42,7 +42,7 @@ type memLSM struct {
 }
 
 func newMemStore(dbs ...fleet.Location) *memStore {
-	s := &memStore{gsm: memGSM{shards: map[uuid.UUID]GSMShard{}, mappings: map[uuid.UUID]GSMMapping{}}, dbs: map[fleet.Location]*memLSM{}}
+	s := &memStore{locks: &opLocks{}, gsm: memGSM{shards: map[uuid.UUID]GSMShard{}, mappings: map[uuid.UUID]GSMMapping{}}, dbs: map[fleet.Location]*memLSM{}}
 	for _, l := range dbs {
 		s.dbs[l] = nil
 	}
@@ -58,6 +58,8 @@ func (l *memLSM) clone() *memLSM {
 }
 
 func (s *memStore) GSM(ctx context.Context, what string, fn func(GSMTx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	tx := &memGSMTx{g: s.gsm.clone()}
 	if err := fn(tx); err != nil {
 		return wrap(what, err)
@@ -74,9 +76,9 @@ func wrap(what string, err error) error {
 	return &fleet.Error{Op: what, Err: err}
 }
 
-var errInjected = errors.New("injected failure")
-
 func (s *memStore) LSM(ctx context.Context, what string, loc fleet.Location, open LSMOpen, fn func(LSMTx) error) (LSMState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	l, ok := s.dbs[loc]
 	if !ok {
 		if open.IfExists {
@@ -91,10 +93,6 @@ func (s *memStore) LSM(ctx context.Context, what string, loc fleet.Location, ope
 		l = &memLSM{maps: map[uuid.UUID]LSMMap{}, shards: map[uuid.UUID]LSMShard{}, mappings: map[uuid.UUID]LSMMapping{}}
 		s.dbs[loc] = l
 	}
-	if s.failLSM != nil && *s.failLSM == loc {
-		s.failLSM = nil
-		return LSMReady, wrap(what, errInjected)
-	}
 	tx := &memLSMTx{l: l.clone()}
 	if err := fn(tx); err != nil {
 		return LSMReady, wrap(what, err)
@@ -104,13 +102,12 @@ func (s *memStore) LSM(ctx context.Context, what string, loc fleet.Location, ope
 }
 
 func (s *memStore) Checkpoint(op *Operation, point string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch point {
 	case s.crashAt:
 		s.crashAt = ""
 		return fmt.Errorf("%s after %s: %w", op.FaultPoint(), point, ErrSimulatedCrash)
-	case s.failAt:
-		s.failAt = ""
-		return errInjected
 	}
 	return nil
 }

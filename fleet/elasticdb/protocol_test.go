@@ -153,165 +153,6 @@ func (f *fixture) consistent(t *testing.T) {
 	}
 }
 
-type opCase struct {
-	name string
-	op   func(t *testing.T, f *fixture) *Operation
-	m    func(f *fixture) fleet.ShardMap
-	want []string // the map's layout after the operation
-}
-
-func rangeMap(f *fixture) fleet.ShardMap { return f.r }
-func listMap(f *fixture) fleet.ShardMap  { return f.l }
-
-var rangeBefore = []string{"db_a [-inf, 100) online", "db_a [100, 200) online", "db_a [200, 300) offline"}
-
-// opCases has an operation of every operation code the protocol writes.
-func opCases() []opCase {
-	return []opCase{
-		{"1 add shard", func(t *testing.T, f *fixture) *Operation { return AddShardOp(f.r, dbC) }, rangeMap, rangeBefore},
-		{"2 remove shard", func(t *testing.T, f *fixture) *Operation { return RemoveShardOp(f.r, f.shard("R/B")) }, rangeMap, rangeBefore},
-		{"3 update shard", func(t *testing.T, f *fixture) *Operation {
-			s := f.shard("R/B")
-			nw := ShardRowOf(s, uuid.New())
-			nw.Status = fleet.ShardOffline
-			return &Operation{ID: uuid.New(), Code: fleet.OpUpdateShard, Map: f.r, ShardOp: true,
-				Steps: []Step{{Kind: StepUpdate, Shard: ShardRowOf(s, s.Version), NewShard: nw}}}
-		}, rangeMap, rangeBefore},
-		{"4 add point", func(t *testing.T, f *fixture) *Operation { return AddMappingOp(f.l, f.shard("L/B"), k64(3), nil) }, listMap,
-			[]string{"db_a point 1 online", "db_a point 2 offline", "db_b point 3 online"}},
-		{"5 remove point", func(t *testing.T, f *fixture) *Operation {
-			return RemoveMappingOp(f.l, f.shard("L/A"), f.mapping(t, f.l, k64(2)), fleet.NoLock)
-		}, listMap, []string{"db_a point 1 online"}},
-		{"6 point online", func(t *testing.T, f *fixture) *Operation {
-			return SetOnlineOp(f.l, f.shard("L/A"), f.mapping(t, f.l, k64(2)), true, fleet.NoLock)
-		}, listMap, []string{"db_a point 1 online", "db_a point 2 online"}},
-		{"6 point to another shard", func(t *testing.T, f *fixture) *Operation {
-			return RepointOp(f.l, f.shard("L/A"), f.shard("L/B"), f.mapping(t, f.l, k64(2)), false, fleet.NoLock)
-		}, listMap, []string{"db_a point 1 online", "db_b point 2 offline"}},
-		{"7 point offline", func(t *testing.T, f *fixture) *Operation {
-			return SetOnlineOp(f.l, f.shard("L/A"), f.mapping(t, f.l, k64(1)), false, fleet.NoLock)
-		}, listMap, []string{"db_a point 1 offline", "db_a point 2 offline"}},
-		{"8 add range", func(t *testing.T, f *fixture) *Operation { return AddMappingOp(f.r, f.shard("R/B"), k64(300), nil) }, rangeMap,
-			append(append([]string{}, rangeBefore...), "db_b [300, +inf) online")},
-		{"9 remove range", func(t *testing.T, f *fixture) *Operation {
-			return RemoveMappingOp(f.r, f.shard("R/A"), f.mapping(t, f.r, k64(200)), fleet.NoLock)
-		}, rangeMap, rangeBefore[:2]},
-		{"10 range online", func(t *testing.T, f *fixture) *Operation {
-			return SetOnlineOp(f.r, f.shard("R/A"), f.mapping(t, f.r, k64(200)), true, fleet.NoLock)
-		}, rangeMap, []string{"db_a [-inf, 100) online", "db_a [100, 200) online", "db_a [200, 300) online"}},
-		{"10 range to another shard, online", func(t *testing.T, f *fixture) *Operation {
-			return RepointOp(f.r, f.shard("R/A"), f.shard("R/B"), f.mapping(t, f.r, k64(200)), true, fleet.NoLock)
-		}, rangeMap, []string{"db_a [-inf, 100) online", "db_a [100, 200) online", "db_b [200, 300) online"}},
-		{"11 range offline", func(t *testing.T, f *fixture) *Operation {
-			return SetOnlineOp(f.r, f.shard("R/A"), f.mapping(t, f.r, k64(100)), false, fleet.NoLock)
-		}, rangeMap, []string{"db_a [-inf, 100) online", "db_a [100, 200) offline", "db_a [200, 300) offline"}},
-		{"14 split", func(t *testing.T, f *fixture) *Operation {
-			return SplitOp(f.r, f.shard("R/A"), f.mapping(t, f.r, []byte{}), k64(50), fleet.NoLock)
-		}, rangeMap, []string{"db_a [-inf, 50) online", "db_a [100, 200) online", "db_a [200, 300) offline", "db_a [50, 100) online"}},
-		{"15 merge", func(t *testing.T, f *fixture) *Operation {
-			return MergeOp(f.r, f.shard("R/A"), f.mapping(t, f.r, []byte{}), f.mapping(t, f.r, k64(100)), fleet.NoLock)
-		}, rangeMap, []string{"db_a [-inf, 200) online", "db_a [200, 300) offline"}},
-	}
-}
-
-// Every operation does what it says and leaves both maps agreeing.
-func TestRunEveryOperation(t *testing.T) {
-	for _, tc := range opCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.run(t, tc.op(t, f))
-			f.consistent(t)
-			if d := cmp.Diff(tc.want, f.layout(tc.m(f))); d != "" {
-				t.Fatalf("layout (-want +got):\n%s", d)
-			}
-		})
-	}
-	t.Run("add shard deploys the LSM", func(t *testing.T) {
-		f := newFixture(t)
-		op := AddShardOp(f.r, dbC)
-		f.run(t, op)
-		if l := f.s.dbs[dbC]; l == nil || l.shards[op.Steps[0].Shard.ID].Version != op.Steps[0].Shard.Version || len(l.maps) != 1 {
-			t.Fatalf("db_c's LSM after add shard: %+v", f.s.dbs[dbC])
-		}
-	})
-	t.Run("remove shard clears the LSM", func(t *testing.T) {
-		f := newFixture(t)
-		f.run(t, RemoveShardOp(f.r, f.shard("R/B")))
-		if _, ok := f.s.dbs[dbB].maps[f.r.ID]; ok || len(f.s.dbs[dbB].shards) != 1 {
-			t.Fatalf("db_b's LSM still holds map R: %+v", f.s.dbs[dbB])
-		}
-	})
-}
-
-// A writer killed at any phase boundary leaves its operation pending, and
-// RecoverPending restores the store exactly; an error at a boundary rolls
-// back at once.
-func TestCrashPoints(t *testing.T) {
-	ctx := context.Background()
-	for _, tc := range opCases() {
-		for _, point := range []string{CrashAfterGSMBegin, CrashAfterLSMSource, CrashAfterLSMTarget} {
-			t.Run(tc.name+"/killed after "+point, func(t *testing.T) {
-				f := newFixture(t)
-				op := tc.op(t, f)
-				before := f.s.dump()
-				f.s.crashAt = point
-				if err := Run(ctx, f.s, op); !errors.Is(err, ErrSimulatedCrash) {
-					t.Fatalf("Run = %v, want the simulated crash", err)
-				}
-				if len(f.s.gsm.log) != 1 || f.s.gsm.log[0].ID != op.ID {
-					t.Fatalf("log after the crash: %v", f.s.gsm.log)
-				}
-				ids, err := RecoverPending(ctx, f.s)
-				if err != nil || len(ids) != 1 || ids[0] != op.ID {
-					t.Fatalf("RecoverPending = %v, %v", ids, err)
-				}
-				if d := cmp.Diff(before, f.s.dump()); d != "" {
-					t.Fatalf("recovery did not restore the store (-before +after):\n%s", d)
-				}
-				f.consistent(t)
-			})
-			t.Run(tc.name+"/failed after "+point, func(t *testing.T) {
-				f := newFixture(t)
-				op := tc.op(t, f)
-				before := f.s.dump()
-				f.s.failAt = point
-				if err := Run(ctx, f.s, op); !errors.Is(err, errInjected) {
-					t.Fatalf("Run = %v, want the injected failure", err)
-				}
-				if d := cmp.Diff(before, f.s.dump()); d != "" {
-					t.Fatalf("the failed operation was not rolled back (-before +after):\n%s", d)
-				}
-			})
-		}
-	}
-}
-
-// An undo that fails half-way (a shard unreachable) is run again by the
-// next recovery, to the same end.
-func TestUndoInterruptedIsRunAgain(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t)
-	op := RepointOp(f.r, f.shard("R/A"), f.shard("R/B"), f.mapping(t, f.r, k64(200)), true, fleet.NoLock)
-	before := f.s.dump()
-	f.s.crashAt = CrashAfterLSMTarget
-	if err := Run(ctx, f.s, op); !errors.Is(err, ErrSimulatedCrash) {
-		t.Fatal(err)
-	}
-	f.s.failLSM = &dbA // the source, undone after the target
-	if _, err := RecoverPending(ctx, f.s); !errors.Is(err, errInjected) {
-		t.Fatalf("RecoverPending = %v, want the injected failure", err)
-	}
-	if len(f.s.gsm.log) != 1 {
-		t.Fatal("the interrupted undo dropped the log row")
-	}
-	if ids, err := RecoverPending(ctx, f.s); err != nil || len(ids) != 1 {
-		t.Fatalf("RecoverPending again = %v, %v", ids, err)
-	}
-	if d := cmp.Diff(before, f.s.dump()); d != "" {
-		t.Fatalf("(-before +after):\n%s", d)
-	}
-}
-
 // The protocol refuses what the library's procedures refuse, with their
 // result codes, and changes nothing.
 func TestRunRefuses(t *testing.T) {
@@ -404,21 +245,39 @@ func (f *fixture) lowestRangeMapping() uuid.UUID {
 
 // An add that overlaps a row another operation still holds (its pending
 // add, Readable = 0) is 52, as in the library's Begin, not a success that
-// the other operation's end would turn into an overlap.
+// the other operation's end would turn into an overlap. While that
+// operation's owner holds its lock, it is left alone and the add refused;
+// once the owner is gone, the add undoes it and goes ahead.
 func TestAddOverlappingPendingAdd(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.s.crashAt = CrashAfterGSMBegin
-	if err := Run(ctx, f.s, AddMappingOp(f.r, f.shard("R/B"), k64(300), k64(400))); !errors.Is(err, ErrSimulatedCrash) {
+	pending := AddMappingOp(f.r, f.shard("R/B"), k64(300), k64(400))
+	if err := Run(ctx, f.s, pending); !errors.Is(err, ErrSimulatedCrash) {
 		t.Fatal(err)
 	}
 	before := f.s.dump()
-	err := Run(ctx, f.s, AddMappingOp(f.r, f.shard("R/B"), k64(350), nil))
-	if !errors.Is(err, fleet.ResultPendingOperation) {
-		t.Fatalf("Run = %v, want 52", err)
+	release, err := f.s.LockOperation(ctx, pending.ID, 0) // its owner, alive
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Run(WithPendingWait(ctx, 0), f.s, AddMappingOp(f.r, f.shard("R/B"), k64(350), nil))
+	var running *OperationRunningError
+	if !errors.Is(err, fleet.ResultPendingOperation) || !errors.As(err, &running) || running.ID != pending.ID {
+		t.Fatalf("Run = %v, want 52 naming the running operation %s", err, pending.ID)
 	}
 	if d := cmp.Diff(before, f.s.dump()); d != "" {
 		t.Fatalf("(-before +after):\n%s", d)
+	}
+	if ids, err := RecoverPending(ctx, f.s); err != nil || len(ids) != 0 {
+		t.Fatalf("RecoverPending with the owner alive = %v, %v; want nothing undone", ids, err)
+	}
+	release() // the owner dies
+	f.run(t, AddMappingOp(f.r, f.shard("R/B"), k64(350), nil))
+	f.consistent(t)
+	want := []string{"db_a [-inf, 100) online", "db_a [100, 200) online", "db_a [200, 300) offline", "db_b [350, +inf) online"}
+	if d := cmp.Diff(want, f.layout(f.r)); d != "" {
+		t.Fatalf("layout (-want +got):\n%s", d)
 	}
 }
 

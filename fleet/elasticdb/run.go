@@ -10,16 +10,25 @@ import (
 	"github.com/google/uuid"
 )
 
-// Run performs op as the library's StoreOperation does: GSM begin, the
-// source's and the target's LSM, GSM end, calling ex.Checkpoint at each
-// phase boundary. A failure after GSM begin is rolled back at once (as the
-// library does); ErrSimulatedCrash is not, like a killed process.
+// Run performs op as the library's StoreOperation does: holding the
+// operation's lock throughout, GSM begin, the source's and the target's LSM,
+// GSM end, calling ex.Checkpoint at each phase boundary. When GSM begin
+// meets another operation's rows (result 52), that operation is undone and
+// begin tried again, but only once its lock is free: an operation whose
+// owner still runs it is waited for (WithPendingWait), then refused with an
+// *OperationRunningError. A failure after GSM begin is rolled back at once
+// (as the library does); ErrSimulatedCrash is not, like a killed process.
 func Run(ctx context.Context, ex Executor, op *Operation) error {
 	data, err := op.XML()
 	if err != nil {
 		return err
 	}
-	if err := gsmBegin(ctx, ex, op, data); err != nil {
+	release, err := ex.LockOperation(ctx, op.ID, time.Minute)
+	if err != nil {
+		return &fleet.Error{Op: op.FaultPoint(), Target: op.ID.String(), Err: fmt.Errorf("taking the operation's lock: %w", err)}
+	}
+	defer release()
+	if err := beginResolving(ctx, ex, op, data); err != nil {
 		return err
 	}
 	if err := runLocal(ctx, ex, op); err != nil {
@@ -114,8 +123,9 @@ func Undo(ctx context.Context, ex Executor, op *Operation) error {
 }
 
 // RecoverPending rolls back every operation in OperationsLogGlobal, ours or
-// the library's, oldest first, and returns their ids. A row whose Data does
-// not parse stops it: it is never guessed at.
+// the library's, whose owner is gone (its lock is free), oldest first, and
+// returns their ids. An operation whose owner still runs it is left alone.
+// A row whose Data does not parse stops it: it is never guessed at.
 func RecoverPending(ctx context.Context, ex Executor) ([]uuid.UUID, error) {
 	var pending []LogRow
 	if err := ex.GSM(ctx, "read operations log", func(tx GSMTx) error {
@@ -127,16 +137,17 @@ func RecoverPending(ctx context.Context, ex Executor) ([]uuid.UUID, error) {
 	}
 	var done []uuid.UUID
 	for _, r := range pending {
-		op, err := ParseLogRow(r)
-		if err != nil {
-			return done, &fleet.Error{Op: "recover pending operation", Target: r.ID.String(),
-				Err:  fmt.Errorf("%w: cannot read OperationsLogGlobal.Data of operation code %d: %v", fleet.ResultUnexpectedStoreError, r.Code, err),
-				Hint: "inspect the row in __ShardManagement_OperationsLogGlobal; fleetplan will not guess how to undo it"}
+		undone, err := undoUnowned(ctx, ex, r.ID, 0)
+		var running *OperationRunningError
+		if errors.As(err, &running) {
+			continue
 		}
-		if err := Undo(ctx, ex, op); err != nil {
+		if err != nil {
 			return done, err
 		}
-		done = append(done, op.ID)
+		if undone {
+			done = append(done, r.ID)
+		}
 	}
 	return done, nil
 }

@@ -625,7 +625,8 @@ var tests = map[string]func(t *testing.T, f *fixture){
 				}
 			}
 		}
-		// Every writer recovers first: crash, then a different writer succeeds.
+		// A writer that meets a crashed operation's rows undoes it (its owner
+		// is gone) and goes ahead; a writer that does not meet it leaves it.
 		cs.SimulateCrash(CrashPoints[1])
 		if err := ops["split"].run(); err == nil {
 			t.Fatal("no simulated crash")
@@ -633,6 +634,20 @@ var tests = map[string]func(t *testing.T, f *fixture){
 		b := must(f.s.MappingForKey(f.ctx, "M", key(t, 100)))
 		if err := f.s.LockMapping(f.ctx, "M", b.ID, uuid.New()); err != nil {
 			t.Fatalf("writer after a crash: %v", err)
+		}
+		if err := f.s.UnlockMapping(f.ctx, "M", b.ID, fleet.ForceUnlock); err != nil {
+			t.Fatal(err)
+		}
+		pending := 0
+		for _, m := range must(f.s.Observe(f.ctx, "M")).Maps {
+			pending += len(m.Pending)
+		}
+		if pending != 1 {
+			t.Fatalf("%d operations pending after a write elsewhere, want the crashed split", pending)
+		}
+		a := must(f.s.MappingForKey(f.ctx, "M", key(t, 0)))
+		if _, err := f.s.SetMappingOnline(f.ctx, "M", a.ID, !a.Online); err != nil {
+			t.Fatalf("writer meeting the crashed split: %v", err)
 		}
 		f.consistent(t)
 	},

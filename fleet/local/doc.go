@@ -19,8 +19,10 @@
 // OperationsLogGlobal and pending GSM rows (Readable = 0, OperationId set) are
 // committed before any LSM is touched; the LSMs are changed next; a final GSM
 // transaction makes the result readable and deletes the log row. Writers hold
-// a per-fleet file lock and first roll back any operation a crashed writer
-// left in the log (RecoverPending), so a half-done change never survives. The
+// a per-fleet file lock; each operation also holds a file lock of its own
+// (the library's sp_getapplock on the operation id), and a writer whose
+// change meets another operation's rows undoes that operation only once it
+// holds that lock, that is when its owner is gone, as the library does. The
 // protocol itself (the operations, their request XML, the GSM and LSM steps,
 // undo and recovery) is package elasticdb's; this package gives it an
 // executor that runs its row statements against SQLite.

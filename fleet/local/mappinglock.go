@@ -14,6 +14,14 @@ import (
 func (t *Target) setLockOwner(ctx context.Context, what, mapName string, id, owner uuid.UUID, lock bool) error {
 	return t.mappingWrite(ctx, mapName, id, func(g *sql.DB, m fleet.ShardMap, mp fleet.Mapping, _ fleet.Shard) error {
 		nw, err := elasticdb.LockOwnerChange(what, m, mp, owner, lock)
+		if undone, rerr := elasticdb.ResolvePending(ctx, t.executor(g), err); undone {
+			if mp, err = t.mappingByID(ctx, g, m, id); err != nil {
+				return err
+			}
+			nw, err = elasticdb.LockOwnerChange(what, m, mp, owner, lock)
+		} else {
+			err = rerr
+		}
 		if err != nil {
 			return err
 		}

@@ -27,8 +27,10 @@ func (t *Target) lockWriters(ctx context.Context) (func(), error) {
 	}, nil
 }
 
-// write runs fn with the writer lock held, after rolling back operations
-// left pending by crashed writers. create deploys the GSM when missing.
+// write runs fn with the writer lock held. create deploys the GSM when
+// missing. An operation left pending by another writer is undone only when
+// fn's operation meets it and its owner is gone (elasticdb.Run), as the
+// library does, never in passing: its owner may be running it still.
 func (t *Target) write(ctx context.Context, create bool, fn func(g *sql.DB) error) error {
 	unlock, err := t.lockWriters(ctx)
 	if err != nil {
@@ -42,9 +44,6 @@ func (t *Target) write(ctx context.Context, create bool, fn func(g *sql.DB) erro
 	if g == nil {
 		return &fleet.Error{Op: "change shard map", Target: t.dir, Err: fleet.ResultShardMapDoesNotExist,
 			Hint: "the fleet has no shard maps yet; create one first"}
-	}
-	if _, err := t.recoverLocked(ctx, g); err != nil {
-		return err
 	}
 	return fn(g)
 }

@@ -1,4 +1,4 @@
-package elasticdb
+package fleettest
 
 import (
 	"encoding/xml"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/elasticdb"
 	"github.com/google/uuid"
 )
 
@@ -134,7 +135,7 @@ func (r *libReader) bytes(s string) {
 		r.fail("StringToByteArray(%q): bad length", s)
 		return
 	}
-	if _, err := ParseHexKey(s); err != nil {
+	if _, err := elasticdb.ParseHexKey(s); err != nil {
 		r.fail("StringToByteArray(%q): %v", s, err)
 	}
 }
@@ -177,10 +178,10 @@ func (r *libReader) mapping(e, shard *xe) {
 
 func (r *libReader) lock(e *xe) { r.guid(r.value(e, "Id")) }
 
-// readAsLibrary reads a log row's document as FromLogEntry does for its
-// operation code; nil means the library can build the operation (and so
-// undo it).
-func readAsLibrary(code int, data string) error {
+// ReadAsLibrary reads a log row's document as the library's FromLogEntry
+// does for its operation code; nil means the library can build the
+// operation (and so undo it).
+func ReadAsLibrary(code int, data string) error {
 	var root xe
 	if err := xml.Unmarshal([]byte(data), &root); err != nil {
 		return fmt.Errorf("XElement.Load: %v", err)
