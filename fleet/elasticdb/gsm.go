@@ -134,7 +134,12 @@ func gsmBeginShardSteps(ctx context.Context, tx GSMTx, op *Operation) error {
 			if err != nil {
 				return err
 			}
-			if at != nil {
+			switch {
+			case at != nil && heldByOther(at.OperationID, op.ID):
+				// The library's Begin: a pending operation at the same
+				// location is reconciled first (52), not a location clash.
+				return conflictErr(what, sh.Loc.String(), *at.OperationID)
+			case at != nil:
 				return StoreErr(what, sh.Loc.String(), fleet.ResultShardLocationExists, "")
 			}
 			if err := tx.InsertShard(ctx, GSMShard{ShardRow: *sh, OperationID: &op.ID}); err != nil {

@@ -291,6 +291,18 @@ var edbTests = map[string]func(t *testing.T, mk func(t *testing.T) *edbFixture){
 		_ = before
 	},
 
+	// A shard added at a location where a dead owner's add is pending meets
+	// that operation (52, as the library's Begin says), undoes it and goes
+	// ahead; it is not refused as a location clash (205).
+	"PendingAddShardAtTheSameLocation": func(t *testing.T, mk func(t *testing.T) *edbFixture) {
+		f := mk(t)
+		f.crashed(t, f.w, elasticdb.AddShardOp(f.r, f.c), elasticdb.CrashAfterLSMSource)
+		if err := elasticdb.Run(f.ctx, f.second(), elasticdb.AddShardOp(f.r, f.c)); err != nil {
+			t.Fatalf("adding the shard again: %v", err)
+		}
+		f.consistent(t)
+	},
+
 	// Version checks: an operation built from a shard version that has
 	// changed since is 204 and changes nothing; so is a shard whose LSM
 	// holds another version than the GSM.
