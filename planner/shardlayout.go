@@ -238,7 +238,7 @@ func (b *layoutBuilder) checkLiveHealth() {
 	}
 	for _, p := range m.Pending {
 		b.diags.Errorf(b.mapPos(), "shard map %q has a pending operation %s (%s) left by another writer", m.Map.Name, p.ID, p.Name).
-			WithHint("run `fleetplan resume` if it was a fleetplan run, or let the owning tool finish; the next writer rolls it back")
+			WithHint("run `fleetplan resume` if it was a fleetplan run, or let the owning tool finish; once its owner is gone, the next write that meets it rolls it back")
 	}
 	for _, mp := range m.Mappings {
 		if mp.LockOwner != ([16]byte{}) {

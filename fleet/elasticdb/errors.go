@@ -35,4 +35,4 @@ func differ(what string, loc fleet.Location, mapName string, r fleet.StoreResult
 		Hint: DifferenceHint(mapName, "the global and local shard maps differ")}
 }
 
-const retryHint = "retry: the next writer rolls the pending operation back"
+const retryHint = "retry: a write that meets the pending operation rolls it back once its owner is gone"
