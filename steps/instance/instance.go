@@ -110,11 +110,19 @@ func (Change) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (boo
 	return len(estimate.Diff(*cur, s)) == 0, nil
 }
 
-// Apply implements steps.Action. The operation's client request id is the
-// run and step, so a resumed run re-attaches to the operation it started
-// instead of starting another. A new operation starts only inside the
-// change window with room for its p95, and, when it fails over, only while
-// no long-running transaction is active (unless the plan allows it).
+// CheckpointOperation is the checkpoint key (fleet.Checkpoints) under
+// which a step saves the id of the operation it started.
+const CheckpointOperation = "instance.operation"
+
+// Apply implements steps.Action. The id of the operation it starts is
+// saved in the run's journal (fleet.Checkpoints from ctx) before it is
+// polled, and the operation's client request id is the run and step: a
+// resumed run re-attaches to the operation in flight (by the journaled id,
+// or by the request id when the process died between the start and the
+// journal) instead of starting another, as Azure's long-running operations
+// are followed. A new operation starts only inside the change window with
+// room for its p95, and, when it fails over, only while no long-running
+// transaction is active (unless the plan allows it).
 func (Change) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.Outputs, error) {
 	spec, err := parse(in)
 	if err != nil {
@@ -124,8 +132,7 @@ func (Change) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps
 	if err != nil {
 		return nil, err
 	}
-	clientID := env.RunID + "/" + env.StepID
-	op, found, err := im.FindInstanceOperation(ctx, clientID)
+	op, found, err := inFlight(ctx, env, im)
 	if err != nil {
 		return nil, err
 	}
@@ -139,11 +146,18 @@ func (Change) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps
 			return nil, err
 		}
 		op, err = im.BeginInstanceOperation(ctx, fleet.InstanceRequest{Instance: spec.Instance, Type: spec.Operation,
-			Settings: Settings(spec.Settings, spec.Operation), ClientRequestID: clientID})
+			Settings: Settings(spec.Settings, spec.Operation), ClientRequestID: clientRequestID(env)})
 		if err != nil {
 			return nil, err
 		}
 		env.Logf("started operation %s: %s of %s (typical %s, p95 %s)", op.ID, spec.Operation, spec.Instance, estimate.Human(spec.Typical), estimate.Human(spec.P95))
+	}
+	if cp := fleet.CheckpointsFrom(ctx); cp != nil {
+		if saved, _ := cp.Load(CheckpointOperation); saved != op.ID {
+			if err := cp.Save(ctx, CheckpointOperation, op.ID); err != nil {
+				return nil, err
+			}
+		}
 	}
 	op, err = poll(ctx, env, im, op)
 	if err != nil {
@@ -159,6 +173,34 @@ func (Change) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps
 	}
 	return nil, &fleet.Error{Op: spec.Operation + " instance", Target: spec.Instance, Err: fmt.Errorf("%w: operation %s, phase %s: %s", fleet.ErrOperationFailed, op.ID, op.Phase, op.Error),
 		Hint: "the instance keeps its old configuration; apply the plan again once the cause is fixed"}
+}
+
+// journaled is the operation id an earlier session of the run saved, "" when none.
+func journaled(ctx context.Context) string {
+	if cp := fleet.CheckpointsFrom(ctx); cp != nil {
+		id, _ := cp.Load(CheckpointOperation)
+		return id
+	}
+	return ""
+}
+
+func clientRequestID(env *steps.Env) string { return env.RunID + "/" + env.StepID }
+
+// inFlight finds the operation an earlier session of this run started for
+// this step: the one whose id it journaled, else the one with this step's
+// client request id.
+func inFlight(ctx context.Context, env *steps.Env, im fleet.InstanceManager) (fleet.InstanceOperation, bool, error) {
+	if id := journaled(ctx); id != "" {
+		op, err := im.InstanceOperation(ctx, id)
+		if err == nil {
+			return op, true, nil
+		}
+		if !errors.Is(err, fleet.ErrNotFound) {
+			return op, false, err
+		}
+		env.Logf("operation %s from the run's journal is unknown to the service; looking it up by its request id", id)
+	}
+	return im.FindInstanceOperation(ctx, clientRequestID(env))
 }
 
 // poll follows an operation to its end, reporting phase and progress. When

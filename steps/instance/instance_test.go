@@ -167,3 +167,36 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("timed out")
 }
+
+// memCheckpoints is a run's checkpoints kept in memory.
+type memCheckpoints map[string]string
+
+func (m memCheckpoints) Save(_ context.Context, k, v string) error { m[k] = v; return nil }
+func (m memCheckpoints) Load(k string) (string, bool)              { v, ok := m[k]; return v, ok }
+
+// The operation id is checkpointed when the operation starts; a step that
+// finds one (a resumed run) follows that operation and starts none, even
+// under another client request id.
+func TestOperationIDIsCheckpointedAndFollowedOnResume(t *testing.T) {
+	tg, env, l := setup(t, 0)
+	cp := memCheckpoints{}
+	ctx := fleet.WithCheckpoints(context.Background(), cp)
+	out, err := Change{}.Apply(ctx, env, stepspec.With(update(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := cp[CheckpointOperation]
+	if id == "" || out["operationId"] != id {
+		t.Fatalf("checkpoint %v, outputs %v", cp, out)
+	}
+	env.RunID = "another-run" // a client request id that finds nothing
+	if _, err := (Change{}).Apply(ctx, env, stepspec.With(update(nil))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(l.text(), "re-attaching to operation "+id) {
+		t.Errorf("the resumed step did not follow %s:\n%s", id, l.text())
+	}
+	if _, found, err := tg.FindInstanceOperation(context.Background(), "another-run/"+env.StepID); err != nil || found {
+		t.Errorf("a second operation was started (%v)", err)
+	}
+}
