@@ -131,7 +131,11 @@ func TestEstimate(t *testing.T) {
 	}{
 		"compute scaling": {Request{Type: Update, Changes: []Change{ChangeVCores}, FromTier: gp, Tier: gp}, RowCompute.Name, 30 * min_, 60 * min_, 2 * min_,
 			[]string{PhaseValidate, PhaseVMGroup, PhaseStartInstance, PhaseStorageAttach, PhaseFailover, PhaseCleanup}},
-		"storage alone": {Request{Type: Update, Changes: []Change{ChangeStorage}, FromTier: gp, Tier: gp}, RowStorage.Name, 113 * time.Second, 225 * time.Second, 2 * min_, nil},
+		// no long-running segment: no VM group, no new instance to start
+		"storage alone": {Request{Type: Update, Changes: []Change{ChangeStorage}, FromTier: gp, Tier: gp}, RowStorage.Name, 113 * time.Second, 225 * time.Second, 2 * min_,
+			[]string{PhaseValidate, PhaseStorageAttach, PhaseFailover, PhaseCleanup}},
+		"storage and license": {Request{Type: Update, Changes: []Change{ChangeLicense, ChangeStorage}, FromTier: gp, Tier: gp}, RowStorage.Name, 113 * time.Second, 225 * time.Second, 2 * min_,
+			[]string{PhaseValidate, PhaseStorageAttach, PhaseFailover, PhaseCleanup}},
 		// the longest segment counts: compute's 60 min, not 60 + 5
 		"compute and storage": {Request{Type: Update, Changes: []Change{ChangeStorage, ChangeVCores}, FromTier: gp, Tier: gp}, RowCompute.Name, 30 * min_, 60 * min_, 2 * min_, nil},
 		"to business critical": {Request{Type: Update, Changes: []Change{ChangeTier, ChangeVCores}, FromTier: gp, Tier: bc, Databases: five}, RowToBC.Name,

@@ -47,16 +47,16 @@ func row(name, segment string, q float64, v time.Duration, seeding bool) Row {
 var (
 	RowCreate           = row("create instance", "VM group create/resize", 0.95, 30*time.Minute, false)
 	RowCreateZR         = row("create zone-redundant instance", "VM group create/resize", 0.95, 4*time.Hour, false)
-	RowCreateInPool     = row("create instance in pool", "none", 0.95, 10*time.Minute, false)
-	RowBasic            = row("basic property change (license type, Entra)", "none", 0.99, time.Minute, false)
-	RowStorage          = row("storage scaling", "none", 0.99, 5*time.Minute, false)
+	RowCreateInPool     = row("create instance in pool", segmentNone, 0.95, 10*time.Minute, false)
+	RowBasic            = row("basic property change (license type, Entra)", segmentNone, 0.99, time.Minute, false)
+	RowStorage          = row("storage scaling", segmentNone, 0.99, 5*time.Minute, false)
 	RowCompute          = row("compute scaling (vCores)", "VM group create/resize", 0.95, 60*time.Minute, false)
 	RowToBC             = row("change to Business Critical", "VM group resize + database seeding", 0.95, 60*time.Minute, true)
 	RowToNextGen        = row("change to next-gen General Purpose", "VM group create/resize + seeding", 0.95, 60*time.Minute, true)
 	RowHardware         = row("hardware or maintenance window change", "VM group create/resize", 0.95, 60*time.Minute, false)
 	RowZROn             = row("enable zone redundancy", "new VM group + seeding", 0.95, 4*time.Hour, true)
 	RowZROff            = row("disable zone redundancy", "new VM group + seeding", 0.95, 30*time.Minute, true)
-	RowMoveIntoPool     = row("move instance into pool", "none", 0.95, 10*time.Minute, false)
+	RowMoveIntoPool     = row("move instance into pool", segmentNone, 0.95, 10*time.Minute, false)
 	RowMoveOutOfPool    = row("move instance out of pool", "VM group create/resize", 0.95, 60*time.Minute, false)
 	RowDelete           = row("delete (not last instance)", "tail-log backup", 0.90, time.Minute, false)
 	RowDeleteLast       = row("delete last instance", "tail-log backup + virtual cluster delete", 0.95, 90*time.Minute, false)
@@ -207,9 +207,19 @@ func NewModel(req Request) (*Model, error) {
 			if m.Seeding != nil {
 				attach = PhaseSeeding
 			}
-			shares = []share{{PhaseValidate, 0.02}, {PhaseVMGroup, 0.80}, {PhaseStartInstance, 0.10}, {attach, 0.03}, {PhaseFailover, 0}, {PhaseCleanup, 0.05}}
-			if m.Seeding != nil {
-				shares[3].frac, shares[1].frac = 0, 0.83 // seeding has its own schedule
+			switch {
+			case m.Seeding == nil && !needsVMGroup(m.Rows):
+				// Storage scaling (with basic property changes at most): the
+				// table gives it no long-running segment, so no VM group is
+				// created or resized and no new instance starts. The failover
+				// stays: DOMAIN.md ends every update with one, and the
+				// preview must not promise less downtime than it may have.
+				shares = []share{{PhaseValidate, 0.05}, {PhaseStorageAttach, 0.85}, {PhaseFailover, 0}, {PhaseCleanup, 0.10}}
+			default:
+				shares = []share{{PhaseValidate, 0.02}, {PhaseVMGroup, 0.80}, {PhaseStartInstance, 0.10}, {attach, 0.03}, {PhaseFailover, 0}, {PhaseCleanup, 0.05}}
+				if m.Seeding != nil {
+					shares[3].frac, shares[1].frac = 0, 0.83 // seeding has its own schedule
+				}
 			}
 		}
 	}
@@ -219,6 +229,20 @@ func NewModel(req Request) (*Model, error) {
 	}
 	return m, nil
 }
+
+// needsVMGroup reports whether any of rows has a long-running segment (all
+// of them create or resize the VM group); rows whose segment is "none" do not.
+func needsVMGroup(rows []Row) bool {
+	for _, r := range rows {
+		if r.Segment != segmentNone {
+			return true
+		}
+	}
+	return false
+}
+
+// segmentNone is the table's long-running segment of rows without one.
+const segmentNone = "none"
 
 // updateRows returns the rows an update's changes fall under.
 func updateRows(req Request) ([]Row, error) {

@@ -46,6 +46,24 @@ func instanceTimeline(g *stepgraph.Graph) []instanceSlot {
 	return out
 }
 
+// instanceOnFailure is what a failed InstanceChange run does: the runner
+// stops starting steps and lets running ones end, and an instance
+// operation has no compensation (steps/instance.Change.Rollback).
+const instanceOnFailure = "no further operation starts and operations already running finish; " +
+	"the instance whose operation failed keeps its old configuration, and instances already changed keep " +
+	"their new one (an instance operation cannot be rolled back)."
+
+// instanceOnly reports whether every step of g is an instance operation
+// without a rollback branch, so a failure undoes nothing.
+func instanceOnly(g *stepgraph.Graph) bool {
+	for _, s := range g.Steps {
+		if s.Action != stepspec.InstanceChangeName || s.Rollback != nil {
+			return false
+		}
+	}
+	return len(g.Steps) > 0
+}
+
 // fleetTotal is when the last operation ends, typical and p95, from the
 // moment the plan was made.
 func fleetTotal(slots []instanceSlot) (typ, p95 time.Duration) {

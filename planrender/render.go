@@ -147,9 +147,12 @@ func Text(w io.Writer, g *stepgraph.Graph) error {
 		fmt.Fprintf(&b, "; no key is offline or read-only for longer than ~%s", stepgraph.RoundDuration(t.Unavailable))
 	}
 	b.WriteString(".\n")
-	if g.OnFailure == "pause" {
+	switch {
+	case g.OnFailure == "pause":
 		b.WriteString("On failure: pause (resume with `fleetplan resume`).\n")
-	} else {
+	case instanceOnly(g):
+		b.WriteString("On failure: nothing is rolled back; " + instanceOnFailure + "\n")
+	default:
 		b.WriteString("On failure: roll back completed steps in reverse order.\n")
 	}
 	_, err := io.WriteString(w, b.String())
@@ -267,9 +270,12 @@ func Markdown(w io.Writer, g *stepgraph.Graph) error {
 		}
 	}
 	writeSafetyMarkdown(&b, g, order)
-	if g.OnFailure == "pause" {
+	switch {
+	case g.OnFailure == "pause":
 		b.WriteString("\nOn failure the run **pauses**; `fleetplan resume` continues it.\n")
-	} else {
+	case instanceOnly(g):
+		b.WriteString("\nOn failure, **nothing is rolled back**: " + instanceOnFailure + "\n")
+	default:
 		b.WriteString("\nOn failure, completed steps are **rolled back** in reverse order.\n")
 	}
 	if g.Fingerprint != "" {

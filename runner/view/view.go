@@ -225,6 +225,11 @@ func Line(e runner.Event) string {
 	b.WriteByte(' ')
 	switch e.Type {
 	case runner.EventProgress:
+		if e.Unit == "%" && e.Total > 0 {
+			// A step that reports a percentage: "15%", not "15/100 % (15%)".
+			fmt.Fprintf(&b, "step %s: %d%%", e.Step, e.Done*100/e.Total)
+			return b.String()
+		}
 		fmt.Fprintf(&b, "step %s: %d", e.Step, e.Done)
 		if e.Total > 0 {
 			fmt.Fprintf(&b, "/%d %s (%d%%)", e.Total, e.Unit, e.Done*100/e.Total)

@@ -78,6 +78,8 @@ func TestLine(t *testing.T) {
 			"10:15:00Z rollback of a failed: read-only"},
 		"awaiting":      {runner.Event{Type: "step-awaiting-approval", Step: "switch"}, "10:15:00Z step switch awaiting approval"},
 		"unknown total": {runner.Event{Type: "progress", Step: "x", Done: 7, Unit: "batches"}, "10:15:00Z step x: 7 batches"},
+		"percent":       {runner.Event{Type: "progress", Step: "instance-mi-prod", Done: 15, Total: 100, Unit: "%"}, "10:15:00Z step instance-mi-prod: 15%"},
+		"percent start": {runner.Event{Type: "progress", Step: "instance-mi-prod", Done: 0, Total: 100, Unit: "%"}, "10:15:00Z step instance-mi-prod: 0%"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
