@@ -7,7 +7,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 DEMO_DIR := $(CURDIR)/.demo
 FUZZTIME ?= 10s
 
-.PHONY: all build test demo fuzz bench loadtest outagetest vet fmt-check clean
+.PHONY: all build test demo fuzz bench loadtest outagetest accuracy vet fmt-check clean
 
 all: build
 
@@ -49,6 +49,13 @@ loadtest:
 # runs the same test with 0.5 s outages.)
 outagetest:
 	FLEETPLAN_OUTAGE=30s $(GO) test -count=1 -timeout 20m -run 'TestMoveWaitsOutThreeFailovers' -v ./test/
+
+# Estimate accuracy of managed-instance operations on the local fleet: OPS runs of
+# each kind of operation (make test runs 30), SEED the fleet's seed; prints the
+# table docs/BENCHMARKS.md records.
+accuracy:
+	FLEETPLAN_ACCURACY_OPS=$(or $(OPS),300) FLEETPLAN_ACCURACY_SEED=$(or $(SEED),1) \
+	$(GO) test -count=1 -timeout 30m -run 'TestEstimateAccuracy' -v ./fleet/local/
 
 clean:
 	rm -rf bin .demo
