@@ -277,7 +277,7 @@ func previewLines(op *instanceOp, spec *plans.InstanceChange, w *estimate.Window
 	if e.Unavailable > 0 {
 		out = append(out, fmt.Sprintf("  downtime: the failover, up to %s (%s)", estimate.Human(e.Unavailable), orTier(tierAfter(op))))
 	} else {
-		out = append(out, "downtime: none (no failover)")
+		out = append(out, "  downtime: none (no failover)")
 	}
 	if w != nil {
 		out = append(out, "  window: "+w.String()+"; starts only when its p95 fits in what is left of the window")

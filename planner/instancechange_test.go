@@ -163,6 +163,7 @@ func TestInstanceChangeGolden(t *testing.T) {
 	}{
 		{"instance-bc.txt", planrender.FormatText, bc}, {"instance-bc.md", planrender.FormatMarkdown, bc},
 		{"instance-rolling.txt", planrender.FormatText, roll}, {"instance-rolling.md", planrender.FormatMarkdown, roll},
+		{"instance-rolling.json", planrender.FormatJSON, func() *stepgraph.Graph { c := *roll; c.Source = "plan.yaml"; return &c }()},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkGolden(t, tc.name, tc.g, tc.format) })
 	}

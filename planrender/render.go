@@ -35,7 +35,7 @@ func Render(w io.Writer, g *stepgraph.Graph, format string) error {
 func JSON(w io.Writer, g *stepgraph.Graph) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(g)
+	return enc.Encode(withFleetTotal(g))
 }
 
 func summaryLine(g *stepgraph.Graph) string {

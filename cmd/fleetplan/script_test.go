@@ -122,8 +122,10 @@ func unescape(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // untime IN OUT writes IN to OUT with what changes from run to run spelled
-// the same: the time at the start of a log line (15:04:05Z) as TIME, run ids
-// (20261203T084456Z-73ed) as RUN, so a script can cmp a log.
+// the same: the time at the start of a log line (15:04:05Z) and timestamps
+// (2026-12-03T08:44:56.123Z, as JSON events have them) as TIME, run ids
+// (20261203T084456Z-73ed) as RUN and instance operation ids as op-ID, so a
+// script can cmp a log.
 func untime(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: untime IN OUT")
@@ -131,14 +133,18 @@ func untime(ts *testscript.TestScript, neg bool, args []string) {
 	in := ts.ReadFile(args[0])
 	out := logTime.ReplaceAllString(in, "TIME ")
 	out = runID.ReplaceAllString(out, "RUN")
+	out = timestamp.ReplaceAllString(out, "TIME")
+	out = operationID.ReplaceAllString(out, "op-ID")
 	if err := os.WriteFile(ts.MkAbs(args[1]), []byte(out), 0o644); err != nil {
 		ts.Fatalf("untime: %v", err)
 	}
 }
 
 var (
-	logTime = regexp.MustCompile(`(?m)^\d\d:\d\d:\d\dZ `)
-	runID   = regexp.MustCompile(`\b\d{8}T\d{6}Z-[0-9a-f]{4}\b`)
+	logTime     = regexp.MustCompile(`(?m)^\d\d:\d\d:\d\dZ `)
+	runID       = regexp.MustCompile(`\b\d{8}T\d{6}Z-[0-9a-f]{4}\b`)
+	timestamp   = regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\b`)
+	operationID = regexp.MustCompile(`\bop-[0-9a-f]{16}\b`)
 )
 
 // sqliteCmd runs SQL against a database file the way the sqlite3 tool does

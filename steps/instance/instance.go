@@ -206,13 +206,16 @@ func inFlight(ctx context.Context, env *steps.Env, im fleet.InstanceManager) (fl
 // poll follows an operation to its end, reporting phase and progress. When
 // `fleetplan cancel` stops the run, it asks the service to cancel.
 func poll(ctx context.Context, env *steps.Env, im fleet.InstanceManager, op fleet.InstanceOperation) (fleet.InstanceOperation, error) {
-	interval, phase := minPoll, ""
+	interval, phase, pct := minPoll, "", -1
 	for {
 		if op.Phase != phase {
 			phase, interval = op.Phase, minPoll
 			env.Logf("%s %s: phase %d/%d %s (%d%%)", op.Type, op.Instance, op.PhaseIndex+1, len(op.Phases), op.Phase, op.PercentDone)
 		}
-		env.Progress(int64(op.PercentDone), 100, "%")
+		if op.PercentDone != pct {
+			pct = op.PercentDone
+			env.Progress(int64(pct), 100, "%")
+		}
 		if op.State.Ended() {
 			return op, nil
 		}
