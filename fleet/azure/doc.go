@@ -1,6 +1,8 @@
 // Package azure is the fleet driver for Azure's control plane, through the
-// official Azure SDK for Go: armsql for managed instances and instance
-// pools, and azidentity's DefaultAzureCredential for signing in. Shard maps and data go through the
+// official Azure SDK for Go: armtrafficmanager for traffic-manager profiles
+// and endpoints, armsql for managed instances, instance pools, servers,
+// databases and replication links, and azidentity's DefaultAzureCredential
+// for signing in. Shard maps and data go through the
 // sqlserver driver; this one changes only what Azure Resource Manager
 // manages.
 //

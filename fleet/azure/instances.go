@@ -442,6 +442,12 @@ func (t *Target) resume(rec record) (poller, error) {
 		return wrapPoller(mis.BeginUpdate(ctx, t.cfg.ResourceGroup, rec.Resource, armsql.ManagedInstanceUpdate{}, &armsql.ManagedInstancesClientBeginUpdateOptions{ResumeToken: rec.Token}))
 	case kindInstanceDelete:
 		return wrapPoller(mis.BeginDelete(ctx, t.cfg.ResourceGroup, rec.Resource, &armsql.ManagedInstancesClientBeginDeleteOptions{ResumeToken: rec.Token}))
+	case kindSecondaryCreate:
+		loc := parseLocation(rec.Resource)
+		return wrapPoller(t.sql.NewDatabasesClient().BeginCreateOrUpdate(ctx, t.cfg.ResourceGroup, loc.Server, loc.Database, armsql.Database{}, &armsql.DatabasesClientBeginCreateOrUpdateOptions{ResumeToken: rec.Token}))
+	case kindDatabaseDelete:
+		loc := parseLocation(rec.Resource)
+		return wrapPoller(t.sql.NewDatabasesClient().BeginDelete(ctx, t.cfg.ResourceGroup, loc.Server, loc.Database, &armsql.DatabasesClientBeginDeleteOptions{ResumeToken: rec.Token}))
 	}
 	return nil, fmt.Errorf("checkpointed operation %s has unknown kind %q", rec.ID, rec.Kind)
 }
@@ -589,4 +595,10 @@ func (t *Target) CancelInstanceOperation(ctx context.Context, id string) error {
 		return c.wrap(err)
 	}
 	return nil
+}
+
+// parseLocation reads "server/database" back.
+func parseLocation(s string) fleet.Location {
+	server, db, _ := strings.Cut(s, "/")
+	return fleet.Location{Server: server, Database: db}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/sql/armsql"
 	sqlfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/sql/armsql/fake"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/trafficmanager/armtrafficmanager"
 	tmfake "github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/trafficmanager/armtrafficmanager/fake"
 )
 
@@ -51,6 +50,13 @@ type service struct {
 	updates []armsql.ManagedInstanceUpdate
 	creates []armsql.ManagedInstance
 
+	servers map[string]string                    // server -> region
+	dbs     map[string]*armsql.Database          // "server/db"
+	links   map[string][]*armsql.ReplicationLink // "server/db" -> its links
+	deleted []string
+	// onOperations, when set, runs when an instance's operations are listed.
+	onOperations func()
+
 	tm *trafficService
 
 	sqlSrv sqlfake.ServerFactory
@@ -67,13 +73,17 @@ type errorReply struct {
 
 func newService() *service {
 	s := &service{instances: map[string]*armsql.ManagedInstance{}, databases: map[string][]string{}, pools: map[string]*armsql.InstancePool{},
-		ops: map[string][]*armsql.ManagedInstanceOperation{}, errs: map[string]errorReply{}, begun: map[string]int{}, polls: 2}
+		ops: map[string][]*armsql.ManagedInstanceOperation{}, servers: map[string]string{}, dbs: map[string]*armsql.Database{},
+		links: map[string][]*armsql.ReplicationLink{}, errs: map[string]errorReply{}, begun: map[string]int{}, polls: 2}
 	s.tm = newTrafficService()
 	s.sqlSrv = sqlfake.ServerFactory{
 		ManagedInstancesServer:          s.managedInstancesServer(),
 		ManagedDatabasesServer:          s.managedDatabasesServer(),
 		ManagedInstanceOperationsServer: s.operationsServer(),
 		InstancePoolsServer:             s.poolsServer(),
+		ServersServer:                   s.serversServer(),
+		DatabasesServer:                 s.databasesServer(),
+		ReplicationLinksServer:          s.linksServer(),
 	}
 	s.tmSrv = s.tm.factory()
 	s.sqlTr = sqlfake.NewServerFactoryTransport(&s.sqlSrv)
@@ -237,6 +247,9 @@ func (s *service) managedDatabasesServer() sqlfake.ManagedDatabasesServer {
 func (s *service) operationsServer() sqlfake.ManagedInstanceOperationsServer {
 	return sqlfake.ManagedInstanceOperationsServer{
 		NewListByManagedInstancePager: func(rg, instance string, _ *armsql.ManagedInstanceOperationsClientListByManagedInstanceOptions) (resp azfake.PagerResponder[armsql.ManagedInstanceOperationsClientListByManagedInstanceResponse]) {
+			if s.onOperations != nil {
+				s.onOperations()
+			}
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			resp.AddPage(http.StatusOK, armsql.ManagedInstanceOperationsClientListByManagedInstanceResponse{
@@ -377,4 +390,142 @@ func (m *memCheckpoints) String() string {
 	return string(b)
 }
 
-var _ = armtrafficmanager.Profile{}
+func key(server, db string) string { return strings.ToLower(server + "/" + db) }
+
+func dbID(server, db string) string {
+	return "/subscriptions/" + testSub + "/resourceGroups/" + testRG + "/providers/Microsoft.Sql/servers/" + server + "/databases/" + db
+}
+
+func (s *service) addDatabase(server, db, region string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.servers[strings.ToLower(server)] = region
+	s.dbs[key(server, db)] = &armsql.Database{Name: to.Ptr(db), ID: to.Ptr(dbID(server, db)), Location: to.Ptr(region),
+		SKU: &armsql.SKU{Name: to.Ptr("GP_Gen5_2")}, Properties: &armsql.DatabaseProperties{}}
+}
+
+// link adds a replication link, listed on both sides as ARM does.
+func (s *service) link(primary, secondary [2]string, state armsql.ReplicationState) {
+	id := "link-" + secondary[0]
+	mk := func(self, partner [2]string, role, partnerRole armsql.ReplicationRole) *armsql.ReplicationLink {
+		return &armsql.ReplicationLink{Name: to.Ptr(id), ID: to.Ptr(dbID(self[0], self[1]) + "/replicationLinks/" + id),
+			Properties: &armsql.ReplicationLinkProperties{Role: to.Ptr(role), PartnerRole: to.Ptr(partnerRole), PartnerServer: to.Ptr(partner[0]),
+				PartnerDatabase: to.Ptr(partner[1]), ReplicationState: to.Ptr(state), PercentComplete: to.Ptr(int32(40)), StartTime: to.Ptr(time.Now().UTC())}}
+	}
+	s.links[key(primary[0], primary[1])] = append(s.links[key(primary[0], primary[1])], mk(primary, secondary, armsql.ReplicationRolePrimary, armsql.ReplicationRoleSecondary))
+	s.links[key(secondary[0], secondary[1])] = append(s.links[key(secondary[0], secondary[1])], mk(secondary, primary, armsql.ReplicationRoleSecondary, armsql.ReplicationRolePrimary))
+}
+
+func (s *service) setLinkState(state armsql.ReplicationState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ls := range s.links {
+		for _, l := range ls {
+			l.Properties.ReplicationState = to.Ptr(state)
+		}
+	}
+}
+
+func (s *service) serversServer() sqlfake.ServersServer {
+	return sqlfake.ServersServer{
+		Get: func(_ context.Context, rg, name string, _ *armsql.ServersClientGetOptions) (resp azfake.Responder[armsql.ServersClientGetResponse], errResp azfake.ErrorResponder) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			region, ok := s.servers[strings.ToLower(name)]
+			if !ok {
+				return resp, notFound()
+			}
+			resp.SetResponse(http.StatusOK, armsql.ServersClientGetResponse{Server: armsql.Server{Name: to.Ptr(name), Location: to.Ptr(region)}}, nil)
+			return resp, errResp
+		},
+		NewListByResourceGroupPager: func(rg string, _ *armsql.ServersClientListByResourceGroupOptions) (resp azfake.PagerResponder[armsql.ServersClientListByResourceGroupResponse]) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			var page armsql.ServerListResult
+			for n, region := range s.servers {
+				page.Value = append(page.Value, &armsql.Server{Name: to.Ptr(n), Location: to.Ptr(region)})
+			}
+			resp.AddPage(http.StatusOK, armsql.ServersClientListByResourceGroupResponse{ServerListResult: page}, nil)
+			return resp
+		},
+	}
+}
+
+func (s *service) databasesServer() sqlfake.DatabasesServer {
+	return sqlfake.DatabasesServer{
+		Get: func(_ context.Context, rg, server, db string, _ *armsql.DatabasesClientGetOptions) (resp azfake.Responder[armsql.DatabasesClientGetResponse], errResp azfake.ErrorResponder) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			d, ok := s.dbs[key(server, db)]
+			if !ok {
+				return resp, notFound()
+			}
+			resp.SetResponse(http.StatusOK, armsql.DatabasesClientGetResponse{Database: *d}, nil)
+			return resp, errResp
+		},
+		BeginCreateOrUpdate: func(_ context.Context, rg, server, db string, d armsql.Database, _ *armsql.DatabasesClientBeginCreateOrUpdateOptions) (resp azfake.PollerResponder[armsql.DatabasesClientCreateOrUpdateResponse], errResp azfake.ErrorResponder) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.begun["database"]++
+			d.Name, d.ID = to.Ptr(db), to.Ptr(dbID(server, db))
+			s.dbs[key(server, db)] = &d
+			if d.Properties != nil && d.Properties.CreateMode != nil && *d.Properties.CreateMode == armsql.CreateModeSecondary {
+				src := strings.Split(*d.Properties.SourceDatabaseID, "/")
+				s.mu.Unlock()
+				s.link([2]string{src[8], src[10]}, [2]string{server, db}, armsql.ReplicationStateSEEDING)
+				s.mu.Lock()
+			}
+			resp = lro(s, armsql.DatabasesClientCreateOrUpdateResponse{Database: d})
+			return resp, errResp
+		},
+		BeginDelete: func(_ context.Context, rg, server, db string, _ *armsql.DatabasesClientBeginDeleteOptions) (resp azfake.PollerResponder[armsql.DatabasesClientDeleteResponse], errResp azfake.ErrorResponder) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if _, ok := s.dbs[key(server, db)]; !ok {
+				return resp, notFound()
+			}
+			delete(s.dbs, key(server, db))
+			s.deleted = append(s.deleted, key(server, db))
+			resp = lro(s, armsql.DatabasesClientDeleteResponse{})
+			return resp, errResp
+		},
+	}
+}
+
+func (s *service) linksServer() sqlfake.ReplicationLinksServer {
+	return sqlfake.ReplicationLinksServer{
+		NewListByDatabasePager: func(rg, server, db string, _ *armsql.ReplicationLinksClientListByDatabaseOptions) (resp azfake.PagerResponder[armsql.ReplicationLinksClientListByDatabaseResponse]) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			resp.AddPage(http.StatusOK, armsql.ReplicationLinksClientListByDatabaseResponse{ReplicationLinkListResult: armsql.ReplicationLinkListResult{Value: s.links[key(server, db)]}}, nil)
+			return resp
+		},
+		NewListByServerPager: func(rg, server string, _ *armsql.ReplicationLinksClientListByServerOptions) (resp azfake.PagerResponder[armsql.ReplicationLinksClientListByServerResponse]) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			var page armsql.ReplicationLinkListResult
+			for k, ls := range s.links {
+				if strings.HasPrefix(k, strings.ToLower(server)+"/") {
+					page.Value = append(page.Value, ls...)
+				}
+			}
+			resp.AddPage(http.StatusOK, armsql.ReplicationLinksClientListByServerResponse{ReplicationLinkListResult: page}, nil)
+			return resp
+		},
+		Delete: func(_ context.Context, rg, server, db, id string, _ *armsql.ReplicationLinksClientDeleteOptions) (resp azfake.Responder[armsql.ReplicationLinksClientDeleteResponse], errResp azfake.ErrorResponder) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for k, ls := range s.links {
+				var keep []*armsql.ReplicationLink
+				for _, l := range ls {
+					if str(l.Name) != id {
+						keep = append(keep, l)
+					}
+				}
+				s.links[k] = keep
+			}
+			resp.SetResponse(http.StatusOK, armsql.ReplicationLinksClientDeleteResponse{}, nil)
+			return resp, errResp
+		},
+	}
+}
