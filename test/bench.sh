@@ -34,7 +34,10 @@ go test -run '^$' -bench 'Command100kRanges$' -benchmem -benchtime 3x -count 3 .
 echo
 echo "## Moving rows (local driver)"
 echo
-go run ./test/bench/movebench -header -batch "${MOVE_BATCH:-5000}"
+# Knobs: MOVE_BATCH (batch sizes), MOVE_ROUNDS, MOVE_RSS (row counts whose
+# move's peak RSS is measured, each in a process of its own).
+go run ./test/bench/movebench -header -batch "${MOVE_BATCH:-10,100,1000,5000}" -rounds "${MOVE_ROUNDS:-3}" \
+  -rss "${MOVE_RSS:-100000,1000000}"
 echo
 echo "## Runner overhead (10,000 no-op steps, fsync'd journal) vs GNU make"
 echo
