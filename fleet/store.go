@@ -139,6 +139,30 @@ type MappingMover interface {
 	MoveMappingOnline(ctx context.Context, mapName string, id uuid.UUID, to Location) (Mapping, error)
 }
 
+// MappingCutter is implemented by stores that cut the range [min, max) out
+// of an online range mapping and take it offline in one logged operation:
+// the library's split (operation code 14), whose steps remove the mapping
+// and add the parts below and above the cut online and the cut offline. A
+// move's batch is then one operation instead of a split and an offline. min
+// must not be below the mapping's minimum nor max above its maximum (nil:
+// +inf, only for a mapping that reaches +inf); the cut may be the whole
+// mapping, which is then only taken offline. Every part carries the lock
+// owner the context presents, as with SplitMapping. It returns the offline
+// mapping and the online parts left below and above it, in key order.
+type MappingCutter interface {
+	CutMappingOffline(ctx context.Context, mapName string, id uuid.UUID, min, max []byte) (cut Mapping, rest []Mapping, err error)
+}
+
+// MappingsMerger is implemented by stores that merge adjacent range mappings
+// of one shard, all online or all offline, into one in one logged operation
+// (the library's merge, operation code 15, with a remove step for each), so
+// that a range a move cut into n batches is whole again with one operation
+// instead of n-1. ids are given in key order; the result keeps the first
+// mapping's status and lock owner, as MergeMappings does.
+type MappingsMerger interface {
+	MergeAllMappings(ctx context.Context, mapName string, ids []uuid.UUID) (Mapping, error)
+}
+
 // DatabaseAdmin creates and drops databases and runs SQL in them.
 type DatabaseAdmin interface {
 	// CreateDatabase creates an empty database (and its server when new).

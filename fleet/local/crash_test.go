@@ -12,6 +12,7 @@ import (
 	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
+	"github.com/google/uuid"
 )
 
 // TestKilledMidOperation kills a real process (SIGKILL through fault
@@ -23,7 +24,10 @@ func TestKilledMidOperation(t *testing.T) {
 		os.Exit(0) // not reached when the fault fires
 	}
 	ctx := context.Background()
-	for _, op := range []string{"split", "update-mapping"} {
+	// The operation, and the fault point it hits (shardmap.<point>).
+	for _, op := range [][2]string{{"split", "split"}, {"update-mapping", "update-mapping"},
+		{"cut-offline", "split"}, {"merge-all", "merge"}} {
+		op, point := op[0], op[1]
 		for hit := 1; hit <= 3; hit++ {
 			t.Run(op+"/hit"+strconv.Itoa(hit), func(t *testing.T) {
 				dir := t.TempDir()
@@ -31,11 +35,20 @@ func TestKilledMidOperation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if op == "update-mapping" { // make [50000, +inf) offline so it may move
+				switch op {
+				case "update-mapping": // make [50000, +inf) offline so it may move
 					k, _ := shardkey.Encode(fleet.KeyInt64, int64(DemoBoundary))
 					mp, _ := tg.MappingForKey(ctx, DemoShardMap, k)
 					if _, err := tg.SetMappingOnline(ctx, DemoShardMap, mp.ID, false); err != nil {
 						t.Fatal(err)
+					}
+				case "merge-all": // [50000, +inf) in three
+					for _, at := range []int64{60000, 70000} {
+						k, _ := shardkey.Encode(fleet.KeyInt64, at)
+						mp, _ := tg.MappingForKey(ctx, DemoShardMap, k)
+						if _, _, err := tg.SplitMapping(ctx, DemoShardMap, mp.ID, k); err != nil {
+							t.Fatal(err)
+						}
 					}
 				}
 				before, err := tg.Observe(ctx, "")
@@ -46,7 +59,7 @@ func TestKilledMidOperation(t *testing.T) {
 
 				cmd := exec.Command(os.Args[0], "-test.run=^TestKilledMidOperation$")
 				cmd.Env = append(os.Environ(), "LOCAL_CRASH_CHILD="+dir, "LOCAL_CRASH_OP="+op,
-					faults.EnvSpec+"=shardmap."+op+":exit:"+strconv.Itoa(hit), faults.EnvIKnow+"=yes")
+					faults.EnvSpec+"=shardmap."+point+":exit:"+strconv.Itoa(hit), faults.EnvIKnow+"=yes")
 				out, err := cmd.CombinedOutput()
 				var ee *exec.ExitError
 				if !errors.As(err, &ee) {
@@ -104,6 +117,20 @@ func crashChild(dir, op string) {
 		_, _, err = tg.SplitMapping(ctx, DemoShardMap, mp.ID, at)
 	case "update-mapping":
 		_, err = tg.UpdateMappingShard(ctx, DemoShardMap, mp.ID, DemoShards[0])
+	case "cut-offline":
+		lo, _ := shardkey.Encode(fleet.KeyInt64, int64(60000))
+		hi, _ := shardkey.Encode(fleet.KeyInt64, int64(70000))
+		_, _, err = tg.CutMappingOffline(ctx, DemoShardMap, mp.ID, lo, hi)
+	case "merge-all":
+		ms, lerr := tg.Mappings(ctx, DemoShardMap)
+		if lerr != nil {
+			panic(lerr)
+		}
+		var ids []uuid.UUID
+		for _, m := range ms[1:] {
+			ids = append(ids, m.ID)
+		}
+		_, err = tg.MergeAllMappings(ctx, DemoShardMap, ids)
 	}
 	panic(err) // reached only if the fault did not fire
 }

@@ -285,15 +285,8 @@ func (t *Target) MergeMappings(ctx context.Context, mapName string, left, right 
 		if err != nil {
 			return err
 		}
-		switch {
-		case r.ShardID != l.ShardID:
-			return invalid(what, mapName, "the mappings are on different shards (%s, %s); move one first", l.Location, r.Location)
-		case l.Max == nil || !bytes.Equal(l.Max, r.Min):
-			return invalid(what, mapName, "[%s, %s) and [%s, %s) are not adjacent (left first)",
-				shardkey.FormatBound(m.KeyType, l.Min), shardkey.FormatBound(m.KeyType, l.Max),
-				shardkey.FormatBound(m.KeyType, r.Min), shardkey.FormatBound(m.KeyType, r.Max))
-		case l.Online != r.Online:
-			return invalid(what, mapName, "one mapping is online and the other offline")
+		if err := mergeable(what, m, l, r); err != nil {
+			return err
 		}
 		op := elasticdb.MergeOp(m, s, l, r, fleet.LockOwnerFrom(ctx))
 		if err := t.run(ctx, g, op); err != nil {
@@ -303,6 +296,22 @@ func (t *Target) MergeMappings(ctx context.Context, mapName string, left, right 
 		return err
 	})
 	return out, err
+}
+
+// mergeable refuses to merge mapping r into l unless both are on one shard,
+// adjacent (l first) and both online or both offline.
+func mergeable(what string, m fleet.ShardMap, l, r fleet.Mapping) error {
+	switch {
+	case r.ShardID != l.ShardID:
+		return invalid(what, m.Name, "the mappings are on different shards (%s, %s); move one first", l.Location, r.Location)
+	case l.Max == nil || !bytes.Equal(l.Max, r.Min):
+		return invalid(what, m.Name, "[%s, %s) and [%s, %s) are not adjacent (left first)",
+			shardkey.FormatBound(m.KeyType, l.Min), shardkey.FormatBound(m.KeyType, l.Max),
+			shardkey.FormatBound(m.KeyType, r.Min), shardkey.FormatBound(m.KeyType, r.Max))
+	case l.Online != r.Online:
+		return invalid(what, m.Name, "one mapping is online and the other offline")
+	}
+	return nil
 }
 
 // run performs op through the driver-neutral protocol on this fleet's files.
