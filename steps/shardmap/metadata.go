@@ -12,6 +12,7 @@ import (
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 	"github.com/fleetplan/fleetplan/steps"
 	"github.com/fleetplan/fleetplan/stepspec"
+	"github.com/google/uuid"
 )
 
 func init() {
@@ -584,11 +585,21 @@ func (merge) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps.
 		if len(ms) <= 1 {
 			return nil, nil
 		}
-		left, right := ms[0], ms[1]
-		if !bytes.Equal(left.Max, right.Min) {
-			return nil, fmt.Errorf("cannot merge %s: a gap between mappings at %x", shardkey.BoundString(low), left.Max)
+		for i := 1; i < len(ms); i++ {
+			if !bytes.Equal(ms[i-1].Max, ms[i].Min) {
+				return nil, fmt.Errorf("cannot merge %s: a gap between mappings at %x", shardkey.BoundString(low), ms[i-1].Max)
+			}
 		}
-		if _, err := c.store.MergeMappings(ctx, name, left.ID, right.ID); err != nil {
+		// All of them in one logged operation where the store offers it.
+		if mm, ok := c.store.(fleet.MappingsMerger); ok {
+			ids := make([]uuid.UUID, len(ms))
+			for i, mp := range ms {
+				ids[i] = mp.ID
+			}
+			_, err := mm.MergeAllMappings(ctx, name, ids)
+			return nil, err
+		}
+		if _, err := c.store.MergeMappings(ctx, name, ms[0].ID, ms[1].ID); err != nil {
 			return nil, err
 		}
 	}

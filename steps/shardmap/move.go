@@ -175,40 +175,57 @@ type mover struct {
 	m        moveArgs
 	parents  []fleet.ShardedTable // parents-first
 	children []fleet.ShardedTable // children-first
+	mapType  fleet.MapType
 	total    int64
 	done     int64
 	batches  int64
-	// Source deletes trail behind on a second goroutine, as in the
-	// split-merge service: the range is already online on the target, and a
-	// crash leaves nothing a resume cannot finish.
-	deletes chan [2][]byte
-	deleted chan error
+	// Source deletes trail one batch behind, on a second goroutine, as in
+	// the split-merge service: a batch's source rows are deleted only once
+	// it is online on the target, and a crash leaves nothing a resume
+	// cannot finish. The delete of batch N starts once batch N+1 is
+	// offline and must end before N+1 is repointed, so it overlaps the copy
+	// of N+1 and never a shard map change of the source database, whose
+	// write lock it holds.
+	// next is the source mapping the last cut left above its batch: the
+	// next batch starts there without reading the map again.
+	next     *fleet.Mapping
+	delCtx   context.Context // deletes finish even when the run stops
+	pending  [][]byte        // the last repointed batch [low, high), its source rows not yet deleted
+	deleting chan error      // the running delete's result; nil when none runs
 }
 
-// startDeleter runs source deletes one after another in the background.
-func (mv *mover) startDeleter(ctx context.Context) {
-	mv.deletes = make(chan [2][]byte, 1)
-	mv.deleted = make(chan error, 1)
-	go func() {
-		var first error
-		for r := range mv.deletes {
-			if first == nil {
-				first = mv.deleteSource(ctx, r[0], r[1])
-			}
-		}
-		mv.deleted <- first
-	}()
+// startDelete starts deleting the pending batch's source rows.
+func (mv *mover) startDelete() {
+	if mv.pending == nil || mv.deleting != nil {
+		return
+	}
+	r := mv.pending
+	mv.pending = nil
+	done := make(chan error, 1)
+	mv.deleting = done
+	go func() { done <- mv.deleteSource(mv.delCtx, r[0], r[1]) }()
 }
 
-// finishDeletes waits for the trailing deletes and returns their first error.
-func (mv *mover) finishDeletes() error {
-	if mv.deletes == nil {
+// waitDelete waits for the running delete and returns its error.
+func (mv *mover) waitDelete() error {
+	if mv.deleting == nil {
 		return nil
 	}
-	close(mv.deletes)
-	err := <-mv.deleted
-	mv.deletes = nil
+	err := <-mv.deleting
+	mv.deleting = nil
 	return err
+}
+
+// finishDeletes deletes the pending batch's source rows and returns the
+// first error of the deletes still running or pending.
+func (mv *mover) finishDeletes() error {
+	err := mv.waitDelete()
+	if err != nil {
+		mv.pending = nil // the resume deletes them
+		return err
+	}
+	mv.startDelete()
+	return mv.waitDelete()
 }
 
 func (mv *mover) run(ctx context.Context) (steps.Outputs, error) {
@@ -218,6 +235,11 @@ func (mv *mover) run(ctx context.Context) (steps.Outputs, error) {
 		return nil, err
 	}
 	mv.children = reversed(mv.parents)
+	sm, err := mv.c.store.ShardMap(ctx, m.mapName)
+	if err != nil {
+		return nil, err
+	}
+	mv.mapType = sm.Type
 	// The library's mapping locks on the range, for the whole move; on an
 	// error they stay with the run until its resume or rollback. A resumed
 	// move presents them from the start (the interrupted batch is ours); a
@@ -246,7 +268,7 @@ func (mv *mover) run(ctx context.Context) (steps.Outputs, error) {
 	}
 	start := time.Now()
 	mv.env.Progress(0, mv.total, "rows")
-	mv.startDeleter(context.WithoutCancel(ctx)) // queued deletes finish even when stopping
+	mv.delCtx = context.WithoutCancel(ctx) // queued deletes finish even when stopping
 	cur := m.low
 	for m.high == nil || shardkey.Compare(cur, m.high) < 0 {
 		if err := ctx.Err(); err != nil {
@@ -340,10 +362,14 @@ func minBound(a, b []byte) []byte {
 // already sits on the target) and returns the next key; nil means +inf.
 func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 	m, store := mv.m, mv.c.store
-	mp, err := mappingFor(ctx, mv.c, m.mapName, cur)
-	if err != nil {
+	var mp fleet.Mapping
+	var err error
+	if carried := mv.next; carried != nil && bytes.Equal(carried.Min, cur) {
+		mp = *carried
+	} else if mp, err = mappingFor(ctx, mv.c, m.mapName, cur); err != nil {
 		return nil, fmt.Errorf("move %s: no mapping for key %s: %w", m.rangeText(), shardkey.FormatBound(m.kt, cur), err)
 	}
+	mv.next = nil
 	end := minBound(mp.Max, m.high)
 	switch {
 	case mp.Location.Equal(m.to):
@@ -371,11 +397,6 @@ func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 			Hint: "someone else changed the shard map; re-plan"}
 	}
 	if mp.Online {
-		if !bytes.Equal(mp.Min, cur) {
-			if err := splitAt(ctx, mv.c, m.mapName, cur); err != nil {
-				return nil, err
-			}
-		}
 		// Choose the batch from the real data, so sparse keys move about
 		// batchSize shardlets at a time.
 		r, err := shardkey.Range(m.kt, cur, end)
@@ -394,23 +415,9 @@ func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 			}
 			batchEnd = minBound(enc, end)
 		}
-		if batchEnd != nil && (mp.Max == nil || shardkey.Compare(batchEnd, mp.Max) < 0) {
-			if err := splitAt(ctx, mv.c, m.mapName, batchEnd); err != nil {
-				return nil, err
-			}
-		}
-		if mp, err = mappingFor(ctx, mv.c, m.mapName, cur); err != nil {
+		if mp, err = mv.takeOffline(ctx, mp, cur, batchEnd); err != nil {
 			return nil, err
 		}
-		if err := faults.Hit("move.offline"); err != nil {
-			return nil, err
-		}
-		off, err := store.SetMappingOnline(ctx, m.mapName, mp.ID, false)
-		if err != nil {
-			return nil, err
-		}
-		off.Max = mp.Max // same bounds; a list map's point keeps its key range
-		mp = off
 	} else if mp.Max == nil && m.high != nil || mp.Max != nil && m.high != nil && shardkey.Compare(mp.Max, m.high) > 0 {
 		// An offline mapping reaching past our range: cut it at our bound.
 		if err := splitAt(ctx, mv.c, m.mapName, m.high); err != nil {
@@ -420,7 +427,12 @@ func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
+	// The batch is offline: the previous one's source rows go while it copies.
+	mv.startDelete()
 	if err := mv.copyBatch(ctx, mp); err != nil {
+		return nil, err
+	}
+	if err := mv.waitDelete(); err != nil {
 		return nil, err
 	}
 	if err := faults.Hit("move.repoint"); err != nil {
@@ -430,13 +442,45 @@ func (mv *mover) step(ctx context.Context, cur []byte) ([]byte, error) {
 		return nil, err
 	}
 	mv.batches++
-	select {
-	case mv.deletes <- [2][]byte{mp.Min, mp.Max}:
-	case err := <-mv.deleted: // the deleter stopped early: report why
-		mv.deletes = nil
-		return nil, err
-	}
+	mv.pending = [][]byte{mp.Min, mp.Max}
 	return mp.Max, nil
+}
+
+// takeOffline takes [low, high) of the online source mapping mp offline, cut
+// out of it: in one logged operation where the store offers it, else with a
+// split at each bound that needs one and an offline. It returns the offline
+// mapping with the batch's key range.
+func (mv *mover) takeOffline(ctx context.Context, mp fleet.Mapping, low, high []byte) (fleet.Mapping, error) {
+	m, store := mv.m, mv.c.store
+	if err := faults.Hit("move.offline"); err != nil {
+		return mp, err
+	}
+	if cutter, ok := store.(fleet.MappingCutter); ok && mv.mapType == fleet.RangeMap {
+		off, rest, err := cutter.CutMappingOffline(ctx, m.mapName, mp.ID, low, high)
+		for i := range rest {
+			if high != nil && bytes.Equal(rest[i].Min, high) {
+				mv.next = &rest[i]
+			}
+		}
+		return off, err
+	}
+	var err error
+	for _, at := range [][]byte{low, high} {
+		if at != nil && !bytes.Equal(mp.Min, at) && (mp.Max == nil || shardkey.Compare(at, mp.Max) < 0) {
+			if err := splitAt(ctx, mv.c, m.mapName, at); err != nil {
+				return mp, err
+			}
+		}
+	}
+	if mp, err = mappingFor(ctx, mv.c, m.mapName, low); err != nil {
+		return mp, err
+	}
+	off, err := store.SetMappingOnline(ctx, m.mapName, mp.ID, false)
+	if err != nil {
+		return mp, err
+	}
+	off.Max = mp.Max // same bounds; a list map's point keeps its key range
+	return off, nil
 }
 
 // repointOnline points the batch's offline mapping at the target and brings
