@@ -7,7 +7,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 DEMO_DIR := $(CURDIR)/.demo
 FUZZTIME ?= 10s
 
-.PHONY: all build test demo fuzz bench loadtest outagetest accuracy vet fmt-check clean
+.PHONY: all build test demo fuzz bench loadtest outagetest accuracy crashtest vet fmt-check clean
 
 all: build
 
@@ -56,6 +56,13 @@ outagetest:
 accuracy:
 	FLEETPLAN_ACCURACY_OPS=$(or $(OPS),300) FLEETPLAN_ACCURACY_SEED=$(or $(SEED),1) \
 	$(GO) test -count=1 -timeout 30m -run 'TestEstimateAccuracy' -v ./fleet/local/
+
+# The crash tests at length: SIGKILLs at SEEDS seeded fault points (make test:
+# 30), each resumed (and every other one killed again while resuming), and
+# KILLS_EXT kills from outside at seeded moments (make test: 6).
+crashtest:
+	FLEETPLAN_CRASH_SEEDS=$(or $(SEEDS),120) FLEETPLAN_CRASH_KILLS=$(or $(KILLS_EXT),30) \
+	$(GO) test -count=1 -timeout 90m -run 'TestCrashResume|TestExternalKill' -v ./test/
 
 clean:
 	rm -rf bin .demo

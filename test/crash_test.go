@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,16 +40,42 @@ var killPoints = []struct {
 	{"step.shardmap.move-range", 1}, {"move.reference", 1},
 	{"move.offline", 8}, {"move.copy", 8}, {"move.verify", 8}, {"move.repoint", 8},
 	{"move.delete", 8}, {"move.checksum", 12},
-	// Inside multi-database shard map operations (GSM begin, LSMs, GSM end).
-	{"shardmap.add-shard", 3}, {"shardmap.split", 20}, {"shardmap.update-mapping", 60}, {"shardmap.merge", 20},
+	// Inside multi-database shard map operations (GSM begin, LSMs, GSM end),
+	// three hits each: the plan's split and each batch's cut (split), each
+	// batch's repoint (update-mapping), the one merge of the batches.
+	{"shardmap.add-shard", 3}, {"shardmap.split", 30}, {"shardmap.update-mapping", 30}, {"shardmap.merge", 3},
 }
 
+// envInt reads a knob of the long crash runs (make crashtest).
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive whole number", name, v)
+	}
+	return n
+}
+
+// TestCrashResume kills the run at 30 seeded fault points (make crashtest:
+// FLEETPLAN_CRASH_SEEDS of them), a different one each, then resumes.
 func TestCrashResume(t *testing.T) {
+	seeds := envInt(t, "FLEETPLAN_CRASH_SEEDS", 30)
+	points := 0
+	for _, kp := range killPoints {
+		points += kp.max
+	}
+	if seeds > points {
+		t.Fatalf("FLEETPLAN_CRASH_SEEDS=%d: there are only %d kill points", seeds, points)
+	}
 	tmpl := newDemoWorkspace(t, crashCustomers, crashBatch)
 	before := fleetState(t, tmpl)
 	kills := 0
 	used := map[string]bool{}
-	for seed := int64(1); seed <= 30; seed++ {
+	for seed := int64(1); seed <= int64(seeds); seed++ {
 		// A different kill point for every seed.
 		rng := rand.New(rand.NewSource(seed))
 		var fault string
@@ -93,8 +120,8 @@ func TestCrashResume(t *testing.T) {
 			}
 		})
 	}
-	if kills < 25 {
-		t.Fatalf("only %d of the runs were killed; the crash test needs at least 25", kills)
+	if kills < seeds*5/6 {
+		t.Fatalf("only %d of the %d runs were killed; the crash test needs at least %d", kills, seeds, seeds*5/6)
 	}
 }
 
@@ -466,10 +493,12 @@ func (s *state) checkMoved(t *testing.T, before *state) {
 
 // TestExternalKill kills apply from outside at seeded moments, the way an
 // operator's kill -9 or a lost machine would, then resumes.
+// (make crashtest: FLEETPLAN_CRASH_KILLS of them instead of 6.)
 func TestExternalKill(t *testing.T) {
+	kills := envInt(t, "FLEETPLAN_CRASH_KILLS", 6)
 	tmpl := newDemoWorkspace(t, crashCustomers, crashBatch)
 	before := fleetState(t, tmpl)
-	for seed := int64(1); seed <= 6; seed++ {
+	for seed := int64(1); seed <= int64(kills); seed++ {
 		delay := time.Duration(50+rand.New(rand.NewSource(seed)).Intn(900)) * time.Millisecond
 		t.Run(fmt.Sprintf("after-%s", delay), func(t *testing.T) {
 			ws := copyWorkspace(t, tmpl)
