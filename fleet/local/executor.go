@@ -36,7 +36,8 @@ func inTx(ctx context.Context, db *sql.DB, what string, loc fleet.Location, fn f
 }
 
 func (e executor) GSM(ctx context.Context, what string, fn func(elasticdb.GSMTx) error) error {
-	return inTx(ctx, e.g, what, fleet.Location{}, func(tx *sql.Tx) error { return fn(gsmTx{tx}) })
+	stmts := e.t.stmts(e.g)
+	return inTx(ctx, e.g, what, fleet.Location{}, func(tx *sql.Tx) error { return fn(gsmTx{ptx{tx, stmts}}) })
 }
 
 func (e executor) LSM(ctx context.Context, what string, loc fleet.Location, open elasticdb.LSMOpen, fn func(elasticdb.LSMTx) error) (elasticdb.LSMState, error) {
@@ -61,7 +62,8 @@ func (e executor) LSM(ctx context.Context, what string, loc fleet.Location, open
 			return elasticdb.LSMNotDeployed, sqlErr("deploy local shard map", loc, err)
 		}
 	}
-	return elasticdb.LSMReady, inTx(ctx, db, what, loc, func(tx *sql.Tx) error { return fn(lsmTx{tx}) })
+	stmts := e.t.stmts(db)
+	return elasticdb.LSMReady, inTx(ctx, db, what, loc, func(tx *sql.Tx) error { return fn(lsmTx{ptx{tx, stmts}}) })
 }
 
 func (e executor) Checkpoint(op *elasticdb.Operation, point string) error {
@@ -135,7 +137,7 @@ func boolInt(b bool) int {
 }
 
 // gsmTx is elasticdb.GSMTx on the shard map manager database.
-type gsmTx struct{ tx *sql.Tx }
+type gsmTx struct{ tx ptx }
 
 func (g gsmTx) LogRows(ctx context.Context) ([]elasticdb.LogRow, error) {
 	rows, err := g.tx.QueryContext(ctx, `SELECT OperationId, OperationCode, Data, UndoStartState, ShardVersionRemoves, ShardVersionAdds
@@ -294,7 +296,7 @@ func (g gsmTx) DeleteMapping(ctx context.Context, id uuid.UUID) error {
 }
 
 // lsmTx is elasticdb.LSMTx on a shard's database.
-type lsmTx struct{ tx *sql.Tx }
+type lsmTx struct{ tx ptx }
 
 func (l lsmTx) Map(ctx context.Context, mapID uuid.UUID) (*elasticdb.LSMMap, error) {
 	var m elasticdb.LSMMap

@@ -79,6 +79,8 @@ type Target struct {
 
 	cp controlPlane  // geo-replication, traffic manager, app slots (controlplane.go)
 	mi instanceState // managed instances, pools and their operations (instances.go)
+
+	prepared sync.Map // *sql.DB -> *stmtSet: the shard map executor's statements (prepared.go)
 }
 
 // Dir returns the fleet directory.
