@@ -77,12 +77,12 @@ func (t *Target) openLSM(ctx context.Context, loc fleet.Location) (*sql.DB, bool
 	if err != nil {
 		return nil, false, err
 	}
-	has, err := tableExists(ctx, db, tSMMLocal)
+	has, err := tableExists(ctx, t.pq(db), tSMMLocal)
 	if err != nil {
 		return nil, false, sqlErr("open local shard map", loc, err)
 	}
 	if has {
-		if err := checkStoreVersion(ctx, db, tSMMLocal, loc); err != nil {
+		if err := checkStoreVersion(ctx, t.pq(db), tSMMLocal, loc); err != nil {
 			return nil, false, err
 		}
 	}

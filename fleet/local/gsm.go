@@ -84,7 +84,7 @@ func (t *Target) gsm(ctx context.Context, create bool) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	has, err := tableExists(ctx, db, tSMMGlobal)
+	has, err := tableExists(ctx, t.pq(db), tSMMGlobal)
 	if err != nil {
 		return nil, sqlErr("open shard map manager", loc, err)
 	}
@@ -97,7 +97,7 @@ func (t *Target) gsm(ctx context.Context, create bool) (*sql.DB, error) {
 		}
 		return db, nil
 	}
-	if err := checkStoreVersion(ctx, db, tSMMGlobal, loc); err != nil {
+	if err := checkStoreVersion(ctx, t.pq(db), tSMMGlobal, loc); err != nil {
 		return nil, err
 	}
 	return db, nil
@@ -140,6 +140,7 @@ func scanKeys(min []byte, max []byte, maxNull bool) ([]byte, []byte) {
 }
 
 func (t *Target) mapByName(ctx context.Context, q querier, name string) (fleet.ShardMap, error) {
+	q = t.pq(q)
 	var m fleet.ShardMap
 	var id string
 	err := q.QueryRowContext(ctx, `SELECT ShardMapId, Name, ShardMapType, KeyType FROM `+tMapsGlobal+` WHERE Name = ?`, name).
@@ -237,6 +238,7 @@ func (t *Target) shardsOf(ctx context.Context, q querier, mapID uuid.UUID) ([]fl
 
 // shardAt finds a readable shard of a map by location; ResultShardDoesNotExist when absent.
 func (t *Target) shardAt(ctx context.Context, q querier, m fleet.ShardMap, loc fleet.Location) (fleet.Shard, error) {
+	q = t.pq(q)
 	s, err := scanShard(q.QueryRowContext(ctx, `SELECT `+shardCols+` FROM `+tShardsGlobal+`
 		WHERE ShardMapId = ? AND Protocol = 0 AND Port = 0 AND ServerName = ? AND DatabaseName = ? AND Readable = 1`,
 		m.ID.String(), loc.Server, loc.Database))
@@ -248,6 +250,7 @@ func (t *Target) shardAt(ctx context.Context, q querier, m fleet.ShardMap, loc f
 }
 
 func (t *Target) shardByID(ctx context.Context, q querier, id uuid.UUID) (fleet.Shard, error) {
+	q = t.pq(q)
 	s, err := scanShard(q.QueryRowContext(ctx, `SELECT `+shardCols+` FROM `+tShardsGlobal+` WHERE ShardId = ? AND Readable = 1`, id.String()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, &fleet.Error{Op: "find shard", Target: id.String(), Err: fleet.ResultShardDoesNotExist}
@@ -310,6 +313,7 @@ func (t *Target) mappingsOf(ctx context.Context, q querier, mapID uuid.UUID) ([]
 }
 
 func (t *Target) mappingByID(ctx context.Context, q querier, m fleet.ShardMap, id uuid.UUID) (fleet.Mapping, error) {
+	q = t.pq(q)
 	mp, err := scanMapping(q.QueryRowContext(ctx, mappingSelect+`WHERE m.ShardMapId = ? AND m.MappingId = ? AND m.Readable = 1`,
 		m.ID.String(), id.String()))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -80,3 +80,42 @@ func (p ptx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 	}
 	return p.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 }
+
+// pdb is a database pool whose statements run prepared (a querier).
+type pdb struct {
+	db    *sql.DB
+	stmts *stmtSet
+}
+
+// pq returns q with its statements prepared when q is a pool; a
+// transaction is returned as it is.
+func (t *Target) pq(q querier) querier {
+	if db, ok := q.(*sql.DB); ok {
+		return pdb{db, t.stmts(db)}
+	}
+	return q
+}
+
+func (p pdb) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := p.stmts.get(ctx, q)
+	if err != nil {
+		return p.db.ExecContext(ctx, q, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (p pdb) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := p.stmts.get(ctx, q)
+	if err != nil {
+		return p.db.QueryContext(ctx, q, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (p pdb) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := p.stmts.get(ctx, q)
+	if err != nil {
+		return p.db.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,14 @@ import (
 // table that does not exist yet fails with its own error and is not kept,
 // works once the table is there, and keeps working after the table changes.
 func TestPreparedStatementsFollowTheSchema(t *testing.T) {
+	for _, inTx := range []bool{true, false} {
+		t.Run(map[bool]string{true: "in a transaction", false: "on the pool"}[inTx], func(t *testing.T) {
+			preparedFollowSchema(t, inTx)
+		})
+	}
+}
+
+func preparedFollowSchema(t *testing.T, inTx bool) {
 	ctx := context.Background()
 	db, err := openSQLite(filepath.Join(t.TempDir(), "x.db"), true)
 	if err != nil {
@@ -19,18 +28,21 @@ func TestPreparedStatementsFollowTheSchema(t *testing.T) {
 	defer db.Close()
 	tg := &Target{}
 	run := func(q string, args ...any) (int, error) {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
+		var qr querier = tg.pq(db)
+		var tx *sql.Tx
+		if inTx {
+			if tx, err = db.BeginTx(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			qr = ptx{tx, tg.stmts(db)}
 		}
-		defer tx.Rollback()
-		p := ptx{tx, tg.stmts(db)}
 		if strings.HasPrefix(q, "SELECT") {
 			var n int
-			err := p.QueryRowContext(ctx, q, args...).Scan(&n)
+			err := qr.QueryRowContext(ctx, q, args...).Scan(&n)
 			return n, err
 		}
-		if _, err := p.ExecContext(ctx, q, args...); err != nil {
+		if _, err := qr.ExecContext(ctx, q, args...); err != nil || tx == nil {
 			return 0, err
 		}
 		return 0, tx.Commit()
