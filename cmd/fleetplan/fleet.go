@@ -20,9 +20,15 @@ func newFleetCmd(a *app) *cobra.Command {
   fleetplan fleet init --demo /tmp/fleet`,
 	}
 	cmd.AddCommand(newFleetInitCmd(a))
+	for _, sub := range fleetSubcommands {
+		cmd.AddCommand(sub(a))
+	}
 	groupArgs(cmd)
 	return cmd
 }
+
+// fleetSubcommands are the fleet commands besides init, registered by their files.
+var fleetSubcommands []func(a *app) *cobra.Command
 
 func newFleetInitCmd(a *app) *cobra.Command {
 	var (

@@ -26,8 +26,20 @@ var _ fleet.Locker = (*Target)(nil)
 // file inside the fleet directory: exclusive between processes and between
 // two locks of one process, released by the kernel when the holder dies.
 // The holder's details are written beside it so a refused run can name it.
+//
+// A run (h.Run set) starts by keeping a copy of every database, which
+// `fleet simulate restore` puts back (see SimulateRestore).
 func (t *Target) LockFleet(ctx context.Context, h fleet.LockHolder) (func(), error) {
-	return lockRunFile(t.dir, h)
+	unlock, err := lockRunFile(t.dir, h)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.takeRestorePoint(ctx, h.Run); err != nil {
+		unlock()
+		return nil, &fleet.Error{Op: "keep restore point", Target: t.dir, Err: err,
+			Hint: "the run keeps a copy of every database at its start; check the free disk space of the fleet directory"}
+	}
+	return unlock, nil
 }
 
 // lockRunFile takes the run lock of the fleet in dir.
