@@ -10,7 +10,6 @@ import (
 func init() {
 	RegisterKind(KindDef{Name: KindRollingUpgrade, Order: 20, Decode: func(d *SpecDecoder) any { return d.l.rollingUpgrade(d.doc, d.spec) }})
 	RegisterKind(KindDef{Name: KindInstanceChange, Order: 30, Decode: func(d *SpecDecoder) any { return d.l.instanceChange(d.doc, d.spec) }})
-	RegisterKind(KindDef{Name: KindShardMapRecovery, Order: 40, Decode: func(d *SpecDecoder) any { return d.l.shardMapRecovery(d.doc, d.spec) }})
 }
 
 // RollingUpgrade is the spec of a RollingUpgrade document; nil for other kinds.
@@ -18,9 +17,6 @@ func (d *Document) RollingUpgrade() *RollingUpgrade { s, _ := d.Spec.(*RollingUp
 
 // InstanceChange is the spec of an InstanceChange document; nil for other kinds.
 func (d *Document) InstanceChange() *InstanceChange { s, _ := d.Spec.(*InstanceChange); return s }
-
-// ShardMapRecovery is the spec of a ShardMapRecovery document; nil for other kinds.
-func (d *Document) ShardMapRecovery() *ShardMapRecovery { s, _ := d.Spec.(*ShardMapRecovery); return s }
 
 func (l *loader) rollingUpgrade(doc *Document, spec obj) *RollingUpgrade {
 	desired := spec.obj("desired")
@@ -123,47 +119,4 @@ func (l *loader) instanceChange(doc *Document, spec obj) *InstanceChange {
 		l.stepSource(doc, spec, false)
 	}
 	return c
-}
-
-func (l *loader) shardMapRecovery(doc *Document, spec obj) *ShardMapRecovery {
-	r := &ShardMapRecovery{
-		Target:    l.target(doc, spec),
-		ShardMap:  spec.str("shardMap"),
-		Resolve:   spec.strOr("resolve", ResolveKeepShardMapping),
-		Force:     spec.boolean("force"),
-		OnFailure: onFailure(spec),
-		Uses:      spec.str("uses"),
-	}
-	if f := spec.obj("failover"); f.m != nil {
-		r.Failover = &Failover{FromServer: f.str("fromServer"), ToServer: f.str("toServer"), Pos: f.at()}
-		if r.Failover.FromServer != "" && strings.EqualFold(r.Failover.FromServer, r.Failover.ToServer) {
-			f.errorf("toServer", "spec.failover: fromServer and toServer are the same server %q", r.Failover.ToServer)
-		}
-	}
-	seen := map[string]int{}
-	for _, it := range spec.items("shards") {
-		ref := ShardRef{Server: it.str("server"), Database: it.str("database"), Pos: it.at()}
-		if ref.Server == "" || ref.Database == "" {
-			continue
-		}
-		k := strings.ToLower(ref.Server + "/" + ref.Database)
-		if line, dup := seen[k]; dup {
-			l.diags.Errorf(it.at(), "shard %s/%s is listed twice (first at line %d)", ref.Server, ref.Database, line).WithHint("list each shard once")
-			continue
-		}
-		seen[k] = it.at().Line
-		r.Shards = append(r.Shards, ref)
-	}
-	switch {
-	case spec.has("failover") && spec.has("shards"):
-		l.diags.Errorf(spec.keyPos("shards"), "give either failover: or shards:, not both").
-			WithHint("failover: repoints every shard of a server; shards: checks the listed shards")
-	case !spec.has("failover") && !spec.has("shards") && spec.m != nil:
-		l.diags.Errorf(spec.selfKeyPos(), "missing failover: or shards: in spec").
-			WithHint("failover: {fromServer, toServer} repoints shards after a geo-failover; shards: [{server, database}] checks those shards")
-	}
-	if spec.has("uses") || spec.has("steps") || spec.has("with") {
-		l.stepSource(doc, spec, false)
-	}
-	return r
 }

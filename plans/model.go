@@ -317,36 +317,6 @@ type ChangeWindow struct {
 	Location *time.Location
 }
 
-// Resolutions of mapping differences.
-const (
-	ResolveKeepShardMapping    = "keepShardMapping"    // trust the LSM (usual after a failover)
-	ResolveKeepShardMapMapping = "keepShardMapMapping" // trust the GSM
-)
-
-// ShardMapRecovery detects and resolves GSM/LSM differences and repoints shards.
-type ShardMapRecovery struct {
-	Target    string
-	ShardMap  string
-	Failover  *Failover  // repoint every shard of FromServer to ToServer
-	Shards    []ShardRef // or: check these shards
-	Resolve   string     // ResolveKeepShardMapping (default) or ResolveKeepShardMapMapping
-	Force     bool       // detach even when the range is not known to be empty
-	Uses      string
-	OnFailure string
-}
-
-// Failover names the old and new server of a geo-failover.
-type Failover struct {
-	FromServer, ToServer string
-	Pos                  diag.Pos
-}
-
-// ShardRef names one shard location.
-type ShardRef struct {
-	Server, Database string
-	Pos              diag.Pos
-}
-
 // Template is a reusable step list with typed parameters.
 type Template struct {
 	// Parameters is the JSON Schema that `with:` values must satisfy.

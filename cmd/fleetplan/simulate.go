@@ -22,7 +22,7 @@ recovery (fleetplan doctor, ShardMapRecovery plans) can be rehearsed on real
 inconsistencies. The global shard map is not told.
 
 Every run (apply, resume) keeps a copy of each database at its start in
-DIR/.restore-points (the last 10 runs); restore puts one of them back.`,
+DIR.restore-points, beside the fleet's folder (the last 10 runs); restore puts one of them back.`,
 		Example: `  fleetplan fleet simulate geo-failover --target local --server sql-1 --to sql-2
   fleetplan fleet simulate restore --target local --database customers_0 --to-point RUN_ID
   fleetplan fleet simulate delete --target local --database sql-1/customers_1`,

@@ -280,6 +280,10 @@ func Init(ctx context.Context, dir string, opts InitOptions) (*Target, error) {
 			return nil, err
 		}
 		defer unlock()
+		// The restore points of the fleet replaced are not this fleet's.
+		if err := os.RemoveAll(abs + restorePointsSuffix); err != nil {
+			return nil, classify(&fleet.Error{Op: "init fleet", Target: dir, Err: err}, fleet.Location{})
+		}
 		for _, e := range entries {
 			if e.Name() == runLockFile {
 				continue // held until the new fleet is in place

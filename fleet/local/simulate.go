@@ -18,11 +18,13 @@ import (
 // be rehearsed on real inconsistencies: a geo-failover renames a server's
 // databases, a point-in-time restore puts an older copy of a database in
 // place, a database is deleted. Copies for restores are taken at the start
-// of every run (LockFleet with a run id) into DIR/.restore-points.
+// of every run (LockFleet with a run id) into DIR.restore-points, beside
+// the fleet's directory: copies of the shard map manager database and of
+// every shard, which the fleet itself never reads.
 
 const (
-	restorePointsDir = ".restore-points"
-	restorePointFile = "point.json"
+	restorePointsSuffix = ".restore-points"
+	restorePointFile    = "point.json"
 	// keepRestorePoints bounds the disk the copies take.
 	keepRestorePoints = 10
 )
@@ -42,19 +44,23 @@ func (t *Target) takeRestorePoint(ctx context.Context, run string) error {
 	if run == "" || checkName("run", run) != nil {
 		return nil
 	}
-	base := filepath.Join(t.dir, restorePointsDir)
-	dir := filepath.Join(base, run)
+	dir := filepath.Join(t.restorePoints(), run)
 	if _, err := os.Stat(filepath.Join(dir, restorePointFile)); err == nil {
 		return nil
 	}
-	dbs, err := t.Databases(ctx)
+	dbs, err := t.restorable(ctx)
 	if err != nil {
 		return err
 	}
 	tmp := dir + ".tmp"
 	_ = os.RemoveAll(tmp)
 	rp := RestorePoint{Run: run, Taken: time.Now().UTC()}
+	seen := map[string]bool{}
 	for _, loc := range dbs {
+		if seen[strings.ToLower(loc.String())] {
+			continue
+		}
+		seen[strings.ToLower(loc.String())] = true
 		p := t.pathOf(loc)
 		if _, err := os.Stat(p); err != nil {
 			continue
@@ -95,9 +101,40 @@ func (t *Target) takeRestorePoint(ctx context.Context, run string) error {
 	return nil
 }
 
+// restorePoints is the folder of the fleet's restore points.
+func (t *Target) restorePoints() string { return t.dir + restorePointsSuffix }
+
+// restorable lists the databases a restore point copies: the shard map
+// manager's and every shard's.
+func (t *Target) restorable(ctx context.Context) ([]fleet.Location, error) {
+	g, err := t.gsm(ctx, false)
+	if err != nil || g == nil {
+		return nil, err
+	}
+	smm, err := t.ShardMapManager(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []fleet.Location{smm}
+	maps, err := t.ShardMaps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range maps {
+		shards, err := t.shardsOf(ctx, g, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range shards {
+			out = append(out, s.Location)
+		}
+	}
+	return out, nil
+}
+
 // RestorePoints lists the copies kept, oldest first.
 func (t *Target) RestorePoints() ([]RestorePoint, error) {
-	base := filepath.Join(t.dir, restorePointsDir)
+	base := t.restorePoints()
 	entries, err := os.ReadDir(base)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

@@ -1,0 +1,162 @@
+package recovery
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/fleet/elasticdb"
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
+)
+
+// span is a key range [Min, Max) of encoded keys (Max nil = +inf) and the
+// shard the global shard map sends it to (Owner nil: no shard).
+type span struct {
+	Min, Max []byte
+	Owner    *fleet.Location
+}
+
+// pointMax gives a list map's point its key range end.
+func pointMax(m fleet.ShardMap, min, max []byte) []byte {
+	if m.Type == fleet.ListMap && max == nil {
+		return shardkey.Next(m.KeyType, min)
+	}
+	return max
+}
+
+// elsewhere splits the whole key space minus the mappings of shard loc into
+// spans, each owned by the shard the GSM mappings give it to, or by none.
+func elsewhere(m fleet.ShardMap, mappings []fleet.Mapping, loc fleet.Location) []span {
+	var out []span
+	at := []byte{} // the minimum key
+	for _, mp := range mappings {
+		max := pointMax(m, mp.Min, mp.Max)
+		if shardkey.Compare(mp.Min, at) > 0 {
+			out = append(out, span{Min: at, Max: mp.Min})
+		}
+		if !mp.Location.Equal(loc) {
+			l := mp.Location
+			out = append(out, span{Min: mp.Min, Max: max, Owner: &l})
+		}
+		if max == nil {
+			return out
+		}
+		if shardkey.Compare(max, at) > 0 {
+			at = max
+		}
+	}
+	return append(out, span{Min: at, Max: nil})
+}
+
+// Misplaced is rows of one table on a shard whose keys the global shard map
+// sends elsewhere (To) or nowhere (To nil).
+type Misplaced struct {
+	Shard    fleet.Location  `json:"shard"`
+	Table    string          `json:"table"`
+	Min, Max []byte          `json:"-"`
+	Low      string          `json:"low"`
+	High     string          `json:"high"`
+	To       *fleet.Location `json:"to,omitempty"`
+	Rows     int64           `json:"rows"`
+}
+
+// placement counts, in batches of about batch distinct keys, the rows of
+// every sharded table on shard loc whose keys the map's mappings send
+// elsewhere. progress is told after each batch.
+func placement(ctx context.Context, dm fleet.DataMover, m fleet.ShardMap, mappings []fleet.Mapping, tables []fleet.ShardedTable,
+	loc fleet.Location, batch int, progress func(done int64)) ([]Misplaced, error) {
+	var out []Misplaced
+	var batches int64
+	for _, sp := range elsewhere(m, mappings, loc) {
+		lo := sp.Min
+		for {
+			r, err := shardkey.Range(m.KeyType, lo, sp.Max)
+			if err != nil {
+				return nil, err
+			}
+			b, err := dm.NextBound(ctx, loc, tables, r, batch)
+			if err != nil {
+				return nil, err
+			}
+			var hi []byte
+			if b != nil {
+				if hi, err = shardkey.Encode(m.KeyType, b); err != nil {
+					return nil, err
+				}
+			}
+			if shardkey.Compare(hi, sp.Max) > 0 {
+				hi = sp.Max
+			}
+			if r, err = shardkey.Range(m.KeyType, lo, hi); err != nil {
+				return nil, err
+			}
+			for _, t := range tables {
+				n, err := dm.CountRange(ctx, loc, t.Table, t.KeyColumn, r)
+				if err != nil {
+					return nil, err
+				}
+				if n > 0 {
+					out = addMisplaced(out, Misplaced{Shard: loc, Table: t.Table, Min: lo, Max: hi, To: sp.Owner, Rows: n})
+				}
+			}
+			batches++
+			if progress != nil {
+				progress(batches)
+			}
+			if shardkey.Compare(hi, sp.Max) >= 0 || hi == nil || shardkey.Compare(hi, lo) <= 0 {
+				break
+			}
+			lo = hi
+		}
+	}
+	for i := range out {
+		out[i].Low, out[i].High = shardkey.FormatBound(m.KeyType, out[i].Min), shardkey.FormatBound(m.KeyType, out[i].Max)
+	}
+	return out, nil
+}
+
+// addMisplaced merges a batch into the previous finding of the same table
+// and owner when they are adjacent.
+func addMisplaced(out []Misplaced, x Misplaced) []Misplaced {
+	for i := len(out) - 1; i >= 0; i-- {
+		p := &out[i]
+		if p.Table == x.Table && sameOwner(p.To, x.To) && p.Max != nil && shardkey.Compare(p.Max, x.Min) == 0 {
+			p.Max, p.Rows = x.Max, p.Rows+x.Rows
+			return out
+		}
+	}
+	return append(out, x)
+}
+
+func sameOwner(a, b *fleet.Location) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// rowsIn counts the rows of the sharded tables on loc in [min, max).
+func rowsIn(ctx context.Context, dm fleet.DataMover, m fleet.ShardMap, tables []fleet.ShardedTable, loc fleet.Location, min, max []byte) (int64, error) {
+	r, err := shardkey.Range(m.KeyType, min, pointMax(m, min, max))
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, t := range tables {
+		n, err := dm.CountRange(ctx, loc, t.Table, t.KeyColumn, r)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func boundsText(m fleet.ShardMap, min, max []byte) string { return elasticdb.BoundsText(m, min, max) }
+
+func fmtRows(n int64) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return fmt.Sprintf("%d rows", n)
+}
