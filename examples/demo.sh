@@ -84,3 +84,30 @@ step "Managed instances: preview scaling mi-prod to Business Critical (phases, s
 
 step "Apply a storage change across the env=prod instances, two at a time, in scaled time (an hour takes a second)"
 "$bin" apply instances/storage-rollout.yaml --auto-approve --time-scale 1/3600
+
+step "Recovery: a geo-failover moves every database of sql-1 to sql-2; the global shard map still names sql-1"
+"$bin" fleet simulate geo-failover --target local --server sql-1 --to sql-2
+
+step "Doctor finds it (exit 2) and writes the recovery plan"
+set +e
+"$bin" doctor --target local --write-plan "$dir/after-failover.yaml"
+code=$?
+set -e
+if [ "$code" -ne 2 ]; then echo "unexpected: doctor exited $code, want 2 (findings)" >&2; exit 1; fi
+cat "$dir/after-failover.yaml"
+
+step "Apply examples/recovery/after-failover.yaml (the same plan: detach, attach at sql-2, detect, resolve, verify for each shard)"
+"$bin" apply recovery/after-failover.yaml --auto-approve
+
+step "Doctor again: healthy"
+"$bin" doctor --target local
+
+step "Routing after the recovery: keys 49999, 50000 and 75000"
+for k in 49999 50000 75000; do "$bin" route "$k" --target local --shard-map CustomerMap; done
+
+if command -v sqlite3 >/dev/null; then
+  step "The global shard map, read with sqlite3: every shard on sql-2"
+  sqlite3 "$dir/fleet/sql-2/smm.db" "select ServerName || '/' || DatabaseName from __ShardManagement_ShardsGlobal order by DatabaseName"
+  bad=$(sqlite3 "$dir/fleet/sql-2/smm.db" "select count(*) from __ShardManagement_ShardsGlobal where ServerName <> 'sql-2'")
+  if [ "$bad" -ne 0 ]; then echo "unexpected: $bad shards still on sql-1" >&2; exit 1; fi
+fi

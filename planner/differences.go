@@ -137,9 +137,8 @@ func (b *layoutBuilder) refuseInconsistent(s *stepgraph.Step, spec stepspec.Spec
 		}
 	}
 	b.diags.Errorf(pos, "refusing to %s: the global and local shard maps differ there (%s)", s.Title, why).
-		WithHint("`fleetplan layout --shard-map %s` lists the differences; automated recovery (ShardMapRecovery plans) is not built yet, so "+
-			"restore the shard's local shard map by hand (from a backup taken after its last shard map change, or with the Elastic Database "+
-			"library's RecoveryManager), then plan again; changes that touch neither these shards nor these ranges can still be planned", b.mapName())
+		WithHint("`fleetplan layout --shard-map %s` lists the differences; `fleetplan doctor --write-plan FILE` writes the ShardMapRecovery plan that resolves them "+
+			"(apply it, then plan again); changes that touch neither these shards nor these ranges can still be planned", b.mapName())
 }
 
 // overlap reports whether [amin, amax) and [bmin, bmax) share a key (nil max = +inf).

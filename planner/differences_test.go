@@ -62,7 +62,7 @@ func TestPlanRefusesChangesOnInconsistentShards(t *testing.T) {
 				found := false
 				for _, e := range errs {
 					found = found || strings.Contains(e.String(), tc.wantErr)
-					if !strings.Contains(e.Hint, "fleetplan layout --shard-map CustomerMap") || !strings.Contains(e.Hint, "not built yet") {
+					if !strings.Contains(e.Hint, "fleetplan layout --shard-map CustomerMap") || !strings.Contains(e.Hint, "fleetplan doctor --write-plan") {
 						t.Fatalf("hint %q does not say what works today", e.Hint)
 					}
 				}

@@ -242,66 +242,131 @@ func diagnoseMap(ctx context.Context, dm fleet.DataMover, ml *fleet.MapLayout, o
 	return nil
 }
 
-// choose picks the resolution of a shard's differences from where the rows
-// are: a side that a disputed range's rows support wins; when the rows are
-// on both sides, or on neither, the global shard map (which the other
-// shards agree with) is kept.
-func choose(ctx context.Context, dm fleet.DataMover, ml *fleet.MapLayout, tables []fleet.ShardedTable, loc fleet.Location, ds []fleet.Difference) (string, string, error) {
-	m := ml.Map
-	lsmVotes, gsmVotes := int64(0), int64(0)
-	reasons := []string{}
-	for _, d := range ds {
-		if d.Min == nil || dm == nil || len(tables) == 0 {
+// keyRange is [min, max) of encoded keys (max nil = +inf).
+type keyRange struct{ min, max []byte }
+
+// minus returns the parts of r that none of rs covers.
+func minus(r keyRange, rs []keyRange) []keyRange {
+	sort.Slice(rs, func(i, j int) bool { return shardkey.Compare(rs[i].min, rs[j].min) < 0 })
+	var out []keyRange
+	cur := r.min
+	for _, x := range rs {
+		if shardkey.Compare(x.max, cur) <= 0 || shardkey.Compare(x.min, r.max) >= 0 {
 			continue
 		}
-		here, err := rowsIn(ctx, dm, m, tables, loc, d.Min, d.Max)
-		if err != nil {
-			return "", "", err
+		if shardkey.Compare(x.min, cur) > 0 {
+			out = append(out, keyRange{cur, x.min})
 		}
+		if shardkey.Compare(x.max, cur) > 0 {
+			cur = x.max
+		}
+		if cur == nil || shardkey.Compare(cur, r.max) >= 0 {
+			return out
+		}
+	}
+	return append(out, keyRange{cur, r.max})
+}
+
+// choose picks the resolution of a shard's differences from where the rows
+// are. For each key range in dispute (less the parts both sides claim), a
+// side wins the rows it holds that no other side does: keys the local shard
+// map claims and only this shard holds rows of vote for it; keys the global
+// shard map gives the shard and the shard holds rows of vote for the global
+// shard map, and ones it holds none of while another shard whose local
+// shard map claims them does vote against it. Rows on both sides, or on
+// neither, keep the global shard map, which the other shards agree with.
+func choose(ctx context.Context, dm fleet.DataMover, ml *fleet.MapLayout, tables []fleet.ShardedTable, loc fleet.Location, ds []fleet.Difference) (string, string, error) {
+	m := ml.Map
+	if dm == nil || len(tables) == 0 {
+		return elasticdb.KeepShardMapMapping, "trust the global shard map (row placement cannot be read)", nil
+	}
+	var lsmOnly, gsmOnly []keyRange
+	for _, d := range ds {
+		r := keyRange{d.Min, pointMax(m, d.Min, d.Max)}
+		switch d.Kind {
+		case fleet.DiffMappingInShardOnly:
+			lsmOnly = append(lsmOnly, r)
+		case fleet.DiffMappingInShardMapOnly:
+			gsmOnly = append(gsmOnly, r)
+		}
+	}
+	rows := func(at fleet.Location, r keyRange) (int64, error) {
+		return rowsIn(ctx, dm, m, tables, at, r.min, r.max)
+	}
+	var lsmVotes, gsmVotes int64
+	var reasons []string
+	for _, d := range ds {
+		if d.Min == nil {
+			continue
+		}
+		r := keyRange{d.Min, pointMax(m, d.Min, d.Max)}
 		switch d.Kind {
 		case fleet.DiffMappingInShardOnly, fleet.DiffMappingOverlapsOtherShard:
-			// The LSM claims keys the GSM gives elsewhere (or to no one).
-			var there int64
-			for _, g := range ml.Mappings {
-				if g.Location.Equal(loc) || !elasticdb.Overlaps(m, g.Min, g.Max, d.Min, d.Max) {
+			for _, part := range minus(r, append([]keyRange(nil), gsmOnly...)) {
+				here, err := rows(loc, part)
+				if err != nil || here == 0 {
+					if err != nil {
+						return "", "", err
+					}
 					continue
 				}
-				n, err := rowsIn(ctx, dm, m, tables, g.Location, maxKey(g.Min, d.Min), minMax(pointMax(m, g.Min, g.Max), pointMax(m, d.Min, d.Max)))
-				if err != nil {
-					return "", "", err
+				var there int64
+				for _, g := range ml.Mappings {
+					gr := keyRange{g.Min, pointMax(m, g.Min, g.Max)}
+					if g.Location.Equal(loc) || !overlap(gr, part) {
+						continue
+					}
+					n, err := rows(g.Location, intersect(gr, part))
+					if err != nil {
+						return "", "", err
+					}
+					there += n
 				}
-				there += n
-			}
-			if here > 0 && there == 0 {
-				lsmVotes += here
-				reasons = append(reasons, fmt.Sprintf("%s in %s are here and only here", fmtRows(here), boundsText(m, d.Min, d.Max)))
-			} else {
-				gsmVotes++
+				if there == 0 {
+					lsmVotes += here
+					reasons = append(reasons, fmt.Sprintf("%s in [%s, %s) are here and on no other shard", fmtRows(here),
+						shardkey.FormatBound(m.KeyType, part.min), shardkey.FormatBound(m.KeyType, part.max)))
+				} else {
+					gsmVotes += here
+					reasons = append(reasons, fmt.Sprintf("rows in [%s, %s) are both here and on the shard the global shard map names",
+						shardkey.FormatBound(m.KeyType, part.min), shardkey.FormatBound(m.KeyType, part.max)))
+				}
 			}
 		case fleet.DiffMappingInShardMapOnly:
-			if here > 0 {
-				gsmVotes += here
-				reasons = append(reasons, fmt.Sprintf("%s in %s are here as the global shard map says", fmtRows(here), boundsText(m, d.Min, d.Max)))
-				continue
-			}
-			// No rows here: another shard whose LSM claims these keys and holds their rows wins.
-			for _, o := range ml.Differences {
-				if o.Shard.Equal(loc) || (o.Kind != fleet.DiffMappingInShardOnly && o.Kind != fleet.DiffMappingOverlapsOtherShard) ||
-					!elasticdb.Overlaps(m, o.Min, o.Max, d.Min, d.Max) {
-					continue
-				}
-				n, err := rowsIn(ctx, dm, m, tables, o.Shard, maxKey(o.Min, d.Min), minMax(pointMax(m, o.Min, o.Max), pointMax(m, d.Min, d.Max)))
+			for _, part := range minus(r, append([]keyRange(nil), lsmOnly...)) {
+				here, err := rows(loc, part)
 				if err != nil {
 					return "", "", err
 				}
-				if n > 0 {
-					lsmVotes += n
-					reasons = append(reasons, fmt.Sprintf("no rows of %s here; %s holds %s of them", boundsText(m, d.Min, d.Max), o.Shard, fmtRows(n)))
+				if here > 0 {
+					gsmVotes += here
+					reasons = append(reasons, fmt.Sprintf("%s in [%s, %s) are here as the global shard map says", fmtRows(here),
+						shardkey.FormatBound(m.KeyType, part.min), shardkey.FormatBound(m.KeyType, part.max)))
+					continue
+				}
+				for _, o := range ml.Differences {
+					if o.Shard.Equal(loc) || o.Min == nil || (o.Kind != fleet.DiffMappingInShardOnly && o.Kind != fleet.DiffMappingOverlapsOtherShard) {
+						continue
+					}
+					or := keyRange{o.Min, pointMax(m, o.Min, o.Max)}
+					if !overlap(or, part) {
+						continue
+					}
+					n, err := rows(o.Shard, intersect(or, part))
+					if err != nil {
+						return "", "", err
+					}
+					if n > 0 {
+						lsmVotes += n
+						reasons = append(reasons, fmt.Sprintf("no rows of [%s, %s) here; %s, whose local shard map claims them, holds %s",
+							shardkey.FormatBound(m.KeyType, part.min), shardkey.FormatBound(m.KeyType, part.max), o.Shard, fmtRows(n)))
+					}
 				}
 			}
 		}
 	}
 	sort.Strings(reasons)
+	reasons = dedupeStrings(reasons)
 	if lsmVotes > gsmVotes {
 		return elasticdb.KeepShardMapping, "trust the shard: " + strings.Join(reasons, "; "), nil
 	}
@@ -310,6 +375,24 @@ func choose(ctx context.Context, dm fleet.DataMover, ml *fleet.MapLayout, tables
 		why += ": " + strings.Join(reasons, "; ")
 	}
 	return elasticdb.KeepShardMapMapping, why, nil
+}
+
+func overlap(a, b keyRange) bool {
+	return shardkey.Compare(a.min, b.max) < 0 && shardkey.Compare(b.min, a.max) < 0
+}
+
+func intersect(a, b keyRange) keyRange {
+	return keyRange{maxKey(a.min, b.min), minMax(a.max, b.max)}
+}
+
+func dedupeStrings(xs []string) []string {
+	var out []string
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func maxKey(a, b []byte) []byte {

@@ -26,7 +26,7 @@ func LockedErr(what string, m fleet.ShardMap, mp MappingRow, owner uuid.UUID, r 
 // local shard map differ: where to see the differences, and what works today.
 func DifferenceHint(mapName, what string) string {
 	return what + ": `fleetplan layout --shard-map " + mapName + "` lists the differences between the global and local shard maps; " +
-		"automated recovery (ShardMapRecovery plans) is not built yet, so restore the shard database from a backup taken after its last " +
+		"`fleetplan doctor --write-plan FILE` writes the ShardMapRecovery plan that resolves them; or restore the shard database from a backup taken after its last " +
 		"shard map change, or rebuild its local shard map from the global one with the Elastic Database library's RecoveryManager, then plan again"
 }
 

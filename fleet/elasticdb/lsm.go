@@ -240,7 +240,7 @@ func lsmInsertShard(ctx context.Context, tx LSMTx, op *Operation, sh *ShardRow) 
 			return &fleet.Error{Op: what, Target: sh.Loc.String(),
 				Err: fmt.Errorf("%w: the database's LSM already holds shard %s of this map with %d mapping(s)", fleet.ResultShardExists, o.ID, n),
 				Hint: "the database was a shard of this map before and its local shard map still maps keys: `fleetplan layout --shard-map " + op.Map.Name +
-					"` shows them; automated recovery (ShardMapRecovery plans) is not built yet, so attach it with the Elastic Database library's RecoveryManager.AttachShard, or delete its stale __ShardManagement_*Local rows by hand, then plan again"}
+					"` shows them; attach it with a ShardMapRecovery plan (`fleetplan doctor --write-plan FILE` writes one), or delete its stale __ShardManagement_*Local rows by hand, then plan again"}
 		}
 		if err := tx.DeleteShard(ctx, o.ID); err != nil {
 			return err

@@ -144,8 +144,8 @@ func TestRestoredShardIsRefusedTyped(t *testing.T) {
 		if !errors.Is(err, fleet.ResultShardVersionMismatch) || errors.Is(err, fleet.ErrConstraint) || fleet.HintOf(err) == "" {
 			t.Fatalf("%s on the restored shard: %v, want a shard version mismatch with a hint", name, err)
 		}
-		if strings.Contains(fleet.HintOf(err), "ShardMapRecovery plan") && !strings.Contains(fleet.HintOf(err), "not built yet") {
-			t.Fatalf("%s: the hint points at a plan kind that cannot run: %s", name, fleet.HintOf(err))
+		if !strings.Contains(fleet.HintOf(err), "fleetplan doctor --write-plan") {
+			t.Fatalf("%s: the hint does not point at the recovery plan: %s", name, fleet.HintOf(err))
 		}
 	}
 	if lay, err = tg.Observe(ctx, "CustomerMap"); err != nil || len(lay.Maps[0].Pending) != 0 {

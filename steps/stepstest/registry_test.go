@@ -16,6 +16,7 @@ import (
 	_ "github.com/fleetplan/fleetplan/steps/database"
 	_ "github.com/fleetplan/fleetplan/steps/generic"
 	_ "github.com/fleetplan/fleetplan/steps/instance"
+	_ "github.com/fleetplan/fleetplan/steps/recovery"
 	_ "github.com/fleetplan/fleetplan/steps/shardmap"
 	_ "github.com/fleetplan/fleetplan/steps/traffic"
 	"github.com/fleetplan/fleetplan/stepspec"

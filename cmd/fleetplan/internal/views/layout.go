@@ -240,8 +240,8 @@ func printLayout(w io.Writer, l *fleet.Layout) error {
 				fmt.Fprintf(w, "    %s %s%s: %s\n", d.Shard, d.Kind, rng, d.Detail)
 				fmt.Fprintf(w, "      token %s\n", d.Token)
 			}
-			fmt.Fprintln(w, "  fleetplan refuses to route to or change these shards and ranges. Automated recovery (ShardMapRecovery plans) is not built yet:")
-			fmt.Fprintln(w, "  restore the shard, or the shard map manager database, from a backup by hand (or use the library's RecoveryManager), then check again here.")
+			fmt.Fprintln(w, "  fleetplan refuses to route to or change these shards and ranges. `fleetplan doctor --write-plan FILE` writes the")
+			fmt.Fprintln(w, "  ShardMapRecovery plan that resolves them (each token above names one difference); apply it, then check again here.")
 		}
 	}
 	return nil
