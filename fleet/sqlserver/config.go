@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,12 +57,17 @@ type Config struct {
 	// LockTimeout bounds how long a shard map operation waits for the
 	// application lock of another live operation (the library's is 60 s).
 	LockTimeout time.Duration
+	// ElasticDBScripts is a folder holding the Elastic Database library's
+	// own deployment scripts (CreateShardMapManagerGlobal.sql, ...), which
+	// fleetplan runs to create a shard map manager or a shard's local shard
+	// map; empty, it refuses to create either.
+	ElasticDBScripts string
 }
 
 // options a target may set besides auth (fleetplan.yaml `options:`).
 var knownOptions = map[string]bool{
 	"fedauth": true, "encrypt": true, "trustServerCertificate": true, "hostNameInCertificate": true,
-	"connectTimeout": true, "lockTimeout": true,
+	"connectTimeout": true, "lockTimeout": true, "elasticdbScripts": true,
 }
 
 func configErr(name, format string, args ...any) error {
@@ -95,7 +101,7 @@ func ParseConfig(cfg fleet.TargetConfig) (Config, error) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return Config{}, configErr(cfg.Name, "unknown option(s) %s (known: encrypt, fedauth, hostNameInCertificate, trustServerCertificate, connectTimeout, lockTimeout)", strings.Join(unknown, ", "))
+		return Config{}, configErr(cfg.Name, "unknown option(s) %s (known: connectTimeout, elasticdbScripts, encrypt, fedauth, hostNameInCertificate, lockTimeout, trustServerCertificate)", strings.Join(unknown, ", "))
 	}
 	if c.Server == "" || c.Database == "" {
 		return Config{}, configErr(cfg.Name, "a sqlserver target needs server: and database: (the shard map manager database)")
@@ -126,6 +132,12 @@ func ParseConfig(cfg fleet.TargetConfig) (Config, error) {
 		c.TrustServerCertificate = b
 	}
 	c.HostNameInCertificate = o["hostNameInCertificate"]
+	if d := o["elasticdbScripts"]; d != "" {
+		if !filepath.IsAbs(d) {
+			return Config{}, configErr(cfg.Name, "elasticdbScripts %q must be an absolute path", d)
+		}
+		c.ElasticDBScripts = filepath.Clean(d)
+	}
 	for _, d := range []struct {
 		key string
 		to  *time.Duration

@@ -111,18 +111,7 @@ func rangeWhere(key string, hasLow, hasHigh bool) string {
 // afterWhere is the keyset condition "row after (@a0, @a1, ...)" on the
 // ordering columns, written as an OR of prefixes so SQL Server can seek on
 // the index: (c0 > @a0) OR (c0 = @a0 AND c1 > @a1) OR ...
-func afterWhere(order []string) string {
-	var ors []string
-	for i := range order {
-		var ands []string
-		for j := 0; j < i; j++ {
-			ands = append(ands, fmt.Sprintf("%s = @a%d", quoteName(order[j]), j))
-		}
-		ands = append(ands, fmt.Sprintf("%s > @a%d", quoteName(order[i]), i))
-		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
-	}
-	return "(" + strings.Join(ors, " OR ") + ")"
-}
+func afterWhere(order []string) string { return rowAfter(order, "a") }
 
 // PageQuery reads one keyset page of a key range: the first @n rows after
 // the last row of the previous page (first page: after false), in the order
@@ -136,12 +125,68 @@ func PageQuery(t Table, cols []string, key string, order []string, hasLow, hasHi
 	return fmt.Sprintf("SELECT TOP (@n) %s FROM %s WHERE %s ORDER BY %s", quoteList(cols), t, where, quoteList(order))
 }
 
+// KeyedTable is a table and its sharding key column.
+type KeyedTable struct {
+	Table Table
+	Key   string
+}
+
 // NextBoundQuery finds the bound b such that [lo, b) holds n distinct key
-// values: with @n = n+1, the (n+1)-th distinct key at or above @lo, below
-// @hi. No row means fewer remain, and the bound is the range's high end.
-func NextBoundQuery(t Table, key string, hasLow, hasHigh bool) string {
-	return fmt.Sprintf("SELECT MAX(k) FROM (SELECT DISTINCT TOP (@n) %s AS k FROM %s WHERE %s ORDER BY k) AS d HAVING COUNT(*) = @n",
-		quoteName(key), t, rangeWhere(key, hasLow, hasHigh))
+// values across the tables: with @n = n+1, the (n+1)-th distinct key at or
+// above @lo, below @hi, of the union of their keys. No row means fewer
+// remain, and the bound is the range's high end.
+func NextBoundQuery(tables []KeyedTable, hasLow, hasHigh bool) string {
+	parts := make([]string, len(tables))
+	for i, t := range tables {
+		parts[i] = fmt.Sprintf("SELECT %s AS k FROM %s WHERE %s", quoteName(t.Key), t.Table, rangeWhere(t.Key, hasLow, hasHigh))
+	}
+	return fmt.Sprintf("SELECT MAX(k) FROM (SELECT DISTINCT TOP (@n) k FROM (%s) AS u ORDER BY k) AS d HAVING COUNT(*) = @n",
+		strings.Join(parts, " UNION ALL "))
+}
+
+// ExistingKeysQuery reads the ordering columns of the rows of a table
+// between two rows (inclusive): which rows of a page a destination has.
+func ExistingKeysQuery(t Table, order []string) string {
+	var lo, hi []string
+	for i := range order {
+		lo = append(lo, fmt.Sprintf("@a%d", i))
+		hi = append(hi, fmt.Sprintf("@b%d", i))
+	}
+	return fmt.Sprintf("SELECT %s FROM %s WITH (UPDLOCK, HOLDLOCK) WHERE NOT %s AND NOT %s ORDER BY %s",
+		quoteList(order), t, rowBefore(order, "a"), rowAfter(order, "b"), quoteList(order))
+}
+
+// rowBefore is "the row's ordering columns are below (@p0, @p1, ...)".
+func rowBefore(order []string, p string) string { return rowCompare(order, p, "<") }
+
+// rowAfter is "the row's ordering columns are above (@p0, @p1, ...)".
+func rowAfter(order []string, p string) string { return rowCompare(order, p, ">") }
+
+func rowCompare(order []string, p, op string) string {
+	var ors []string
+	for i := range order {
+		var ands []string
+		for j := 0; j < i; j++ {
+			ands = append(ands, fmt.Sprintf("%s = @%s%d", quoteName(order[j]), p, j))
+		}
+		ands = append(ands, fmt.Sprintf("%s %s @%s%d", quoteName(order[i]), op, p, i))
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+// DeleteRowsSQL deletes rows by their ordering columns: rows rows of
+// len(order) parameters each, @d<row>_<col>.
+func DeleteRowsSQL(t Table, order []string, rows int) string {
+	ors := make([]string, rows)
+	for r := 0; r < rows; r++ {
+		ands := make([]string, len(order))
+		for c, col := range order {
+			ands[c] = fmt.Sprintf("%s = @d%d_%d", quoteName(col), r, c)
+		}
+		ors[r] = "(" + strings.Join(ands, " AND ") + ")"
+	}
+	return fmt.Sprintf("DELETE FROM %s WHERE %s", t, strings.Join(ors, " OR "))
 }
 
 // CountQuery counts the rows of a key range.
@@ -492,3 +537,35 @@ IF OBJECT_ID(N'fleetplan.Scripts', N'U') IS NULL
 
 // SizeQuery is the allocated size of the current database in bytes.
 const SizeQuery = `SELECT CAST(ISNULL(SUM(CAST(size AS bigint)), 0) * 8192 AS bigint) FROM sys.database_files`
+
+// Reads of the global shard map: plain SELECTs on the library's tables,
+// readable rows only.
+const (
+	MapsQuery      = `SELECT ShardMapId, Name, ShardMapType, KeyType FROM __ShardManagement.ShardMapsGlobal ORDER BY Name`
+	MapByNameQuery = `SELECT ShardMapId, Name, ShardMapType, KeyType FROM __ShardManagement.ShardMapsGlobal WHERE Name = @name`
+	shardColumns   = `s.ShardId, s.Version, s.ShardMapId, s.Protocol, s.ServerName, s.Port, s.DatabaseName, s.Status, s.OperationId`
+	ShardsQuery    = `SELECT ` + shardColumns + ` FROM __ShardManagement.ShardsGlobal AS s
+WHERE s.ShardMapId = @map AND s.Readable = 1 ORDER BY s.ServerName, s.DatabaseName`
+	mappingColumns = `m.MappingId, m.ShardMapId, m.ShardId, m.MinValue, m.MaxValue, m.Status, m.LockOwnerId, m.OperationId, s.ServerName, s.DatabaseName`
+	mappingsFrom   = ` FROM __ShardManagement.ShardMappingsGlobal AS m
+JOIN __ShardManagement.ShardsGlobal AS s ON s.ShardId = m.ShardId
+WHERE m.ShardMapId = @map AND m.Readable = 1`
+	MappingsQuery     = `SELECT ` + mappingColumns + mappingsFrom + ` ORDER BY m.MinValue`
+	MappingByIDQuery  = `SELECT ` + mappingColumns + mappingsFrom + ` AND m.MappingId = @id`
+	RangeMappingQuery = `SELECT ` + mappingColumns + mappingsFrom + ` AND m.MinValue <= @key AND (m.MaxValue IS NULL OR m.MaxValue > @key)`
+	PointMappingQuery = `SELECT ` + mappingColumns + mappingsFrom + ` AND m.MinValue = @key`
+	SchemaInfoQuery   = `SELECT CONVERT(nvarchar(max), SchemaInfo) FROM __ShardManagement.ShardedDatabaseSchemaInfosGlobal WHERE Name = @name`
+	LogRowsQuery      = `SELECT OperationId, OperationCode, CONVERT(nvarchar(max), Data), UndoStartState, ShardVersionRemoves, ShardVersionAdds FROM __ShardManagement.OperationsLogGlobal ORDER BY OperationId`
+	// LocalDeployedQuery tells whether a database has the library's local
+	// shard map (its version table and its bulk procedure).
+	LocalDeployedQuery = `SELECT CASE WHEN OBJECT_ID(N'__ShardManagement.ShardMapManagerLocal', N'U') IS NOT NULL
+	AND OBJECT_ID(N'__ShardManagement.spBulkOperationShardMappingsLocal', N'P') IS NOT NULL THEN 1 ELSE 0 END`
+	LocalShardsQuery   = `SELECT ShardId, Version FROM __ShardManagement.ShardsLocal WHERE ShardMapId = @map`
+	LocalMappingsQuery = `SELECT MappingId, ShardId, MinValue, MaxValue, Status FROM __ShardManagement.ShardMappingsLocal WHERE ShardMapId = @map ORDER BY MinValue`
+)
+
+// callProcSQL calls one of the library's procedures as the library does:
+// the request document in @input (xml), the store result in @result.
+func callProcSQL(proc string) string {
+	return `EXEC ` + proc + ` @input = @input, @result = @result OUTPUT`
+}
