@@ -111,7 +111,7 @@ func classifyErr(err error) classified {
 	}
 	if len(nums) == 0 && isConnectionLoss(err) {
 		c.transient = true
-		c.hint = "the connection was lost or timed out; fleetplan retries it with backoff"
+		c.hint = "the server could not be reached or the connection dropped: check server, port and firewall rules; a run retries this with backoff"
 	}
 	return c
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/elasticdb"
 	"github.com/google/uuid"
-	mssql "github.com/microsoft/go-mssqldb"
 )
 
 // The shard map is written as the library's StoreOperation writes it: a
@@ -328,22 +327,8 @@ func (t *Target) logRows(ctx context.Context) ([]elasticdb.LogRow, error) {
 		return nil, err
 	}
 	rows, err := g.QueryContext(ctx, LogRowsQuery)
-	if err != nil {
-		return nil, t.red.wrap("read operations log", t.cfg.SMM().String(), err)
-	}
-	defer rows.Close()
-	var out []elasticdb.LogRow
-	for rows.Next() {
-		var r elasticdb.LogRow
-		var id mssql.UniqueIdentifier
-		var rem, add nullUID
-		if err := rows.Scan(&id, &r.Code, &r.Data, &r.UndoStartState, &rem, &add); err != nil {
-			return nil, t.red.wrap("read operations log", t.cfg.SMM().String(), err)
-		}
-		r.ID, r.ShardVersionRemoves, r.ShardVersionAdds = uuid.UUID(id), rem.ptr(), add.ptr()
-		out = append(out, r)
-	}
-	return out, t.red.wrap("read operations log", t.cfg.SMM().String(), rows.Err())
+	out, err := all(rows, err, scanLogRow)
+	return out, t.red.wrap("read operations log", t.cfg.SMM().String(), err)
 }
 
 // RecoverPending implements fleet.ShardMapStore: every operation in

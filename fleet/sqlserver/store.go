@@ -30,26 +30,12 @@ func invalid(op, target, format string, args ...any) error {
 // uid is a uuid as a uniqueidentifier parameter (SQL Server's byte order).
 func uid(u uuid.UUID) mssql.UniqueIdentifier { return mssql.UniqueIdentifier(u) }
 
-// nullUID scans a nullable uniqueidentifier.
-type nullUID struct {
-	u     mssql.UniqueIdentifier
-	valid bool
-}
-
-func (n *nullUID) Scan(v any) error {
-	if v == nil {
-		n.valid = false
+// ptr is a scanned nullable uniqueidentifier as a *uuid.UUID.
+func ptr(n mssql.NullUniqueIdentifier) *uuid.UUID {
+	if !n.Valid {
 		return nil
 	}
-	n.valid = true
-	return n.u.Scan(v)
-}
-
-func (n nullUID) ptr() *uuid.UUID {
-	if !n.valid {
-		return nil
-	}
-	u := uuid.UUID(n.u)
+	u := uuid.UUID(n.UUID)
 	return &u
 }
 
@@ -163,11 +149,11 @@ func (t *Target) shards(ctx context.Context, m fleet.ShardMap) ([]fleet.Shard, e
 		var s fleet.Shard
 		var id, ver, mid mssql.UniqueIdentifier
 		var proto, port int
-		var op nullUID
+		var op mssql.NullUniqueIdentifier
 		if err := rows.Scan(&id, &ver, &mid, &proto, &s.Location.Server, &port, &s.Location.Database, &s.Status, &op); err != nil {
 			return nil, t.red.wrap(what, m.Name, err)
 		}
-		s.ID, s.Version, s.MapID, s.OperationID = uuid.UUID(id), uuid.UUID(ver), uuid.UUID(mid), op.ptr()
+		s.ID, s.Version, s.MapID, s.OperationID = uuid.UUID(id), uuid.UUID(ver), uuid.UUID(mid), ptr(op)
 		if proto != 0 || port != 0 {
 			return nil, &fleet.Error{Op: what, Target: s.Location.String(),
 				Err:  fmt.Errorf("%w: shard %s has protocol %d and port %d; fleetplan reaches shards with the default protocol and port only", fleet.ErrInvalidArgument, s.ID, proto, port),
@@ -207,10 +193,10 @@ func (t *Target) shardByID(ctx context.Context, m fleet.ShardMap, id uuid.UUID) 
 func scanMapping(sc interface{ Scan(...any) error }) (fleet.Mapping, error) {
 	var mp fleet.Mapping
 	var id, mid, sid, owner mssql.UniqueIdentifier
-	var op nullUID
+	var op mssql.NullUniqueIdentifier
 	var status int
 	err := sc.Scan(&id, &mid, &sid, &mp.Min, &mp.Max, &status, &owner, &op, &mp.Location.Server, &mp.Location.Database)
-	mp.ID, mp.MapID, mp.ShardID, mp.LockOwner, mp.OperationID = uuid.UUID(id), uuid.UUID(mid), uuid.UUID(sid), uuid.UUID(owner), op.ptr()
+	mp.ID, mp.MapID, mp.ShardID, mp.LockOwner, mp.OperationID = uuid.UUID(id), uuid.UUID(mid), uuid.UUID(sid), uuid.UUID(owner), ptr(op)
 	mp.Online = status&1 == 1
 	if mp.Min == nil {
 		mp.Min = []byte{}

@@ -569,3 +569,28 @@ WHERE m.ShardMapId = @map AND m.Readable = 1`
 func callProcSQL(proc string) string {
 	return `EXEC ` + proc + ` @input = @input, @result = @result OUTPUT`
 }
+
+// The state backend's statements (fleetplan.Runs and fleetplan.Journal).
+const (
+	// SaveRunSQL records a run and its plan; a run pushed again keeps its
+	// row and gets the plan it has now.
+	SaveRunSQL = `MERGE fleetplan.Runs WITH (HOLDLOCK) AS r
+USING (SELECT @run AS RunId) AS n ON r.RunId = n.RunId
+WHEN MATCHED THEN UPDATE SET PlanJson = @plan
+WHEN NOT MATCHED THEN INSERT (RunId, Target, PlanJson) VALUES (@run, @target, @plan);`
+	// JournalCountSQL counts a run's stored records, locking the count so
+	// two writers of one run append in turn.
+	JournalCountSQL = `SELECT COUNT_BIG(*) FROM fleetplan.Journal WITH (UPDLOCK, HOLDLOCK) WHERE RunId = @run`
+	// AppendJournalSQL stores one record at its place.
+	AppendJournalSQL = `INSERT INTO fleetplan.Journal (RunId, Seq, Record) VALUES (@run, @seq, @record)`
+	// ReadRunSQL reads a run's plan.
+	ReadRunSQL = `SELECT Target, ISNULL(PlanJson, N'') FROM fleetplan.Runs WHERE RunId = @run`
+	// ReadJournalSQL reads a run's records in order.
+	ReadJournalSQL = `SELECT Record FROM fleetplan.Journal WHERE RunId = @run ORDER BY Seq`
+	// RunsQuery lists the stored runs with their record counts.
+	RunsQuery = `SELECT r.RunId, r.Target, r.Created, (SELECT COUNT_BIG(*) FROM fleetplan.Journal AS j WHERE j.RunId = r.RunId)
+FROM fleetplan.Runs AS r ORDER BY r.Created, r.RunId`
+	// LeaseHeldSQL tells whether this session still holds an application
+	// lock (APPLOCK_MODE of the session owner).
+	LeaseHeldSQL = `SELECT APPLOCK_MODE(N'public', @resource, N'Session')`
+)
