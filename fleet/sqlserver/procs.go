@@ -147,6 +147,12 @@ func (t *Target) run(ctx context.Context, op *elasticdb.Operation) error {
 		}
 		err = t.runOnce(ctx, op)
 	}
+	var fe *fleet.Error
+	if fleet.ResultOf(err) == fleet.ResultPendingOperation && errors.As(err, &fe) {
+		// Another client's live operation holds the rows: retrying later is
+		// right, as the library's clients do.
+		fe.Transient = true
+	}
 	return err
 }
 
