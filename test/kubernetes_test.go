@@ -107,4 +107,15 @@ func TestKubernetesExample(t *testing.T) {
 	if !strings.Contains(out.String(), "--status-dir") {
 		t.Errorf("help of the lease command:\n%s", out.String())
 	}
+	// The command run under the lease takes its flags too.
+	leased := c.Command[len(args)+2:]
+	if len(leased) < 2 || leased[0] != "fleetplan" {
+		t.Fatalf("the leased command is %v, want a fleetplan command", leased)
+	}
+	cmd = exec.Command(fleetplanBin, append(leased[1:], "--help")...)
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Errorf("fleetplan %s --help: %v\n%s", strings.Join(leased[1:], " "), err, stderr.String())
+	}
 }

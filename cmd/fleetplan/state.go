@@ -21,12 +21,18 @@ func init() { commands = append(commands, newStateCmd) }
 
 // stateTarget opens the sqlserver target whose database keeps the state.
 func (a *app) stateTarget(ctx context.Context, target string) (*sqlserver.State, func(), error) {
-	if target == "" {
-		return nil, nil, usageErr("--target is required", "name the driver: sqlserver target whose shard map manager database keeps the runs")
-	}
 	cfg, err := engine.LoadConfig(a.configPath)
 	if err != nil {
 		return nil, nil, err
+	}
+	if target == "" {
+		if len(cfg.Targets) != 1 {
+			return nil, nil, usageErr("--target is required: "+cfg.Path+" names "+views.Plural(len(cfg.Targets), "target"),
+				"name the driver: sqlserver target whose shard map manager database keeps the runs")
+		}
+		for n := range cfg.Targets {
+			target = n
+		}
 	}
 	t, err := a.openTarget(ctx, cfg, target)
 	if err != nil {
@@ -85,7 +91,7 @@ replicas can stand by and one takes over when the holder dies.`,
 				return nil
 			},
 		}
-		cmd.Flags().StringVar(&target, flagTarget, "", "the sqlserver target whose database keeps the state")
+		cmd.Flags().StringVar(&target, flagTarget, "", helpTarget)
 		addStateDirFlag(cmd, &dir)
 		return cmd
 	}
@@ -203,7 +209,7 @@ exists while the lease is held: liveness and readiness probes read them.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&target, flagTarget, "", "the sqlserver target whose database holds the lease")
+	cmd.Flags().StringVar(&target, flagTarget, "", helpTarget)
 	cmd.Flags().StringVar(&name, "name", "watch", "the lease's name: replicas of one deployment share it")
 	cmd.Flags().DurationVar(&poll, "poll", 5*time.Second, "how often a standby tries the lease, and the holder checks it still has it")
 	cmd.Flags().StringVar(&statusDir, "status-dir", "", "folder for the heartbeat and leader files that probes read")
