@@ -281,6 +281,7 @@ func (t *Target) readPage(ctx context.Context, db queryer, loc fleet.Location, t
 		if err := rows.Scan(ptrs...); err != nil {
 			return page{}, t.red.wrap("read "+tb.Plain(), loc.String(), err)
 		}
+		normalize(ti, ti.Columns, vals)
 		p.rows = append(p.rows, vals)
 	}
 	if len(p.rows) > 0 {
@@ -290,6 +291,22 @@ func (t *Target) readPage(ctx context.Context, db queryer, loc fleet.Location, t
 		}
 	}
 	return p, t.red.wrap("read "+tb.Plain(), loc.String(), rows.Err())
+}
+
+// textTypes are the column types go-mssqldb scans into []byte holding
+// their text (decimal digits), which bulk copy and parameters take as a
+// string.
+var textTypes = map[string]bool{"decimal": true, "numeric": true, "money": true, "smallmoney": true}
+
+// normalize turns the []byte of such columns into strings, in place; cols
+// are the column names of the row's values.
+func normalize(ti fleet.TableInfo, cols []string, row []any) {
+	for i, c := range cols {
+		typ, _ := ti.ColumnType(c)
+		if b, ok := row[i].([]byte); ok && textTypes[strings.ToLower(typ)] {
+			row[i] = string(b)
+		}
+	}
 }
 
 // orderIndex maps ordering columns to their positions among the columns.
@@ -365,7 +382,7 @@ func (t *Target) copyTable(ctx context.Context, sdb *sql.DB, tx *sql.Tx, src, ds
 		if err != nil || len(p.rows) == 0 {
 			return copied, err
 		}
-		have, err := existingKeys(ctx, tx, tb, order, p, idx)
+		have, err := existingKeys(ctx, tx, ti, tb, order, p, idx)
 		if err != nil {
 			return copied, t.red.wrap("copy "+tb.Plain(), dst.String(), err)
 		}
@@ -397,7 +414,7 @@ func (t *Target) copyTable(ctx context.Context, sdb *sql.DB, tx *sql.Tx, src, ds
 
 // existingKeys reads which rows of a page the destination has, by primary
 // key, locking them until the transaction ends.
-func existingKeys(ctx context.Context, tx *sql.Tx, tb Table, order []string, p page, idx []int) (map[string]bool, error) {
+func existingKeys(ctx context.Context, tx *sql.Tx, ti fleet.TableInfo, tb Table, order []string, p page, idx []int) (map[string]bool, error) {
 	first := p.rows[0]
 	var args []any
 	for i, j := range idx {
@@ -422,6 +439,7 @@ func existingKeys(ctx context.Context, tx *sql.Tx, tb Table, order []string, p p
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
+		normalize(ti, order, vals)
 		have[rowKey(vals, pos)] = true
 	}
 	return have, rows.Err()
@@ -580,6 +598,7 @@ func (t *Target) readSpan(ctx context.Context, db *sql.DB, loc fleet.Location, t
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, t.red.wrap("read "+tb.Plain(), loc.String(), err)
 		}
+		normalize(ti, ti.Columns, vals)
 		out = append(out, vals)
 	}
 	return out, t.red.wrap("read "+tb.Plain(), loc.String(), rows.Err())

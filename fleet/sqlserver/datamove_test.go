@@ -109,3 +109,20 @@ func TestTableNames(t *testing.T) {
 		t.Errorf("a table without a primary key: %v", err)
 	}
 }
+
+func TestNormalizeDecimalText(t *testing.T) {
+	ti := fleet.TableInfo{Columns: []string{"id", "total", "blob", "price"}, ColumnTypes: []string{"bigint", "decimal", "varbinary", "MONEY"}}
+	row := []any{int64(1), []byte("10.50"), []byte{1, 2}, []byte("3.2500")}
+	normalize(ti, ti.Columns, row)
+	if row[1] != "10.50" || row[3] != "3.2500" {
+		t.Errorf("decimal and money columns must be text for bulk copy and parameters: %#v", row)
+	}
+	if _, ok := row[2].([]byte); !ok {
+		t.Errorf("a varbinary column stays bytes: %#v", row[2])
+	}
+	keys := []any{[]byte("7.00")}
+	normalize(ti, []string{"total"}, keys)
+	if keys[0] != "7.00" {
+		t.Errorf("key columns by name: %#v", keys)
+	}
+}

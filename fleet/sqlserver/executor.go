@@ -97,7 +97,7 @@ func (e executor) LockOperation(ctx context.Context, id uuid.UUID, wait time.Dur
 		return nil, err
 	}
 	if !ok {
-		return nil, elasticdb.StoreErr("lock operation", id.String(), fleet.ResultPendingOperation, "its owner is still running it")
+		return nil, elasticdb.ErrOperationLocked
 	}
 	return s.close, nil
 }
