@@ -7,6 +7,7 @@ import (
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/fleet"
+	"github.com/fleetplan/fleetplan/planner"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/runhistory"
 	"github.com/fleetplan/fleetplan/stepgraph"
@@ -32,6 +33,10 @@ type Planned struct {
 	Why   string           // why it is planned (Selection.Why); "" when every plan is
 	Graph *stepgraph.Graph // nil when planning failed
 	Diags diag.List        // what planning reported (errors leave Graph nil)
+	// NotPlanned is set for a document of a kind that has no planner yet
+	// (it validates, plan and apply do not take it): it is shown as such,
+	// with a warning in Diags, and is not an error of the repository.
+	NotPlanned bool
 }
 
 // Opener opens a target of a config.
@@ -44,7 +49,7 @@ func Errors(groups []*TargetPlans) bool {
 			return true
 		}
 		for _, p := range g.Plans {
-			if p.Graph == nil || p.Diags.HasErrors() {
+			if !p.NotPlanned && (p.Graph == nil || p.Diags.HasErrors()) {
 				return true
 			}
 		}
@@ -173,6 +178,15 @@ func PlanAll(ctx context.Context, groups []*TargetPlans, open Opener) {
 		}
 		for _, p := range g.Plans {
 			p.Graph, p.Diags = engine.Plan(ctx, p.Doc, target, runhistory.PlanOptions(runhistory.StateDir(p.Doc.Config), target.Name()))
+			if _, ok := planner.KindNamed(p.Doc.Kind); !ok {
+				// What the engine says of it, as a warning: a repository
+				// holding such a plan is planned all the same.
+				p.NotPlanned, p.Graph = true, nil
+				for i := range p.Diags {
+					p.Diags[i].Severity = diag.Warning
+				}
+				continue
+			}
 			if p.Diags.HasErrors() {
 				p.Graph = nil
 			}

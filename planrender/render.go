@@ -38,6 +38,10 @@ func JSON(w io.Writer, g *stepgraph.Graph) error {
 	return enc.Encode(withFleetTotal(g))
 }
 
+// SummaryLine counts a plan's changes: "0 to create, 1 to change, 1 to
+// move, 0 to delete".
+func SummaryLine(g *stepgraph.Graph) string { return summaryLine(g) }
+
 func summaryLine(g *stepgraph.Graph) string {
 	c := g.Counts()
 	return fmt.Sprintf("%d to create, %d to change, %d to move, %d to delete", c[stepgraph.Create], c[stepgraph.Update], c[stepgraph.Move], c[stepgraph.Delete])

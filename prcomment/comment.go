@@ -1,6 +1,7 @@
 package prcomment
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,6 @@ import (
 	"github.com/fleetplan/fleetplan/diag"
 	"github.com/fleetplan/fleetplan/gitops"
 	"github.com/fleetplan/fleetplan/planrender"
-	"github.com/fleetplan/fleetplan/stepgraph"
 )
 
 // Comment is one pull-request comment, in parts that each fit GitHub's
@@ -49,11 +49,29 @@ func Comments(groups []*gitops.TargetPlans, loadErrors diag.List, limit int) []C
 	for _, g := range groups {
 		key := g.Target
 		if names[g.Target] > 1 && g.Config != nil {
-			key += "@" + g.Config.Dir
+			key += "@" + stableDir(g.Config.Dir)
 		}
 		out = append(out, split(key, targetComment(g), limit))
 	}
 	return out
+}
+
+// stableDir names a config folder the same on every machine and checkout:
+// relative to the top of its git repository (else to the working folder),
+// with slashes, so a marker keyed by it finds the comment a run elsewhere
+// posted.
+func stableDir(dir string) string {
+	if repo, err := gitops.OpenRepo(context.Background(), dir); err == nil {
+		if rel := repo.Rel(dir); rel != "" {
+			return rel
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, dir); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.Base(dir)
 }
 
 func split(key, body string, limit int) Comment {
@@ -82,10 +100,13 @@ func targetComment(g *gitops.TargetPlans) string {
 		for _, p := range g.Plans {
 			changes, est := "**could not be planned**", "-"
 			if p.Graph != nil {
-				changes, est = summary(p.Graph), duration(p.Graph.Total().Duration)
+				changes, est = planrender.SummaryLine(p.Graph), duration(p.Graph.Total().Duration)
 				if !gitops.Changed(p.Graph) {
 					changes = "no changes"
 				}
+			}
+			if p.NotPlanned {
+				changes = "not planned: " + p.Doc.Kind + " plans are not planned yet"
 			}
 			if g.Err != nil {
 				changes = "not planned"
@@ -98,6 +119,8 @@ func targetComment(g *gitops.TargetPlans) string {
 	for _, p := range g.Plans {
 		switch {
 		case g.Err != nil:
+		case p.NotPlanned:
+			fmt.Fprintf(&b, "### fleetplan: `%s` %s is not planned\n\nplan and apply do not take %s documents yet; `fleetplan validate` checks them.\n\n", cell(p.Doc.Metadata.Name), p.Doc.Kind, p.Doc.Kind)
 		case p.Graph == nil:
 			fmt.Fprintf(&b, "### fleetplan: `%s` %s could not be planned\n\n", cell(p.Doc.Metadata.Name), p.Doc.Kind)
 			writeDiags(&b, p.Diags)
@@ -142,11 +165,6 @@ func errorText(err error) string {
 		s = strings.TrimSuffix(w.String(), "\n")
 	}
 	return strings.ReplaceAll(s, "```", "'''")
-}
-
-func summary(g *stepgraph.Graph) string {
-	c := g.Counts()
-	return fmt.Sprintf("%d to create, %d to change, %d to move, %d to delete", c[stepgraph.Create], c[stepgraph.Update], c[stepgraph.Move], c[stepgraph.Delete])
 }
 
 // duration is an estimate for the summary table, to the second: each

@@ -18,6 +18,8 @@ import (
 	"github.com/fleetplan/fleetplan/engine"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/gitops"
+	"github.com/fleetplan/fleetplan/planner"
+	"github.com/fleetplan/fleetplan/planrender"
 	"github.com/fleetplan/fleetplan/plans"
 	"github.com/fleetplan/fleetplan/runhistory"
 	"github.com/fleetplan/fleetplan/runner"
@@ -300,6 +302,11 @@ func (w *watcher) reconcile(ctx context.Context, first time.Time) {
 		if hash == x.seen && !x.retry {
 			continue
 		}
+		if _, ok := planner.KindNamed(d.Kind); !ok {
+			x.seen = hash
+			w.event(w.docEvent(d, "warning", fmt.Sprintf("not planned: plan and apply do not take %s documents yet (validate checks them)", d.Kind)))
+			continue
+		}
 		st := gitops.DocState{Hash: hash, Apply: w.o.apply}
 		if !x.retry {
 			st.Seen = x.seen
@@ -490,9 +497,7 @@ func planSummary(g *stepgraph.Graph) string {
 	if !gitops.Changed(g) {
 		return "no changes"
 	}
-	c := g.Counts()
-	return fmt.Sprintf("%d to create, %d to change, %d to move, %d to delete; %s",
-		c[stepgraph.Create], c[stepgraph.Update], c[stepgraph.Move], c[stepgraph.Delete], views.Plural(len(g.Steps), "step"))
+	return planrender.SummaryLine(g) + "; " + views.Plural(len(g.Steps), "step")
 }
 
 // errNotNow gives the lock back when, once it is held, the document turns

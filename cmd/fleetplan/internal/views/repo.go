@@ -118,6 +118,8 @@ func repoText(w *bufio.Writer, r *RepoPlan) error {
 			fmt.Fprintln(w)
 			switch {
 			case g.Err != nil:
+			case p.NotPlanned:
+				fmt.Fprintf(w, "%s %q is not planned: plan and apply do not take %s documents yet (validate checks them).\n", p.Doc.Kind, p.Doc.Metadata.Name, p.Doc.Kind)
 			case p.Graph == nil:
 				fmt.Fprintf(w, "%s %q could not be planned (see the errors above).\n", p.Doc.Kind, p.Doc.Metadata.Name)
 			default:
@@ -162,6 +164,7 @@ type plannedJSON struct {
 	Kind        string            `json:"kind"`
 	Name        string            `json:"name"`
 	Why         string            `json:"why,omitempty"`
+	NotPlanned  bool              `json:"notPlanned,omitempty"` // a kind plan does not take yet
 	Graph       json.RawMessage   `json:"graph,omitempty"`
 	Diagnostics []diag.Diagnostic `json:"diagnostics,omitempty"`
 }
@@ -182,7 +185,7 @@ func (v *View) repoJSON(w *bufio.Writer, r *RepoPlan) error {
 			t.Error = g.Err.Error()
 		}
 		for _, p := range g.Plans {
-			pj := plannedJSON{File: p.Doc.File, Kind: p.Doc.Kind, Name: p.Doc.Metadata.Name, Why: p.Why}
+			pj := plannedJSON{File: p.Doc.File, Kind: p.Doc.Kind, Name: p.Doc.Metadata.Name, Why: p.Why, NotPlanned: p.NotPlanned}
 			if len(p.Diags) > 0 {
 				pj.Diagnostics = diagsJSON(p.Diags)
 			}
