@@ -42,11 +42,11 @@ func (a Action) String() string {
 
 // LastRun is what the newest run of a document says about it.
 type LastRun struct {
-	ID     string
-	Status string // a runner.Status* constant
-	Reason string
+	ID     string `json:"id"`
+	Status string `json:"status"` // a runner.Status* constant
+	Reason string `json:"reason,omitempty"`
 	// Hash is the content hash the run was made from (its provenance).
-	Hash string
+	Hash string `json:"contentHash,omitempty"`
 }
 
 // DocState is what a decision about one document is made from.
