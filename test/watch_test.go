@@ -237,6 +237,23 @@ func TestWatchAppliesEditsAndSurvivesKills(t *testing.T) {
 		t.Errorf("f was applied %d times, want once: a rolled-back plan stays put", n)
 	}
 
+	// A template a plan uses changes: the plan is applied again (only the
+	// files concerned are read again).
+	tpl := func(made string) string {
+		return fmt.Sprintf("apiVersion: fleetplan/v1\nkind: Template\nmetadata: {name: t}\nsteps:\n  - {id: make, action: generic.exec, with: {command: \"touch %s\", creates: %s}}\n", made, made)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "tpl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "tpl", "t.yaml"), tpl("made-t1"))
+	write(t, filepath.Join(dir, "t.yaml"), "apiVersion: fleetplan/v1\nkind: RollingUpgrade\nmetadata: {name: t}\nspec:\n  target: local\n  uses: tpl/t.yaml\n")
+	at = w.waitFor(at+1, "t applied", runDone("t"))
+	atomicSave(t, filepath.Join(dir, "tpl", "t.yaml"), tpl("made-t2"))
+	at = w.waitFor(at+1, "t applied once its template changed", runDone("t"))
+	if !exists(filepath.Join(dir, "made-t2")) {
+		t.Fatal("the template's new step did not run")
+	}
+
 	// SIGTERM in the middle of a run: the watcher checkpoints and exits 0.
 	write(t, filepath.Join(dir, "slow.yaml"), execPlan("slow", "sleep 2; touch made-slow", "made-slow"))
 	w.waitFor(at+1, "slow started", func(l watchLine) bool {
@@ -279,7 +296,7 @@ func TestWatchAppliesEditsAndSurvivesKills(t *testing.T) {
 	if !exists(filepath.Join(dir, "made-slow2")) {
 		t.Fatal("the resumed run did not make its file")
 	}
-	for _, p := range []string{"a", "b", "c"} {
+	for _, p := range []string{"a", "b", "c", "t"} {
 		w.waitFor(0, p+" up to date", event("up-to-date", p))
 	}
 	w.waitFor(0, "f stays put", func(l watchLine) bool {

@@ -106,9 +106,10 @@ type watcher struct {
 
 	mu       sync.Mutex
 	docs     map[string]*watched // by docKey
-	loadDiag map[string]bool     // diagnostics already reported
+	loadDiag map[string]string   // diagnostics already reported, and their files
 	workers  map[string]*worker  // by config path and target
 	failed   bool                // something went wrong (--once exits 1)
+	followed string              // the files the tree watch was last told of
 	wg       sync.WaitGroup
 }
 
@@ -123,6 +124,12 @@ type watched struct {
 	said  string // the last hold message, so it is said once
 	// applied: its newest run applied this version (drift is checked).
 	applied bool
+	// real are the real paths of its file, its fleetplan.yaml and what it
+	// reads, for matching file events (set when it is read).
+	real struct {
+		file, config string
+		reads        []string
+	}
 }
 
 func docKey(d *plans.Document) string {
@@ -131,7 +138,7 @@ func docKey(d *plans.Document) string {
 
 func newWatcher(a *app, roots []string, o watchOptions) *watcher {
 	return &watcher{a: a, roots: roots, o: o, log: a.view.WatchLog(o.output), runs: gitops.NewRunIndex(),
-		docs: map[string]*watched{}, loadDiag: map[string]bool{}, workers: map[string]*worker{}}
+		docs: map[string]*watched{}, loadDiag: map[string]string{}, workers: map[string]*worker{}}
 }
 
 func (w *watcher) event(e views.WatchEvent) { w.log.Event(e) }
@@ -191,7 +198,7 @@ func (w *watcher) run(ctx context.Context) error {
 			if b.Rescan {
 				w.event(views.WatchEvent{Event: "rescan", Message: "file events may have been lost (a folder moved, a symlink swapped, the kernel's queue overflowed): every folder is read again"})
 			}
-			w.reconcile(ctx, b.First)
+			w.reconcileBatch(ctx, &b, b.First)
 			w.follow(tree)
 		case <-recheck.C:
 			if w.anyRetry() {
@@ -225,6 +232,12 @@ func (w *watcher) follow(tree *gitops.TreeWatch) {
 	}
 	w.mu.Unlock()
 	sort.Strings(dirs)
+	sort.Strings(files)
+	sig := strings.Join(files, "\x00")
+	if sig == w.followed {
+		return // the same files as after the last batch; the tree watch re-syncs folders itself
+	}
+	w.followed = sig
 	tree.SetExtra(dirs)
 	tree.SetReads(files)
 	_ = tree.Sync()
@@ -244,17 +257,44 @@ func (w *watcher) anyRetry() bool {
 // reconcile reads every plan under the roots again and decides, for each
 // document whose content hash changed, what to do. first is when the
 // change that asks for it was first seen (zero at start).
-func (w *watcher) reconcile(ctx context.Context, first time.Time) {
-	set, diags := engine.LoadOptions(w.a.configPath).Load(w.realRoots()...)
-	w.reportLoad(diags)
+func (w *watcher) reconcile(ctx context.Context, first time.Time) { w.reconcileBatch(ctx, nil, first) }
+
+// reconcileBatch is reconcile after a batch of file events: when the batch
+// touches only files of known documents (and what they read), those
+// documents are read again, not the whole tree (a save in a repository of
+// 1,000 plans reads one file, not 1,000). A rescan, a new or deleted file
+// or folder, a fleetplan.yaml or anything else reads everything.
+func (w *watcher) reconcileBatch(ctx context.Context, b *gitops.Batch, first time.Time) {
+	files, partial := w.changedFiles(b)
+	var set *plans.Set
+	var diags diag.List
+	if partial {
+		set, diags = engine.LoadOptions(w.a.configPath).Load(files...)
+	} else {
+		set, diags = engine.LoadOptions(w.a.configPath).Load(w.realRoots()...)
+	}
+	reloaded := map[string]bool{}
+	for _, f := range files {
+		reloaded[f] = true
+	}
+	w.reportLoad(diags, partial, reloaded)
 	now := map[string]*plans.Document{}
+	w.mu.Lock()
+	if partial {
+		for k, x := range w.docs {
+			if !reloaded[x.doc.File] {
+				now[k] = x.doc
+			}
+		}
+	}
+	fresh := map[string]bool{}
 	for _, d := range set.Documents {
 		if d.Kind == plans.KindTemplate || d.Config == nil {
 			continue
 		}
 		now[docKey(d)] = d
+		fresh[docKey(d)] = true
 	}
-	w.mu.Lock()
 	// A document missing from a load that failed somewhere may be in the
 	// file that failed: it is still managed. Only a clean load says that a
 	// document left.
@@ -291,12 +331,21 @@ func (w *watcher) reconcile(ctx context.Context, first time.Time) {
 			x = &watched{}
 			w.docs[k] = x
 		}
+		if fresh[k] || x.doc == nil {
+			x.real.file, x.real.config, x.real.reads = realPath(d.File), realPath(d.Config.Path), nil
+			for _, r := range d.Reads {
+				x.real.reads = append(x.real.reads, realPath(r))
+			}
+		}
 		x.doc = d
-		hash, err := gitops.ContentHash(d)
-		if err != nil {
-			w.failed = true
-			w.event(w.docEvent(d, "error", err.Error()))
-			continue
+		hash := x.hash
+		if fresh[k] || hash == "" {
+			var err error
+			if hash, err = gitops.ContentHash(d); err != nil {
+				w.failed = true
+				w.event(w.docEvent(d, "error", err.Error()))
+				continue
+			}
 		}
 		x.hash = hash
 		if hash == x.seen && !x.retry {
@@ -371,17 +420,84 @@ func (w *watcher) realRoots() []string {
 	return out
 }
 
-// reportLoad reports each problem loading the plans once, at its position.
-func (w *watcher) reportLoad(diags diag.List) {
+// changedFiles returns, for a batch that touches only existing files of
+// known documents or files they read, the files to read again: those of the
+// documents concerned, spelled as the documents name them. ok is false when
+// everything must be read.
+func (w *watcher) changedFiles(b *gitops.Batch) (files []string, ok bool) {
+	if b == nil || b.Rescan || len(b.Paths) == 0 {
+		return nil, false
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	seen := map[string]bool{}
+	docFile := map[string]string{}   // real path -> the file as documents name it
+	readers := map[string][]string{} // real path of a file read -> files of the documents reading it
+	configs := map[string]bool{}     // real paths of fleetplan.yaml files
+	for _, x := range w.docs {
+		docFile[x.real.file] = x.doc.File
+		configs[x.real.config] = true
+		for _, r := range x.real.reads {
+			readers[r] = append(readers[r], x.doc.File)
+		}
+	}
+	want := map[string]bool{}
+	for _, p := range b.Paths {
+		if configs[p] || !isRegular(p) {
+			return nil, false
+		}
+		known := false
+		if f, isDoc := docFile[p]; isDoc {
+			want[f], known = true, true
+		}
+		for _, f := range readers[p] {
+			want[f], known = true, true
+		}
+		if !known {
+			return nil, false
+		}
+	}
+	for f := range want {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	return files, true
+}
+
+func realPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	if real, err := filepath.EvalSymlinks(p); err == nil {
+		return real
+	}
+	return p
+}
+
+func isRegular(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// reportLoad reports each problem loading the plans once, at its position.
+// After a partial load (of the files reloaded), what was reported of the
+// other files stands.
+func (w *watcher) reportLoad(diags diag.List, partial bool, reloaded map[string]bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen := map[string]string{}
+	if partial {
+		for line, file := range w.loadDiag {
+			if !reloaded[file] {
+				seen[line] = file
+			}
+		}
+	}
 	for _, d := range diags {
 		var b strings.Builder
 		_ = diag.Write(&b, diag.List{d}, "text")
 		line := strings.TrimSuffix(b.String(), "\n")
-		seen[line] = true
-		if w.loadDiag[line] {
+		seen[line] = d.Pos.File
+		if _, said := w.loadDiag[line]; said {
 			continue
 		}
 		ev := "warning"
