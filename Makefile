@@ -35,6 +35,14 @@ fuzz:
 bench: build
 	@bash test/bench.sh
 
+# Save-to-plan latency of `fleetplan watch` alone. Knobs: SAVES (200), FILES
+# (plan files in the repository, 1), DEBOUNCE (100ms).
+SAVES    ?= 200
+FILES    ?= 1
+DEBOUNCE ?= 100ms
+bench-watch: build
+	$(GO) run ./test/bench/watchbench -header -bin $(BIN) -saves $(SAVES) -files $(FILES) -debounce $(DEBOUNCE)
+
 # The load test at full size: writers route through package shardmap while the
 # demo split moves 25,000 customers, once undisturbed and once with SIGKILLs of
 # the mover. Knobs: WRITERS, CUSTOMERS, KILLS, BATCH, SEED, FAULTS (see test/load_test.go).

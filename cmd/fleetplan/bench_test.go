@@ -37,21 +37,35 @@ func writeLayout100k(b *testing.B) string {
 		"schema.sql":     "CREATE TABLE customers (id INTEGER PRIMARY KEY);\n",
 		"layout.yaml":    s.String(),
 	}
+	writeRepo(b, dir, files)
+	return dir
+}
+
+// writeRepo writes files (by slash path) in dir and an empty local fleet in
+// dir/fleet.
+func writeRepo(b *testing.B, dir string, files map[string]string) {
+	b.Helper()
 	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 			b.Fatal(err)
 		}
 	}
 	if code := run([]string{"fleet", "init", filepath.Join(dir, "fleet")}, nil, io.Discard, io.Discard); code != 0 {
 		b.Fatalf("fleet init: exit %d", code)
 	}
-	return dir
 }
 
-// benchCommand runs one CLI command per iteration, the way the binary does
-// (flags, loading, validation, planning, rendering), output discarded.
-func benchCommand(b *testing.B, args ...string) {
-	dir := writeLayout100k(b)
+// benchCommand runs one CLI command per iteration in the folder of the
+// 100,000-range layout (see benchIn).
+func benchCommand(b *testing.B, args ...string) { benchIn(b, writeLayout100k(b), args...) }
+
+// benchIn runs one CLI command per iteration in dir, the way the binary
+// does (flags, loading, validation, planning, rendering), output discarded.
+func benchIn(b *testing.B, dir string, args ...string) {
 	b.Chdir(dir)
 	var stderr strings.Builder
 	b.ReportAllocs()
