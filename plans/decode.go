@@ -287,6 +287,7 @@ type converter struct {
 	aborted    bool
 	expanding  map[*yaml.Node]bool // anchors being expanded, to refuse self-reference
 	outerAlias *yaml.Node          // the outermost alias being expanded, where a blow-up is reported
+	badTags    map[*yaml.Node]bool // nodes whose tag was refused, reported once however often aliased
 }
 
 func (c *converter) pos(n *yaml.Node) diag.Pos { return nodePos(c.file, n) }
@@ -311,6 +312,7 @@ func (c *converter) convert(n *yaml.Node, depth int) any {
 		c.aborted = true
 		return nil
 	}
+	c.checkTag(n)
 	switch n.Kind {
 	case yaml.AliasNode:
 		if n.Alias == nil || c.expanding[n.Alias] {
@@ -335,6 +337,7 @@ func (c *converter) convert(n *yaml.Node, depth int) any {
 			if k.Kind == yaml.AliasNode && k.Alias != nil {
 				k = k.Alias
 			}
+			c.checkTag(k)
 			if k.Kind != yaml.ScalarNode {
 				c.diags.Errorf(c.pos(at), "mapping keys must be plain strings").
 					WithHint("a key is a name like target:; write lists and mappings as values, not as keys")
@@ -373,6 +376,51 @@ func (c *converter) convert(n *yaml.Node, depth int) any {
 		}
 	}
 	return nil
+}
+
+// coreTags are the explicit tags a plan may carry: those of the values
+// JSON has. Any other tag (!!binary, !!timestamp, !custom, !!python/...)
+// would be read as something it does not say, so it is refused.
+var coreTags = map[string]yaml.Kind{
+	"!!str": yaml.ScalarNode, "!!int": yaml.ScalarNode, "!!float": yaml.ScalarNode,
+	"!!bool": yaml.ScalarNode, "!!null": yaml.ScalarNode,
+	"!!map": yaml.MappingNode, "!!seq": yaml.SequenceNode,
+}
+
+var kindNames = map[yaml.Kind]string{yaml.ScalarNode: "a scalar", yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list"}
+
+// checkTag refuses an explicit tag other than the core ones, a core tag on
+// the wrong kind of node, and a scalar its tag does not describe (!!int abc).
+func (c *converter) checkTag(n *yaml.Node) {
+	if n.Style&yaml.TaggedStyle == 0 || c.badTags[n] {
+		return
+	}
+	tag := n.Tag
+	kind, known := coreTags[tag]
+	switch {
+	case !known:
+		c.diags.Errorf(c.pos(n), "unsupported YAML tag %s", tag).
+			WithHint("plan files take no YAML tags beyond !!str, !!int, !!float, !!bool, !!null, !!map and !!seq; remove the tag, or quote the value to keep it as text")
+	case kind != n.Kind:
+		c.diags.Errorf(c.pos(n), "tag %s does not fit %s", tag, kindNames[n.Kind]).
+			WithHint("remove the tag; the value's own form says what it is")
+	case tag != "!!str" && n.Kind == yaml.ScalarNode && !resolvesAs(n, tag):
+		c.diags.Errorf(c.pos(n), "%q is not a %s", n.Value, tag).
+			WithHint("remove the tag, or write a value of that type")
+	default:
+		return
+	}
+	if c.badTags == nil {
+		c.badTags = map[*yaml.Node]bool{}
+	}
+	c.badTags[n] = true
+}
+
+// resolvesAs reports whether scalar n, read without its tag, is a tag value.
+func resolvesAs(n *yaml.Node, tag string) bool {
+	plain := yaml.Node{Kind: yaml.ScalarNode, Value: n.Value}
+	got := plain.ShortTag()
+	return got == tag || (tag == "!!float" && got == "!!int")
 }
 
 // firstKey is the first key of mapping n named name.

@@ -287,6 +287,8 @@ func TestDecodeLimits(t *testing.T) {
 		"deep nesting":   {strings.Repeat("[", 300) + strings.Repeat("]", 300) + "\n", "nested more than"},
 		"merge":          {"a: &a {x: 1}\nb:\n  <<: *a\n", "merge keys"},
 		"non-string key": {"? [a]\n: 1\n", "mapping keys must be plain strings"},
+		"alias bomb": {"a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" +
+			"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n", "aliases expand this document"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -294,6 +296,47 @@ func TestDecodeLimits(t *testing.T) {
 			decodeYAML("t.yaml", []byte(tc.yaml), &diags)
 			if !diags.HasErrors() || !strings.Contains(diags.Err().Error(), tc.wantMsg) {
 				t.Errorf("diags = %v, want %q", diags, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestDecodeTags(t *testing.T) {
+	cases := map[string]struct {
+		yaml string
+		want string // "" when the document is accepted
+	}{
+		"binary":             {"a: !!binary aGVsbG8=\n", "t.yaml:1:4: unsupported YAML tag !!binary"},
+		"local tag":          {"a: !custom x\n", "t.yaml:1:4: unsupported YAML tag !custom"},
+		"python object":      {"a: !!python/object:os.system {x: 1}\n", "t.yaml:1:4: unsupported YAML tag !!python/object:os.system"},
+		"timestamp":          {"a: !!timestamp 2024-01-01\n", "t.yaml:1:4: unsupported YAML tag !!timestamp"},
+		"verbatim":           {"a: !<tag:example.com:x> y\n", "t.yaml:1:4: unsupported YAML tag tag:example.com:x"},
+		"directive handle":   {"%TAG !e! tag:example.com,2000:\n---\na: !e!x y\n", "t.yaml:3:4: unsupported YAML tag tag:example.com,2000:x"},
+		"on a key":           {"!custom k: 1\n", "t.yaml:1:1: unsupported YAML tag !custom"},
+		"in a list":          {"a:\n  - 1\n  - !custom 2\n", "t.yaml:3:5: unsupported YAML tag !custom"},
+		"on a mapping":       {"a: !custom {b: 1}\n", "t.yaml:1:4: unsupported YAML tag !custom"},
+		"behind an alias":    {"a: &x !custom b\nc: *x\nd: *x\n", "t.yaml:1:4: unsupported YAML tag !custom"},
+		"str on a mapping":   {"a: !!str {b: 1}\n", "t.yaml:1:4: tag !!str does not fit a mapping"},
+		"int that is not":    {"a: !!int abc\n", "t.yaml:1:4: \"abc\" is not a !!int"},
+		"bool that is not":   {"a: !!bool maybe\n", "t.yaml:1:4: \"maybe\" is not a !!bool"},
+		"core str":           {"a: !!str 1\n", ""},
+		"core int":           {"a: !!int 7\n", ""},
+		"core float":         {"a: !!float 1.5\n", ""},
+		"core bool and null": {"a: !!bool true\nb: !!null ~\n", ""},
+		"core collections":   {"a: !!map {b: !!seq [1]}\n", ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var diags diag.List
+			decodeYAML("t.yaml", []byte(tc.yaml), &diags)
+			if tc.want == "" {
+				if diags.HasErrors() {
+					t.Errorf("diags = %v, want none", diags)
+				}
+				return
+			}
+			if len(diags) != 1 || !strings.HasPrefix(diags[0].String(), tc.want+" (hint: ") {
+				t.Errorf("diags = %v, want one starting %q with a hint", diags, tc.want)
 			}
 		})
 	}
