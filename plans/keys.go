@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fleetplan/fleetplan/fleet/shardkey"
 )
 
 // maxBinaryKey is the longest binary sharding key (varbinary(128)).
@@ -19,6 +21,9 @@ const maxBinaryKey = 128
 func ParseKey(keyType, text string) (Key, error) {
 	k := Key{Text: text}
 	t := strings.TrimSpace(text)
+	if t != text || shardkey.InnerSpace(text) {
+		return k, spacedKey(keyType, text)
+	}
 	var err error
 	switch keyType {
 	case KeyInt32:
@@ -118,14 +123,38 @@ func (e *hintedError) Error() string { return e.msg }
 // Hint is the hint to show with the error.
 func (e *hintedError) Hint() string { return e.hint }
 
-// dateTimeWithOffset refuses an RFC 3339 datetime key with any offset but Z.
+// spacedKey refuses a key with white space before or after it (a quoted
+// " 100", a tab or no-break space pasted along, the line break a | block
+// adds) or inside it beyond a datetime's one space between date and time.
+// Trimming or skipping it would key something other than what is written.
+func spacedKey(keyType, text string) error {
+	t := strings.TrimSpace(text)
+	var hint string
+	switch {
+	case t == "":
+		hint = "write the key; it is blank"
+	case shardkey.InnerSpace(t) && keyType == KeyDateTime:
+		hint = fmt.Sprintf("write the date and the time with T or one space between them, like %s", keyExamples[KeyDateTime])
+	case shardkey.InnerSpace(t):
+		hint = fmt.Sprintf("write %s, without white space", strings.Join(strings.Fields(t), ""))
+	default:
+		hint = fmt.Sprintf("write %s, without the white space around it", t)
+	}
+	if strings.HasSuffix(text, "\n") {
+		hint += "; a block scalar (| or >) ends in a line break, so write the key on its key's line"
+	}
+	return &hintedError{msg: fmt.Sprintf("%q has white space in it; a key is read exactly as written", text), hint: hint}
+}
+
+// dateTimeWithOffset refuses an RFC 3339 datetime key with any offset but
+// zero (Z, +00:00 or -00:00 all name the UTC wall clock).
 // The Elastic Database library normalises a DateTime from its wall-clock
 // ticks and ignores its Kind (ShardKey.cs, Normalize(DateTime)), so the
 // offset would either be dropped or, converted to UTC, move the bound; which
 // one the writer meant is not knowable, so the plan must say.
 func dateTimeWithOffset(s string) error {
 	ts, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || strings.HasSuffix(s, "Z") || strings.HasSuffix(s, "z") {
+	if _, off := ts.Zone(); err != nil || off == 0 {
 		return nil
 	}
 	wall := time.Date(ts.Year(), ts.Month(), ts.Day(), ts.Hour(), ts.Minute(), ts.Second(), ts.Nanosecond(), time.UTC)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/google/uuid"
@@ -549,10 +550,11 @@ func ParseText(k fleet.KeyType, s string) (any, error) {
 	return nil, fmt.Errorf("%w: unknown key type %d", fleet.ErrInvalidArgument, int(k))
 }
 
-// refuseOffset reports an RFC 3339 time with an offset other than Z.
+// refuseOffset reports an RFC 3339 time with an offset other than zero
+// (Z, +00:00 and -00:00 are the same wall clock as the UTC instant).
 func refuseOffset(s string) error {
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || strings.HasSuffix(s, "Z") || strings.HasSuffix(s, "z") {
+	if _, off := t.Zone(); err != nil || off == 0 {
 		return nil
 	}
 	return fmt.Errorf("%w: %q has one; write its wall-clock time with Z (%s) or its instant in UTC (%s)",
@@ -715,11 +717,16 @@ func FormatBound(k fleet.KeyType, b []byte) string {
 }
 
 // EncodeText parses and encodes a key written by a user. A datetime key
-// with an offset other than Z is refused with ErrDateTimeOffset: the library
+// with a non-zero offset is refused with ErrDateTimeOffset: the library
 // keys the wall clock, so the offset would silently be dropped or applied.
+// A key with white space around it is refused: trimming it would key
+// something other than what is written.
 func EncodeText(k fleet.KeyType, s string) ([]byte, error) {
+	if strings.TrimSpace(s) != s || InnerSpace(s) {
+		return nil, fmt.Errorf("%w: %q has white space in it; write the key without it (a datetime takes one space between date and time)", fleet.ErrInvalidArgument, s)
+	}
 	if k == fleet.KeyDateTime {
-		if err := refuseOffset(strings.TrimSpace(s)); err != nil {
+		if err := refuseOffset(s); err != nil {
 			return nil, err
 		}
 	}
@@ -728,6 +735,21 @@ func EncodeText(k fleet.KeyType, s string) ([]byte, error) {
 		return nil, err
 	}
 	return Encode(k, v)
+}
+
+// InnerSpace reports whether a key's text holds white space other than the
+// one space a datetime may have between its date and its time
+// (2024-01-31 10:00:00). Time layouts match a run of spaces for one, so
+// such text would otherwise be read as if written plainly.
+func InnerSpace(s string) bool {
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return false
+	}
+	if s[i] != ' ' || i != len("2006-01-02") {
+		return true
+	}
+	return strings.IndexFunc(s[i+1:], unicode.IsSpace) >= 0
 }
 
 // Range decodes stored mapping bounds into a typed key range for data

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,7 +173,9 @@ func TestEncodeTextDateTimeOffsetRefused(t *testing.T) {
 	}{
 		"plus two":   {"2024-01-01T00:00:00+02:00", "", true},
 		"minus five": {"2024-01-01T00:00:00-05:00", "", true},
-		"zero hours": {"2024-01-01T00:00:00+00:00", "", true},
+		"half hour":  {"2024-01-01T00:00:00+00:30", "", true},
+		"zero hours": {"2024-01-01T00:00:00+00:00", "88dc0a5c9900c000", false},
+		"minus zero": {"2024-01-01T00:00:00-00:00", "88dc0a5c9900c000", false},
 		"z":          {"2024-01-01T00:00:00Z", "88dc0a5c9900c000", false},
 		"no offset":  {"2024-01-01T00:00:00", "88dc0a5c9900c000", false},
 		"date":       {"2024-01-01", "88dc0a5c9900c000", false},
@@ -188,6 +191,31 @@ func TestEncodeTextDateTimeOffsetRefused(t *testing.T) {
 			}
 			if err != nil || !bytes.Equal(got, mustHex(t, tc.want)) {
 				t.Fatalf("EncodeText(%q) = %x, %v; want %s", tc.text, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// A key written with white space around it is refused, not trimmed.
+func TestEncodeTextSpaceRefused(t *testing.T) {
+	cases := map[string]struct {
+		k    fleet.KeyType
+		text string
+	}{
+		"int leading":  {fleet.KeyInt64, " 100"},
+		"int trailing": {fleet.KeyInt32, "100\n"},
+		"guid":         {fleet.KeyGuid, "0b0f6a2e-8c1d-4e2f-9a3b-5c6d7e8f9a0b\t"},
+		"binary":       {fleet.KeyBinary, "\u00a00x0a1b"},
+		"datetime":     {fleet.KeyDateTime, " 2024-01-01T00:00:00+02:00"},
+		"dto":          {fleet.KeyDateTimeOffset, "2024-01-01T00:00:00Z "},
+		"timespan":     {fleet.KeyTimeSpan, " 1h"},
+		"blank binary": {fleet.KeyBinary, " "},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := EncodeText(tc.k, tc.text)
+			if !errors.Is(err, fleet.ErrInvalidArgument) || !strings.Contains(err.Error(), "white space") {
+				t.Fatalf("EncodeText(%q) = %x, %v; want a white space refusal", tc.text, got, err)
 			}
 		})
 	}
