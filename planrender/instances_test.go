@@ -29,8 +29,8 @@ func TestInstancePreviewSaysWhatAFailureLeaves(t *testing.T) {
 		},
 		"paused": {
 			&stepgraph.Graph{Kind: "InstanceChange", OnFailure: "pause", Steps: []*stepgraph.Step{inst("a")}},
-			"On failure: pause (resume with `fleetplan resume`).\n",
-			"On failure the run **pauses**",
+			"On failure: pause (resume with `fleetplan resume`); nothing is rolled back; no further operation starts and operations already running finish; the instance whose operation failed keeps its old configuration, and instances already changed keep their new one (an instance operation cannot be rolled back).\n",
+			"On failure the run **pauses** (`fleetplan resume` continues it) and **nothing is rolled back**: no further operation starts",
 		},
 	} {
 		var text, mark strings.Builder

@@ -152,6 +152,8 @@ func Text(w io.Writer, g *stepgraph.Graph) error {
 	}
 	b.WriteString(".\n")
 	switch {
+	case instanceOnly(g) && g.OnFailure == "pause":
+		b.WriteString("On failure: pause (resume with `fleetplan resume`); nothing is rolled back; " + instanceOnFailure + "\n")
 	case g.OnFailure == "pause":
 		b.WriteString("On failure: pause (resume with `fleetplan resume`).\n")
 	case instanceOnly(g):
@@ -275,6 +277,8 @@ func Markdown(w io.Writer, g *stepgraph.Graph) error {
 	}
 	writeSafetyMarkdown(&b, g, order)
 	switch {
+	case instanceOnly(g) && g.OnFailure == "pause":
+		b.WriteString("\nOn failure the run **pauses** (`fleetplan resume` continues it) and **nothing is rolled back**: " + instanceOnFailure + "\n")
 	case g.OnFailure == "pause":
 		b.WriteString("\nOn failure the run **pauses**; `fleetplan resume` continues it.\n")
 	case instanceOnly(g):

@@ -49,8 +49,11 @@ func (l *loader) instanceChange(doc *Document, spec obj) *InstanceChange {
 		Target:      l.target(doc, spec),
 		Instances:   InstanceSelector{Names: inst.strings("names"), Labels: inst.stringMap("labels")},
 		MaxParallel: spec.integer("maxParallel", 1),
-		OnFailure:   onFailure(spec),
-		Uses:        spec.str("uses"),
+		// An instance operation has no compensation: by default a failure
+		// stops the run for a person to decide, rather than end it
+		// "rolled back" with nothing undone.
+		OnFailure: spec.strOr("onFailure", OnFailurePause),
+		Uses:      spec.str("uses"),
 		Desired: InstanceDesired{
 			Tier: desired.str("tier"), VCores: desired.integer("vCores", 0), StorageGB: desired.integer("storageGB", 0),
 			Hardware: desired.str("hardware"), LicenseType: desired.str("licenseType"), MaintenanceWindow: desired.str("maintenanceWindow"),

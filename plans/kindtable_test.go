@@ -48,3 +48,40 @@ func TestRegisterKindRefusesDuplicatesAndMissingDecoders(t *testing.T) {
 		t.Error("a kind without a decoder was registered")
 	}
 }
+
+// onFailure defaults per kind: an instance operation cannot be undone, so an
+// InstanceChange pauses; the other kinds roll back. A written value wins.
+func TestOnFailureDefaultPerKind(t *testing.T) {
+	specs := map[string]string{
+		"InstanceChange":   "  instances: {labels: {env: prod}}\n  desired: {tier: GeneralPurpose}\n",
+		"ShardLayout":      "  shardMap: M\n  keyType: int64\n  shards: [{name: s0, server: sql-1, database: db0}]\n  ranges: [{low: 0, shard: s0}]\n",
+		"ShardMapRecovery": "  shardMap: M\n  failover: {fromServer: sql-1, toServer: sql-2}\n",
+	}
+	for name, tc := range map[string]struct{ kind, written, want string }{
+		"instance default":  {"InstanceChange", "", OnFailurePause},
+		"instance rollback": {"InstanceChange", "rollback", OnFailureRollback},
+		"layout default":    {"ShardLayout", "", OnFailureRollback},
+		"layout pause":      {"ShardLayout", "pause", OnFailurePause},
+		"recovery default":  {"ShardMapRecovery", "", OnFailureRollback},
+	} {
+		t.Run(name, func(t *testing.T) {
+			plan := "apiVersion: fleetplan/v1\nkind: " + tc.kind + "\nmetadata: {name: x}\nspec:\n  target: local\n" + specs[tc.kind]
+			if tc.written != "" {
+				plan += "  onFailure: " + tc.written + "\n"
+			}
+			doc := mustLoad(t, writeFiles(t, map[string]string{"fleetplan.yaml": testConfig, "p.yaml": plan})).Documents[0]
+			var got string
+			switch tc.kind {
+			case "InstanceChange":
+				got = doc.InstanceChange().OnFailure
+			case "ShardLayout":
+				got = doc.ShardLayout().OnFailure
+			case "ShardMapRecovery":
+				got = doc.ShardMapRecovery().OnFailure
+			}
+			if got != tc.want {
+				t.Errorf("onFailure = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
