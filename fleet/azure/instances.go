@@ -204,9 +204,13 @@ func (t *Target) runningOperation(ctx context.Context, instance string) (*armsql
 // the operation this process follows, else the service's own.
 func (t *Target) operationID(ctx context.Context, instance string, op *armsql.ManagedInstanceOperation) string {
 	t.ops.mu.Lock()
-	defer t.ops.mu.Unlock()
-	for id, l := range t.ops.byID {
-		if strings.EqualFold(l.rec.Resource, instance) && l.rec.ARMOp != "" && l.rec.ARMOp == str(op.Name) {
+	followed := maps.Clone(t.ops.byID)
+	t.ops.mu.Unlock()
+	for id, l := range followed { // l.mu after ops.mu, never both: save takes ops.mu under l.mu
+		l.mu.Lock()
+		mine := strings.EqualFold(l.rec.Resource, instance) && l.rec.ARMOp != "" && l.rec.ARMOp == str(op.Name)
+		l.mu.Unlock()
+		if mine {
 			return id
 		}
 	}
@@ -480,7 +484,7 @@ func (t *Target) status(ctx context.Context, l *live) (fleet.InstanceOperation, 
 	if l.err != nil {
 		op.Error = call{op: l.rec.Type, target: l.rec.Resource, role: roleInstance}.wrap(l.err).Error()
 	}
-	if arm := t.armOperation(ctx, l); arm != nil && arm.Properties != nil {
+	if arm := t.armOperation(ctx, l, false); arm != nil && arm.Properties != nil {
 		ap := arm.Properties
 		op.PercentDone = i32(ap.PercentComplete)
 		if steps := ap.OperationSteps; steps != nil && len(steps.StepsList) > 0 {
@@ -509,20 +513,25 @@ func (t *Target) status(ctx context.Context, l *live) (fleet.InstanceOperation, 
 	return op, nil
 }
 
-// armOperation finds the service's record of an operation: the one it
-// found before, else the newest on the instance that started no earlier
-// than a minute before Begin returned. The record only adds phases and
+// armOperation finds the service's record of an operation (l.mu held):
+// the one it found before, else the newest on the instance that started no
+// earlier than a minute before Begin returned. It is read again at most
+// every PollInterval unless fresh. The record only adds phases and
 // progress, so when it cannot be read the status goes without.
-func (t *Target) armOperation(ctx context.Context, l *live) *armsql.ManagedInstanceOperation {
+func (t *Target) armOperation(ctx context.Context, l *live, fresh bool) *armsql.ManagedInstanceOperation {
 	if !strings.HasPrefix(l.rec.Kind, "managedInstance.") {
 		return nil
 	}
+	if !fresh && !l.armAt.IsZero() && time.Since(l.armAt) < t.cfg.PollInterval {
+		return l.arm
+	}
+	l.armAt = time.Now()
 	if l.rec.ARMOp != "" {
 		got, err := t.sql.NewManagedInstanceOperationsClient().Get(ctx, t.cfg.ResourceGroup, l.rec.Resource, l.rec.ARMOp, nil)
 		if err == nil {
-			return &got.ManagedInstanceOperation
+			l.arm = &got.ManagedInstanceOperation
 		}
-		return nil
+		return l.arm
 	}
 	ops, err := t.armOperations(ctx, l.rec.Resource)
 	if err != nil {
@@ -532,6 +541,7 @@ func (t *Target) armOperation(ctx context.Context, l *live) *armsql.ManagedInsta
 		if !startOf(op).Before(l.rec.Started.Add(-time.Minute)) {
 			l.rec.ARMOp = str(op.Name)
 			_ = t.ops.save(ctx, l.rec) // a cache of what can be found again
+			l.arm = op
 			return op
 		}
 	}
@@ -574,7 +584,9 @@ func (t *Target) CancelInstanceOperation(ctx context.Context, id string) error {
 	case ended.Ended():
 		return &fleet.Error{Op: c.op, Target: c.target, Err: fmt.Errorf("%w: operation %s ended (%s)", fleet.ErrCannotCancel, id, ended)}
 	}
-	arm := t.armOperation(ctx, l)
+	l.mu.Lock()
+	arm := t.armOperation(ctx, l, true)
+	l.mu.Unlock()
 	if arm == nil || arm.Properties == nil {
 		return &fleet.Error{Op: c.op, Target: c.target, Err: fmt.Errorf("%w: the service shows no record of operation %s to cancel", fleet.ErrCannotCancel, id),
 			Hint: "look for it with `az sql mi op list` and cancel it there"}

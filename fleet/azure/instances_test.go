@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/sql/armsql"
@@ -280,5 +281,34 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		if strings.Contains(o, plantedSecret) {
 			t.Fatalf("the secret shows in %q", o)
 		}
+	}
+}
+
+// However often the step asks, ARM is asked at most every PollInterval.
+func TestStatusIsPaced(t *testing.T) {
+	s := newService()
+	s.polls = 3
+	s.addInstance("mi-prod", "GeneralPurpose", "Gen5", 8, 256)
+	s.addOperation("mi-prod", "op-1", armsql.ManagementOperationStateSucceeded, false, 6, 6)
+	var lists int
+	s.onOperations = func() { lists++ }
+	tgt, err := New(Config{Name: "paced", Subscription: testSub, ResourceGroup: testRG, Credential: s.target(t).cfg.Credential,
+		SQLTransport: s.sqlTr, TrafficTransport: s.tmTr, PollInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	op, err := tgt.BeginInstanceOperation(ctx, fleet.InstanceRequest{Instance: "mi-prod", Type: fleet.InstanceUpdate, Settings: fleet.InstanceSettings{VCores: 16}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := lists
+	for range 20 {
+		if _, err := tgt.InstanceOperation(ctx, op.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lists != before {
+		t.Fatalf("%d operation reads for 20 status calls within one poll interval", lists-before)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/sql/armsql"
 	"github.com/google/uuid"
 
 	"github.com/fleetplan/fleetplan/fleet"
@@ -77,6 +78,10 @@ type live struct {
 	polled time.Time // when the service was last asked
 	state  fleet.InstanceOpState
 	err    error // the operation's failure, once ended
+	// arm is the service's record of the operation (phases, progress) as
+	// last read, at armAt.
+	arm   *armsql.ManagedInstanceOperation
+	armAt time.Time
 }
 
 // operations holds the operations this process started or re-attached to.

@@ -54,7 +54,7 @@ type service struct {
 	dbs     map[string]*armsql.Database          // "server/db"
 	links   map[string][]*armsql.ReplicationLink // "server/db" -> its links
 	deleted []string
-	// onOperations, when set, runs when an instance's operations are listed.
+	// onOperations, when set, runs when an instance's operations are read.
 	onOperations func()
 
 	tm *trafficService
@@ -257,6 +257,9 @@ func (s *service) operationsServer() sqlfake.ManagedInstanceOperationsServer {
 			return resp
 		},
 		Get: func(_ context.Context, rg, instance, id string, _ *armsql.ManagedInstanceOperationsClientGetOptions) (resp azfake.Responder[armsql.ManagedInstanceOperationsClientGetResponse], errResp azfake.ErrorResponder) {
+			if s.onOperations != nil {
+				s.onOperations()
+			}
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			for _, op := range s.ops[strings.ToLower(instance)] {
