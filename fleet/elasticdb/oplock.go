@@ -142,17 +142,42 @@ func undoUnowned(ctx context.Context, ex Executor, id uuid.UUID, wait time.Durat
 	return true, nil
 }
 
-// logRow reads one row of OperationsLogGlobal, or nil.
-func logRow(ctx context.Context, ex Executor, id uuid.UUID) (*LogRow, error) {
-	var out *LogRow
+// logRows reads OperationsLogGlobal, oldest first.
+func logRows(ctx context.Context, ex Executor) ([]LogRow, error) {
+	var rows []LogRow
 	err := ex.GSM(ctx, "read operations log", func(tx GSMTx) error {
-		rows, err := tx.LogRows(ctx)
-		for _, r := range rows {
-			if r.ID == id {
-				out = &r
-			}
-		}
+		var err error
+		rows, err = tx.LogRows(ctx)
 		return err
 	})
-	return out, err
+	return rows, err
+}
+
+// logRow reads one row of OperationsLogGlobal, or nil.
+func logRow(ctx context.Context, ex Executor, id uuid.UUID) (*LogRow, error) {
+	rows, err := logRows(ctx, ex)
+	for _, r := range rows {
+		if r.ID == id {
+			return &r, err
+		}
+	}
+	return nil, err
+}
+
+// UndoPending undoes every pending operation whose owner is gone, before a
+// change that writes without the protocol (the RecoveryManager's replace
+// operations, which must not run beside a pending operation). A running
+// operation is waited for (WithPendingWait), then refused with its
+// *OperationRunningError.
+func UndoPending(ctx context.Context, ex Executor) error {
+	pending, err := logRows(ctx, ex)
+	if err != nil {
+		return err
+	}
+	for _, r := range pending {
+		if _, err := undoUnowned(ctx, ex, r.ID, pendingWait(ctx)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

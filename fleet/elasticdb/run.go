@@ -127,12 +127,8 @@ func Undo(ctx context.Context, ex Executor, op *Operation) error {
 // returns their ids. An operation whose owner still runs it is left alone.
 // A row whose Data does not parse stops it: it is never guessed at.
 func RecoverPending(ctx context.Context, ex Executor) ([]uuid.UUID, error) {
-	var pending []LogRow
-	if err := ex.GSM(ctx, "read operations log", func(tx GSMTx) error {
-		var err error
-		pending, err = tx.LogRows(ctx)
-		return err
-	}); err != nil {
+	pending, err := logRows(ctx, ex)
+	if err != nil {
 		return nil, err
 	}
 	var done []uuid.UUID

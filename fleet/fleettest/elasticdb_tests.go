@@ -291,6 +291,34 @@ var edbTests = map[string]func(t *testing.T, mk func(t *testing.T) *edbFixture){
 		_ = before
 	},
 
+	// UndoPending, before a change that writes without the protocol (the
+	// RecoveryManager's), undoes a dead owner's operation and refuses while
+	// another one runs.
+	"UndoPendingRefusesWhileAnOperationRuns": func(t *testing.T, mk func(t *testing.T) *edbFixture) {
+		f := mk(t)
+		dead := elasticdb.AddMappingOp(f.l, f.shard(t, "L/B"), key(t, 3), nil)
+		f.crashed(t, f.w, dead, elasticdb.CrashAfterGSMBegin)
+		split := elasticdb.SplitOp(f.r, f.shard(t, "R/A"), f.mapping(t, f.r, []byte{}), key(t, 50), fleet.NoLock)
+		ps := &pause{point: elasticdb.CrashAfterGSMBegin, reached: make(chan struct{}), resume: make(chan struct{})}
+		f.w.pause = ps
+		done := make(chan error, 1)
+		go func() { done <- elasticdb.Run(f.ctx, f.w, split) }()
+		<-ps.reached
+		err := elasticdb.UndoPending(elasticdb.WithPendingWait(f.ctx, 0), f.second())
+		close(ps.resume)
+		var running *elasticdb.OperationRunningError
+		if !errors.As(err, &running) || running.ID != split.ID {
+			t.Fatalf("UndoPending while the split runs = %v, want it refused naming the split", err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if rows := f.logRows(t); len(rows) != 0 {
+			t.Fatalf("left pending: %+v; want the dead owner's add undone and the split done", rows)
+		}
+		f.consistent(t)
+	},
+
 	// A shard added at a location where a dead owner's add is pending meets
 	// that operation (52, as the library's Begin says), undoes it and goes
 	// ahead; it is not refused as a location clash (205).

@@ -14,9 +14,16 @@ var (
 )
 
 // Recover implements elasticdb.Recoverer: fn runs with the writers' lock
-// held, after pending operations were rolled back.
+// held, after pending operations whose owner is gone were rolled back (one
+// still running refuses it: elasticdb.UndoPending).
 func (t *Target) Recover(ctx context.Context, fn func(ex elasticdb.Executor) error) error {
-	return t.write(ctx, false, func(g *sql.DB) error { return fn(t.executor(g)) })
+	return t.write(ctx, false, func(g *sql.DB) error {
+		ex := t.executor(g)
+		if err := elasticdb.UndoPending(ctx, ex); err != nil {
+			return err
+		}
+		return fn(ex)
+	})
 }
 
 // ShardsOfMap implements elasticdb.RecoveryGSMTx.
