@@ -154,12 +154,3 @@ func SortTables(tables []TableInfo) ([]TableInfo, error) {
 	}
 	return out, nil
 }
-
-// BareTable drops a schema prefix ("dbo.customers" -> "customers"): plans may
-// name SQL Server tables with their schema, and SQLite has only one.
-func BareTable(name string) string {
-	if i := strings.LastIndex(name, "."); i >= 0 {
-		return name[i+1:]
-	}
-	return name
-}

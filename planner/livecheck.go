@@ -83,7 +83,7 @@ type tableSource struct {
 }
 
 func (t tableSource) table(name string) (fleet.TableInfo, bool) {
-	bare := fleet.BareTable(name)
+	bare := fleet.ShortTable(name)
 	for _, ti := range t.tables {
 		if strings.EqualFold(ti.Name, bare) {
 			return ti, true
@@ -96,7 +96,7 @@ func (t tableSource) has(name string) bool {
 	if _, ok := t.table(name); ok {
 		return true
 	}
-	return containsFold(t.names, fleet.BareTable(name))
+	return containsFold(t.names, fleet.ShortTable(name))
 }
 
 func (t tableSource) tableNames() []string {
@@ -246,7 +246,7 @@ func (b *layoutBuilder) checkTable(sources []tableSource, table string, pos diag
 	if first.fromSchemaFile {
 		fix = "add it to the schemaFile, or remove it from tables:"
 	}
-	if sug := nearest(fleet.BareTable(table), names); sug != "" {
+	if sug := nearest(fleet.ShortTable(table), names); sug != "" {
 		d.WithHint("did you mean %q? tables on %s: %s", sug, first.shard, strings.Join(names, ", "))
 	} else {
 		d.WithHint("tables on %s: %s; %s", first.shard, orNone(strings.Join(names, ", ")), fix)
@@ -276,7 +276,7 @@ func (b *layoutBuilder) checkKeyColumn(sources []tableSource, table, key string,
 			continue
 		}
 		if fits, want := b.live.KeyColumnFits(b.kt, typ); !fits {
-			b.diags.Errorf(pos, "key column %s.%s is %s on %s, which cannot hold %s keys", fleet.BareTable(table), key, typ, b.where(src), b.kt).
+			b.diags.Errorf(pos, "key column %s.%s is %s on %s, which cannot hold %s keys", fleet.ShortTable(table), key, typ, b.where(src), b.kt).
 				WithHint("%s keys need %s; name another column, or give the map the keyType of this column", b.kt, want)
 			return
 		}
@@ -284,11 +284,11 @@ func (b *layoutBuilder) checkKeyColumn(sources []tableSource, table, key string,
 	if len(lacking) == 0 {
 		return
 	}
-	d := b.diags.Errorf(pos, "table %s has no column %q on %s", fleet.BareTable(table), key, b.whereAll(lacking))
+	d := b.diags.Errorf(pos, "table %s has no column %q on %s", fleet.ShortTable(table), key, b.whereAll(lacking))
 	if sug := nearest(key, cols); sug != "" {
-		d.WithHint("did you mean %q? columns of %s: %s", sug, fleet.BareTable(table), strings.Join(cols, ", "))
+		d.WithHint("did you mean %q? columns of %s: %s", sug, fleet.ShortTable(table), strings.Join(cols, ", "))
 	} else {
-		d.WithHint("columns of %s: %s; key: names the column that holds the sharding key", fleet.BareTable(table), orNone(strings.Join(cols, ", ")))
+		d.WithHint("columns of %s: %s; key: names the column that holds the sharding key", fleet.ShortTable(table), orNone(strings.Join(cols, ", ")))
 	}
 }
 

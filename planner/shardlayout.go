@@ -55,7 +55,7 @@ func (d DatabaseState) rows() int64 {
 // tableRows is the row count of one table (0 when unknown).
 func (d DatabaseState) tableRows(name string) int64 {
 	for _, t := range d.Rows {
-		if strings.EqualFold(t.Name, fleet.BareTable(name)) {
+		if strings.EqualFold(t.Name, fleet.ShortTable(name)) {
 			return t.Rows
 		}
 	}
@@ -339,19 +339,19 @@ func schemaEqual(a, b fleet.SchemaInfo) bool {
 	}
 	as := map[string]string{}
 	for _, t := range a.Sharded {
-		as[strings.ToLower(t.Table)] = strings.ToLower(t.KeyColumn)
+		as[fleet.TableKey(t.Table)] = strings.ToLower(t.KeyColumn)
 	}
 	for _, t := range b.Sharded {
-		if k, ok := as[strings.ToLower(t.Table)]; !ok || k != strings.ToLower(t.KeyColumn) {
+		if k, ok := as[fleet.TableKey(t.Table)]; !ok || k != strings.ToLower(t.KeyColumn) {
 			return false
 		}
 	}
 	ar := map[string]bool{}
 	for _, r := range a.Reference {
-		ar[strings.ToLower(r)] = true
+		ar[fleet.TableKey(r)] = true
 	}
 	for _, r := range b.Reference {
-		if !ar[strings.ToLower(r)] {
+		if !ar[fleet.TableKey(r)] {
 			return false
 		}
 	}
@@ -532,10 +532,10 @@ func shortPath(p string) string {
 func (b *layoutBuilder) tableNames() []string {
 	var out []string
 	for _, t := range b.tables.Sharded {
-		out = append(out, fleet.BareTable(t.Table))
+		out = append(out, fleet.ShortTable(t.Table))
 	}
 	for _, t := range b.tables.Reference {
-		out = append(out, fleet.BareTable(t))
+		out = append(out, fleet.ShortTable(t))
 	}
 	return out
 }
@@ -658,10 +658,10 @@ func (b *layoutBuilder) rows(loc fleet.Location, min, max []byte) (int64, map[st
 	r := b.keyRange(min, max)
 	var total int64
 	for _, t := range b.tables.Sharded {
-		if !b.live.Databases[loc].hasTable(fleet.BareTable(t.Table)) {
+		if !b.live.Databases[loc].hasTable(fleet.ShortTable(t.Table)) {
 			continue
 		}
-		n, err := b.live.Rows.CountRange(b.ctx, loc, fleet.BareTable(t.Table), t.KeyColumn, r)
+		n, err := b.live.Rows.CountRange(b.ctx, loc, fleet.ShortTable(t.Table), t.KeyColumn, r)
 		if err != nil {
 			b.diags.Errorf(b.shardedTablePos(t.Table), "count rows of %s in %s on %s: %v", t.Table, b.rangeText(min, max), loc, err).
 				WithHint("%s", cmp.Or(fleet.HintOf(err), "check that the shard databases are reachable: fleetplan layout --target NAME"))
@@ -1080,12 +1080,12 @@ func schemaDiff(have, want fleet.SchemaInfo) []string {
 	var lines []string
 	haveKey := map[string]fleet.ShardedTable{}
 	for _, t := range have.Sharded {
-		haveKey[strings.ToLower(t.Table)] = t
+		haveKey[fleet.TableKey(t.Table)] = t
 	}
 	wantKey := map[string]bool{}
 	for _, t := range want.Sharded {
-		wantKey[strings.ToLower(t.Table)] = true
-		old, ok := haveKey[strings.ToLower(t.Table)]
+		wantKey[fleet.TableKey(t.Table)] = true
+		old, ok := haveKey[fleet.TableKey(t.Table)]
 		switch {
 		case !ok:
 			lines = append(lines, fmt.Sprintf("+ sharded table %s (key %s)", t.Table, t.KeyColumn))
@@ -1094,22 +1094,22 @@ func schemaDiff(have, want fleet.SchemaInfo) []string {
 		}
 	}
 	for _, t := range have.Sharded {
-		if !wantKey[strings.ToLower(t.Table)] {
+		if !wantKey[fleet.TableKey(t.Table)] {
 			lines = append(lines, fmt.Sprintf("- sharded table %s (key %s)", t.Table, t.KeyColumn))
 		}
 	}
 	haveRef, wantRef := map[string]bool{}, map[string]bool{}
 	for _, r := range have.Reference {
-		haveRef[strings.ToLower(r)] = true
+		haveRef[fleet.TableKey(r)] = true
 	}
 	for _, r := range want.Reference {
-		wantRef[strings.ToLower(r)] = true
-		if !haveRef[strings.ToLower(r)] {
+		wantRef[fleet.TableKey(r)] = true
+		if !haveRef[fleet.TableKey(r)] {
 			lines = append(lines, "+ reference table "+r)
 		}
 	}
 	for _, r := range have.Reference {
-		if !wantRef[strings.ToLower(r)] {
+		if !wantRef[fleet.TableKey(r)] {
 			lines = append(lines, "- reference table "+r)
 		}
 	}

@@ -336,11 +336,19 @@ func TestSchemaDiff(t *testing.T) {
 			lines: []string{"~ sharded table ORDERS (key customer_id -> id)"}},
 		"reference to sharded": {have: fleet.SchemaInfo{Reference: []string{"orders"}}, want: fleet.SchemaInfo{Sharded: []fleet.ShardedTable{ord}},
 			lines: []string{"+ sharded table orders (key customer_id)", "- reference table orders"}},
+		"dbo is the default schema": {have: fleet.SchemaInfo{Sharded: []fleet.ShardedTable{ord}, Reference: []string{"regions"}},
+			want: fleet.SchemaInfo{Sharded: []fleet.ShardedTable{{Table: "dbo.orders", KeyColumn: "customer_id"}}, Reference: []string{"DBO.regions"}}},
+		"another schema is another table": {have: fleet.SchemaInfo{Sharded: []fleet.ShardedTable{ord}},
+			want:  fleet.SchemaInfo{Sharded: []fleet.ShardedTable{{Table: "sales.orders", KeyColumn: "customer_id"}}},
+			lines: []string{"+ sharded table sales.orders (key customer_id)", "- sharded table orders (key customer_id)"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			if got := schemaDiff(tc.have, tc.want); strings.Join(got, "\n") != strings.Join(tc.lines, "\n") {
 				t.Fatalf("schemaDiff = %q, want %q", got, tc.lines)
+			}
+			if eq := schemaEqual(tc.have, tc.want); eq != (len(tc.lines) == 0) {
+				t.Fatalf("schemaEqual = %t with diff %q", eq, tc.lines)
 			}
 		})
 	}

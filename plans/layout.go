@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/fleetplan/fleetplan/diag"
+	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/schema"
 	"gopkg.in/yaml.v3"
 )
@@ -351,10 +352,13 @@ func (l *loader) tables(s *ShardLayout, spec obj) {
 		if name == "" {
 			return false
 		}
-		k := strings.ToLower(name)
-		if !strings.Contains(k, ".") {
-			k = "dbo." + k
+		n, err := fleet.ParseTableName(name)
+		if err != nil {
+			l.diags.Errorf(pos, "%v", err).
+				WithHint("name a table as table (schema dbo) or schema.table, e.g. sales.OrderLines; on the local driver sales.OrderLines is the SQLite table \"sales.OrderLines\"")
+			return false
 		}
+		k := n.Key()
 		if line, dup := seen[k]; dup {
 			l.diags.Errorf(pos, "table %q is listed twice (first at line %d)", name, line).
 				WithHint("a table is either sharded or reference, once")

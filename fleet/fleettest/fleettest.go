@@ -515,6 +515,22 @@ var tests = map[string]func(t *testing.T, f *fixture){
 		bad := fleet.SchemaInfo{Sharded: []fleet.ShardedTable{{Table: "t", KeyColumn: "k"}}, Reference: []string{"T"}}
 		wantErr(t, f.s.SetSchemaInfo(f.ctx, "M", bad), fleet.ErrInvalidArgument)
 		wantErr(t, f.s.SetSchemaInfo(f.ctx, "nope", want), fleet.ErrNotFound)
+		// Schema names are kept: sales.OrderLines is not OrderLines (dbo's).
+		schemas := fleet.SchemaInfo{
+			Sharded:   []fleet.ShardedTable{{Table: "sales.OrderLines", KeyColumn: "id"}, {Table: "OrderLines", KeyColumn: "id"}},
+			Reference: []string{"sales.Regions"},
+		}
+		must(0, f.s.SetSchemaInfo(f.ctx, "M", schemas))
+		if got := must(f.s.SchemaInfo(f.ctx, "M")); fmt.Sprint(got) != fmt.Sprint(schemas) {
+			t.Fatalf("SchemaInfo = %+v, want %+v", got, schemas)
+		}
+		for _, bad := range []fleet.SchemaInfo{
+			{Sharded: []fleet.ShardedTable{{Table: "dbo.t", KeyColumn: "k"}}, Reference: []string{"t"}},
+			{Reference: []string{"db.sales.t"}},
+			{Reference: []string{"order lines"}},
+		} {
+			wantErr(t, f.s.SetSchemaInfo(f.ctx, "M", bad), fleet.ErrInvalidArgument)
+		}
 	},
 
 	"MappingIDsAndVersionsMatchLSM": func(t *testing.T, f *fixture) {

@@ -12,10 +12,6 @@ import (
 	"github.com/fleetplan/fleetplan/fleet/elasticdb"
 )
 
-// SchemaName is written as the SchemaName of every table in the library's
-// SchemaInfo XML (SQLite has one unnamed schema; dbo is SQL Server's default).
-const SchemaName = "dbo"
-
 type xTableInfo struct {
 	SchemaName    string
 	TableName     string
@@ -45,21 +41,34 @@ func esc(s string) string {
 	return b.String()
 }
 
-// schemaXML renders the library's DataContract form of SchemaInfo.
+// schemaXML renders the library's DataContract form of SchemaInfo, each
+// table with its SchemaName (dbo when the name has none). The names parse:
+// SetSchemaInfo checked them.
 func schemaXML(s fleet.SchemaInfo) string {
 	var b strings.Builder
 	b.WriteString(`<Schema xmlns:i="http://www.w3.org/2001/XMLSchema-instance">`)
 	b.WriteString(`<ReferenceTableSet i:type="ArrayOfReferenceTableInfo">`)
 	for _, r := range s.Reference {
-		fmt.Fprintf(&b, `<ReferenceTableInfo><SchemaName>%s</SchemaName><TableName>%s</TableName></ReferenceTableInfo>`, SchemaName, esc(r))
+		n, _ := fleet.ParseTableName(r)
+		fmt.Fprintf(&b, `<ReferenceTableInfo><SchemaName>%s</SchemaName><TableName>%s</TableName></ReferenceTableInfo>`, esc(n.Schema), esc(n.Name))
 	}
 	b.WriteString(`</ReferenceTableSet><ShardedTableSet i:type="ArrayOfShardedTableInfo">`)
 	for _, st := range s.Sharded {
+		n, _ := fleet.ParseTableName(st.Table)
 		fmt.Fprintf(&b, `<ShardedTableInfo><SchemaName>%s</SchemaName><TableName>%s</TableName><KeyColumnName>%s</KeyColumnName></ShardedTableInfo>`,
-			SchemaName, esc(st.Table), esc(st.KeyColumn))
+			esc(n.Schema), esc(n.Name), esc(st.KeyColumn))
 	}
 	b.WriteString(`</ShardedTableSet></Schema>`)
 	return b.String()
+}
+
+// storedName is a stored table's name as fleet.SchemaInfo holds it: the
+// table alone in dbo (or with no SchemaName), schema.table otherwise.
+func storedName(it xTableInfo) string {
+	if it.SchemaName == "" {
+		return it.TableName
+	}
+	return fleet.TableName{Schema: it.SchemaName, Name: it.TableName}.Short()
 }
 
 func parseSchemaXML(data string) (fleet.SchemaInfo, error) {
@@ -69,10 +78,10 @@ func parseSchemaXML(data string) (fleet.SchemaInfo, error) {
 	}
 	var s fleet.SchemaInfo
 	for _, it := range append(x.ShardedTableSet.Items, x.OldSharded.Items...) {
-		s.Sharded = append(s.Sharded, fleet.ShardedTable{Table: it.TableName, KeyColumn: it.KeyColumnName})
+		s.Sharded = append(s.Sharded, fleet.ShardedTable{Table: storedName(it), KeyColumn: it.KeyColumnName})
 	}
 	for _, it := range append(x.ReferenceTableSet.Items, x.OldReference.Items...) {
-		s.Reference = append(s.Reference, it.TableName)
+		s.Reference = append(s.Reference, storedName(it))
 	}
 	return s, nil
 }
@@ -82,11 +91,14 @@ func (t *Target) SetSchemaInfo(ctx context.Context, mapName string, s fleet.Sche
 	const what = "set schema info"
 	seen := map[string]bool{}
 	for _, name := range s.Tables() {
-		l := strings.ToLower(name)
-		if name == "" || seen[l] {
-			return invalid(what, mapName, "table %q is empty or listed twice", name)
+		n, err := fleet.ParseTableName(name)
+		if err != nil {
+			return invalid(what, mapName, "%v", err)
 		}
-		seen[l] = true
+		if seen[n.Key()] {
+			return invalid(what, mapName, "table %s is listed twice", n)
+		}
+		seen[n.Key()] = true
 	}
 	for _, st := range s.Sharded {
 		if st.KeyColumn == "" {

@@ -404,7 +404,7 @@ func dropDecision(ctx context.Context, env *steps.Env, c caps, spec stepspec.Rem
 	}
 	reference := map[string]bool{}
 	for _, r := range spec.Reference {
-		reference[strings.ToLower(fleet.BareTable(r))] = true
+		reference[strings.ToLower(fleet.ShortTable(r))] = true
 	}
 	var rows []fleet.TableRows
 	for _, t := range have.Tables {

@@ -93,7 +93,7 @@ func (moveRange) Observe(ctx context.Context, env *steps.Env, in steps.Inputs) (
 		return false, err
 	}
 	for _, t := range m.schema.Sharded {
-		n, err := c.data.CountRange(ctx, m.from, fleet.BareTable(t.Table), t.KeyColumn, r)
+		n, err := c.data.CountRange(ctx, m.from, fleet.ShortTable(t.Table), t.KeyColumn, r)
 		if err != nil {
 			return false, err
 		}
@@ -113,7 +113,7 @@ func orderTables(ctx context.Context, c caps, loc fleet.Location, sharded []flee
 	}
 	want := map[string]fleet.ShardedTable{}
 	for _, t := range sharded {
-		want[strings.ToLower(fleet.BareTable(t.Table))] = fleet.ShardedTable{Table: fleet.BareTable(t.Table), KeyColumn: t.KeyColumn}
+		want[strings.ToLower(fleet.ShortTable(t.Table))] = fleet.ShardedTable{Table: fleet.ShortTable(t.Table), KeyColumn: t.KeyColumn}
 	}
 	var subset []fleet.TableInfo
 	for _, ti := range infos {
@@ -313,7 +313,7 @@ func (mv *mover) copyReference(ctx context.Context) error {
 	var refs []fleet.TableInfo
 	for _, ti := range infos {
 		for _, r := range mv.m.schema.Reference {
-			if strings.EqualFold(ti.Name, fleet.BareTable(r)) {
+			if strings.EqualFold(ti.Name, fleet.ShortTable(r)) {
 				refs = append(refs, ti)
 			}
 		}
