@@ -76,7 +76,7 @@ func sortedTables(ctx context.Context, dm fleet.DataMover, loc fleet.Location, t
 	var mine []fleet.TableInfo
 	for _, ti := range infos {
 		for _, t := range tables {
-			if strings.EqualFold(fleet.BareTable(t.Table), ti.Name) {
+			if strings.EqualFold(fleet.ShortTable(t.Table), ti.Name) {
 				mine = append(mine, ti)
 			}
 		}
@@ -88,7 +88,7 @@ func sortedTables(ctx context.Context, dm fleet.DataMover, loc fleet.Location, t
 	var out []fleet.ShardedTable
 	for _, ti := range sorted {
 		for _, t := range tables {
-			if strings.EqualFold(fleet.BareTable(t.Table), ti.Name) {
+			if strings.EqualFold(fleet.ShortTable(t.Table), ti.Name) {
 				out = append(out, t)
 			}
 		}
