@@ -3,6 +3,7 @@ package planner
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -178,4 +179,29 @@ func rel(a, b time.Duration) float64 {
 		return -r
 	}
 	return r
+}
+
+// The fleet total of an instance preview spells durations like the phase
+// table above it ("2 h 30 min"), not as Go durations ("2h30m0s").
+func TestInstanceFleetTotalTableStyle(t *testing.T) {
+	g, diags := PlanInstanceChange(loadInstanceChange(t, "  instances: {labels: {env: prod}}\n  desired: {storageGB: 512}\n  maxParallel: 2\n"), instanceLive())
+	if diags.HasErrors() {
+		t.Fatal(diags.Err())
+	}
+	goDuration := regexp.MustCompile(`\b\d+(h\d+)?m\d+s\b|\b\d+h\d+m\b`)
+	for _, format := range []string{planrender.FormatText, planrender.FormatMarkdown} {
+		var b strings.Builder
+		if err := planrender.Render(&b, g, format); err != nil {
+			t.Fatal(err)
+		}
+		var total string
+		for _, line := range strings.Split(b.String(), "\n") {
+			if strings.Contains(line, "Fleet total:") {
+				total = line
+			}
+		}
+		if total == "" || goDuration.MatchString(total) || !strings.Contains(total, " min") {
+			t.Errorf("%s: fleet total %q, want durations like 1 min 53 s", format, total)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetplan/fleetplan/estimate"
 	"github.com/fleetplan/fleetplan/stepgraph"
 	"github.com/fleetplan/fleetplan/stepspec"
 )
@@ -113,10 +114,10 @@ func (t instanceTotal) downtimeText() string {
 	case 0:
 		return "no instance fails over"
 	case 1:
-		return fmt.Sprintf("downtime up to %s on 1 instance", stepgraph.RoundDuration(time.Duration(t.Downtime)))
+		return fmt.Sprintf("downtime up to %s on 1 instance", estimate.Human(time.Duration(t.Downtime)))
 	}
-	return fmt.Sprintf("downtime up to %s on each of %d instances (%s in all)", stepgraph.RoundDuration(time.Duration(t.LongestDowntime)),
-		t.DowntimeInstances, stepgraph.RoundDuration(time.Duration(t.Downtime)))
+	return fmt.Sprintf("downtime up to %s on each of %d instances (%s in all)", estimate.Human(time.Duration(t.LongestDowntime)),
+		t.DowntimeInstances, estimate.Human(time.Duration(t.Downtime)))
 }
 
 // jsonDuration is a duration in JSON as Go writes it ("3m46s"), the way a
@@ -158,8 +159,8 @@ func writeInstanceTimelineText(b *strings.Builder, g *stepgraph.Graph) {
 	for _, s := range slots {
 		fmt.Fprintf(b, "  %-16s %-17s starts %s, ends ~%s (p95 %s)\n", s.in.Instance, s.in.Operation, stamp(s.start), stamp(s.end), stamp(s.p95))
 	}
-	fmt.Fprintf(b, "Fleet total: typical %s, p95 %s from now; %s.\n", stepgraph.RoundDuration(time.Duration(total.Typical)),
-		stepgraph.RoundDuration(time.Duration(total.P95)), total.downtimeText())
+	fmt.Fprintf(b, "Fleet total: typical %s, p95 %s from now; %s.\n", estimate.Human(time.Duration(total.Typical)),
+		estimate.Human(time.Duration(total.P95)), total.downtimeText())
 }
 
 func writeInstanceTimelineMarkdown(b *strings.Builder, g *stepgraph.Graph) {
@@ -168,8 +169,8 @@ func writeInstanceTimelineMarkdown(b *strings.Builder, g *stepgraph.Graph) {
 		return
 	}
 	total := fleetTotal(slots)
-	fmt.Fprintf(b, "#### Timeline\n\nFleet total: typical **%s**, p95 **%s** from %s; at most %d at once; %s.\n\n", stepgraph.RoundDuration(time.Duration(total.Typical)),
-		stepgraph.RoundDuration(time.Duration(total.P95)), stamp(slots[0].plannedAt), max(g.Parallel, 1), total.downtimeText())
+	fmt.Fprintf(b, "#### Timeline\n\nFleet total: typical **%s**, p95 **%s** from %s; at most %d at once; %s.\n\n", estimate.Human(time.Duration(total.Typical)),
+		estimate.Human(time.Duration(total.P95)), stamp(slots[0].plannedAt), max(g.Parallel, 1), total.downtimeText())
 	b.WriteString("```mermaid\ngantt\n  dateFormat YYYY-MM-DDTHH:mm\n  axisFormat %a %H:%M\n")
 	for _, s := range slots {
 		fmt.Fprintf(b, "  section %s\n", mermaidText(s.in.Instance))
