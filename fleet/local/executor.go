@@ -113,22 +113,6 @@ func one[T any](v *T, err error) (*T, error) {
 	return v, nil
 }
 
-func all[T any](rows *sql.Rows, err error, scan func(interface{ Scan(...any) error }) (*T, error)) ([]T, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *v)
-	}
-	return out, rows.Err()
-}
-
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -142,7 +126,7 @@ type gsmTx struct{ tx ptx }
 func (g gsmTx) LogRows(ctx context.Context) ([]elasticdb.LogRow, error) {
 	rows, err := g.tx.QueryContext(ctx, `SELECT OperationId, OperationCode, Data, UndoStartState, ShardVersionRemoves, ShardVersionAdds
 		FROM `+tOpsLogGlobal+` ORDER BY rowid`)
-	return all(rows, err, func(sc interface{ Scan(...any) error }) (*elasticdb.LogRow, error) {
+	return fleet.ScanAll(rows, err, func(sc interface{ Scan(...any) error }) (*elasticdb.LogRow, error) {
 		var r elasticdb.LogRow
 		var id string
 		var rem, add sql.NullString
@@ -207,7 +191,7 @@ func (g gsmTx) ShardAt(ctx context.Context, mapID uuid.UUID, loc fleet.Location)
 
 func (g gsmTx) ShardsOfOperation(ctx context.Context, op uuid.UUID) ([]elasticdb.GSMShard, error) {
 	rows, err := g.tx.QueryContext(ctx, `SELECT `+gsmShardCols+` WHERE OperationId = ?`, op.String())
-	return all(rows, err, scanGSMShard)
+	return fleet.ScanAll(rows, err, scanGSMShard)
 }
 
 func (g gsmTx) InsertShard(ctx context.Context, s elasticdb.GSMShard) error {
@@ -262,7 +246,7 @@ func (g gsmTx) Mapping(ctx context.Context, mapID, id uuid.UUID) (*elasticdb.GSM
 
 func (g gsmTx) MappingsOfOperation(ctx context.Context, op uuid.UUID) ([]elasticdb.GSMMapping, error) {
 	rows, err := g.tx.QueryContext(ctx, `SELECT `+gsmMappingCols+` WHERE OperationId = ?`, op.String())
-	return all(rows, err, scanGSMMapping)
+	return fleet.ScanAll(rows, err, scanGSMMapping)
 }
 
 func (g gsmTx) MappingsOverlapping(ctx context.Context, m fleet.ShardMap, min, max []byte) ([]elasticdb.GSMMapping, error) {
@@ -274,7 +258,7 @@ func (g gsmTx) MappingsOverlapping(ctx context.Context, m fleet.ShardMap, min, m
 		rows, err = g.tx.QueryContext(ctx, `SELECT `+gsmMappingCols+` WHERE ShardMapId = ?
 			AND (MaxValue IS NULL OR MaxValue > ?) AND (? IS NULL OR MinValue < ?)`, m.ID.String(), keyArg(min), keyArg(max), keyArg(max))
 	}
-	return all(rows, err, scanGSMMapping)
+	return fleet.ScanAll(rows, err, scanGSMMapping)
 }
 
 func (g gsmTx) InsertMapping(ctx context.Context, m elasticdb.GSMMapping) error {
@@ -341,7 +325,7 @@ func (l lsmTx) Shard(ctx context.Context, id uuid.UUID) (*elasticdb.LSMShard, er
 
 func (l lsmTx) ShardsOfMap(ctx context.Context, mapID uuid.UUID) ([]elasticdb.LSMShard, error) {
 	rows, err := l.tx.QueryContext(ctx, `SELECT `+lsmShardCols+` WHERE ShardMapId = ? ORDER BY rowid`, mapID.String())
-	return all(rows, err, scanLSMShard)
+	return fleet.ScanAll(rows, err, scanLSMShard)
 }
 
 func (l lsmTx) InsertShard(ctx context.Context, s elasticdb.LSMShard) error {
@@ -384,7 +368,7 @@ func (l lsmTx) Mapping(ctx context.Context, id uuid.UUID) (*elasticdb.LSMMapping
 
 func (l lsmTx) MappingsOfShard(ctx context.Context, shardID uuid.UUID) ([]elasticdb.LSMMapping, error) {
 	rows, err := l.tx.QueryContext(ctx, `SELECT `+lsmMappingCols+` WHERE ShardId = ? ORDER BY MinValue`, shardID.String())
-	return all(rows, err, scanLSMMapping)
+	return fleet.ScanAll(rows, err, scanLSMMapping)
 }
 
 func (l lsmTx) MappingOverlapping(ctx context.Context, m fleet.ShardMap, min, max []byte) (*elasticdb.LSMMapping, error) {

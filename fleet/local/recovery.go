@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 
+	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/elasticdb"
 	"github.com/google/uuid"
 )
@@ -29,11 +30,11 @@ func (t *Target) Recover(ctx context.Context, fn func(ex elasticdb.Executor) err
 // ShardsOfMap implements elasticdb.RecoveryGSMTx.
 func (g gsmTx) ShardsOfMap(ctx context.Context, mapID uuid.UUID) ([]elasticdb.GSMShard, error) {
 	rows, err := g.tx.QueryContext(ctx, `SELECT `+gsmShardCols+` WHERE ShardMapId = ? ORDER BY ServerName, DatabaseName`, mapID.String())
-	return all(rows, err, scanGSMShard)
+	return fleet.ScanAll(rows, err, scanGSMShard)
 }
 
 // MappingsOfMap implements elasticdb.RecoveryGSMTx.
 func (g gsmTx) MappingsOfMap(ctx context.Context, mapID uuid.UUID) ([]elasticdb.GSMMapping, error) {
 	rows, err := g.tx.QueryContext(ctx, `SELECT `+gsmMappingCols+` WHERE ShardMapId = ? ORDER BY MinValue, Readable`, mapID.String())
-	return all(rows, err, scanGSMMapping)
+	return fleet.ScanAll(rows, err, scanGSMMapping)
 }

@@ -120,23 +120,7 @@ func one[T any](v *T, err error) (*T, error) {
 	return v, nil
 }
 
-type scanner interface{ Scan(...any) error }
-
-func all[T any](rows *sql.Rows, err error, scan func(scanner) (*T, error)) ([]T, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *v)
-	}
-	return out, rows.Err()
-}
+type scanner = fleet.RowScanner
 
 // overlapWhere is the overlap condition of a range: a NULL max (+inf) drops
 // the condition, so no NULL of an unknown type is compared with varbinary.
@@ -151,7 +135,7 @@ type gsmTx struct{ tx *sql.Tx }
 
 func (g gsmTx) LogRows(ctx context.Context) ([]elasticdb.LogRow, error) {
 	rows, err := g.tx.QueryContext(ctx, LogRowsQuery)
-	return all(rows, err, scanLogRow)
+	return fleet.ScanAll(rows, err, scanLogRow)
 }
 
 func scanLogRow(sc scanner) (*elasticdb.LogRow, error) {
@@ -203,12 +187,12 @@ AND ServerName = @server AND DatabaseName = @db`, sql.Named("map", uid(mapID)), 
 
 func (g gsmTx) ShardsOfOperation(ctx context.Context, op uuid.UUID) ([]elasticdb.GSMShard, error) {
 	rows, err := g.tx.QueryContext(ctx, `SELECT `+gsmShardCols+` WHERE OperationId = @op`, sql.Named("op", uid(op)))
-	return all(rows, err, scanGSMShard)
+	return fleet.ScanAll(rows, err, scanGSMShard)
 }
 
 func (g gsmTx) ShardsOfMap(ctx context.Context, mapID uuid.UUID) ([]elasticdb.GSMShard, error) {
 	rows, err := g.tx.QueryContext(ctx, `SELECT `+gsmShardCols+` WHERE ShardMapId = @map ORDER BY ServerName, DatabaseName`, sql.Named("map", uid(mapID)))
-	return all(rows, err, scanGSMShard)
+	return fleet.ScanAll(rows, err, scanGSMShard)
 }
 
 func (g gsmTx) InsertShard(ctx context.Context, s elasticdb.GSMShard) error {
@@ -259,12 +243,12 @@ func (g gsmTx) Mapping(ctx context.Context, mapID, id uuid.UUID) (*elasticdb.GSM
 
 func (g gsmTx) MappingsOfOperation(ctx context.Context, op uuid.UUID) ([]elasticdb.GSMMapping, error) {
 	rows, err := g.tx.QueryContext(ctx, `SELECT `+gsmMappingCols+` WHERE OperationId = @op`, sql.Named("op", uid(op)))
-	return all(rows, err, scanGSMMapping)
+	return fleet.ScanAll(rows, err, scanGSMMapping)
 }
 
 func (g gsmTx) MappingsOfMap(ctx context.Context, mapID uuid.UUID) ([]elasticdb.GSMMapping, error) {
 	rows, err := g.tx.QueryContext(ctx, `SELECT `+gsmMappingCols+` WHERE ShardMapId = @map ORDER BY MinValue, Readable`, sql.Named("map", uid(mapID)))
-	return all(rows, err, scanGSMMapping)
+	return fleet.ScanAll(rows, err, scanGSMMapping)
 }
 
 func (g gsmTx) MappingsOverlapping(ctx context.Context, m fleet.ShardMap, min, max []byte) ([]elasticdb.GSMMapping, error) {
@@ -273,7 +257,7 @@ func (g gsmTx) MappingsOverlapping(ctx context.Context, m fleet.ShardMap, min, m
 		q = `SELECT ` + gsmMappingCols + ` WHERE ShardMapId = @map AND MinValue = @min`
 	}
 	rows, err := g.tx.QueryContext(ctx, q, sql.Named("map", uid(m.ID)), sql.Named("min", key(min)), sql.Named("max", key(max)))
-	return all(rows, err, scanGSMMapping)
+	return fleet.ScanAll(rows, err, scanGSMMapping)
 }
 
 func (g gsmTx) InsertMapping(ctx context.Context, m elasticdb.GSMMapping) error {
@@ -345,7 +329,7 @@ func (l lsmTx) Shard(ctx context.Context, id uuid.UUID) (*elasticdb.LSMShard, er
 
 func (l lsmTx) ShardsOfMap(ctx context.Context, mapID uuid.UUID) ([]elasticdb.LSMShard, error) {
 	rows, err := l.tx.QueryContext(ctx, `SELECT `+lsmShardCols+` WHERE ShardMapId = @map ORDER BY ServerName, DatabaseName`, sql.Named("map", uid(mapID)))
-	return all(rows, err, scanLSMShard)
+	return fleet.ScanAll(rows, err, scanLSMShard)
 }
 
 func (l lsmTx) InsertShard(ctx context.Context, s elasticdb.LSMShard) error {
@@ -386,7 +370,7 @@ func (l lsmTx) Mapping(ctx context.Context, id uuid.UUID) (*elasticdb.LSMMapping
 
 func (l lsmTx) MappingsOfShard(ctx context.Context, shardID uuid.UUID) ([]elasticdb.LSMMapping, error) {
 	rows, err := l.tx.QueryContext(ctx, `SELECT `+lsmMappingCols+` WHERE ShardId = @id ORDER BY MinValue`, sql.Named("id", uid(shardID)))
-	return all(rows, err, scanLSMMapping)
+	return fleet.ScanAll(rows, err, scanLSMMapping)
 }
 
 func (l lsmTx) MappingOverlapping(ctx context.Context, m fleet.ShardMap, min, max []byte) (*elasticdb.LSMMapping, error) {

@@ -333,7 +333,7 @@ func (t *Target) logRows(ctx context.Context) ([]elasticdb.LogRow, error) {
 		return nil, err
 	}
 	rows, err := g.QueryContext(ctx, LogRowsQuery)
-	out, err := all(rows, err, scanLogRow)
+	out, err := fleet.ScanAll(rows, err, scanLogRow)
 	return out, t.red.wrap("read operations log", t.cfg.SMM().String(), err)
 }
 
