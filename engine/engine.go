@@ -79,8 +79,21 @@ func LoadDocument(path, configPath string) (*plans.Document, diag.List) {
 	return nil, diags
 }
 
-// OpenTarget opens a target named in the config.
+// OpenTarget opens a target named in the config for plans.
 func OpenTarget(ctx context.Context, cfg *plans.Config, name string) (fleet.Target, error) {
+	return OpenTargetFor(ctx, cfg, name, fleet.OpenForPlans)
+}
+
+// ModeFor is what a target is opened for to plan or run a plan of kind.
+func ModeFor(kind string) fleet.OpenMode {
+	if kind == plans.KindShardMapRecovery {
+		return fleet.OpenForRecovery
+	}
+	return fleet.OpenForPlans
+}
+
+// OpenTargetFor opens a target named in the config for a purpose.
+func OpenTargetFor(ctx context.Context, cfg *plans.Config, name string, mode fleet.OpenMode) (fleet.Target, error) {
 	spec, ok := cfg.Targets[name]
 	if !ok {
 		var known []string
@@ -90,7 +103,7 @@ func OpenTarget(ctx context.Context, cfg *plans.Config, name string) (fleet.Targ
 		return nil, &fleet.Error{Op: "open target", Target: name, Err: fmt.Errorf("no target %q in %s", name, cfg.Path),
 			Hint: "known targets: " + strings.Join(known, ", ")}
 	}
-	tc := fleet.TargetConfig{Name: name, Driver: spec.Driver, Path: spec.Path, Options: map[string]string{}}
+	tc := fleet.TargetConfig{Name: name, Driver: spec.Driver, Path: spec.Path, Options: map[string]string{}, Mode: mode}
 	for k, v := range spec.Options {
 		tc.Options[k] = fmt.Sprint(v)
 	}

@@ -130,7 +130,8 @@ const (
 	// with a GSM mapping of another shard (Min/Max are the shared keys).
 	DiffMappingOverlapsOtherShard = "MappingOverlapsOtherShard"
 	// DiffGSMMappingsOverlap: two GSM mappings share keys (a duplicated
-	// mapping); Min/Max are the shared keys, Shard the later mapping's.
+	// mapping); Min/Max are the shared keys, Shard and MappingID the
+	// duplicate's: the mapping its shard's LSM does not hold, else the later one.
 	DiffGSMMappingsOverlap = "GSMMappingsOverlap"
 )
 

@@ -15,7 +15,31 @@ type TargetConfig struct {
 	Driver  string            // "local", "sqlserver", ...
 	Path    string            // local: the fleet directory
 	Options map[string]string // driver-specific settings
+	// Mode is what the target is opened for (the zero value: plans).
+	Mode OpenMode
 }
+
+// OpenMode says what a target is opened for.
+type OpenMode int
+
+const (
+	// OpenForPlans is every command but those below: a driver refuses a
+	// shard map no plan can act on safely (two global mappings that share
+	// keys), pointing at doctor.
+	OpenForPlans OpenMode = iota
+	// OpenForDiagnosis is doctor and layout: such a shard map is read, so
+	// its differences can be shown and the plan that repairs it written.
+	// Connections use the target's own credentials.
+	OpenForDiagnosis
+	// OpenForRecovery is a ShardMapRecovery run (plan, apply, resume,
+	// rollback): it reads such a shard map too, and a driver that has
+	// credentials connects to the shard maps with the target's recoveryAuth
+	// (Options "recoveryAuth.*") when fleetplan.yaml names one.
+	OpenForRecovery
+)
+
+// Tolerant reports whether the mode reads a shard map that recovery repairs.
+func (m OpenMode) Tolerant() bool { return m == OpenForDiagnosis || m == OpenForRecovery }
 
 // OpenFunc opens a target of one driver.
 type OpenFunc func(ctx context.Context, cfg TargetConfig) (Target, error)

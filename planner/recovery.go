@@ -399,7 +399,7 @@ func (b *recoveryBuilder) detaches() {
 		rows, known := b.live.MappedRows[lk(at)]
 		detail := "its rows cannot be counted (database missing)"
 		if known {
-			detail = fmt.Sprintf("%d rows in its mapped ranges", rows)
+			detail = plural(rows, "row") + " in its mapped ranges"
 		}
 		if !b.spec.Force && (!known || rows > 0) {
 			b.diags.Errorf(d.Pos, "refusing to detach %s: %s", at, detail).
@@ -430,7 +430,7 @@ func (b *recoveryBuilder) moveRows() {
 			continue
 		}
 		total += x.Rows
-		lines = append(lines, fmt.Sprintf("- %s: %d rows of %s in [%s, %s)", x.Shard, x.Rows, x.Table, x.Low, x.High),
+		lines = append(lines, fmt.Sprintf("- %s: %s of %s in [%s, %s)", x.Shard, plural(x.Rows, "row"), x.Table, x.Low, x.High),
 			fmt.Sprintf("+ %s: the same rows, where its key routes", x.To))
 	}
 	planned := len(b.g.Steps) > 0
@@ -439,9 +439,17 @@ func (b *recoveryBuilder) moveRows() {
 	}
 	st := b.step("move misplaced rows to the shards their keys route to", stepspec.RecoveryMoveRows{ShardMap: b.spec.ShardMap}, nil)
 	st.NoUndo = true
-	detail := fmt.Sprintf("%d rows", total)
+	detail := plural(total, "row")
 	if planned {
 		detail += " now; counted again after the steps before it"
 	}
 	b.g.Changes = append(b.g.Changes, stepgraph.Change{Op: stepgraph.Move, Object: "misplaced rows", Detail: detail, Lines: lines})
+}
+
+// plural is "1 row", "2 rows".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

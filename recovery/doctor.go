@@ -147,6 +147,27 @@ func diagnoseMap(ctx context.Context, dm fleet.DataMover, ml *fleet.MapLayout, o
 	}
 	var tables []fleet.ShardedTable
 	tables = append(tables, ml.Tables.Sharded...)
+	fixes, handled, err := overlaps(ctx, dm, ml, tables, byShard)
+	if err != nil {
+		return err
+	}
+	refusedOverlap := false
+	mappings := ml.Mappings // as they are once the duplicates are removed
+	if len(fixes) > 0 {
+		dups := map[string]bool{}
+		for _, f := range fixes {
+			refusedOverlap = refusedOverlap || f.refused != ""
+			for _, d := range f.dups {
+				dups[d.ID.String()] = true
+			}
+		}
+		mappings = nil
+		for _, mp := range ml.Mappings {
+			if !dups[mp.ID.String()] {
+				mappings = append(mappings, mp)
+			}
+		}
+	}
 	for _, loc := range order {
 		k := locKey(loc)
 		if skip[k] {
@@ -171,6 +192,45 @@ func diagnoseMap(ctx context.Context, dm fleet.DataMover, ml *fleet.MapLayout, o
 			}
 			skip[k] = true
 			continue
+		}
+		if f := fixes[k]; f != nil {
+			if f.refused == "" {
+				plan.resolve(elasticdb.KeepShardMapping, loc)
+				plan.MoveMisplacedRows = plan.MoveMisplacedRows || f.moveRows
+			}
+			for _, d := range ds {
+				add(finding(d, f.fix(), f.refused == ""))
+			}
+			skip[k] = true
+			continue
+		}
+		if h := handled[k]; len(h) > 0 {
+			var rest []fleet.Difference
+			blocked := ""
+			for _, d := range ds {
+				f, ok := h[d.Token]
+				if !ok {
+					rest = append(rest, d)
+					continue
+				}
+				if f.refused != "" {
+					blocked = f.shard.String()
+					add(finding(d, "not planned: the duplicated mapping on "+f.shard.String()+" that causes it is not repaired (see its finding)", false))
+					continue
+				}
+				add(finding(d, "resolved by removing the duplicated mapping on "+f.shard.String()+" (resolve keepShardMapping there)", true))
+			}
+			if blocked != "" {
+				for _, d := range rest {
+					add(finding(d, "not planned until the duplicated mapping on "+blocked+" is repaired; run doctor again then", false))
+				}
+				skip[k] = true
+				continue
+			}
+			if len(rest) == 0 {
+				continue
+			}
+			ds = rest
 		}
 		res, why, err := choose(ctx, dm, ml, tables, loc, ds)
 		if err != nil {
@@ -200,13 +260,16 @@ func diagnoseMap(ctx context.Context, dm fleet.DataMover, ml *fleet.MapLayout, o
 				Fix:    "wait for the run or tool that holds it; if its owner is gone for good, unlock it (the library's UnlockMapping)"})
 		}
 	}
-	if dm != nil && len(tables) > 0 {
+	if refusedOverlap && dm != nil && len(tables) > 0 {
+		add(Finding{Severity: SevWarning, Kind: "PlacementNotChecked", Detail: "row placement was not checked: the global shard map has overlapping mappings that doctor does not repair",
+			Fix: "repair the overlapping mappings (see their findings), then run doctor again"})
+	} else if dm != nil && len(tables) > 0 {
 		for _, s := range ml.Shards {
 			if !s.Exists || skip[locKey(s.Shard.Location)] {
 				continue
 			}
 			loc := s.Shard.Location
-			bad, err := placement(ctx, dm, m, ml.Mappings, tables, loc, opt.Batch, func(n int64) {
+			bad, err := placement(ctx, dm, m, mappings, tables, loc, opt.Batch, func(n int64) {
 				rep.Batches++
 				if opt.Progress != nil && n%10 == 0 {
 					opt.Progress("placement %s: %d batches of up to %d keys checked", loc, n, opt.Batch)
@@ -220,14 +283,17 @@ func diagnoseMap(ctx context.Context, dm fleet.DataMover, ml *fleet.MapLayout, o
 			}
 			for _, x := range bad {
 				f := Finding{Severity: SevError, Kind: "RowsMisplaced", Shard: loc, Low: x.Low, High: x.High}
+				keys, these := x.keysText()
 				if x.To != nil {
-					f.Detail = fmt.Sprintf("%s of %s in [%s, %s) are on %s, but the global shard map sends these keys to %s", fmtRows(x.Rows), x.Table, x.Low, x.High, loc, x.To)
-					f.Fix, f.Planned = "moveMisplacedRows: true (copy them to "+x.To.String()+" where missing, then delete the copies here; rows that differ there are kept and reported)", true
+					f.Detail = fmt.Sprintf("%s of %s %s %s on %s, but the global shard map sends %s to %s", fmtRows(x.Rows), x.Table, keys, isAre(x.Rows, "is", "are"), loc, these, x.To)
+					f.Fix, f.Planned = fmt.Sprintf("moveMisplacedRows: true (copy %s to %s where missing, then delete the copies here; rows that differ there are kept and reported)",
+						itThem(x.Rows), x.To), true
 					plan.MoveMisplacedRows = true
 				} else {
 					f.Kind = "RowsUnmapped"
-					f.Detail = fmt.Sprintf("%s of %s in [%s, %s) are on %s, but no mapping holds these keys (elastic-db-tools #65)", fmtRows(x.Rows), x.Table, x.Low, x.High, loc)
-					f.Fix = fmt.Sprintf("map [%s, %s) to %s with a ShardLayout plan (or delete the rows if they are strays), then run doctor again", x.Low, x.High, loc)
+					f.Detail = fmt.Sprintf("%s of %s %s %s on %s, but no mapping holds %s (elastic-db-tools #65)", fmtRows(x.Rows), x.Table, keys, isAre(x.Rows, "is", "are"), loc, these)
+					f.Fix = fmt.Sprintf("map [%s, %s) to %s with a ShardLayout plan (or delete the %s if %s), then run doctor again",
+						x.Low, x.High, loc, isAre(x.Rows, "row", "rows"), isAre(x.Rows, "it is a stray", "they are strays"))
 				}
 				add(f)
 			}

@@ -58,6 +58,35 @@ type Misplaced struct {
 	High     string          `json:"high"`
 	To       *fleet.Location `json:"to,omitempty"`
 	Rows     int64           `json:"rows"`
+	// first and last are the rows' own lowest and highest keys (nil when
+	// the driver cannot say): Low and High name [first, last] rather than
+	// the batches the rows were read in.
+	first, last []byte
+}
+
+// keyBounder is a DataMover that can say the lowest and highest key of a
+// table's rows in a range (the local driver).
+type keyBounder interface {
+	KeyBounds(ctx context.Context, loc fleet.Location, table, keyCol string, r fleet.KeyRange) (min, max any, err error)
+}
+
+// ownKeys returns the encoded lowest and highest key of table's rows in
+// r, or nils when dm cannot say.
+func ownKeys(ctx context.Context, dm fleet.DataMover, m fleet.ShardMap, loc fleet.Location, t fleet.ShardedTable, r fleet.KeyRange) ([]byte, []byte, error) {
+	kb, ok := dm.(keyBounder)
+	if !ok {
+		return nil, nil, nil
+	}
+	lo, hi, err := kb.KeyBounds(ctx, loc, t.Table, t.KeyColumn, r)
+	if err != nil || lo == nil || hi == nil {
+		return nil, nil, err
+	}
+	first, err1 := shardkey.Encode(m.KeyType, lo)
+	last, err2 := shardkey.Encode(m.KeyType, hi)
+	if err1 != nil || err2 != nil {
+		return nil, nil, nil // a stored form the key type does not read back: name the batch
+	}
+	return first, last, nil
 }
 
 // placement counts, in batches of about batch distinct keys, the rows of
@@ -96,7 +125,11 @@ func placement(ctx context.Context, dm fleet.DataMover, m fleet.ShardMap, mappin
 					return nil, err
 				}
 				if n > 0 {
-					out = addMisplaced(out, Misplaced{Shard: loc, Table: t.Table, Min: lo, Max: hi, To: sp.Owner, Rows: n})
+					first, last, err := ownKeys(ctx, dm, m, loc, t, r)
+					if err != nil {
+						return nil, err
+					}
+					out = addMisplaced(out, Misplaced{Shard: loc, Table: t.Table, Min: lo, Max: hi, To: sp.Owner, Rows: n, first: first, last: last})
 				}
 			}
 			batches++
@@ -110,7 +143,11 @@ func placement(ctx context.Context, dm fleet.DataMover, m fleet.ShardMap, mappin
 		}
 	}
 	for i := range out {
-		out[i].Low, out[i].High = shardkey.FormatBound(m.KeyType, out[i].Min), shardkey.FormatBound(m.KeyType, out[i].Max)
+		x := &out[i]
+		x.Low, x.High = shardkey.FormatBound(m.KeyType, x.Min), shardkey.FormatBound(m.KeyType, x.Max)
+		if x.first != nil && x.last != nil {
+			x.Low, x.High = shardkey.FormatBound(m.KeyType, x.first), shardkey.FormatBound(m.KeyType, shardkey.Next(m.KeyType, x.last))
+		}
 	}
 	return out, nil
 }
@@ -122,6 +159,11 @@ func addMisplaced(out []Misplaced, x Misplaced) []Misplaced {
 		p := &out[i]
 		if p.Table == x.Table && sameOwner(p.To, x.To) && p.Max != nil && shardkey.Compare(p.Max, x.Min) == 0 {
 			p.Max, p.Rows = x.Max, p.Rows+x.Rows
+			if p.first == nil || x.first == nil {
+				p.first, p.last = nil, nil
+			} else {
+				p.last = x.last
+			}
 			return out
 		}
 	}
@@ -159,4 +201,13 @@ func fmtRows(n int64) string {
 		return "1 row"
 	}
 	return fmt.Sprintf("%d rows", n)
+}
+
+// keysText names the rows' keys for a finding ("with key 20", "with keys
+// in [20, 31)"), and what the rest of the sentence calls them.
+func (x Misplaced) keysText() (string, string) {
+	if x.first != nil && string(x.first) == string(x.last) {
+		return "with key " + x.Low, "this key"
+	}
+	return "with keys in [" + x.Low + ", " + x.High + ")", "these keys"
 }

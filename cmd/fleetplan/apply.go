@@ -136,7 +136,7 @@ func (a *app) planOrSaved(cmd *cobra.Command, path, command string) (*plans.Docu
 			return nil, nil, nil, nil, err
 		}
 	}
-	target, err := a.openTarget(ctx, doc.Config, engine.TargetOf(doc))
+	target, err := a.openTargetFor(ctx, doc.Config, engine.TargetOf(doc), engine.ModeFor(doc.Kind))
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}

@@ -59,7 +59,7 @@ func (a *app) restoreProduction(cmd *cobra.Command, dir string, st *runner.RunSt
 	if err != nil || runhistory.StateDir(cfg) != dir {
 		return nil
 	}
-	target, err := a.openTarget(cmd.Context(), cfg, st.Target)
+	target, err := a.openTargetFor(cmd.Context(), cfg, st.Target, engine.ModeFor(st.Kind))
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ Exit status: 0 healthy, 2 findings, 1 error.`,
 			if writePlan != "" && name == "" {
 				return usageErr("--write-plan needs --target: the plan names the target of fleetplan.yaml it is for", "pass --target NAME")
 			}
-			t, err := ff.open(ctx, a)
+			t, err := ff.openFor(ctx, a, fleet.OpenForDiagnosis)
 			if err != nil {
 				return err
 			}

@@ -30,7 +30,7 @@ shard's local shard map. The fingerprint changes whenever any of that does.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			t, err := ff.open(ctx, a)
+			t, err := ff.openFor(ctx, a, fleet.OpenForDiagnosis)
 			if err != nil {
 				return err
 			}

@@ -54,7 +54,7 @@ as "no longer managed": fleetplan never destroys what a deleted plan described.
 				return diags.Err()
 			}
 			a.view.Warn(diags)
-			target, err := a.openTarget(ctx, doc.Config, engine.TargetOf(doc))
+			target, err := a.openTargetFor(ctx, doc.Config, engine.TargetOf(doc), engine.ModeFor(doc.Kind))
 			if err != nil {
 				return err
 			}

@@ -31,7 +31,7 @@ func (a *app) continueRun(cmd *cobra.Command, runID, output, verb string,
 	if err != nil {
 		return err
 	}
-	target, err := a.openTarget(ctx, cfg, st.Target)
+	target, err := a.openTargetFor(ctx, cfg, st.Target, engine.ModeFor(st.Kind))
 	if err != nil {
 		return err
 	}

@@ -54,9 +54,14 @@ it with a checkpoint after every step.`,
 	return root
 }
 
-// openTarget opens a target named in the config, applying --time-scale.
+// openTarget opens a target named in the config for plans, applying --time-scale.
 func (a *app) openTarget(ctx context.Context, cfg *plans.Config, name string) (fleet.Target, error) {
-	t, err := engine.OpenTarget(ctx, cfg, name)
+	return a.openTargetFor(ctx, cfg, name, fleet.OpenForPlans)
+}
+
+// openTargetFor is openTarget for a purpose (engine.ModeFor a plan's kind).
+func (a *app) openTargetFor(ctx context.Context, cfg *plans.Config, name string, mode fleet.OpenMode) (fleet.Target, error) {
+	t, err := engine.OpenTargetFor(ctx, cfg, name, mode)
 	if err != nil {
 		return nil, err
 	}

@@ -23,13 +23,18 @@ func (f *fleetFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dir, flagFleet, "", helpFleet)
 }
 
-// open returns the fleet named by --fleet or --target.
+// open returns the fleet named by --fleet or --target, opened for plans.
 func (f *fleetFlags) open(ctx context.Context, a *app) (fleet.Target, error) {
+	return f.openFor(ctx, a, fleet.OpenForPlans)
+}
+
+// openFor is open for a purpose (doctor and layout: fleet.OpenForDiagnosis).
+func (f *fleetFlags) openFor(ctx context.Context, a *app, mode fleet.OpenMode) (fleet.Target, error) {
 	if f.dir != "" {
 		if f.target != "" {
 			return nil, usageErr("--fleet and --target exclude each other", "use one of them")
 		}
-		t, err := local.Open(ctx, f.dir)
+		t, err := local.OpenFor(ctx, f.dir, mode)
 		if err != nil {
 			return nil, err
 		}
@@ -52,5 +57,5 @@ func (f *fleetFlags) open(ctx context.Context, a *app) (fleet.Target, error) {
 		}
 		name = names[0]
 	}
-	return a.openTarget(ctx, cfg, name)
+	return a.openTargetFor(ctx, cfg, name, mode)
 }

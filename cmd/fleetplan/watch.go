@@ -625,7 +625,7 @@ var errNotNow = errors.New("decided otherwise under the lock")
 // apply it ("" for none).
 func (w *watcher) apply(ctx context.Context, x *watched, hash, lastRun string) {
 	d := x.doc
-	target, err := w.a.openTarget(ctx, d.Config, engine.TargetOf(d))
+	target, err := w.a.openTargetFor(ctx, d.Config, engine.TargetOf(d), engine.ModeFor(d.Kind))
 	if err != nil {
 		w.fail(d, err)
 		return
@@ -862,7 +862,7 @@ func (w *watcher) checkDrift(ctx context.Context) {
 
 // quietPlan plans a document, logging only what went wrong and warnings.
 func (w *watcher) quietPlan(ctx context.Context, d *plans.Document) (*stepgraph.Graph, bool) {
-	target, err := w.a.openTarget(ctx, d.Config, engine.TargetOf(d))
+	target, err := w.a.openTargetFor(ctx, d.Config, engine.TargetOf(d), engine.ModeFor(d.Kind))
 	if err != nil {
 		w.fail(d, err)
 		return nil, false

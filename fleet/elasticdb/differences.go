@@ -90,8 +90,12 @@ func ShardDifferences(m fleet.ShardMap, s fleet.Shard, l LocalShard, gsm []fleet
 // m with mappings lsm (non-empty) while the GSM does not list it, as after the
 // shard map manager was restored to a point before the shard was added.
 func StrayShardDifferences(m fleet.ShardMap, loc fleet.Location, id uuid.UUID, lsm []fleet.Mapping) []fleet.Difference {
+	mappings := "1 mapping"
+	if len(lsm) != 1 {
+		mappings = fmt.Sprintf("%d mappings", len(lsm))
+	}
 	out := []fleet.Difference{{Shard: loc, Kind: fleet.DiffShardInShardOnly,
-		Detail: fmt.Sprintf("the database's local shard map holds shard %s of %s with %d mapping(s), but the global shard map does not list it", id, m.Name, len(lsm))}}
+		Detail: fmt.Sprintf("the database's local shard map holds shard %s of %s with %s, but the global shard map does not list it", id, m.Name, mappings)}}
 	for _, mp := range lsm {
 		out = append(out, fleet.Difference{Shard: loc, Kind: fleet.DiffMappingInShardOnly, Detail: "mapping in the shard's LSM only",
 			MappingID: mp.ID, Min: mp.Min, Max: mp.Max})

@@ -1,6 +1,7 @@
 package elasticdb
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -80,8 +81,12 @@ func FinishDifferences(m fleet.ShardMap, gsm []fleet.Mapping, shards []fleet.Sha
 				continue
 			}
 			min, max := intersection(m, a.Min, a.Max, b.Min, b.Max)
-			diffs = append(diffs, fleet.Difference{Shard: locOf[b.ShardID], Kind: fleet.DiffGSMMappingsOverlap,
-				MappingID: b.ID, Min: min, Max: max,
+			dup := b // the duplicate: the one its shard's LSM does not hold, else the later one
+			if !heldByLSM(lsm, a) && heldByLSM(lsm, b) {
+				dup = a
+			}
+			diffs = append(diffs, fleet.Difference{Shard: locOf[dup.ShardID], Kind: fleet.DiffGSMMappingsOverlap,
+				MappingID: dup.ID, Min: min, Max: max,
 				Detail: fmt.Sprintf("the global shard map gives %s to %s and %s to %s: a key must have one mapping",
 					BoundsText(m, a.Min, a.Max), locOf[a.ShardID], BoundsText(m, b.Min, b.Max), locOf[b.ShardID])})
 		}
@@ -90,6 +95,17 @@ func FinishDifferences(m fleet.ShardMap, gsm []fleet.Mapping, shards []fleet.Sha
 		diffs[i].Token = RecoveryToken(m, diffs[i])
 	}
 	return diffs
+}
+
+// heldByLSM reports whether the LSM of g's shard holds g: the same
+// MappingId with the same bounds.
+func heldByLSM(lsm map[uuid.UUID][]fleet.Mapping, g fleet.Mapping) bool {
+	for _, l := range lsm[g.ShardID] {
+		if l.ID == g.ID && bytes.Equal(l.Min, g.Min) && (l.Max == nil) == (g.Max == nil) && bytes.Equal(l.Max, g.Max) {
+			return true
+		}
+	}
+	return false
 }
 
 // intersection returns the keys two overlapping mappings share (a list

@@ -383,8 +383,10 @@ func (t *Target) readMap(ctx context.Context, name string) (*sql.DB, fleet.Shard
 }
 
 // checkMappings refuses a corrupt mapping set: overlapping ranges, duplicate
-// points, or bounds that do not decode for the map's key type.
-func (t *Target) checkMappings(ctx context.Context, q querier, m fleet.ShardMap) error {
+// points, or bounds that do not decode for the map's key type. With
+// overlaps, overlapping ranges pass: recovery reads and repairs them (the
+// detection reports them as GSMMappingsOverlap).
+func (t *Target) checkMappings(ctx context.Context, q querier, m fleet.ShardMap, overlaps bool) error {
 	mps, err := t.mappingsOf(ctx, q, m.ID)
 	if err != nil {
 		return err
@@ -393,6 +395,12 @@ func (t *Target) checkMappings(ctx context.Context, q querier, m fleet.ShardMap)
 		return &fleet.Error{Op: "check shard map", Target: m.Name,
 			Err:  fmt.Errorf("%w: "+format, append([]any{fleet.ErrCorruptMappings}, args...)...),
 			Hint: "repair __ShardManagement_ShardMappingsGlobal by hand or restore the shard map manager database from a backup; fleetplan will not act on it"}
+	}
+	overlapErr := func(format string, args ...any) error {
+		return &fleet.Error{Op: "check shard map", Target: m.Name,
+			Err: fmt.Errorf("%w: "+format+"; a key must have one mapping", append([]any{fleet.ErrCorruptMappings}, args...)...),
+			Hint: "no plan but a shard map recovery runs on it: `fleetplan doctor --write-plan fix.yaml` finds which mapping the shards' " +
+				"local shard maps hold and writes the ShardMapRecovery plan that removes the other; apply it, then run this again"}
 	}
 	for i, mp := range mps {
 		if err := shardkey.Validate(m.KeyType, mp.Min); err != nil {
@@ -411,12 +419,12 @@ func (t *Target) checkMappings(ctx context.Context, q querier, m fleet.ShardMap)
 		prev := mps[i-1]
 		if m.Type == fleet.ListMap {
 			if string(prev.Min) == string(mp.Min) {
-				return corrupt("point %s is mapped twice", shardkey.FormatBound(m.KeyType, mp.Min))
+				return overlapErr("point %s is mapped twice", shardkey.FormatBound(m.KeyType, mp.Min))
 			}
 			continue
 		}
-		if shardkey.Compare(prev.Max, mp.Min) > 0 {
-			return corrupt("mappings [%s, %s) and [%s, %s) overlap",
+		if shardkey.Compare(prev.Max, mp.Min) > 0 && !overlaps {
+			return overlapErr("mappings [%s, %s) and [%s, %s) overlap",
 				shardkey.FormatBound(m.KeyType, prev.Min), shardkey.FormatBound(m.KeyType, prev.Max),
 				shardkey.FormatBound(m.KeyType, mp.Min), shardkey.FormatBound(m.KeyType, mp.Max))
 		}

@@ -38,7 +38,7 @@ func init() {
 			return nil, &fleet.Error{Op: "open local fleet", Target: cfg.Name, Err: fmt.Errorf("%w: no path", fleet.ErrNotAFleet),
 				Hint: "set path: to the fleet directory in fleetplan.yaml"}
 		}
-		t, err := Open(ctx, cfg.Path)
+		t, err := OpenFor(ctx, cfg.Path, cfg.Mode)
 		if err != nil {
 			return nil, err
 		}
@@ -81,6 +81,8 @@ type Target struct {
 	mi instanceState // managed instances, pools and their operations (instances.go)
 
 	prepared sync.Map // *sql.DB -> *stmtSet: the shard map executor's statements (prepared.go)
+
+	mode fleet.OpenMode // what the fleet was opened for (Ping's check of the mapping set)
 }
 
 // Dir returns the fleet directory.
@@ -161,6 +163,14 @@ func notAFleet(dir, why, hint string) error {
 // fleetplan catalog of a known version, and the shard map store (when there
 // is one) must be of store version 1.x with no overlapping mappings.
 func Open(ctx context.Context, dir string) (*Target, error) {
+	return OpenFor(ctx, dir, fleet.OpenForPlans)
+}
+
+// OpenFor is Open for a purpose: doctor, layout and ShardMapRecovery runs
+// (mode.Tolerant) open a fleet whose global shard map has overlapping
+// mappings, which only a recovery plan repairs; every other command is
+// refused it.
+func OpenFor(ctx context.Context, dir string, mode fleet.OpenMode) (*Target, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -187,6 +197,7 @@ func Open(ctx context.Context, dir string) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.mode = mode
 	if err := t.Ping(ctx); err != nil {
 		t.Close()
 		return nil, err
@@ -341,7 +352,8 @@ func (t *Target) catalogTx(ctx context.Context, fn func(tx *sql.Tx) error) error
 func nowText() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
 // Ping checks the catalog and, when the global shard map exists, its store
-// version and that no two mappings of a map overlap.
+// version and that no two mappings of a map overlap (unless the fleet was
+// opened for diagnosis or recovery, see OpenFor).
 func (t *Target) Ping(ctx context.Context) error {
 	if err := t.catalog.PingContext(ctx); err != nil {
 		return classify(&fleet.Error{Op: "ping catalog", Target: t.dir, Err: err}, fleet.Location{})
@@ -355,7 +367,7 @@ func (t *Target) Ping(ctx context.Context) error {
 		return err
 	}
 	for _, m := range maps {
-		if err := t.checkMappings(ctx, g, m); err != nil {
+		if err := t.checkMappings(ctx, g, m, t.mode.Tolerant()); err != nil {
 			return err
 		}
 	}

@@ -117,7 +117,7 @@ func TestOpenRefusesBadFleets(t *testing.T) {
 				rawExec(t, filepath.Join(d, "sql-1", "smm.db"), `UPDATE `+tMappingsGlobal+` SET MaxValue = ? WHERE MaxValue IS NOT NULL`, k)
 				return d
 			},
-			want: fleet.ErrCorruptMappings, hintHas: "restore",
+			want: fleet.ErrCorruptMappings, hintHas: "`fleetplan doctor --write-plan fix.yaml`",
 		},
 		"mapping bound of the wrong length": {
 			setup: func(t *testing.T) string {
@@ -301,5 +301,40 @@ func TestRegisteredDriver(t *testing.T) {
 	_, err = fleet.Open(context.Background(), fleet.TargetConfig{Name: "x", Driver: DriverName})
 	if !errors.Is(err, fleet.ErrNotAFleet) {
 		t.Fatalf("no path: %v", err)
+	}
+}
+
+// Opened for diagnosis or recovery, a fleet whose global shard map has
+// overlapping mappings is read, and its observation names the duplicate;
+// bounds that do not decode are refused in every mode.
+func TestOpenForRecoveryReadsOverlaps(t *testing.T) {
+	ctx := context.Background()
+	d := demoDir(t)
+	k, _ := shardkey.Encode(fleet.KeyInt64, int64(60000))
+	rawExec(t, filepath.Join(d, "sql-1", "smm.db"), `UPDATE `+tMappingsGlobal+` SET MaxValue = ? WHERE MaxValue IS NOT NULL`, k)
+	for _, mode := range []fleet.OpenMode{fleet.OpenForDiagnosis, fleet.OpenForRecovery} {
+		tg, err := OpenFor(ctx, d, mode)
+		if err != nil {
+			t.Fatalf("mode %d: %v", mode, err)
+		}
+		lay, err := tg.Observe(ctx, "")
+		tg.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, diff := range lay.Maps[0].Differences {
+			found = found || diff.Kind == fleet.DiffGSMMappingsOverlap
+		}
+		if !found {
+			t.Fatalf("mode %d: no GSMMappingsOverlap in %+v", mode, lay.Maps[0].Differences)
+		}
+	}
+	rawExec(t, filepath.Join(d, "sql-1", "smm.db"), `UPDATE `+tMappingsGlobal+` SET MaxValue = x'0102' WHERE MaxValue IS NOT NULL`)
+	if tg, err := OpenFor(ctx, d, fleet.OpenForRecovery); !errors.Is(err, fleet.ErrCorruptMappings) {
+		if err == nil {
+			tg.Close()
+		}
+		t.Fatalf("bounds that do not decode, opened for recovery: %v", err)
 	}
 }

@@ -38,3 +38,20 @@ func (g gsmTx) MappingsOfMap(ctx context.Context, mapID uuid.UUID) ([]elasticdb.
 	rows, err := g.tx.QueryContext(ctx, `SELECT `+gsmMappingCols+` WHERE ShardMapId = ? ORDER BY MinValue, Readable`, mapID.String())
 	return fleet.ScanAll(rows, err, scanGSMMapping)
 }
+
+// KeyBounds returns the lowest and the highest key of table's rows in r
+// (nil, nil when it holds none): doctor names misplaced rows by their own
+// keys rather than by the batch it read them in.
+func (t *Target) KeyBounds(ctx context.Context, loc fleet.Location, table, keyCol string, r fleet.KeyRange) (min, max any, err error) {
+	db, err := t.readDB(ctx, loc)
+	if err != nil {
+		return nil, nil, err
+	}
+	where, args, err := keyFilter(quoteIdent(keyCol), r)
+	if err != nil {
+		return nil, nil, &fleet.Error{Op: "read key bounds", Target: loc.String(), Err: err}
+	}
+	k := quoteIdent(keyCol)
+	err = db.QueryRowContext(ctx, `SELECT min(`+k+`), max(`+k+`) FROM `+quoteIdent(table)+` WHERE `+where, args...).Scan(&min, &max)
+	return min, max, sqlErr("read key bounds of "+table, loc, err)
+}

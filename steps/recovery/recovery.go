@@ -150,7 +150,8 @@ func (snapshot) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (ste
 	if err != nil {
 		return nil, err
 	}
-	env.Logf("kept %d shard and %d mapping rows of the global shard map, and the local shard maps of %d databases", len(snap.Shards), len(snap.Mappings), len(snap.Locals))
+	env.Logf("kept %s and %s of the global shard map, and the local shard maps of %s", steps.Plural(len(snap.Shards), "shard row"),
+		steps.Plural(len(snap.Mappings), "mapping row"), steps.Plural(len(snap.Locals), "database"))
 	return steps.Outputs{"snapshot": string(b), "mappings": len(snap.Mappings)}, nil
 }
 
@@ -219,7 +220,7 @@ func (restore) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (step
 		return elasticdb.RestoreSnapshot(ctx, ex, m, snap)
 	})
 	if err == nil {
-		env.Logf("restored %d shard and %d mapping rows of the global shard map as they were", len(snap.Shards), len(snap.Mappings))
+		env.Logf("restored %s and %s of the global shard map as they were", steps.Plural(len(snap.Shards), "shard row"), steps.Plural(len(snap.Mappings), "mapping row"))
 	}
 	return nil, err
 }
@@ -277,7 +278,7 @@ func (detach) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps
 			return nil, &fleet.Error{Op: "detach shard", Target: at.String(), Err: fmt.Errorf("%w: the shard's rows cannot be counted (its database is missing or unreadable)", fleet.ErrInvalidArgument),
 				Hint: "restore the database first; if its rows are gone for good, set force: true to detach it anyway (its keys then route nowhere)"}
 		case rows > 0:
-			return nil, &fleet.Error{Op: "detach shard", Target: at.String(), Err: fmt.Errorf("%w: the shard still holds %d rows in its mapped ranges", fleet.ErrInvalidArgument, rows),
+			return nil, &fleet.Error{Op: "detach shard", Target: at.String(), Err: fmt.Errorf("%w: the shard still holds %s in its mapped ranges", fleet.ErrInvalidArgument, steps.Plural(int(rows), "row")),
 				Hint: "move the rows to another shard first (a ShardLayout plan), or set force: true to detach it anyway: its keys then route nowhere and the rows stay in the database"}
 		}
 	}
@@ -443,7 +444,7 @@ func (verify) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (steps
 		problems = append(problems, fmt.Sprintf("%s: %s (recovery token %s)", d.Kind, d.Detail, d.Token))
 	}
 	if len(m.Pending) > 0 {
-		problems = append(problems, fmt.Sprintf("%d operations pending", len(m.Pending)))
+		problems = append(problems, steps.Plural(len(m.Pending), "operation")+" pending")
 	}
 	if len(problems) > 0 {
 		return nil, &fleet.Error{Op: "verify shard", Target: at.String(), Err: errors.New(strings.Join(problems, "; ")),
@@ -553,8 +554,11 @@ func (moveRows) Apply(ctx context.Context, env *steps.Env, in steps.Inputs) (ste
 		return nil, err
 	}
 	if kept > 0 {
-		return nil, &fleet.Error{Op: "move misplaced rows", Target: s.ShardMap,
-			Err:  fmt.Errorf("%w: %d rows differ from the row with the same key on the shard their key routes to, and were kept where they are", fleet.ErrInvalidArgument, kept),
+		what := fmt.Sprintf("%d rows differ from the rows with the same keys on the shards their keys route to, and were kept where they are", kept)
+		if kept == 1 {
+			what = "1 row differs from the row with the same key on the shard its key routes to, and was kept where it is"
+		}
+		return nil, &fleet.Error{Op: "move misplaced rows", Target: s.ShardMap, Err: fmt.Errorf("%w: %s", fleet.ErrInvalidArgument, what),
 			Hint: "compare the rows by hand and delete the stale one; `fleetplan doctor` lists where they are"}
 	}
 	return steps.Outputs{"rows": moved}, nil

@@ -16,7 +16,11 @@ func (v *View) Doctor(rep *recovery.Report, format, planPath string) error {
 		return v.json(rep)
 	}
 	if rep.Healthy() {
-		v.printf("Healthy: the global and local shard maps agree, nothing is pending or locked, and every row is on the shard its key routes to (%d batches read).\n", rep.Batches)
+		batches := fmt.Sprintf("%d batches", rep.Batches)
+		if rep.Batches == 1 {
+			batches = "1 batch"
+		}
+		v.printf("Healthy: the global and local shard maps agree, nothing is pending or locked, and every row is on the shard its key routes to (%s read).\n", batches)
 		return nil
 	}
 	errs, warns := 0, 0
