@@ -18,7 +18,8 @@
 //
 // The router works through the driver interfaces fleet.ShardMapStore and
 // fleet.ShardConnector, so it runs on any driver that offers them: the
-// embedded local driver (SQLite files) today.
+// embedded local driver (SQLite files) and the sqlserver driver (SQL Server
+// and Azure SQL; verified there only where a server is available).
 //
 //	t, err := fleet.Open(ctx, fleet.TargetConfig{Driver: "local", Path: "/srv/fleet"})
 //	if err != nil { ... }
