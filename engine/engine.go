@@ -117,15 +117,23 @@ func OpenTargetFor(ctx context.Context, cfg *plans.Config, name string, mode fle
 		tc.Options["port"] = strconv.Itoa(spec.Port)
 	}
 	var diags diag.List
-	for _, k := range sortedKeys(spec.Auth) {
-		ref := spec.Auth[k]
-		v, err := ref.Resolve(cfg.Roots(), cfg.Dir)
-		if err != nil {
-			diags.Errorf(spec.AuthPos[k], "target %q: %v", name, err).
-				WithHint("set the secret %s named in %s (a file: path is relative to fleetplan.yaml)", ref, filepath.Base(cfg.Path))
-			continue
+	resolve := func(prefix string, refs map[string]plans.SecretRef, pos map[string]diag.Pos) {
+		for _, k := range sortedKeys(refs) {
+			ref := refs[k]
+			v, err := ref.Resolve(cfg.Roots(), cfg.Dir)
+			if err != nil {
+				diags.Errorf(pos[k], "target %q: %v", name, err).
+					WithHint("set the secret %s named in %s (a file: path is relative to fleetplan.yaml)", ref, filepath.Base(cfg.Path))
+				continue
+			}
+			tc.Options[prefix+k] = v
 		}
-		tc.Options["auth."+k] = v
+	}
+	resolve("auth.", spec.Auth, spec.AuthPos)
+	// recoveryAuth is resolved only for a recovery run, and only for a
+	// driver with credentials: no other command reads (or needs) it.
+	if mode == fleet.OpenForRecovery && spec.Driver != plans.DriverLocal {
+		resolve(fleet.RecoveryAuthPrefix, spec.RecoveryAuth, spec.RecoveryAuthPos)
 	}
 	if err := diags.Err(); err != nil {
 		return nil, err

@@ -38,6 +38,11 @@ const (
 	OpenForRecovery
 )
 
+// RecoveryAuthPrefix prefixes the TargetConfig.Options that hold a
+// target's resolved recoveryAuth entries ("recoveryAuth.password"); they
+// are set only when the target is opened for recovery.
+const RecoveryAuthPrefix = "recoveryAuth."
+
 // Tolerant reports whether the mode reads a shard map that recovery repairs.
 func (m OpenMode) Tolerant() bool { return m == OpenForDiagnosis || m == OpenForRecovery }
 

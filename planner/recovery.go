@@ -60,6 +60,11 @@ func PlanShardMapRecovery(doc *plans.Document, live *RecoveryLive) (*stepgraph.G
 	if b.g.OnFailure == "" {
 		b.g.OnFailure = plans.OnFailureRollback
 	}
+	if doc.Config != nil {
+		if t, ok := doc.Config.Targets[spec.Target]; ok {
+			b.g.Credentials = t.RecoveryCredentials()
+		}
+	}
 	b.m = live.Layout.Map(spec.ShardMap)
 	if b.m == nil {
 		b.diags.Errorf(doc.Pos, "shard map %q does not exist on target %q", spec.ShardMap, spec.Target).

@@ -51,6 +51,9 @@ func summaryLine(g *stepgraph.Graph) string {
 func Text(w io.Writer, g *stepgraph.Graph) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %q on target %q\n", g.Kind, g.Plan, g.Target)
+	if g.Credentials != "" {
+		fmt.Fprintf(&b, "Recovery steps connect with: %s\n", g.Credentials)
+	}
 	for _, warn := range g.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", warn)
 	}
@@ -170,6 +173,9 @@ func Text(w io.Writer, g *stepgraph.Graph) error {
 func Markdown(w io.Writer, g *stepgraph.Graph) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### fleetplan: `%s` %s on `%s`\n\n", g.Plan, g.Kind, g.Target)
+	if g.Credentials != "" {
+		fmt.Fprintf(&b, "Recovery steps connect with: %s\n\n", g.Credentials)
+	}
 	for _, warn := range g.Warnings {
 		fmt.Fprintf(&b, "> **Warning:** %s\n\n", warn)
 	}

@@ -115,23 +115,8 @@ func (l *loader) config(abs, display string) *Config {
 			spec.Path = cfg.resolve(p)
 			spec.PathPos = t.pos("path")
 		}
-		auth := t.obj("auth")
-		for k, v := range auth.m {
-			s, ok := v.(string)
-			if !ok {
-				continue
-			}
-			ref, isRef := parseSecretRef(s)
-			if !isRef {
-				ref = SecretRef{Kind: SecretValue, Ref: s}
-			}
-			checkSecretFile(auth, k, ref, roots, cfg.Dir)
-			if spec.Auth == nil {
-				spec.Auth, spec.AuthPos = map[string]SecretRef{}, map[string]diag.Pos{}
-			}
-			spec.Auth[k] = ref
-			spec.AuthPos[k] = auth.pos(k)
-		}
+		spec.Auth, spec.AuthPos = readAuth(t.obj("auth"), roots, cfg.Dir)
+		spec.RecoveryAuth, spec.RecoveryAuthPos = readAuth(t.obj("recoveryAuth"), roots, cfg.Dir)
 		opts, _ := t.m["options"].(map[string]any)
 		for _, k := range []string{"subscription", "resourceGroup"} {
 			if s := t.str(k); s != "" {
@@ -146,6 +131,30 @@ func (l *loader) config(abs, display string) *Config {
 	}
 	l.configs[abs] = cfg
 	return cfg
+}
+
+// readAuth reads a target's auth: or recoveryAuth: entries (nil when
+// there are none) and where each is written.
+func readAuth(auth obj, roots confine.Roots, base string) (map[string]SecretRef, map[string]diag.Pos) {
+	var refs map[string]SecretRef
+	var pos map[string]diag.Pos
+	for k, v := range auth.m {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		ref, isRef := parseSecretRef(s)
+		if !isRef {
+			ref = SecretRef{Kind: SecretValue, Ref: s}
+		}
+		checkSecretFile(auth, k, ref, roots, base)
+		if refs == nil {
+			refs, pos = map[string]SecretRef{}, map[string]diag.Pos{}
+		}
+		refs[k] = ref
+		pos[k] = auth.pos(k)
+	}
+	return refs, pos
 }
 
 // resolve makes a path from the config absolute, relative to its folder.

@@ -359,7 +359,11 @@ type TargetSpec struct {
 	// target is opened.
 	Auth    map[string]SecretRef
 	AuthPos map[string]diag.Pos // where each Auth entry is written
-	PathPos diag.Pos            // where path is written
+	// RecoveryAuth holds the credentials only shard map recovery uses
+	// (ShardMapRecovery runs), the same fields as Auth; nil when unset.
+	RecoveryAuth    map[string]SecretRef
+	RecoveryAuthPos map[string]diag.Pos
+	PathPos         diag.Pos // where path is written
 	// Options holds driver-specific settings (azure: subscription, resourceGroup).
 	Options map[string]any
 	Pos     diag.Pos

@@ -29,6 +29,9 @@ type Graph struct {
 	Parallel int      `json:"parallel,omitempty"`
 	Steps    []*Step  `json:"steps"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Credentials says what a shard map recovery's steps connect with (the
+	// sources of the target's recoveryAuth, never a secret); "" elsewhere.
+	Credentials string `json:"credentials,omitempty"`
 	// Changes summarises the diff for humans ("+ shard customers_2", ...).
 	Changes []Change `json:"changes,omitempty"`
 	// RemoveKept lists earlier runs on the target that kept parts for

@@ -108,6 +108,24 @@ func doctorTargetName(a *app, ff *fleetFlags) (string, error) {
 	return "", nil
 }
 
+// recoveryCredentials says what recovery steps of the target layout or
+// doctor reads connect with ("" for --fleet DIR, which has no config).
+func recoveryCredentials(a *app, ff *fleetFlags) string {
+	if ff.dir != "" {
+		return ""
+	}
+	name, _ := doctorTargetName(a, ff)
+	cfg, err := engine.LoadConfig(a.configPath)
+	if err != nil || name == "" {
+		return ""
+	}
+	spec, ok := cfg.Targets[name]
+	if !ok {
+		return ""
+	}
+	return spec.RecoveryCredentials()
+}
+
 // planFile is the plans of a report as one YAML file (a document per map).
 func planFile(rep *recovery.Report, path string) string {
 	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))

@@ -43,7 +43,7 @@ shard's local shard map. The fingerprint changes whenever any of that does.`,
 			if err != nil {
 				return err
 			}
-			return a.view.Layout(lay, format)
+			return a.view.Layout(lay, format, recoveryCredentials(a, &ff))
 		},
 	}
 	ff.add(cmd)

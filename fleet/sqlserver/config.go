@@ -49,6 +49,11 @@ type Config struct {
 	password string // SQL password or service principal secret (resolved)
 	FedAuth  string // "" for SQL authentication, else one of FedAuth*
 	TenantID string // service principal tenant
+	// Credentials names where User and the secret come from: "auth", or
+	// "recoveryAuth" when the target was opened for a shard map recovery
+	// and names recovery credentials (every connection then uses them).
+	Credentials string
+	secrets     []string // every resolved secret of the target, for redaction
 
 	Encrypt                string // "true" (default), "strict", "false", "disable"
 	TrustServerCertificate bool   // a self-signed certificate (containers)
@@ -81,12 +86,24 @@ func configErr(name, format string, args ...any) error {
 // secret can be written in fleetplan.yaml in plain text.
 func ParseConfig(cfg fleet.TargetConfig) (Config, error) {
 	o := cfg.Options
+	auth := "auth" // where the credentials come from
+	for k := range o {
+		if strings.HasPrefix(k, fleet.RecoveryAuthPrefix) && cfg.Mode == fleet.OpenForRecovery {
+			auth = strings.TrimSuffix(fleet.RecoveryAuthPrefix, ".")
+		}
+	}
 	c := Config{Name: cfg.Name, Server: strings.TrimSpace(o["server"]), Database: strings.TrimSpace(o["database"]),
-		User: o["auth.user"], FedAuth: o["fedauth"], TenantID: o["auth.tenantId"], Encrypt: "true",
-		ConnectTimeout: 30 * time.Second, LockTimeout: 60 * time.Second}
+		User: o[auth+".user"], FedAuth: o["fedauth"], TenantID: o[auth+".tenantId"], Encrypt: "true",
+		ConnectTimeout: 30 * time.Second, LockTimeout: 60 * time.Second, Credentials: auth}
+	for k, v := range o {
+		if (strings.HasPrefix(k, "auth.") || strings.HasPrefix(k, fleet.RecoveryAuthPrefix)) && secret.IsKey(k) && v != "" {
+			c.secrets = append(c.secrets, v)
+		}
+	}
+	sort.Strings(c.secrets)
 	var unknown []string
 	for k, v := range o {
-		if strings.HasPrefix(k, "auth.") || k == "server" || k == "database" || k == "port" {
+		if strings.HasPrefix(k, "auth.") || strings.HasPrefix(k, fleet.RecoveryAuthPrefix) || k == "server" || k == "database" || k == "port" {
 			continue
 		}
 		if secret.IsKey(k) || strings.EqualFold(k, "dsn") {
@@ -152,20 +169,20 @@ func ParseConfig(cfg fleet.TargetConfig) (Config, error) {
 	}
 	switch {
 	case c.FedAuth == "":
-		c.password = o["auth.password"]
+		c.password = o[auth+".password"]
 		if c.User == "" || c.password == "" {
-			return Config{}, configErr(cfg.Name, "SQL authentication needs auth.user and auth.password (password: env:VAR or file:PATH); "+
-				"for Entra ID set options.fedauth to %s, %s or %s", FedAuthDefault, FedAuthManagedIdentity, FedAuthServicePrincipal)
+			return Config{}, configErr(cfg.Name, "SQL authentication needs %s.user and %s.password (password: env:VAR or file:PATH); "+
+				"for Entra ID set options.fedauth to %s, %s or %s", auth, auth, FedAuthDefault, FedAuthManagedIdentity, FedAuthServicePrincipal)
 		}
 	case strings.EqualFold(c.FedAuth, FedAuthDefault):
 		c.FedAuth = FedAuthDefault
 	case strings.EqualFold(c.FedAuth, FedAuthManagedIdentity):
 		// auth.clientId picks a user-assigned identity; none is the system one.
-		c.FedAuth, c.User = FedAuthManagedIdentity, o["auth.clientId"]
+		c.FedAuth, c.User = FedAuthManagedIdentity, o[auth+".clientId"]
 	case strings.EqualFold(c.FedAuth, FedAuthServicePrincipal):
-		c.FedAuth, c.User, c.password = FedAuthServicePrincipal, o["auth.clientId"], o["auth.clientSecret"]
+		c.FedAuth, c.User, c.password = FedAuthServicePrincipal, o[auth+".clientId"], o[auth+".clientSecret"]
 		if c.User == "" || c.TenantID == "" || c.password == "" {
-			return Config{}, configErr(cfg.Name, "%s needs auth.clientId, auth.tenantId and auth.clientSecret (env:VAR or file:PATH)", FedAuthServicePrincipal)
+			return Config{}, configErr(cfg.Name, "%s needs %s.clientId, %s.tenantId and %s.clientSecret (env:VAR or file:PATH)", FedAuthServicePrincipal, auth, auth, auth)
 		}
 	default:
 		return Config{}, configErr(cfg.Name, "fedauth %q: want %s, %s or %s", c.FedAuth, FedAuthDefault, FedAuthManagedIdentity, FedAuthServicePrincipal)
@@ -175,10 +192,14 @@ func ParseConfig(cfg fleet.TargetConfig) (Config, error) {
 
 // Secrets are the resolved secret values, for redaction.
 func (c Config) Secrets() []string {
-	if c.password == "" {
+	if c.password == "" && len(c.secrets) == 0 {
 		return nil
 	}
-	return []string{c.password}
+	out := append([]string(nil), c.secrets...)
+	if c.password != "" {
+		out = append(out, c.password)
+	}
+	return out
 }
 
 // DriverName is the go-mssqldb driver the DSNs are for: azuresql with

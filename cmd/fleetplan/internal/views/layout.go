@@ -13,11 +13,21 @@ import (
 )
 
 // Layout shows a live shard layout as tables or as JSON.
-func (v *View) Layout(l *fleet.Layout, format string) error {
+// recovery, when set, says what shard map recovery steps connect with (see
+// plans.TargetSpec.RecoveryCredentials).
+func (v *View) Layout(l *fleet.Layout, format, recovery string) error {
 	if format == JSON {
-		return v.json(layoutView(l))
+		lv := layoutView(l)
+		lv.RecoveryCredentials = recovery
+		return v.json(lv)
 	}
-	return printLayout(v.Out, l)
+	if err := printLayout(v.Out, l); err != nil {
+		return err
+	}
+	if recovery != "" {
+		v.printf("\nRecovery steps connect with: %s\n", recovery)
+	}
+	return nil
 }
 
 // The JSON view decodes key bounds and keeps their stored hex.
@@ -25,6 +35,8 @@ type LayoutJSON struct {
 	Target      string    `json:"target"`
 	Fingerprint string    `json:"fingerprint"`
 	Maps        []mapJSON `json:"maps"`
+	// RecoveryCredentials says what shard map recovery steps connect with.
+	RecoveryCredentials string `json:"recoveryCredentials,omitempty"`
 }
 
 type mapJSON struct {
