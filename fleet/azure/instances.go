@@ -449,6 +449,12 @@ func (t *Target) resume(rec record) (poller, error) {
 	case kindSecondaryCreate:
 		loc := parseLocation(rec.Resource)
 		return wrapPoller(t.sql.NewDatabasesClient().BeginCreateOrUpdate(ctx, t.cfg.ResourceGroup, loc.Server, loc.Database, armsql.Database{}, &armsql.DatabasesClientBeginCreateOrUpdateOptions{ResumeToken: rec.Token}))
+	case kindFailover:
+		loc := parseLocation(rec.Resource) // server/group
+		return wrapPoller(t.sql.NewFailoverGroupsClient().BeginFailover(ctx, t.cfg.ResourceGroup, loc.Server, loc.Database, &armsql.FailoverGroupsClientBeginFailoverOptions{ResumeToken: rec.Token}))
+	case kindForceFailover:
+		loc := parseLocation(rec.Resource)
+		return wrapPoller(t.sql.NewFailoverGroupsClient().BeginForceFailoverAllowDataLoss(ctx, t.cfg.ResourceGroup, loc.Server, loc.Database, &armsql.FailoverGroupsClientBeginForceFailoverAllowDataLossOptions{ResumeToken: rec.Token}))
 	case kindDatabaseDelete:
 		loc := parseLocation(rec.Resource)
 		return wrapPoller(t.sql.NewDatabasesClient().BeginDelete(ctx, t.cfg.ResourceGroup, loc.Server, loc.Database, &armsql.DatabasesClientBeginDeleteOptions{ResumeToken: rec.Token}))

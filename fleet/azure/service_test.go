@@ -57,6 +57,11 @@ type service struct {
 	// onOperations, when set, runs when an instance's operations are read.
 	onOperations func()
 
+	groups map[string]*fakeGroup // failover groups by name
+	// ending are what failovers in flight change once their last poll is
+	// answered.
+	ending []func()
+
 	tm *trafficService
 
 	sqlSrv sqlfake.ServerFactory
@@ -74,7 +79,7 @@ type errorReply struct {
 func newService() *service {
 	s := &service{instances: map[string]*armsql.ManagedInstance{}, databases: map[string][]string{}, pools: map[string]*armsql.InstancePool{},
 		ops: map[string][]*armsql.ManagedInstanceOperation{}, servers: map[string]string{}, dbs: map[string]*armsql.Database{},
-		links: map[string][]*armsql.ReplicationLink{}, errs: map[string]errorReply{}, begun: map[string]int{}, polls: 2}
+		links: map[string][]*armsql.ReplicationLink{}, groups: map[string]*fakeGroup{}, errs: map[string]errorReply{}, begun: map[string]int{}, polls: 2}
 	s.tm = newTrafficService()
 	s.sqlSrv = sqlfake.ServerFactory{
 		ManagedInstancesServer:          s.managedInstancesServer(),
@@ -84,9 +89,10 @@ func newService() *service {
 		ServersServer:                   s.serversServer(),
 		DatabasesServer:                 s.databasesServer(),
 		ReplicationLinksServer:          s.linksServer(),
+		FailoverGroupsServer:            s.failoverGroupsServer(),
 	}
 	s.tmSrv = s.tm.factory()
-	s.sqlTr = sqlfake.NewServerFactoryTransport(&s.sqlSrv)
+	s.sqlTr = &lroEnd{next: sqlfake.NewServerFactoryTransport(&s.sqlSrv), s: s}
 	s.tmTr = tmfake.NewServerFactoryTransport(&s.tmSrv)
 	return s
 }
@@ -327,9 +333,14 @@ type throttle struct {
 	n          atomic.Int32
 	retryAfter string
 	seen       atomic.Int32
+	// api, when set, is the only API throttled ("FailoverGroupsClient.BeginFailover"); seen counts its requests.
+	api string
 }
 
 func (th *throttle) Do(req *http.Request) (*http.Response, error) {
+	if api, _ := req.Context().Value(runtime.CtxAPINameKey{}).(string); th.api != "" && api != th.api {
+		return th.next.Do(req)
+	}
 	th.seen.Add(1)
 	if th.n.Add(-1) >= 0 {
 		body := `{"error":{"code":"TooManyRequests","message":"The request is being throttled."}}`
