@@ -223,7 +223,8 @@ func ObserveLive(ctx context.Context, target fleet.Target) (*expression.Live, er
 	return live, nil
 }
 
-// observeControlPlane fills the databases, links, endpoints and slots of live.
+// observeControlPlane fills the databases, links, endpoints, slots and
+// failover groups of live.
 func observeControlPlane(ctx context.Context, cp fleet.ControlPlane, live *expression.Live) error {
 	if admin, ok := cp.(fleet.DatabaseAdmin); ok {
 		dbs, err := admin.Databases(ctx)
@@ -266,6 +267,16 @@ func observeControlPlane(ctx context.Context, cp fleet.ControlPlane, live *expre
 	}
 	for _, s := range slots {
 		live.Slots = append(live.Slots, expression.LiveSlot{Name: s.Name, Version: s.Version, Server: s.Database.Server, Database: s.Database.Database})
+	}
+	if m, ok := cp.(fleet.FailoverGroupManager); ok {
+		gs, err := m.FailoverGroups(ctx, "")
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			live.FailoverGroups = append(live.FailoverGroups, expression.LiveFailoverGroup{Name: g.Name, Primary: g.Primary, Secondary: g.Secondary,
+				Databases: g.Databases, State: string(g.State), ReadWritePolicy: g.ReadWritePolicy})
+		}
 	}
 	return nil
 }

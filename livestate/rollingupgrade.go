@@ -145,12 +145,13 @@ func (rollingUpgrade) EndState(ctx context.Context, target fleet.Target, g *step
 }
 
 // described reports whether the fingerprint describes every object the
-// steps of g touch (databases, slots and endpoints; not shard maps).
+// steps of g touch (databases, slots, endpoints and failover groups; not
+// shard maps).
 func (u *upgradeLive) described(g *stepgraph.Graph) bool {
 	for _, s := range g.Steps {
 		for _, t := range u.facts[s.ID].Touches {
 			kind, _, _ := strings.Cut(t.Object, " ")
-			if kind != steps.RefDatabase && kind != steps.RefSlot && kind != steps.RefEndpoint {
+			if kind != steps.RefDatabase && kind != steps.RefSlot && kind != steps.RefEndpoint && kind != steps.RefFailoverGroup {
 				return false
 			}
 		}
@@ -292,7 +293,7 @@ func (u *upgradeLive) stepFacts(ctx context.Context, s *plans.StepSpec) (planner
 			}
 		}
 	}
-	_, f.Irreversible = action.(steps.Irreversible)
+	_, f.Irreversible = steps.IrreversibleWith(action, in)
 	comp := action
 	if s.Rollback != nil {
 		if c, err := steps.Lookup(s.Rollback.Action); err == nil {
@@ -330,6 +331,22 @@ func (u *upgradeLive) production(ctx context.Context) (map[string]bool, error) {
 			u.prod[refKey(steps.Ref{Kind: steps.RefSlot, Name: e.Target})] = true
 			if s, err := u.cp.Slot(ctx, e.Target); err == nil {
 				u.prod[refKey(steps.Ref{Kind: steps.RefDatabase, Name: s.Database.String()})] = true
+			}
+		}
+	}
+	// A failover group serves production when one of its databases does.
+	if m, ok := u.target.(fleet.FailoverGroupManager); ok {
+		gs, err := m.FailoverGroups(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range gs {
+			for _, db := range g.Databases {
+				for _, server := range []string{g.Primary, g.Secondary} {
+					if u.prod[refKey(steps.Ref{Kind: steps.RefDatabase, Name: server + "/" + db})] {
+						u.prod[refKey(steps.Ref{Kind: steps.RefFailoverGroup, Name: g.Name})] = true
+					}
+				}
 			}
 		}
 	}
@@ -474,6 +491,24 @@ func (u *upgradeLive) describe(ctx context.Context, key string) (string, error) 
 			parts = append(parts, fmt.Sprintf("%s:%s:%t:%d", strings.ToLower(e.Name), strings.ToLower(e.Target), e.Online, e.Priority))
 		}
 		return strings.Join(parts, ","), nil
+	case steps.RefFailoverGroup:
+		m, ok := u.target.(fleet.FailoverGroupManager)
+		if !ok {
+			return "", nil
+		}
+		for _, g := range u.groups(ctx, m) {
+			if strings.EqualFold(g.Name, name) {
+				return fmt.Sprintf("primary=%s secondary=%s dbs=%s", strings.ToLower(g.Primary), strings.ToLower(g.Secondary), strings.ToLower(strings.Join(g.Databases, ","))), nil
+			}
+		}
+		return "absent", nil
 	}
 	return "", nil
+}
+
+// groups lists the fleet's failover groups (none when they cannot be read:
+// the step that needs one then says why).
+func (u *upgradeLive) groups(ctx context.Context, m fleet.FailoverGroupManager) []fleet.FailoverGroup {
+	gs, _ := m.FailoverGroups(ctx, "")
+	return gs
 }

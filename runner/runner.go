@@ -765,6 +765,9 @@ func (r *run) checkUndoable(ctx context.Context, order []string) error {
 		}
 		in, err := r.opt.Evaluator.Inputs(ctx, s, r)
 		if err == nil {
+			if _, gone := steps.IrreversibleWith(r.actions[s.Action], in); !gone {
+				continue // these inputs remove nothing
+			}
 			env := r.env(s.ID, false)
 			env.Reporter = nil
 			if gone, err := r.actions[s.Action].Observe(ctx, env, in); err == nil && !gone {

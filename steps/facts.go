@@ -12,6 +12,9 @@ const (
 	RefSlot     = "slot"     // Name is the slot name
 	RefEndpoint = "endpoint" // Name is "profile/endpoint"
 	RefShardMap = "shardmap" // Name is the shard map's name (its GSM, LSMs and mappings)
+	// RefFailoverGroup is a failover group (and the roles of its
+	// databases); Name is the group's name.
+	RefFailoverGroup = "failovergroup"
 	// RefAnything stands for every object: what a step names when it cannot
 	// tell what it touches (inputs not resolved yet, or not readable).
 	RefAnything = "*"

@@ -29,8 +29,21 @@ type LossChecker interface {
 // rollback across it is refused before anything changes.
 type Irreversible interface {
 	// Removed says what a step with these inputs removed for good, as a
-	// phrase in the past tense ("dropped database contoso-1/contoso").
+	// phrase in the past tense ("dropped database contoso-1/contoso"); ""
+	// when these inputs remove nothing (a planned failover, unlike a
+	// forced one).
 	Removed(in Inputs) string
+}
+
+// IrreversibleWith reports whether a step of action a with inputs in is a
+// point of no return, and what it removes.
+func IrreversibleWith(a Action, in Inputs) (removed string, ok bool) {
+	ir, is := a.(Irreversible)
+	if !is {
+		return "", false
+	}
+	removed = ir.Removed(in)
+	return removed, removed != ""
 }
 
 // WritesSinceSwitch reports what was written to loc since traffic switched

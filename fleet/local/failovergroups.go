@@ -248,6 +248,18 @@ func (t *Target) Failover(ctx context.Context, req fleet.FailoverRequest) (fleet
 			if req.Forced {
 				synced = -1 // the old primary is overwritten from the new one below
 			}
+			// Origins follow the roles: the old primary is now a copy of
+			// the new one, which takes the old primary's own origin (none,
+			// unless it was a copy itself), so failing back restores both.
+			var origin fleet.Location
+			err = tx.QueryRowContext(ctx, `SELECT origin_server, origin_db FROM database_control WHERE server = ? AND name = ?`,
+				l.Primary.Server, l.Primary.Database).Scan(&origin.Server, &origin.Database)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if origin.Equal(l.Secondary) {
+				origin = fleet.Location{}
+			}
 			for _, q := range []struct {
 				sql  string
 				args []any
@@ -258,6 +270,8 @@ func (t *Target) Failover(ctx context.Context, req fleet.FailoverRequest) (fleet
 				{`INSERT INTO database_control(server, name, origin_server, origin_db) VALUES(?, ?, ?, ?)
 					ON CONFLICT(server, name) DO UPDATE SET origin_server = excluded.origin_server, origin_db = excluded.origin_db`,
 					[]any{l.Primary.Server, l.Primary.Database, l.Secondary.Server, l.Secondary.Database}},
+				{`UPDATE database_control SET origin_server = ?, origin_db = ? WHERE server = ? AND name = ?`,
+					[]any{origin.Server, origin.Database, l.Secondary.Server, l.Secondary.Database}},
 			} {
 				if _, err := tx.ExecContext(ctx, q.sql, q.args...); err != nil {
 					return err

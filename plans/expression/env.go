@@ -44,6 +44,9 @@ type Live struct {
 	// `len(live.differences) == 0` or
 	// `none(live.differences, .shard == "customers_1")`.
 	Differences []LiveDifference `expr:"differences"`
+	// FailoverGroups lists the failover groups, e.g.
+	// `all(live.failoverGroups, .state == "healthy")`.
+	FailoverGroups []LiveFailoverGroup `expr:"failoverGroups"`
 }
 
 // LiveDifference is one disagreement between the global shard map (GSM) and
@@ -112,6 +115,19 @@ type LiveEndpoint struct {
 	Online   bool   `expr:"online"`
 	Priority int    `expr:"priority"`
 	Serving  bool   `expr:"serving"` // the endpoint that receives the profile's traffic
+}
+
+// LiveFailoverGroup is a failover group: its databases fail over together
+// from the primary server to the secondary.
+type LiveFailoverGroup struct {
+	Name      string   `expr:"name"`
+	Primary   string   `expr:"primary"`
+	Secondary string   `expr:"secondary"`
+	Databases []string `expr:"databases"`
+	// State is "healthy" when every secondary is caught up, else "seeding"
+	// or "catching-up".
+	State           string `expr:"state"`
+	ReadWritePolicy string `expr:"readWritePolicy"` // "automatic" or "manual"
 }
 
 // LiveSlot is an application deployment slot.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/local"
 	"github.com/fleetplan/fleetplan/steps"
 	"github.com/fleetplan/fleetplan/steps/stepstest"
@@ -18,6 +19,12 @@ func TestConformance(t *testing.T) {
 	create := stepspec.CreateSecondary{Location: prodSpec, PartnerServer: staging.Server}
 	secondary := func(t *testing.T, env *steps.Env) {
 		mustApply(t, env, stepspec.CreateSecondaryName, stepspec.With(create))
+	}
+	group := func(t *testing.T, env *steps.Env) {
+		secondary(t, env)
+		if err := env.Target.(*local.Target).CreateFailoverGroup(t.Context(), "fog-contoso", prod.Server, staging.Server, []string{prod.Database}, fleet.FailoverManual, 0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	stepstest.Run(t,
 		stepstest.Case{Spec: create},
@@ -38,5 +45,8 @@ func TestConformance(t *testing.T) {
 			}},
 		stepstest.Case{Name: "inline", Spec: stepspec.RunScript{Location: prodSpec, SQL: script}, Undo: stepstest.NoRollback},
 		stepstest.Case{Spec: stepspec.Drop{Location: stagingSpec}, Prepare: secondary, Undo: stepstest.NoRollback},
+		stepstest.Case{Name: "planned", Spec: stepspec.FailoverGroup{Group: "fog-contoso", Server: staging.Server}, Prepare: group},
+		stepstest.Case{Name: "forced", Spec: stepspec.FailoverGroup{Group: "fog-contoso", Server: staging.Server, Mode: stepspec.FailoverForced, AllowDataLoss: true},
+			Prepare: group, Undo: stepstest.NoRollback},
 	)
 }

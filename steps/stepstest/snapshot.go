@@ -13,7 +13,7 @@ import (
 
 // Snapshot describes everything in a fleet a step can change, one fact a
 // line: databases (settings, tables, their columns, row counts and
-// checksums), geo-replication links, app slots, traffic-manager profiles,
+// checksums), geo-replication links, failover groups, app slots, traffic-manager profiles,
 // and shard maps (shards, mappings, schema info). With identity it also
 // holds what an Elastic Database client caches by (mapping and shard ids and
 // versions), so a change that rewrites equal values shows; without it two
@@ -100,6 +100,15 @@ func controlPlane(ctx context.Context, cp fleet.ControlPlane, add func(string, .
 		add("profile %s serving=%s", p.Name, p.Serving)
 		for _, e := range p.Endpoints {
 			add("endpoint %s/%s target=%s online=%t priority=%d", p.Name, e.Name, e.Target, e.Online, e.Priority)
+		}
+	}
+	if m, ok := cp.(fleet.FailoverGroupManager); ok {
+		groups, err := m.FailoverGroups(ctx, "")
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			add("failover group %s primary=%s secondary=%s databases=%s policy=%s state=%s", g.Name, g.Primary, g.Secondary, strings.Join(g.Databases, ","), g.ReadWritePolicy, g.State)
 		}
 	}
 	return nil
