@@ -223,8 +223,8 @@ func ObserveLive(ctx context.Context, target fleet.Target) (*expression.Live, er
 	return live, nil
 }
 
-// observeControlPlane fills the databases, links, endpoints, slots and
-// failover groups of live.
+// observeControlPlane fills the databases, links, endpoints, slots,
+// failover groups and elastic pools of live.
 func observeControlPlane(ctx context.Context, cp fleet.ControlPlane, live *expression.Live) error {
 	if admin, ok := cp.(fleet.DatabaseAdmin); ok {
 		dbs, err := admin.Databases(ctx)
@@ -276,6 +276,15 @@ func observeControlPlane(ctx context.Context, cp fleet.ControlPlane, live *expre
 		for _, g := range gs {
 			live.FailoverGroups = append(live.FailoverGroups, expression.LiveFailoverGroup{Name: g.Name, Primary: g.Primary, Secondary: g.Secondary,
 				Databases: g.Databases, State: string(g.State), ReadWritePolicy: g.ReadWritePolicy})
+		}
+	}
+	if r, ok := cp.(fleet.ElasticPoolReader); ok {
+		pools, err := r.ElasticPools(ctx, "")
+		if err != nil {
+			return err
+		}
+		for _, p := range pools {
+			live.ElasticPools = append(live.ElasticPools, expression.LiveElasticPool{Server: p.Server, Name: p.Name, SKU: p.SKU, Capacity: p.Capacity, Databases: p.Databases})
 		}
 	}
 	return nil

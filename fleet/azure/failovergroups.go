@@ -62,19 +62,9 @@ func groupOf(server string, g *armsql.FailoverGroup) fleet.FailoverGroup {
 // FailoverGroups implements fleet.FailoverGroupManager: the groups of one
 // server, or of every server of the resource group, each once.
 func (t *Target) FailoverGroups(ctx context.Context, server string) ([]fleet.FailoverGroup, error) {
-	servers := []string{server}
-	if server == "" {
-		list, err := all(ctx, call{op: "list servers of", target: t.rg(), role: roleReader},
-			t.sql.NewServersClient().NewListByResourceGroupPager(t.cfg.ResourceGroup, nil),
-			func(p armsql.ServersClientListByResourceGroupResponse) []*armsql.Server { return p.Value })
-		if err != nil {
-			return nil, err
-		}
-		servers = servers[:0]
-		for _, s := range list {
-			servers = append(servers, str(s.Name))
-		}
-		sort.Strings(servers)
+	servers, err := t.servers(ctx, server)
+	if err != nil {
+		return nil, err
 	}
 	seen := map[string]bool{}
 	var out []fleet.FailoverGroup

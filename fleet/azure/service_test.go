@@ -57,7 +57,8 @@ type service struct {
 	// onOperations, when set, runs when an instance's operations are read.
 	onOperations func()
 
-	groups map[string]*fakeGroup // failover groups by name
+	groups map[string]*fakeGroup            // failover groups by name
+	epools map[string][]*armsql.ElasticPool // server -> its elastic pools
 	// ending are what failovers in flight change once their last poll is
 	// answered.
 	ending []func()
@@ -79,7 +80,7 @@ type errorReply struct {
 func newService() *service {
 	s := &service{instances: map[string]*armsql.ManagedInstance{}, databases: map[string][]string{}, pools: map[string]*armsql.InstancePool{},
 		ops: map[string][]*armsql.ManagedInstanceOperation{}, servers: map[string]string{}, dbs: map[string]*armsql.Database{},
-		links: map[string][]*armsql.ReplicationLink{}, groups: map[string]*fakeGroup{}, errs: map[string]errorReply{}, begun: map[string]int{}, polls: 2}
+		links: map[string][]*armsql.ReplicationLink{}, groups: map[string]*fakeGroup{}, epools: map[string][]*armsql.ElasticPool{}, errs: map[string]errorReply{}, begun: map[string]int{}, polls: 2}
 	s.tm = newTrafficService()
 	s.sqlSrv = sqlfake.ServerFactory{
 		ManagedInstancesServer:          s.managedInstancesServer(),
@@ -90,6 +91,7 @@ func newService() *service {
 		DatabasesServer:                 s.databasesServer(),
 		ReplicationLinksServer:          s.linksServer(),
 		FailoverGroupsServer:            s.failoverGroupsServer(),
+		ElasticPoolsServer:              s.elasticPoolsServer(),
 	}
 	s.tmSrv = s.tm.factory()
 	s.sqlTr = &lroEnd{next: sqlfake.NewServerFactoryTransport(&s.sqlSrv), s: s}
@@ -491,6 +493,18 @@ func (s *service) databasesServer() sqlfake.DatabasesServer {
 			}
 			resp = lro(s, armsql.DatabasesClientCreateOrUpdateResponse{Database: d})
 			return resp, errResp
+		},
+		NewListByServerPager: func(rg, server string, _ *armsql.DatabasesClientListByServerOptions) (resp azfake.PagerResponder[armsql.DatabasesClientListByServerResponse]) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			var page armsql.DatabaseListResult
+			for k, d := range s.dbs {
+				if strings.HasPrefix(k, strings.ToLower(server)+"/") {
+					page.Value = append(page.Value, d)
+				}
+			}
+			resp.AddPage(http.StatusOK, armsql.DatabasesClientListByServerResponse{DatabaseListResult: page}, nil)
+			return resp
 		},
 		BeginDelete: func(_ context.Context, rg, server, db string, _ *armsql.DatabasesClientBeginDeleteOptions) (resp azfake.PollerResponder[armsql.DatabasesClientDeleteResponse], errResp azfake.ErrorResponder) {
 			s.mu.Lock()

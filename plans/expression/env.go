@@ -47,6 +47,9 @@ type Live struct {
 	// FailoverGroups lists the failover groups, e.g.
 	// `all(live.failoverGroups, .state == "healthy")`.
 	FailoverGroups []LiveFailoverGroup `expr:"failoverGroups"`
+	// ElasticPools lists the elastic pools and their databases, e.g.
+	// `any(live.elasticPools, "tenant_a" in .databases)`.
+	ElasticPools []LiveElasticPool `expr:"elasticPools"`
 }
 
 // LiveDifference is one disagreement between the global shard map (GSM) and
@@ -128,6 +131,15 @@ type LiveFailoverGroup struct {
 	// or "catching-up".
 	State           string `expr:"state"`
 	ReadWritePolicy string `expr:"readWritePolicy"` // "automatic" or "manual"
+}
+
+// LiveElasticPool is an elastic pool of a server.
+type LiveElasticPool struct {
+	Server    string   `expr:"server"`
+	Name      string   `expr:"name"`
+	SKU       string   `expr:"sku"`
+	Capacity  int      `expr:"capacity"` // vCores or eDTUs
+	Databases []string `expr:"databases"`
 }
 
 // LiveSlot is an application deployment slot.
