@@ -65,29 +65,51 @@ func Names() []string {
 // strings, bools and ints as they are, a duration as text ("45s"), lists as
 // []any, nested structs and string maps as map[string]any. A field tagged
 // omitempty is left out while it holds its zero value.
-func With(s Spec) map[string]any {
+func With(s Spec) map[string]any { return (*Encoder)(nil).With(s) }
+
+// An Encoder is With for the many steps of one graph: a nested struct or
+// list input that encodes the same as one encoded before (the location of
+// a shard, the tables of a shard map) is encoded once, and the input maps
+// that hold it share that encoding. Readers of a step's inputs only read
+// them (the runner, the renderers and planfile do), so sharing is
+// invisible to them; a caller that changes a nested input in place must
+// use With instead. A nil *Encoder shares nothing. An Encoder is not safe
+// for concurrent use.
+type Encoder struct {
+	byValue map[any]any          // plain nested value (see plainType) -> its encoding
+	last    map[reflect.Type]any // other nested struct or list type -> its latest encoding
+}
+
+// NewEncoder returns an Encoder that shares nested inputs.
+func NewEncoder() *Encoder {
+	return &Encoder{byValue: map[any]any{}, last: map[reflect.Type]any{}}
+}
+
+// With turns a spec into a step's input map as the function With does.
+func (e *Encoder) With(s Spec) map[string]any {
 	v := reflect.ValueOf(s)
 	for v.Kind() == reflect.Pointer {
 		v = v.Elem()
 	}
-	out := map[string]any{}
-	encodeStruct(v, out)
-	return out
+	return e.encodeStruct(v)
 }
 
-func encodeStruct(v reflect.Value, out map[string]any) {
-	for _, f := range Fields(v.Type()) {
+func (e *Encoder) encodeStruct(v reflect.Value) map[string]any {
+	fields := Fields(v.Type())
+	out := make(map[string]any, len(fields))
+	for _, f := range fields {
 		fv := v.FieldByIndex(f.Index)
 		if f.OmitEmpty && fv.IsZero() {
 			continue
 		}
-		out[f.Key] = encodeValue(fv)
+		out[f.Key] = e.encodeValue(fv)
 	}
+	return out
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
 
-func encodeValue(v reflect.Value) any {
+func (e *Encoder) encodeValue(v reflect.Value) any {
 	if v.Type() == durationType {
 		return time.Duration(v.Int()).String()
 	}
@@ -96,26 +118,32 @@ func encodeValue(v reflect.Value) any {
 		if v.IsNil() {
 			return nil
 		}
-		return encodeValue(v.Elem())
+		return e.encodeValue(v.Elem())
 	case reflect.Interface:
 		if v.IsNil() {
 			return nil
 		}
 		return v.Elem().Interface()
 	case reflect.Struct:
-		m := map[string]any{}
-		encodeStruct(v, m)
-		return m
+		return e.encodeNested(v)
 	case reflect.Slice:
+		if e != nil {
+			if enc, ok := e.last[v.Type()]; ok && encodes(v, enc) {
+				return enc
+			}
+		}
 		list := make([]any, 0, v.Len())
 		for i := range v.Len() {
-			list = append(list, encodeValue(v.Index(i)))
+			list = append(list, e.encodeValue(v.Index(i)))
+		}
+		if e != nil {
+			e.last[v.Type()] = list
 		}
 		return list
 	case reflect.Map:
 		m := make(map[string]any, v.Len())
 		for _, k := range v.MapKeys() {
-			m[k.String()] = encodeValue(v.MapIndex(k))
+			m[k.String()] = e.encodeValue(v.MapIndex(k))
 		}
 		return m
 	case reflect.String:
@@ -126,6 +154,107 @@ func encodeValue(v reflect.Value) any {
 		return int(v.Int())
 	}
 	panic("stepspec: cannot write a " + v.Type().String() + " input")
+}
+
+// encodeNested encodes a struct inside a spec, sharing an earlier encoding
+// of the same value when there is one.
+func (e *Encoder) encodeNested(v reflect.Value) any {
+	if e == nil {
+		return e.encodeStruct(v)
+	}
+	if plainType(v.Type()) {
+		key := v.Interface()
+		if enc, ok := e.byValue[key]; ok {
+			return enc
+		}
+		enc := e.encodeStruct(v)
+		e.byValue[key] = enc
+		return enc
+	}
+	if enc, ok := e.last[v.Type()]; ok && encodes(v, enc) {
+		return enc
+	}
+	enc := e.encodeStruct(v)
+	e.last[v.Type()] = enc
+	return enc
+}
+
+var plainTypes sync.Map // reflect.Type -> bool
+
+// plainType reports whether values of struct type t are made of strings,
+// bools, ints and structs of them only, so == on them is == on what they
+// encode to.
+func plainType(t reflect.Type) bool {
+	if p, ok := plainTypes.Load(t); ok {
+		return p.(bool)
+	}
+	p := true
+	for i := 0; p && i < t.NumField(); i++ {
+		switch ft := t.Field(i).Type; ft.Kind() {
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int64, reflect.Int32:
+			p = ft != durationType
+		case reflect.Struct:
+			p = plainType(ft)
+		default:
+			p = false
+		}
+	}
+	plainTypes.Store(t, p)
+	return p
+}
+
+// encodes reports whether v encodes to exactly enc, an earlier encoding of
+// a value of v's type; it allocates nothing but for durations.
+func encodes(v reflect.Value, enc any) bool {
+	if v.Type() == durationType {
+		s, ok := enc.(string)
+		return ok && s == time.Duration(v.Int()).String()
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return enc == nil
+		}
+		return encodes(v.Elem(), enc)
+	case reflect.Struct:
+		m, ok := enc.(map[string]any)
+		if !ok {
+			return false
+		}
+		n := 0
+		for _, f := range Fields(v.Type()) {
+			fv := v.FieldByIndex(f.Index)
+			if f.OmitEmpty && fv.IsZero() {
+				continue
+			}
+			if x, ok := m[f.Key]; !ok || !encodes(fv, x) {
+				return false
+			}
+			n++
+		}
+		return n == len(m)
+	case reflect.Slice:
+		list, ok := enc.([]any)
+		if !ok || len(list) != v.Len() {
+			return false
+		}
+		for i := range list {
+			if !encodes(v.Index(i), list[i]) {
+				return false
+			}
+		}
+		return true
+	case reflect.String:
+		s, ok := enc.(string)
+		return ok && s == v.String()
+	case reflect.Bool:
+		b, ok := enc.(bool)
+		return ok && b == v.Bool()
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		n, ok := enc.(int)
+		return ok && n == int(v.Int())
+	}
+	return false // interfaces and maps: encoded afresh each time
 }
 
 // Field is one input of a spec, as its struct tags describe it.
