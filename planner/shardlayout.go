@@ -111,18 +111,36 @@ type Options struct {
 	Measured map[string]Measured
 }
 
-// piece is an elementary key interval between consecutive boundaries.
+// piece is an elementary key interval between consecutive boundaries:
+// from bounds[at] to bounds[at+1] (+inf after the last) of the list
+// pieces cuts at.
 type piece struct {
-	min, max []byte // max nil = +inf
-	live     *fleet.Mapping
-	desired  *desiredRange
+	at      int32
+	live    *fleet.Mapping
+	desired *desiredRange
 }
 
+// upper is the upper bound of the piece that starts at bounds[at]: the
+// next bound, or nil (+inf) after the last.
+func upper(bounds [][]byte, at int32) []byte {
+	if int(at)+1 < len(bounds) {
+		return bounds[at+1]
+	}
+	return nil
+}
+
+// desiredRange is a range (or point) of the plan. A plan may hold 100,000
+// of them, so it is kept small: the shard and the position point into the
+// plan's own values.
 type desiredRange struct {
 	min, max []byte
-	shard    fleet.Location
+	shard    *fleet.Location
 	name     string
-	pos      diag.Pos
+	pos      *diag.Pos
+	// pieces counts the pieces the range covers; touched, when not 0, is
+	// 1 + the index in layoutBuilder.touched of the steps that map keys of
+	// it (adds and moves), so its merge can need them.
+	pieces, touched int32
 }
 
 // PlanShardLayout diffs a ShardLayout document against the live shard map.
@@ -159,8 +177,11 @@ func PlanShardLayout(ctx context.Context, doc *plans.Document, live *ShardLayout
 	}
 	b := &layoutBuilder{ctx: ctx, doc: doc, spec: spec, live: live, kt: kt, mt: mt, g: g, diags: &diags,
 		throughput: throughput, basis: basis, shardByName: map[string]fleet.Location{},
-		nameByLoc: map[string]string{}, actionOf: map[string]string{}, specOf: map[string]stepspec.Spec{}}
+		nameByLoc: map[string]string{}, enc: stepspec.NewEncoder()}
 	b.tables = b.desiredSchema()
+	for _, t := range b.tables.Sharded {
+		b.shortTables = append(b.shortTables, fleet.ShortTable(t.Table))
+	}
 	b.checkLiveHealth()
 	if diags.HasErrors() {
 		return nil, diags
@@ -205,9 +226,18 @@ type layoutBuilder struct {
 	gates       []string
 	nameByLoc   map[string]string            // locKey -> shard name in the plan
 	liveByLoc   map[string]*fleet.ShardState // locKey -> live shard
-	actionOf    map[string]string            // step id -> action
-	specOf      map[string]stepspec.Spec     // step id -> its typed inputs
+	removed     []fleet.Location             // live shards the plan no longer lists
+	offShard    []addedStep                  // with removed shards: the steps that may take keys off them
+	touched     [][]*stepgraph.Step          // see desiredRange.touched
+	enc         *stepspec.Encoder            // writes every step's inputs
+	shortTables []string                     // fleet.ShortTable of each of tables.Sharded
 	bad         *inconsistency               // GSM/LSM differences; nil when none
+}
+
+// addedStep is a step add put in the graph with the typed inputs it was made of.
+type addedStep struct {
+	step *stepgraph.Step
+	spec stepspec.Spec
 }
 
 func orDefault(s, def string) string {
@@ -266,18 +296,28 @@ func (b *layoutBuilder) mapName() string { return b.spec.ShardMap }
 // its Action and With come from spec, which the builder keeps so later
 // checks read the inputs typed.
 func (b *layoutBuilder) add(spec stepspec.Spec, s *stepgraph.Step) *stepgraph.Step {
-	s.Action, s.With = spec.Action(), stepspec.With(spec)
+	s.Action, s.With = spec.Action(), b.enc.With(spec)
 	b.refuseInconsistent(s, spec)
 	s.Needs = dedupe(append(s.Needs, b.gates...))
 	b.g.Steps = append(b.g.Steps, s)
-	b.actionOf[s.ID] = s.Action
-	b.specOf[s.ID] = spec
+	if len(b.removed) > 0 {
+		switch spec.(type) {
+		case stepspec.MoveRange, stepspec.RemoveMapping:
+			b.offShard = append(b.offShard, addedStep{s, spec})
+		}
+	}
 	return s
 }
 
 // undo is a rollback branch: a step of the action spec is the inputs of.
 func undo(spec stepspec.Spec) *stepgraph.Step {
 	return &stepgraph.Step{Action: spec.Action(), With: stepspec.With(spec)}
+}
+
+// undo is a rollback branch whose inputs share nested values with the
+// graph's other steps (see stepspec.Encoder).
+func (b *layoutBuilder) undo(spec stepspec.Spec) *stepgraph.Step {
+	return &stepgraph.Step{Action: spec.Action(), With: b.enc.With(spec)}
 }
 
 func (b *layoutBuilder) change(op stepgraph.ChangeOp, object, detail string) {
@@ -291,6 +331,7 @@ func (b *layoutBuilder) build() {
 	if b.diags.HasErrors() {
 		return
 	}
+	b.removed = b.removedShards()
 	if b.mt == fleet.ListMap {
 		b.planPoints()
 	} else {
@@ -395,7 +436,7 @@ func (b *layoutBuilder) planMapAndTables() {
 			st.Needs = []string{b.createMap}
 		}
 		if b.live.Map != nil {
-			st.Rollback = undo(stepspec.SetSchemaInfo{ShardMap: b.mapName(), Tables: schemaInputs(have)})
+			st.Rollback = b.undo(stepspec.SetSchemaInfo{ShardMap: b.mapName(), Tables: schemaInputs(have)})
 		}
 		b.add(stepspec.SetSchemaInfo{ShardMap: b.mapName(), Tables: schemaInputs(want)}, st)
 		b.schemaInfo = st.ID
@@ -503,7 +544,7 @@ func (b *layoutBuilder) planShards() {
 			Title: fmt.Sprintf("add shard %s (%s)", s.Name, loc), Needs: b.metaNeeds(),
 			// The rollback drops the database only when this step created it,
 			// and only while it holds nothing but reference data.
-			Rollback: undo(stepspec.RemoveShard{ShardMap: b.mapName(), Location: location(loc), DropDatabase: !db.Exists,
+			Rollback: b.undo(stepspec.RemoveShard{ShardMap: b.mapName(), Location: location(loc), DropDatabase: !db.Exists,
 				DropOnlyIfEmpty: true, Reference: schemaInputs(b.tables).Reference, UnlistDatabase: &unlist}),
 			Estimate: stepgraph.Estimate{Duration: 200 * time.Millisecond, Basis: "metadata and schema"}})
 		b.createShard[locKey(loc)] = st.ID
@@ -548,36 +589,87 @@ func (b *layoutBuilder) shardName(loc fleet.Location) string {
 }
 
 func (b *layoutBuilder) encode(k plans.Key, pos diag.Pos) []byte {
-	enc, err := shardkey.EncodeText(b.kt, k.Text)
-	if err != nil {
-		b.diags.Errorf(pos, "key %q: %v", k.Text, err).WithHint("%s", plans.KeyHint(b.spec.KeyType))
-		return []byte{}
-	}
+	enc, _ := b.encodeKey(k, pos)
 	return enc
 }
 
-func (b *layoutBuilder) desiredRanges() []*desiredRange {
-	var out []*desiredRange
-	for _, r := range b.spec.Ranges {
-		d := &desiredRange{min: b.encode(r.Low, r.Pos), shard: b.shardByName[r.Shard], name: r.Shard, pos: r.Pos}
+// encodeKey is encode that also tells whether the key was valid.
+func (b *layoutBuilder) encodeKey(k plans.Key, pos diag.Pos) ([]byte, bool) {
+	enc, err := shardkey.EncodeText(b.kt, k.Text)
+	if err != nil {
+		b.diags.Errorf(pos, "key %q: %v", k.Text, err).WithHint("%s", plans.KeyHint(b.spec.KeyType))
+		return []byte{}, false
+	}
+	return enc, true
+}
+
+// desiredRanges returns the plan's ranges ordered by low bound, in one
+// backing array. A range whose low is written as the high of the range
+// before it (the usual way of writing a layout) shares its encoding.
+func (b *layoutBuilder) desiredRanges() []desiredRange {
+	out := make([]desiredRange, 0, len(b.spec.Ranges))
+	locs := make(map[string]*fleet.Location, len(b.shardByName))
+	for name, loc := range b.shardByName {
+		locs[name] = &loc
+	}
+	var lastHigh string // text of the previous range's high, when it was valid
+	var lastEnc []byte
+	for i := range b.spec.Ranges {
+		r := &b.spec.Ranges[i]
+		loc, ok := locs[r.Shard]
+		if !ok {
+			loc = &fleet.Location{}
+			locs[r.Shard] = loc
+		}
+		d := desiredRange{shard: loc, name: r.Shard, pos: &r.Pos}
+		if lastEnc != nil && r.Low.Text == lastHigh {
+			d.min = lastEnc
+		} else {
+			d.min = b.encode(r.Low, r.Pos)
+		}
+		lastEnc = nil
 		if r.High != nil {
-			d.max = b.encode(*r.High, r.Pos)
+			enc, ok := b.encodeKey(*r.High, r.Pos)
+			d.max = enc
+			if ok {
+				lastHigh, lastEnc = r.High.Text, enc
+			}
 		}
 		out = append(out, d)
 	}
-	sort.Slice(out, func(i, j int) bool { return shardkey.Compare(out[i].min, out[j].min) < 0 })
+	if !ascending(len(out), func(i int) []byte { return out[i].min }) {
+		sort.Slice(out, func(i, j int) bool { return shardkey.Compare(out[i].min, out[j].min) < 0 })
+	}
 	return out
+}
+
+// ascending reports whether the n keys key(0), key(1), ... are in strictly
+// ascending order, so a list a plan or the fleet already keeps sorted is not
+// sorted (nor copied) again.
+func ascending(n int, key func(i int) []byte) bool {
+	for i := 1; i < n; i++ {
+		if shardkey.Compare(key(i-1), key(i)) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // cmpMax compares upper bounds, nil (+inf) being greatest.
 func cmpMax(a, b []byte) int { return shardkey.Compare(a, b) }
 
-// liveMappings returns the live mappings ordered by Min.
+// liveMappings returns the live mappings ordered by Min: the fleet's own
+// list when it is in that order already (callers only read it), else a
+// sorted copy.
 func (b *layoutBuilder) liveMappings() []fleet.Mapping {
 	if b.live.Map == nil {
 		return nil
 	}
-	ms := append([]fleet.Mapping(nil), b.live.Map.Mappings...)
+	ms := b.live.Map.Mappings
+	if ascending(len(ms), func(i int) []byte { return ms[i].Min }) {
+		return ms
+	}
+	ms = append([]fleet.Mapping(nil), ms...)
 	sort.Slice(ms, func(i, j int) bool { return shardkey.Compare(ms[i].Min, ms[j].Min) < 0 })
 	return ms
 }
@@ -591,37 +683,98 @@ func containing(ms []fleet.Mapping, x []byte) int {
 	return -1
 }
 
+// boundsOf returns a function that yields the bounds of n intervals
+// (min(i), and max(i) unless it is nil) in ascending order, equal ones
+// once, then false. Intervals that do not overlap, taken in order, give
+// their bounds in order already: those are walked as they are, and only
+// others are gathered and sorted.
+func boundsOf(n int, min, max func(i int) []byte) func() ([]byte, bool) {
+	at := func(k int) ([]byte, bool) { // position 2i is min(i), 2i+1 max(i)
+		if k%2 == 0 {
+			return min(k / 2), true
+		}
+		x := max(k / 2)
+		return x, x != nil
+	}
+	var list [][]byte // when not in order
+	var prev []byte
+	for k, have := 0, false; k < 2*n; k++ {
+		x, ok := at(k)
+		if !ok {
+			continue
+		}
+		if have && shardkey.Compare(prev, x) > 0 {
+			list = make([][]byte, 0, 2*n)
+			for k := range 2 * n {
+				if x, ok := at(k); ok {
+					list = append(list, x)
+				}
+			}
+			sort.Slice(list, func(i, j int) bool { return shardkey.Compare(list[i], list[j]) < 0 })
+			break
+		}
+		prev, have = x, true
+	}
+	end, get := 2*n, at
+	if list != nil {
+		end, get = len(list), func(k int) ([]byte, bool) { return list[k], true }
+	}
+	k, started := 0, false
+	var last []byte
+	return func() ([]byte, bool) {
+		for ; k < end; k++ {
+			x, ok := get(k)
+			if !ok || started && shardkey.Compare(x, last) == 0 {
+				continue
+			}
+			k++
+			last, started = x, true
+			return x, true
+		}
+		return nil, false
+	}
+}
+
+// mergeBounds merges two ascending sequences of distinct bounds (see
+// boundsOf) into one list; size is a guess of its length.
+func mergeBounds(a, b func() ([]byte, bool), size int) [][]byte {
+	out := make([][]byte, 0, size)
+	x, okA := a()
+	y, okB := b()
+	for okA || okB {
+		c := -1
+		switch {
+		case !okA:
+			c = 1
+		case okB:
+			c = shardkey.Compare(x, y)
+		}
+		if c <= 0 {
+			out = append(out, x)
+			x, okA = a()
+		} else {
+			out = append(out, y)
+		}
+		if c >= 0 {
+			y, okB = b()
+		}
+	}
+	return out
+}
+
 // pieces cuts the key space at every live and desired boundary, in one sweep
-// over both sorted lists (the plan may hold 100,000 ranges).
-func (b *layoutBuilder) pieces(live []fleet.Mapping, desired []*desiredRange) []*piece {
-	bounds := make([][]byte, 0, 2*(len(live)+len(desired)))
-	for _, m := range live {
-		bounds = append(bounds, m.Min)
-		if m.Max != nil {
-			bounds = append(bounds, m.Max)
-		}
-	}
-	for _, d := range desired {
-		bounds = append(bounds, d.min)
-		if d.max != nil {
-			bounds = append(bounds, d.max)
-		}
-	}
-	sort.Slice(bounds, func(i, j int) bool { return shardkey.Compare(bounds[i], bounds[j]) < 0 })
-	uniq := bounds[:0]
-	for i, x := range bounds {
-		if i == 0 || shardkey.Compare(x, uniq[len(uniq)-1]) != 0 {
-			uniq = append(uniq, x)
-		}
-	}
-	var out []*piece
+// over both sorted lists (the plan may hold 100,000 ranges), and returns the
+// pieces that are mapped or wanted with the bounds they start at.
+func (b *layoutBuilder) pieces(live []fleet.Mapping, desired []desiredRange) ([]piece, [][]byte) {
+	uniq := mergeBounds(
+		boundsOf(len(live), func(i int) []byte { return live[i].Min }, func(i int) []byte { return live[i].Max }),
+		boundsOf(len(desired), func(i int) []byte { return desired[i].min }, func(i int) []byte { return desired[i].max }),
+		max(len(live), len(desired))+1)
+	out := make([]piece, 0, len(uniq))
 	li, di := 0, 0
 	for i, lo := range uniq {
-		var hi []byte
-		if i+1 < len(uniq) {
-			hi = uniq[i+1]
-		}
-		p := &piece{min: lo, max: hi}
+		hi := upper(uniq, int32(i))
+		p := piece{at: int32(i)}
 		for li < len(live) && live[li].Max != nil && shardkey.Compare(live[li].Max, lo) <= 0 {
 			li++
 		}
@@ -632,13 +785,13 @@ func (b *layoutBuilder) pieces(live []fleet.Mapping, desired []*desiredRange) []
 			di++
 		}
 		if di < len(desired) && shardkey.Compare(desired[di].min, lo) <= 0 && cmpMax(hi, desired[di].max) <= 0 {
-			p.desired = desired[di]
+			p.desired = &desired[di]
 		}
 		if p.live != nil || p.desired != nil {
 			out = append(out, p)
 		}
 	}
-	return out
+	return out, uniq
 }
 
 func (b *layoutBuilder) keyRange(min, max []byte) fleet.KeyRange {
@@ -649,25 +802,32 @@ func (b *layoutBuilder) keyRange(min, max []byte) fleet.KeyRange {
 	return r
 }
 
+// tableCounts holds a row count per table of tables.Sharded, by index; -1
+// for a table not counted.
+type tableCounts []int64
+
 // rows counts the rows of every sharded table in [min, max) on a database.
-func (b *layoutBuilder) rows(loc fleet.Location, min, max []byte) (int64, map[string]int64) {
-	per := map[string]int64{}
-	if b.live.Rows == nil || !b.live.Databases[loc].Exists {
-		return 0, per
+func (b *layoutBuilder) rows(loc fleet.Location, min, max []byte) (int64, tableCounts) {
+	db := b.live.Databases[loc]
+	if b.live.Rows == nil || !db.Exists {
+		return 0, nil
 	}
 	r := b.keyRange(min, max)
 	var total int64
-	for _, t := range b.tables.Sharded {
-		if !b.live.Databases[loc].hasTable(fleet.ShortTable(t.Table)) {
+	per := make(tableCounts, len(b.tables.Sharded))
+	for i, t := range b.tables.Sharded {
+		per[i] = -1
+		short := b.shortTables[i]
+		if !db.hasTable(short) {
 			continue
 		}
-		n, err := b.live.Rows.CountRange(b.ctx, loc, fleet.ShortTable(t.Table), t.KeyColumn, r)
+		n, err := b.live.Rows.CountRange(b.ctx, loc, short, t.KeyColumn, r)
 		if err != nil {
 			b.diags.Errorf(b.shardedTablePos(t.Table), "count rows of %s in %s on %s: %v", t.Table, b.rangeText(min, max), loc, err).
 				WithHint("%s", cmp.Or(fleet.HintOf(err), "check that the shard databases are reachable: fleetplan layout --target NAME"))
 			continue
 		}
-		per[t.Table] = n
+		per[i] = n
 		total += n
 	}
 	return total, per
@@ -684,11 +844,11 @@ func (b *layoutBuilder) shardedTablePos(table string) diag.Pos {
 	return b.mapPos()
 }
 
-func (b *layoutBuilder) rowDetail(per map[string]int64) string {
+func (b *layoutBuilder) rowDetail(per tableCounts) string {
 	var parts []string
-	for _, t := range b.tables.Sharded {
-		if n, ok := per[t.Table]; ok {
-			parts = append(parts, fmt.Sprintf("%s %s", stepgraph.Thousands(n), t.Table))
+	for i, n := range per {
+		if n >= 0 {
+			parts = append(parts, stepgraph.Thousands(n)+" "+b.tables.Sharded[i].Table)
 		}
 	}
 	return strings.Join(parts, ", ")
@@ -722,13 +882,14 @@ func (b *layoutBuilder) planRanges() {
 		return
 	}
 	live := b.liveMappings()
-	ps := b.pieces(live, desired)
+	ps, bounds := b.pieces(live, desired)
 	// 1. splits: every desired boundary strictly inside a live mapping.
 	splitAt := map[string]string{} // bound -> step id
 	var splitBounds [][]byte       // sorted, for splitsWithin
 	lastSplit := map[string]string{}
-	for _, d := range desired {
-		for _, x := range [][]byte{d.min, d.max} {
+	for i := range desired {
+		d := &desired[i]
+		for _, x := range [2][]byte{d.min, d.max} {
 			if x == nil {
 				continue
 			}
@@ -742,7 +903,7 @@ func (b *layoutBuilder) planRanges() {
 			m := live[i]
 			st := &stepgraph.Step{ID: stepID("split-" + shardkey.FormatBound(b.kt, x)),
 				Title: fmt.Sprintf("split %s at %s on %s (metadata only)", b.rangeText(m.Min, m.Max), shardkey.FormatBound(b.kt, x), b.shardName(m.Location)),
-				Rollback: undo(stepspec.Merge{ShardMap: b.mapName(), KeyType: b.kt.String(),
+				Rollback: b.undo(stepspec.Merge{ShardMap: b.mapName(), KeyType: b.kt.String(),
 					Low: shardkey.BoundString(m.Min), High: shardkey.BoundString(m.Max)}),
 				Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}}
 			// Splits of one mapping run one after another.
@@ -767,9 +928,8 @@ func (b *layoutBuilder) planRanges() {
 		return ids
 	}
 	// 2. moves, adds and removals over maximal runs of like pieces.
-	touched := map[*desiredRange][]string{}
 	for i := 0; i < len(ps); {
-		p := ps[i]
+		p := &ps[i]
 		j := i + 1
 		same := func(q *piece) bool {
 			if (q.live == nil) != (p.live == nil) || (q.desired == nil) != (p.desired == nil) {
@@ -781,52 +941,71 @@ func (b *layoutBuilder) planRanges() {
 			if p.desired != nil && q.desired != p.desired {
 				return false
 			}
-			return shardkey.Compare(ps[j-1].max, q.min) == 0
+			return q.at == ps[j-1].at+1 // no gap between them
 		}
-		for j < len(ps) && same(ps[j]) {
+		for j < len(ps) && same(&ps[j]) {
 			j++
 		}
-		min, max := p.min, ps[j-1].max
+		min, max := bounds[p.at], upper(bounds, ps[j-1].at)
 		switch {
 		case p.live != nil && p.desired == nil:
 			b.planUnmapped(p.live.Location, min, max, splitsWithin(min, max))
 		case p.live == nil && p.desired != nil:
-			id := b.planAdd(p.desired, min, max)
-			touched[p.desired] = append(touched[p.desired], id)
-		case !p.live.Location.Equal(p.desired.shard):
-			id := b.planMove(p.live.Location, p.desired, min, max, splitsWithin(min, max))
-			touched[p.desired] = append(touched[p.desired], id)
+			b.touch(p.desired, b.planAdd(p.desired, min, max))
+		case !p.live.Location.Equal(*p.desired.shard):
+			b.touch(p.desired, b.planMove(p.live.Location, p.desired, min, max, splitsWithin(min, max)))
 		}
 		i = j
 	}
 	// 3. merges: each desired range ends as exactly one mapping.
-	piecesOf := map[*desiredRange]int{}
-	for _, p := range ps {
-		if p.desired != nil {
-			piecesOf[p.desired]++
+	for i := range ps {
+		if ps[i].desired != nil {
+			ps[i].desired.pieces++
 		}
 	}
-	for _, d := range desired {
-		n := piecesOf[d]
-		if n <= 1 && len(touched[d]) == 0 {
+	for i := range desired {
+		d := &desired[i]
+		n, touched := d.pieces, b.touchesOf(d)
+		if n <= 1 && len(touched) == 0 {
 			continue
 		}
-		if n <= 1 && len(touched[d]) == 1 && b.isAdd(touched[d][0]) {
+		if n <= 1 && len(touched) == 1 && touched[0] != nil && touched[0].Action == stepspec.AddMappingName {
 			continue // a single added mapping is already whole
 		}
-		needs := append(append([]string{}, touched[d]...), splitsWithin(d.min, d.max)...)
+		var needs []string
+		for _, st := range touched {
+			if st != nil {
+				needs = append(needs, st.ID)
+			}
+		}
+		needs = append(needs, splitsWithin(d.min, d.max)...)
 		merge := stepspec.Merge{ShardMap: b.mapName(), KeyType: b.kt.String(), Low: shardkey.BoundString(d.min), High: shardkey.BoundString(d.max)}
 		b.add(merge, &stepgraph.Step{ID: stepID("merge-" + strings.Trim(b.rangeText(d.min, d.max), "[)")),
 			Title:    fmt.Sprintf("merge the mappings of %s on %s into one", b.rangeText(d.min, d.max), d.name),
 			Needs:    dedupe(needs),
 			Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
-		if len(touched[d]) == 0 {
+		if len(touched) == 0 {
 			b.change(stepgraph.Update, "merge "+b.rangeText(d.min, d.max), "metadata only, on "+d.name)
 		}
 	}
 }
 
-func (b *layoutBuilder) isAdd(id string) bool { return b.actionOf[id] == stepspec.AddMappingName }
+// touch records that step st (nil when it could not be planned) maps keys of d.
+func (b *layoutBuilder) touch(d *desiredRange, st *stepgraph.Step) {
+	if d.touched == 0 {
+		b.touched = append(b.touched, nil)
+		d.touched = int32(len(b.touched))
+	}
+	b.touched[d.touched-1] = append(b.touched[d.touched-1], st)
+}
+
+// touchesOf lists the steps that map keys of d, in the order they were planned.
+func (b *layoutBuilder) touchesOf(d *desiredRange) []*stepgraph.Step {
+	if d.touched == 0 {
+		return nil
+	}
+	return b.touched[d.touched-1]
+}
 
 func (b *layoutBuilder) shardNeeds(locs ...fleet.Location) []string {
 	var n []string
@@ -859,7 +1038,7 @@ func (b *layoutBuilder) planUnmapped(from fleet.Location, min, max []byte, split
 	b.add(unmap, &stepgraph.Step{ID: stepID("unmap-" + strings.Trim(b.rangeText(min, max), "[)")),
 		Title: fmt.Sprintf("remove the empty mapping %s from %s", b.rangeText(min, max), b.shardName(from)),
 		Needs: dedupe(append(splits, b.metaNeeds()...)),
-		Rollback: undo(stepspec.AddMapping{ShardMap: b.mapName(), KeyType: b.kt.String(),
+		Rollback: b.undo(stepspec.AddMapping{ShardMap: b.mapName(), KeyType: b.kt.String(),
 			Low: shardkey.BoundString(min), High: shardkey.BoundString(max), Location: location(from)}),
 		Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
 	b.change(stepgraph.Delete, "mapping "+b.rangeText(min, max), "empty, on "+b.shardName(from))
@@ -888,57 +1067,59 @@ func (b *layoutBuilder) unmappedPos(at []byte) diag.Pos {
 	return pos
 }
 
-func (b *layoutBuilder) planAdd(d *desiredRange, min, max []byte) string {
+func (b *layoutBuilder) planAdd(d *desiredRange, min, max []byte) *stepgraph.Step {
 	low, high := shardkey.BoundString(min), shardkey.BoundString(max)
 	rt := b.rangeText(min, max)
-	st := b.add(stepspec.AddMapping{ShardMap: b.mapName(), KeyType: b.kt.String(), Low: low, High: high, Location: location(d.shard)},
+	st := b.add(stepspec.AddMapping{ShardMap: b.mapName(), KeyType: b.kt.String(), Low: low, High: high, Location: location(*d.shard)},
 		&stepgraph.Step{ID: stepID("map-" + strings.Trim(rt, "[)")),
 			Title: "map " + rt + " to " + d.name,
-			Needs: b.shardNeeds(d.shard),
-			Rollback: undo(stepspec.RemoveMapping{ShardMap: b.mapName(), KeyType: b.kt.String(), Low: low, High: high,
+			Needs: b.shardNeeds(*d.shard),
+			Rollback: b.undo(stepspec.RemoveMapping{ShardMap: b.mapName(), KeyType: b.kt.String(), Low: low, High: high,
 				Server: d.shard.Server, Database: d.shard.Database}),
 			Estimate: stepgraph.Estimate{Duration: 30 * time.Millisecond, Basis: "metadata"}})
 	b.change(stepgraph.Create, "mapping "+rt, "on "+d.name)
-	return st.ID
+	return st
 }
 
-func (b *layoutBuilder) planMove(from fleet.Location, d *desiredRange, min, max []byte, splits []string) string {
+func (b *layoutBuilder) planMove(from fleet.Location, d *desiredRange, min, max []byte, splits []string) *stepgraph.Step {
 	if len(b.tables.Sharded) == 0 {
 		why := "spec.tables lists no sharded table"
 		if b.spec.Tables.Omitted {
 			why = "the plan has no `tables:` and the schema info stored for shard map " + b.mapName() + " lists no sharded table"
 		}
-		b.diags.Errorf(d.pos, "moving %s to %s needs at least one sharded table, but %s", b.rangeText(min, max), d.name, why).
+		b.diags.Errorf(*d.pos, "moving %s to %s needs at least one sharded table, but %s", b.rangeText(min, max), d.name, why).
 			WithHint("list the tables whose rows move with the key under spec.tables.sharded, e.g. {table: customers, key: id}")
-		return ""
+		return nil
 	}
-	if b.liveShard(d.shard) != nil || b.live.Databases[d.shard].Exists {
-		if n, per := b.rows(d.shard, min, max); n > 0 {
-			b.diags.Errorf(d.pos, "target shard %s already holds %s rows in %s (%s)", d.name, stepgraph.Thousands(n), b.rangeText(min, max), b.rowDetail(per)).
+	rt := b.rangeText(min, max)
+	to := *d.shard
+	if b.liveShard(to) != nil || b.live.Databases[to].Exists {
+		if n, per := b.rows(to, min, max); n > 0 {
+			b.diags.Errorf(*d.pos, "target shard %s already holds %s rows in %s (%s)", d.name, stepgraph.Thousands(n), rt, b.rowDetail(per)).
 				WithHint("the target range must be empty before a move; remove those rows or pick another shard")
-			return ""
+			return nil
 		}
 	}
 	rows, per := b.rows(from, min, max)
 	move := stepspec.MoveRange{ShardMap: b.mapName(), KeyType: b.kt.String(),
-		Low: shardkey.BoundString(min), High: shardkey.BoundString(max), From: location(from), To: location(d.shard),
+		Low: shardkey.BoundString(min), High: shardkey.BoundString(max), From: location(from), To: location(to),
 		BatchSize: orInt(b.spec.Move.BatchSize, 100), Tables: schemaInputs(b.tables)}
 	back := move
 	back.From, back.To = move.To, move.From
 	// The reverse move undoes this one: where it finds keys still on its
 	// target (never moved), rows on its source there are not its own.
 	back.Undo = true
-	st := b.add(move, &stepgraph.Step{ID: stepID("move-" + strings.Trim(b.rangeText(min, max), "[)")),
-		Title:    fmt.Sprintf("move %s from %s to %s in batches of %d", b.rangeText(min, max), b.shardName(from), d.name, orInt(b.spec.Move.BatchSize, 100)),
-		Needs:    dedupe(append(splits, b.shardNeeds(d.shard)...)),
-		Rollback: undo(back),
+	st := b.add(move, &stepgraph.Step{ID: stepID("move-" + strings.Trim(rt, "[)")),
+		Title:    fmt.Sprintf("move %s from %s to %s in batches of %d", rt, b.shardName(from), d.name, orInt(b.spec.Move.BatchSize, 100)),
+		Needs:    dedupe(append(splits, b.shardNeeds(to)...)),
+		Rollback: b.undo(back),
 		Estimate: b.moveEstimate(rows)})
 	detail := b.shardName(from) + " -> " + d.name
 	if rows > 0 {
 		detail += ", " + b.rowDetail(per)
 	}
-	b.change(stepgraph.Move, "range "+b.rangeText(min, max), detail)
-	return st.ID
+	b.change(stepgraph.Move, "range "+rt, detail)
+	return st
 }
 
 // planPoints diffs list mappings key by key.
@@ -975,33 +1156,46 @@ func (b *layoutBuilder) planPoints() {
 		case isLive && !isWanted:
 			b.planUnmapped(m.Location, key, next, nil)
 		case !isLive && isWanted:
-			b.planAdd(&desiredRange{min: key, max: next, shard: w.shard, name: w.name, pos: w.pos}, key, next)
+			b.planAdd(&desiredRange{min: key, max: next, shard: &w.shard, name: w.name, pos: &w.pos}, key, next)
 		case isLive && isWanted && !m.Location.Equal(w.shard):
-			b.planMove(m.Location, &desiredRange{min: key, max: next, shard: w.shard, name: w.name, pos: w.pos}, key, next, nil)
+			b.planMove(m.Location, &desiredRange{min: key, max: next, shard: &w.shard, name: w.name, pos: &w.pos}, key, next, nil)
 		}
 	}
 }
 
-// planRemovedShards unregisters live shards the plan no longer lists.
-func (b *layoutBuilder) planRemovedShards() {
+// removedShards lists the live shards the plan no longer lists, in the
+// order of the live map.
+func (b *layoutBuilder) removedShards() []fleet.Location {
 	if b.live.Map == nil {
-		return
+		return nil
 	}
+	var out []fleet.Location
 	for _, s := range b.live.Map.Shards {
 		loc := s.Shard.Location
+		if name, ok := b.nameByLoc[locKey(loc)]; ok && b.shardByName[name].Equal(loc) {
+			continue // the usual case, without a look at every shard of the plan
+		}
 		listed := false
 		for _, l := range b.shardByName {
 			if l.Equal(loc) {
 				listed = true
 			}
 		}
-		if listed {
-			continue
+		if !listed {
+			out = append(out, loc)
 		}
+	}
+	return out
+}
+
+// planRemovedShards unregisters live shards the plan no longer lists.
+func (b *layoutBuilder) planRemovedShards() {
+	for _, loc := range b.removed {
 		// Every step that takes keys off this shard must finish first.
 		var needs []string
-		for _, st := range b.g.Steps {
-			switch in := b.specOf[st.ID].(type) {
+		for _, a := range b.offShard {
+			st := a.step
+			switch in := a.spec.(type) {
 			case stepspec.MoveRange:
 				if fleet.Location(in.From).Equal(loc) {
 					needs = append(needs, st.ID)
@@ -1022,7 +1216,7 @@ func (b *layoutBuilder) planRemovedShards() {
 			Needs: dedupe(needs), Estimate: stepgraph.Estimate{Duration: 50 * time.Millisecond, Basis: "metadata"}}
 		if !drop {
 			// Re-registering the shard takes back its own database, rows and all.
-			st.Rollback = undo(stepspec.CreateShard{ShardMap: b.mapName(), Location: location(loc), CreateDatabase: false, Adopt: true})
+			st.Rollback = b.undo(stepspec.CreateShard{ShardMap: b.mapName(), Location: location(loc), CreateDatabase: false, Adopt: true})
 		}
 		// Dropped only while it holds nothing but reference data: rows a
 		// move left behind (changed since they moved) are never lost.
@@ -1053,6 +1247,9 @@ func stepID(s string) string {
 func dedupe(ids []string) []string {
 	var out []string
 	if len(ids) <= 16 { // a step's usual few needs: no map to build and drop
+		if distinct(ids) {
+			return slices.Clip(ids) // already what it would build
+		}
 		for _, id := range ids {
 			if id != "" && !slices.Contains(out, id) {
 				out = append(out, id)
@@ -1068,6 +1265,17 @@ func dedupe(ids []string) []string {
 		}
 	}
 	return out
+}
+
+// distinct reports whether ids holds at least one id, none of them empty
+// and none twice.
+func distinct(ids []string) bool {
+	for i, id := range ids {
+		if id == "" || slices.Contains(ids[:i], id) {
+			return false
+		}
+	}
+	return len(ids) > 0
 }
 
 // locKey is a case-insensitive map key for a location.

@@ -272,10 +272,9 @@ func TestGraphValidate(t *testing.T) {
 	}
 }
 
-// BenchmarkPlan100kRanges plans a layout of 100,000 ranges over 1,000 shards
-// where every tenth range moves to the next shard.
-func BenchmarkPlan100kRanges(b *testing.B) {
-	const ranges, shards = 100000, 1000
+// movingLayout is a layout of ranges over shards where every tenth range
+// moves to the next shard, with the live map it is planned against.
+func movingLayout(tb testing.TB, ranges, shards int) (*plans.Document, *ShardLayoutLive) {
 	var names []string
 	for i := 0; i < shards; i++ {
 		names = append(names, fmt.Sprintf("s%04d", i))
@@ -303,14 +302,20 @@ func BenchmarkPlan100kRanges(b *testing.B) {
 			r.High = nil
 		}
 		rs = append(rs, r)
-		m := fleet.Mapping{ID: uuid.New(), ShardID: ids[owner], Min: enc(b, lo), Max: enc(b, hi), Online: true, Location: fleet.Location{Server: "sql-1", Database: owner}}
+		m := fleet.Mapping{ID: uuid.New(), ShardID: ids[owner], Min: enc(tb, lo), Max: enc(tb, hi), Online: true, Location: fleet.Location{Server: "sql-1", Database: owner}}
 		if i == ranges-1 {
 			m.Max = nil
 		}
 		live.Mappings = append(live.Mappings, m)
 	}
-	doc := layoutDoc(names, rs...)
-	l := &ShardLayoutLive{Target: "local", Map: live, Databases: dbs, Rows: fakeRows{}}
+	return layoutDoc(names, rs...), &ShardLayoutLive{Target: "local", Map: live, Databases: dbs, Rows: fakeRows{}}
+}
+
+// BenchmarkPlan100kRanges plans a layout of 100,000 ranges over 1,000 shards
+// where every tenth range moves to the next shard.
+func BenchmarkPlan100kRanges(b *testing.B) {
+	const ranges = 100000
+	doc, l := movingLayout(b, ranges, 1000)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
