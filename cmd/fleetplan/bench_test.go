@@ -43,7 +43,7 @@ func writeLayout100k(b *testing.B) string {
 
 // writeRepo writes files (by slash path) in dir and an empty local fleet in
 // dir/fleet.
-func writeRepo(b *testing.B, dir string, files map[string]string) {
+func writeRepo(b testing.TB, dir string, files map[string]string) {
 	b.Helper()
 	for name, text := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))

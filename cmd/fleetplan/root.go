@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"sync/atomic"
 
 	"github.com/fleetplan/fleetplan/cmd/fleetplan/internal/views"
 	"github.com/fleetplan/fleetplan/engine"
@@ -59,8 +60,14 @@ func (a *app) openTarget(ctx context.Context, cfg *plans.Config, name string) (f
 	return a.openTargetFor(ctx, cfg, name, fleet.OpenForPlans)
 }
 
+// targetOpens counts the targets the commands opened (tests read it: a
+// command that plans many documents opens each target once, not once a
+// document).
+var targetOpens atomic.Int64
+
 // openTargetFor is openTarget for a purpose (engine.ModeFor a plan's kind).
 func (a *app) openTargetFor(ctx context.Context, cfg *plans.Config, name string, mode fleet.OpenMode) (fleet.Target, error) {
+	targetOpens.Add(1)
 	t, err := engine.OpenTargetFor(ctx, cfg, name, mode)
 	if err != nil {
 		return nil, err

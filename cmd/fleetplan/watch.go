@@ -515,6 +515,23 @@ type worker struct {
 	queue   []func()
 	wake    chan struct{}
 	stopped bool
+	// planned is the target the worker's plan-only jobs share while its
+	// queue has work (a burst of saves, the first reconcile of a large
+	// repository): opening a target reads its catalog, which costs more
+	// than planning most documents. It is closed when the queue runs dry
+	// and before every apply, so no plan reads a fleet older than the
+	// burst it belongs to, nor one from before an apply. Only the
+	// worker's own goroutine touches it.
+	planned     fleet.Target
+	plannedMode fleet.OpenMode
+}
+
+// closePlanned closes the target the worker's plans share, if open.
+func (wk *worker) closePlanned() {
+	if wk.planned != nil {
+		wk.planned.Close()
+		wk.planned = nil
+	}
 }
 
 func (w *watcher) workerFor(d *plans.Document) *worker {
@@ -536,6 +553,7 @@ func (w *watcher) work(wk *worker) {
 		if len(wk.queue) == 0 {
 			stopped := wk.stopped
 			w.mu.Unlock()
+			wk.closePlanned()
 			if stopped {
 				return
 			}
@@ -625,6 +643,7 @@ var errNotNow = errors.New("decided otherwise under the lock")
 // apply it ("" for none).
 func (w *watcher) apply(ctx context.Context, x *watched, hash, lastRun string) {
 	d := x.doc
+	w.worker(d).closePlanned() // the apply changes what later plans read
 	target, err := w.a.openTargetFor(ctx, d.Config, engine.TargetOf(d), engine.ModeFor(d.Kind))
 	if err != nil {
 		w.fail(d, err)
@@ -862,12 +881,11 @@ func (w *watcher) checkDrift(ctx context.Context) {
 
 // quietPlan plans a document, logging only what went wrong and warnings.
 func (w *watcher) quietPlan(ctx context.Context, d *plans.Document) (*stepgraph.Graph, bool) {
-	target, err := w.a.openTargetFor(ctx, d.Config, engine.TargetOf(d), engine.ModeFor(d.Kind))
+	target, err := w.plannedTarget(ctx, d)
 	if err != nil {
 		w.fail(d, err)
 		return nil, false
 	}
-	defer target.Close()
 	g, diags, err := planGraph(ctx, d, target)
 	if err != nil {
 		w.fail(d, err)
@@ -875,6 +893,31 @@ func (w *watcher) quietPlan(ctx context.Context, d *plans.Document) (*stepgraph.
 	}
 	w.warn(d, diags)
 	return g, true
+}
+
+// plannedTarget is the target d plans against: the one its worker's plans
+// share (see worker.planned), opened when there is none for d's mode.
+// It runs on the worker's goroutine.
+func (w *watcher) plannedTarget(ctx context.Context, d *plans.Document) (fleet.Target, error) {
+	wk := w.worker(d)
+	mode := engine.ModeFor(d.Kind)
+	if wk.planned != nil && wk.plannedMode == mode {
+		return wk.planned, nil
+	}
+	wk.closePlanned()
+	t, err := w.a.openTargetFor(ctx, d.Config, engine.TargetOf(d), mode)
+	if err != nil {
+		return nil, err
+	}
+	wk.planned, wk.plannedMode = t, mode
+	return t, nil
+}
+
+// worker is d's target's worker.
+func (w *watcher) worker(d *plans.Document) *worker {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.workerFor(d)
 }
 
 // displayFile names a file relative to the working folder when below it.
