@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS failover_group_databases(
 );
 `
 
+// fogInit creates the tables of failover groups; only a change does, so
+// that reading a fleet that has none leaves its catalog as it is.
 func (t *Target) fogInit(ctx context.Context) error {
 	if err := t.cpInit(ctx); err != nil {
 		return err
@@ -46,6 +48,15 @@ func (t *Target) fogInit(ctx context.Context) error {
 		return &fleet.Error{Op: "prepare failover groups", Target: t.dir, Err: err}
 	}
 	return nil
+}
+
+// hasGroups reports whether the fleet ever had a failover group.
+func (t *Target) hasGroups(ctx context.Context) (bool, error) {
+	ok, err := tableExists(ctx, t.catalog, "failover_groups")
+	if err != nil {
+		return false, &fleet.Error{Op: "read catalog", Target: t.dir, Err: err}
+	}
+	return ok, nil
 }
 
 // CreateFailoverGroup groups databases of primary whose geo-secondaries
@@ -100,7 +111,10 @@ func (t *Target) CreateFailoverGroup(ctx context.Context, name, primary, partner
 
 // FailoverGroups implements fleet.FailoverGroupManager.
 func (t *Target) FailoverGroups(ctx context.Context, server string) ([]fleet.FailoverGroup, error) {
-	if err := t.fogInit(ctx); err != nil {
+	if err := t.cpInit(ctx); err != nil {
+		return nil, err
+	}
+	if ok, err := t.hasGroups(ctx); !ok {
 		return nil, err
 	}
 	return t.queryGroups(ctx, `WHERE ?1 = '' OR primary_server = ?1 OR partner_server = ?1`, server)
@@ -108,10 +122,14 @@ func (t *Target) FailoverGroups(ctx context.Context, server string) ([]fleet.Fai
 
 // FailoverGroup implements fleet.FailoverGroupManager.
 func (t *Target) FailoverGroup(ctx context.Context, server, name string) (fleet.FailoverGroup, error) {
-	if err := t.fogInit(ctx); err != nil {
+	if err := t.cpInit(ctx); err != nil {
 		return fleet.FailoverGroup{}, err
 	}
-	gs, err := t.queryGroups(ctx, `WHERE name = ?2 AND (primary_server = ?1 OR partner_server = ?1)`, server, name)
+	var gs []fleet.FailoverGroup
+	ok, err := t.hasGroups(ctx)
+	if ok {
+		gs, err = t.queryGroups(ctx, `WHERE name = ?2 AND (primary_server = ?1 OR partner_server = ?1)`, server, name)
+	}
 	if err != nil {
 		return fleet.FailoverGroup{}, err
 	}
