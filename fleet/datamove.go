@@ -98,6 +98,35 @@ type DataMover interface {
 	DeleteCopies(ctx context.Context, src, dst Location, tables []ShardedTable, r KeyRange) (int64, error)
 }
 
+// VerifiedCopier is a DataMover that copies a range and verifies the copy
+// in the same destination transaction, reading the source in one consistent
+// snapshot: nothing is committed unless the target range then holds exactly
+// the source range's rows (equal counts and checksums per table), so a move
+// need not read both ranges again afterwards.
+type VerifiedCopier interface {
+	// CopyRangeVerified copies as CopyRange does, then sums the range of
+	// each table on both databases. When the target range holds rows that
+	// are not copies of a source row (Foreign in the report, per table),
+	// or the sums differ after the copy, it commits nothing: the first
+	// is a report, the second an error.
+	CopyRangeVerified(ctx context.Context, src, dst Location, tables []ShardedTable, r KeyRange) (CopyReport, error)
+}
+
+// CopyReport is what CopyRangeVerified did, per table.
+type CopyReport struct {
+	Copied  map[string]int64 // rows inserted
+	Rows    map[string]int64 // rows of the range, equal on both databases after the copy
+	Foreign map[string]int64 // target rows that are not copies of a source row; nothing was copied when any
+}
+
+// CopyMismatch is the error of a copy whose target range does not hold the
+// source range's rows: what differs in table after copying copied rows.
+func CopyMismatch(r KeyRange, dst Location, table, differs string, copied int64) error {
+	return &Error{Op: "verify batch " + r.String(), Target: dst.String(),
+		Err:  fmt.Errorf("table %s: %s after copying %d", table, differs, copied),
+		Hint: "something writes to the target range; the mapping stays offline on the source until this is resolved"}
+}
+
 // RangeComparison is what CompareRange found on the destination.
 type RangeComparison struct {
 	Copies int64 // rows equal to a row of the source range

@@ -146,7 +146,7 @@ const readOnlySuffix = "?query_only"
 // the secondary of a replication link.
 func (t *Target) refusesWrites(ctx context.Context, loc fleet.Location) (bool, error) {
 	var ro bool
-	err := t.catalog.QueryRowContext(ctx, `SELECT
+	err := t.pq(t.catalog).QueryRowContext(ctx, `SELECT
 		(SELECT read_only FROM databases WHERE server = ?1 AND name = ?2) = 1
 		OR EXISTS(SELECT 1 FROM replication_links WHERE partner_server = ?1 AND partner_db = ?2)`,
 		loc.Server, loc.Database).Scan(&ro)
@@ -185,6 +185,7 @@ func (t *Target) readOnlyDB(loc fleet.Location, p string) (*sql.DB, error) {
 func (t *Target) closePools(p string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.dropAttached(p, t.dbs[p], t.dbs[p+readOnlySuffix])
 	for _, key := range []string{p, p + readOnlySuffix} {
 		if db, ok := t.dbs[key]; ok {
 			db.Close()

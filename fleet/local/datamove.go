@@ -239,7 +239,7 @@ func (t *Target) Tables(ctx context.Context, loc fleet.Location) ([]fleet.TableI
 	if err != nil {
 		return nil, err
 	}
-	return tablesOf(ctx, db, loc)
+	return tablesOf(ctx, t.pq(db), loc)
 }
 
 func tablesOf(ctx context.Context, q querier, loc fleet.Location) ([]fleet.TableInfo, error) {
@@ -274,8 +274,13 @@ func tablesOf(ctx context.Context, q querier, loc fleet.Location) ([]fleet.Table
 
 // tableInfo describes table name of the main database (not an attached one).
 func tableInfo(ctx context.Context, q querier, loc fleet.Location, name string) (fleet.TableInfo, error) {
+	return tableInfoIn(ctx, q, loc, "main", name)
+}
+
+// tableInfoIn describes table name of the database schema ("main", "src").
+func tableInfoIn(ctx context.Context, q querier, loc fleet.Location, schema, name string) (fleet.TableInfo, error) {
 	ti := fleet.TableInfo{Name: name}
-	rows, err := q.QueryContext(ctx, `SELECT name, type, pk FROM pragma_table_info(?, 'main') ORDER BY cid`, name)
+	rows, err := q.QueryContext(ctx, `SELECT name, type, pk FROM pragma_table_info(?, ?) ORDER BY cid`, name, schema)
 	if err != nil {
 		return ti, sqlErr("describe table "+name, loc, err)
 	}
@@ -297,7 +302,7 @@ func tableInfo(ctx context.Context, q querier, loc fleet.Location, name string) 
 	for i := 1; i <= len(pk); i++ {
 		ti.PrimaryKey = append(ti.PrimaryKey, pk[i])
 	}
-	rows, err = q.QueryContext(ctx, `SELECT id, "table", "from", coalesce("to", '') FROM pragma_foreign_key_list(?, 'main') ORDER BY id, seq`, name)
+	rows, err = q.QueryContext(ctx, `SELECT id, "table", "from", coalesce("to", '') FROM pragma_foreign_key_list(?, ?) ORDER BY id, seq`, name, schema)
 	if err != nil {
 		return ti, sqlErr("describe table "+name, loc, err)
 	}
@@ -331,7 +336,7 @@ func (t *Target) CountRange(ctx context.Context, loc fleet.Location, table, keyC
 		return 0, &fleet.Error{Op: "count rows", Target: loc.String(), Err: err}
 	}
 	var n int64
-	err = db.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(table)+` WHERE `+where, args...).Scan(&n)
+	err = t.pq(db).QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(table)+` WHERE `+where, args...).Scan(&n)
 	return n, sqlErr("count rows of "+table, loc, err)
 }
 
@@ -378,7 +383,7 @@ func (t *Target) NextBound(ctx context.Context, loc fleet.Location, tables []fle
 	q := `SELECT k FROM (` + strings.Join(parts, " UNION ") + `) ORDER BY k LIMIT 1 OFFSET ?`
 	args = append(args, n)
 	var k any
-	err = db.QueryRowContext(ctx, q, args...).Scan(&k)
+	err = t.pq(db).QueryRowContext(ctx, q, args...).Scan(&k)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r.High, nil // fewer than n+1 keys remain
 	}
@@ -405,55 +410,6 @@ func (t *Target) NextBound(ctx context.Context, loc fleet.Location, tables []fle
 	return nil, &fleet.Error{Op: "next bound", Target: loc.String(), Err: fmt.Errorf("key column holds %T values, not integers", k)}
 }
 
-// attach opens a dedicated connection to dst with src attached as "src".
-// release detaches it (or discards the connection if that fails).
-func (t *Target) attach(ctx context.Context, src, dst fleet.Location) (*sql.Conn, func(), error) {
-	if err := faults.Unavailable(src.String()); err != nil {
-		return nil, nil, err
-	}
-	_, srcPath, err := t.resolve(ctx, src)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := t.dbAt(src, srcPath); err != nil { // checks that the file is SQLite
-		return nil, nil, err
-	}
-	db, err := t.db(ctx, dst)
-	if err != nil {
-		return nil, nil, err
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, nil, sqlErr("connect", dst, err)
-	}
-	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS src`, "file:"+strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(srcPath)+"?mode=ro"); err != nil {
-		conn.Close()
-		return nil, nil, sqlErr("attach "+src.String(), dst, err)
-	}
-	release := func() {
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE src`); err != nil {
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-		conn.Close()
-	}
-	return conn, release, nil
-}
-
-// attachTx begins a dst transaction on a connection with src attached;
-// done rolls it back unless committed and releases the connection.
-func (t *Target) attachTx(ctx context.Context, src, dst fleet.Location, what string) (*sql.Tx, func(), error) {
-	conn, release, err := t.attach(ctx, src, dst)
-	if err != nil {
-		return nil, nil, err
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		release()
-		return nil, nil, sqlErr(what, dst, err)
-	}
-	return tx, func() { tx.Rollback(); release() }, nil
-}
-
 func columnList(cols []string, prefix string) string {
 	q := make([]string, len(cols))
 	for i, c := range cols {
@@ -475,42 +431,13 @@ func (t *Target) CopyRange(ctx context.Context, src, dst fleet.Location, tables 
 	defer done()
 	out := map[string]int64{}
 	for _, tb := range tables {
-		ti, err := tableInfo(ctx, tx, dst, tb.Table)
+		c, err := describeCopy(ctx, tx, dst, what, tb, r)
 		if err != nil {
 			return nil, err
 		}
-		if len(ti.Columns) == 0 {
-			return nil, &fleet.Error{Op: what, Target: dst.String(), Err: fmt.Errorf("%w: table %s does not exist on the target", fleet.ErrInvalidArgument, tb.Table),
-				Hint: "create the shard's schema before moving data into it"}
+		if out[tb.Table], err = c.insert(ctx, tx); err != nil {
+			return nil, err
 		}
-		where, args, err := keyFilter("s."+quoteIdent(tb.KeyColumn), r)
-		if err != nil {
-			return nil, &fleet.Error{Op: what, Target: dst.String(), Err: err}
-		}
-		match := ti.PrimaryKey
-		if len(match) == 0 {
-			match = ti.Columns
-		}
-		var eq []string
-		for _, c := range match {
-			eq = append(eq, "d."+quoteIdent(c)+" IS s."+quoteIdent(c))
-		}
-		// The usual case, an empty target range, needs no per-row probe.
-		var present int
-		if err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM main.%s AS s WHERE %s)`, quoteIdent(tb.Table), where), args...).Scan(&present); err != nil {
-			return nil, sqlErr(what+" "+tb.Table, dst, err)
-		}
-		q := fmt.Sprintf(`INSERT INTO main.%s (%s) SELECT %s FROM src.%s AS s WHERE %s`,
-			quoteIdent(tb.Table), columnList(ti.Columns, ""), columnList(ti.Columns, "s."), quoteIdent(tb.Table), where)
-		if present == 1 {
-			q += fmt.Sprintf(` AND NOT EXISTS (SELECT 1 FROM main.%s AS d WHERE %s)`, quoteIdent(tb.Table), strings.Join(eq, " AND "))
-		}
-		res, err := tx.ExecContext(ctx, q, args...)
-		if err != nil {
-			return nil, sqlErr(what+" "+tb.Table, dst, err)
-		}
-		n, _ := res.RowsAffected()
-		out[tb.Table] = n
 	}
 	if err := faults.HitOn("move.copy", dst.String()); err != nil {
 		return nil, err
@@ -519,6 +446,229 @@ func (t *Target) CopyRange(ctx context.Context, src, dst fleet.Location, tables 
 		return nil, sqlErr(what, dst, err)
 	}
 	return out, nil
+}
+
+// CopyRangeVerified implements fleet.VerifiedCopier: CopyRange's
+// transaction, which first counts the target's rows in r that are no copy of
+// a source row (and copies nothing when there are any), and after the copy
+// sums both ranges as Checksum does, the source in the snapshot the copy
+// read. It commits only when every table's count and checksum agree. The
+// fault point move.checksum is hit before each sum, move.copy before the
+// commit.
+func (t *Target) CopyRangeVerified(ctx context.Context, src, dst fleet.Location, tables []fleet.ShardedTable, r fleet.KeyRange) (fleet.CopyReport, error) {
+	const what = "copy range"
+	rep := fleet.CopyReport{Copied: map[string]int64{}, Rows: map[string]int64{}}
+	tx, done, err := t.attachTx(ctx, src, dst, what)
+	if err != nil {
+		return rep, err
+	}
+	defer done()
+	copies := make([]tableCopy, len(tables))
+	for i, tb := range tables {
+		if copies[i], err = describeCopy(ctx, tx, dst, what, tb, r); err != nil {
+			return rep, err
+		}
+		if others, err := copies[i].foreign(ctx, tx); err != nil {
+			return rep, err
+		} else if others > 0 {
+			if rep.Foreign == nil {
+				rep.Foreign = map[string]int64{}
+			}
+			rep.Foreign[tb.Table] = others
+		}
+	}
+	if len(rep.Foreign) > 0 {
+		return rep, nil
+	}
+	for _, c := range copies {
+		if rep.Copied[c.tb.Table], err = c.insert(ctx, tx); err != nil {
+			return rep, err
+		}
+	}
+	for _, c := range copies {
+		srcInfo, err := tableInfoIn(ctx, tx, dst, "src", c.tb.Table)
+		if err != nil {
+			return rep, err
+		}
+		if rep.Rows[c.tb.Table], err = c.verify(ctx, tx, src, srcInfo, rep.Copied[c.tb.Table]); err != nil {
+			return rep, err
+		}
+	}
+	if err := faults.HitOn("move.copy", dst.String()); err != nil {
+		return rep, err
+	}
+	if err := tx.Commit(); err != nil {
+		return rep, sqlErr(what, dst, err)
+	}
+	return rep, nil
+}
+
+// tableCopy is the copy of one table's range, on a dst connection with the
+// source attached as "src".
+type tableCopy struct {
+	tb      fleet.ShardedTable
+	r       fleet.KeyRange
+	ti      fleet.TableInfo // of the target's table
+	where   string          // the range, on the source's rows (s.)
+	args    []any
+	present bool // the target's range holds rows already
+	dst     fleet.Location
+	what    string
+}
+
+// describeCopy describes the target's table and checks whether its range
+// holds rows already (the usual case, an empty range, needs no per-row probe).
+func describeCopy(ctx context.Context, tx querier, dst fleet.Location, what string, tb fleet.ShardedTable, r fleet.KeyRange) (tableCopy, error) {
+	c := tableCopy{tb: tb, r: r, dst: dst, what: what}
+	var err error
+	if c.ti, err = tableInfo(ctx, tx, dst, tb.Table); err != nil {
+		return c, err
+	}
+	if len(c.ti.Columns) == 0 {
+		return c, &fleet.Error{Op: what, Target: dst.String(), Err: fmt.Errorf("%w: table %s does not exist on the target", fleet.ErrInvalidArgument, tb.Table),
+			Hint: "create the shard's schema before moving data into it"}
+	}
+	if c.where, c.args, err = keyFilter("s."+quoteIdent(tb.KeyColumn), r); err != nil {
+		return c, &fleet.Error{Op: what, Target: dst.String(), Err: err}
+	}
+	var present int
+	if err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM main.%s AS s WHERE %s)`, quoteIdent(tb.Table), c.where), c.args...).Scan(&present); err != nil {
+		return c, sqlErr(what+" "+tb.Table, dst, err)
+	}
+	c.present = present == 1
+	return c, nil
+}
+
+// insert copies the source's rows of the range that the target lacks (by
+// primary key, or by every column for tables without one).
+func (c tableCopy) insert(ctx context.Context, tx querier) (int64, error) {
+	table := quoteIdent(c.tb.Table)
+	q := fmt.Sprintf(`INSERT INTO main.%s (%s) SELECT %s FROM src.%s AS s WHERE %s`,
+		table, columnList(c.ti.Columns, ""), columnList(c.ti.Columns, "s."), table, c.where)
+	if c.present {
+		match := c.ti.PrimaryKey
+		if len(match) == 0 {
+			match = c.ti.Columns
+		}
+		eq := make([]string, len(match))
+		for i, col := range match {
+			eq[i] = "d." + quoteIdent(col) + " IS s." + quoteIdent(col)
+		}
+		q += fmt.Sprintf(` AND NOT EXISTS (SELECT 1 FROM main.%s AS d WHERE %s)`, table, strings.Join(eq, " AND "))
+	}
+	res, err := tx.ExecContext(ctx, q, c.args...)
+	if err != nil {
+		return 0, sqlErr(c.what+" "+c.tb.Table, c.dst, err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// verify proves, inside the copy's transaction, that the target's range
+// holds exactly the source's rows, and returns their number. When both
+// tables have the same columns and primary key, and no source row of the
+// range has a NULL in its key, it compares the rows themselves: every
+// source row has a target row equal in every column (same value, same
+// storage class, compared byte for byte) and both ranges hold as many rows.
+// Source rows are distinct by their key, so that is a one-to-one match, a
+// proof at the price of one pass over the source and the target's key
+// index. Otherwise it compares counts and checksums, as Checksum does.
+func (c tableCopy) verify(ctx context.Context, tx querier, src fleet.Location, srcInfo fleet.TableInfo, copied int64) (int64, error) {
+	if sameShape(srcInfo, c.ti) {
+		if err := faults.HitOn("move.checksum", src.String()); err != nil {
+			return 0, err
+		}
+		eq := make([]string, 0, len(c.ti.PrimaryKey)+len(c.ti.Columns))
+		var nullKey []string
+		for _, k := range c.ti.PrimaryKey {
+			eq = append(eq, "d."+quoteIdent(k)+" = s."+quoteIdent(k))
+			nullKey = append(nullKey, "s."+quoteIdent(k)+" IS NULL")
+		}
+		for i, col := range c.ti.Columns {
+			d, s := "d."+quoteIdent(col), "s."+quoteIdent(col)
+			eq = append(eq, d+" IS "+s+" COLLATE BINARY")
+			if aff := affinity(c.ti.ColumnTypes[i]); aff == "" || aff == "BLOB" {
+				// Only a column without affinity can hold 5 and 5.0 apart,
+				// which IS finds equal.
+				eq = append(eq, "typeof("+d+") = typeof("+s+")")
+			}
+		}
+		table := quoteIdent(c.tb.Table)
+		var sn, missing, nulls int64
+		err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*), coalesce(sum(NOT EXISTS (SELECT 1 FROM main.%s AS d WHERE %s)), 0),
+			coalesce(sum(%s), 0) FROM src.%s AS s WHERE %s`, table, strings.Join(eq, " AND "), strings.Join(nullKey, " OR "), table, c.where),
+			c.args...).Scan(&sn, &missing, &nulls)
+		if err != nil {
+			return 0, sqlErr("verify "+c.tb.Table, c.dst, err)
+		}
+		if nulls == 0 {
+			if err := faults.HitOn("move.checksum", c.dst.String()); err != nil {
+				return 0, err
+			}
+			var dn int64
+			if err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM main.%s AS s WHERE %s`, table, c.where), c.args...).Scan(&dn); err != nil {
+				return 0, sqlErr("verify "+c.tb.Table, c.dst, err)
+			}
+			if sn != dn || missing > 0 {
+				return 0, fleet.CopyMismatch(c.r, c.dst, c.tb.Table,
+					fmt.Sprintf("source has %d rows, target %d, and %d source rows have no equal row on the target", sn, dn, missing), copied)
+			}
+			return sn, nil
+		}
+	}
+	sn, ssum, err := rangeSum(ctx, tx, src, "src.", srcInfo, c.tb.KeyColumn, c.r)
+	if err != nil {
+		return 0, err
+	}
+	dn, dsum, err := rangeSum(ctx, tx, c.dst, "main.", c.ti, c.tb.KeyColumn, c.r)
+	if err != nil {
+		return 0, err
+	}
+	if sn != dn || ssum != dsum {
+		return 0, fleet.CopyMismatch(c.r, c.dst, c.tb.Table, sumsText(sn, ssum, dn, dsum), copied)
+	}
+	return sn, nil
+}
+
+// sumsText describes differing counts and checksums of a source and a target.
+func sumsText(sn int64, ssum string, dn int64, dsum string) string {
+	return fmt.Sprintf("source has %d rows (checksum %s), target %d (checksum %s)", sn, ssum, dn, dsum)
+}
+
+// sameShape reports whether two descriptions of a table have the same
+// columns in the same order, with the same affinity, and the same,
+// non-empty, primary key.
+func sameShape(a, b fleet.TableInfo) bool {
+	same := func(x, y []string, eq func(x, y string) bool) bool {
+		if len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !eq(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	sameAffinity := func(x, y string) bool { return affinity(x) == affinity(y) }
+	return len(a.PrimaryKey) > 0 && len(a.ColumnTypes) == len(a.Columns) && same(a.Columns, b.Columns, strings.EqualFold) &&
+		same(a.ColumnTypes, b.ColumnTypes, sameAffinity) && same(a.PrimaryKey, b.PrimaryKey, strings.EqualFold)
+}
+
+// foreign counts the target's rows in the range that have no equal row on
+// the source (CompareRange's Others).
+func (c tableCopy) foreign(ctx context.Context, tx querier) (int64, error) {
+	if !c.present {
+		return 0, nil
+	}
+	where, args, err := keyFilter("d."+quoteIdent(c.tb.KeyColumn), c.r)
+	if err != nil {
+		return 0, &fleet.Error{Op: c.what, Target: c.dst.String(), Err: err}
+	}
+	var n int64
+	err = tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM main.%s AS d WHERE %s AND NOT %s`,
+		quoteIdent(c.tb.Table), where, sameRow(c.tb.Table, c.ti.Columns)), args...).Scan(&n)
+	return n, sqlErr(c.what+" "+c.tb.Table, c.dst, err)
 }
 
 // Checksum implements fleet.DataMover: count(*) and fleetplan_rowsum over
@@ -531,12 +681,27 @@ func (t *Target) Checksum(ctx context.Context, loc fleet.Location, table, keyCol
 	if err != nil {
 		return 0, "", err
 	}
-	ti, err := tableInfo(ctx, db, loc, table)
+	q := t.pq(db)
+	ti, err := tableInfo(ctx, q, loc, table)
 	if err != nil {
 		return 0, "", err
 	}
+	return sumRange(ctx, q, loc, "", ti, keyCol, r)
+}
+
+// rangeSum is Checksum of the table ti of the database schema prefix
+// ("src.", "main.") on a connection that has both; it hits the fault point
+// move.checksum first.
+func rangeSum(ctx context.Context, q querier, loc fleet.Location, prefix string, ti fleet.TableInfo, keyCol string, r fleet.KeyRange) (int64, string, error) {
+	if err := faults.HitOn("move.checksum", loc.String()); err != nil {
+		return 0, "", err
+	}
+	return sumRange(ctx, q, loc, prefix, ti, keyCol, r)
+}
+
+func sumRange(ctx context.Context, q querier, loc fleet.Location, prefix string, ti fleet.TableInfo, keyCol string, r fleet.KeyRange) (int64, string, error) {
 	if len(ti.Columns) == 0 {
-		return 0, "", &fleet.Error{Op: "checksum", Target: loc.String(), Err: fmt.Errorf("%w: no table %s", fleet.ErrInvalidArgument, table)}
+		return 0, "", &fleet.Error{Op: "checksum", Target: loc.String(), Err: fmt.Errorf("%w: no table %s", fleet.ErrInvalidArgument, ti.Name)}
 	}
 	where, args, err := keyFilter(quoteIdent(keyCol), r)
 	if err != nil {
@@ -544,9 +709,9 @@ func (t *Target) Checksum(ctx context.Context, loc fleet.Location, table, keyCol
 	}
 	var n int64
 	var sum sql.NullString
-	err = db.QueryRowContext(ctx, `SELECT count(*), fleetplan_rowsum(`+columnList(ti.Columns, "")+`) FROM `+quoteIdent(table)+` WHERE `+where, args...).Scan(&n, &sum)
+	err = q.QueryRowContext(ctx, `SELECT count(*), fleetplan_rowsum(`+columnList(ti.Columns, "")+`) FROM `+prefix+quoteIdent(ti.Name)+` WHERE `+where, args...).Scan(&n, &sum)
 	if err != nil {
-		return 0, "", sqlErr("checksum "+table, loc, err)
+		return 0, "", sqlErr("checksum "+ti.Name, loc, err)
 	}
 	if !sum.Valid || n == 0 {
 		sum.String = strings.Repeat("0", 64)
@@ -568,16 +733,22 @@ func (t *Target) DeleteRange(ctx context.Context, loc fleet.Location, tables []f
 		return 0, sqlErr(what, loc, err)
 	}
 	defer tx.Rollback()
-	return deleteEach(ctx, tx, loc, what, tables, func(tb fleet.ShardedTable) (string, []any, error) {
+	return deleteEach(ctx, ptx{tx, t.stmts(db)}, loc, what, tables, func(tb fleet.ShardedTable) (string, []any, error) {
 		where, args, err := keyFilter(quoteIdent(tb.KeyColumn), r)
 		return `DELETE FROM ` + quoteIdent(tb.Table) + ` WHERE ` + where, args, err
 	})
 }
 
+// committer is a transaction: *sql.Tx, or a ptx whose statements run prepared.
+type committer interface {
+	querier
+	Commit() error
+}
+
 // deleteEach runs one DELETE per table (children first) in tx, hits the
 // fault point move.delete and commits; it returns the rows deleted. A table
 // whose statement is "" is skipped.
-func deleteEach(ctx context.Context, tx *sql.Tx, loc fleet.Location, what string, tables []fleet.ShardedTable,
+func deleteEach(ctx context.Context, tx committer, loc fleet.Location, what string, tables []fleet.ShardedTable,
 	stmt func(fleet.ShardedTable) (string, []any, error)) (int64, error) {
 	var total int64
 	for _, tb := range tables {
@@ -660,14 +831,13 @@ func sameRow(table string, cols []string) string {
 
 // CompareRange implements fleet.DataMover: with src attached read-only, one
 // pass over dst's rows in r, each probed for an equal row in src.
-func (t *Target) CompareRange(ctx context.Context, src, dst fleet.Location, table, keyCol string, r fleet.KeyRange) (fleet.RangeComparison, error) {
+func (t *Target) CompareRange(ctx context.Context, src, dst fleet.Location, table, keyCol string, r fleet.KeyRange) (out fleet.RangeComparison, err error) {
 	const what = "compare range"
-	var out fleet.RangeComparison
 	conn, release, err := t.attach(ctx, src, dst)
 	if err != nil {
 		return out, err
 	}
-	defer release()
+	defer func() { release(err == nil) }()
 	ti, err := tableInfo(ctx, conn, dst, table)
 	if err != nil {
 		return out, err

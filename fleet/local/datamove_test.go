@@ -283,15 +283,7 @@ func TestCopyTableIfEmpty(t *testing.T) {
 func TestCopyFaultRollsBack(t *testing.T) {
 	tg := moverFleet(t, 50)
 	ctx := context.Background()
-	t.Setenv(faults.EnvSpec, "move.copy:40613:1,move.delete:hard:1,move.checksum:40501:1")
-	t.Setenv(faults.EnvIKnow, "yes")
-	if err := faults.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		t.Setenv(faults.EnvSpec, "")
-		faults.Reload()
-	})
+	injectFaults(t, "move.copy:40613:1,move.delete:hard:1,move.checksum:40501:1")
 	_, err := tg.CopyRange(ctx, DemoShards[0], DemoShards[1], demoTables, fleet.KeyRange{})
 	if !fleet.IsTransient(err) {
 		t.Fatalf("copy error %v, want the injected transient fault", err)
@@ -311,6 +303,20 @@ func TestCopyFaultRollsBack(t *testing.T) {
 	if _, _, err := tg.Checksum(ctx, DemoShards[0], "orders", "customer_id", fleet.KeyRange{}); !fleet.IsTransient(err) {
 		t.Fatalf("checksum error %v", err)
 	}
+}
+
+// injectFaults turns fault injection on with spec for the rest of the test.
+func injectFaults(t *testing.T, spec string) {
+	t.Helper()
+	t.Setenv(faults.EnvSpec, spec)
+	t.Setenv(faults.EnvIKnow, "yes")
+	if err := faults.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		t.Setenv(faults.EnvSpec, "")
+		faults.Reload()
+	})
 }
 
 // Non-integer keys are filtered in the shard map's order (SQL Server GUID

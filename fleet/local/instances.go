@@ -791,7 +791,7 @@ func (t *Target) failingOver(ctx context.Context, loc fleet.Location) error {
 	}
 	now := time.Now().UnixNano()
 	var id string
-	err := t.catalog.QueryRowContext(ctx, `SELECT id FROM mi_operations WHERE instance = ? AND state = 'InProgress'
+	err := t.pq(t.catalog).QueryRowContext(ctx, `SELECT id FROM mi_operations WHERE instance = ? AND state = 'InProgress'
 		AND failover_from_ns <= ? AND failover_to_ns > ?`, loc.Server, now, now).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil

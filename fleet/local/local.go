@@ -80,7 +80,8 @@ type Target struct {
 	cp controlPlane  // geo-replication, traffic manager, app slots (controlplane.go)
 	mi instanceState // managed instances, pools and their operations (instances.go)
 
-	prepared sync.Map // *sql.DB -> *stmtSet: the shard map executor's statements (prepared.go)
+	prepared sync.Map      // *sql.DB -> *stmtSet: the shard map executor's statements (prepared.go)
+	attached attachedConns // a move's connections with its source attached (attach.go)
 
 	mode fleet.OpenMode // what the fleet was opened for (Ping's check of the mapping set)
 }
@@ -96,6 +97,7 @@ func (t *Target) Driver() string { return DriverName }
 
 // Close releases every open database. It is safe to call twice.
 func (t *Target) Close() error {
+	t.attached.drop(func(attachKey) bool { return true })
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var errs []error
@@ -377,7 +379,7 @@ func (t *Target) Ping(ctx context.Context) error {
 // ShardMapManager returns the location of the global shard map's database.
 func (t *Target) ShardMapManager(ctx context.Context) (fleet.Location, error) {
 	var v string
-	err := t.catalog.QueryRowContext(ctx, `SELECT value FROM fleet_meta WHERE key = 'shard_map_manager'`).Scan(&v)
+	err := t.pq(t.catalog).QueryRowContext(ctx, `SELECT value FROM fleet_meta WHERE key = 'shard_map_manager'`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return DefaultShardMapManager, nil
 	}
@@ -416,7 +418,7 @@ func checkLocation(loc fleet.Location) error {
 // its canonical location and file path; fleet.ErrNoDatabase when absent.
 func (t *Target) resolve(ctx context.Context, loc fleet.Location) (fleet.Location, string, error) {
 	var c fleet.Location
-	err := t.catalog.QueryRowContext(ctx, `SELECT server, name FROM databases WHERE server = ? AND name = ?`,
+	err := t.pq(t.catalog).QueryRowContext(ctx, `SELECT server, name FROM databases WHERE server = ? AND name = ?`,
 		loc.Server, loc.Database).Scan(&c.Server, &c.Database)
 	if errors.Is(err, sql.ErrNoRows) {
 		return loc, t.pathOf(loc), &fleet.Error{Op: "open database", Target: loc.String(), Err: fleet.ErrNoDatabase,

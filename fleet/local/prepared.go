@@ -57,6 +57,9 @@ type ptx struct {
 	stmts *stmtSet
 }
 
+// Commit commits the transaction.
+func (p ptx) Commit() error { return p.tx.Commit() }
+
 func (p ptx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	st, err := p.stmts.get(ctx, q)
 	if err != nil {

@@ -509,6 +509,25 @@ func (mv *mover) copyBatch(ctx context.Context, mp fleet.Mapping) error {
 	if err != nil {
 		return err
 	}
+	if vc, ok := mv.c.data.(fleet.VerifiedCopier); ok {
+		// One target transaction checks what the range holds, copies and
+		// verifies, and commits only a verified copy.
+		rep, err := vc.CopyRangeVerified(ctx, m.from, m.to, mv.parents, r)
+		if err != nil {
+			return err
+		}
+		if len(rep.Foreign) > 0 {
+			return mv.refuseBatch(ctx, mp, r, rep.Foreign)
+		}
+		if err := faults.Hit("move.verify"); err != nil {
+			return err
+		}
+		for _, t := range mv.parents {
+			mv.done += rep.Rows[t.Table]
+		}
+		mv.env.Progress(mv.done, mv.total, "rows")
+		return nil
+	}
 	// The source range is offline and nobody writes to it: sum it while the
 	// copy runs, on another connection.
 	srcSums := make(chan []tableSum, 1)
@@ -545,9 +564,7 @@ func (mv *mover) copyBatch(ctx context.Context, mp fleet.Mapping) error {
 			return d.err
 		}
 		if s.n != d.n || s.sum != d.sum {
-			return &fleet.Error{Op: "verify batch " + r.String(), Target: m.to.String(),
-				Err:  fmt.Errorf("table %s: source has %d rows (checksum %s), target %d (checksum %s) after copying %d", t.Table, s.n, s.sum, d.n, d.sum, copied[t.Table]),
-				Hint: "something writes to the target range; the mapping stays offline on the source until this is resolved"}
+			return fleet.CopyMismatch(r, m.to, t.Table, fmt.Sprintf("source has %d rows (checksum %s), target %d (checksum %s)", s.n, s.sum, d.n, d.sum), copied[t.Table])
 		}
 		rows += s.n
 	}

@@ -47,6 +47,14 @@ func (r *recorder) CopyRange(ctx context.Context, src, dst fleet.Location, table
 	return out, err
 }
 
+func (r *recorder) CopyRangeVerified(ctx context.Context, src, dst fleet.Location, tables []fleet.ShardedTable, kr fleet.KeyRange) (fleet.CopyReport, error) {
+	out, err := r.Target.CopyRangeVerified(ctx, src, dst, tables, kr)
+	if err == nil && len(out.Foreign) == 0 {
+		r.log("copied %s", kr)
+	}
+	return out, err
+}
+
 func (r *recorder) DeleteRange(ctx context.Context, loc fleet.Location, tables []fleet.ShardedTable, kr fleet.KeyRange) (int64, error) {
 	r.log("delete %s", kr)
 	n, err := r.Target.DeleteRange(ctx, loc, tables, kr)
