@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -30,10 +29,11 @@ type attachKey struct {
 
 // attachedConn is a connection of pool with the file src attached as "src".
 type attachedConn struct {
-	key  attachKey
-	conn *sql.Conn
-	file os.FileInfo // the source file as it was attached
-	gen  int         // attachedConns.gen when it was taken out
+	key   attachKey
+	conn  *sql.Conn
+	file  os.FileInfo // the source file as it was attached
+	gen   int         // attachedConns.gen when it was taken out
+	stmts map[string]*sql.Stmt
 }
 
 // attachedConns are the kept connections of a Target.
@@ -90,6 +90,9 @@ func (a *attachedConns) drop(gone func(attachKey) bool) {
 // close detaches the source and closes the connection (or discards it if
 // detaching fails).
 func (c *attachedConn) close() {
+	for _, st := range c.stmts {
+		st.Close()
+	}
 	if _, err := c.conn.ExecContext(context.Background(), `DETACH DATABASE src`); err != nil {
 		_ = c.conn.Raw(func(any) error { return driver.ErrBadConn })
 	}
@@ -112,7 +115,7 @@ func (t *Target) dropAttached(p string, pools ...*sql.DB) {
 // attach returns a dedicated connection to dst with src attached as "src".
 // release(reuse) keeps it for the next call when reuse is true, else
 // detaches and closes it.
-func (t *Target) attach(ctx context.Context, src, dst fleet.Location) (*sql.Conn, func(reuse bool), error) {
+func (t *Target) attach(ctx context.Context, src, dst fleet.Location) (*attachedConn, func(reuse bool), error) {
 	if err := faults.Unavailable(src.String()); err != nil {
 		return nil, nil, err
 	}
@@ -156,24 +159,88 @@ func (t *Target) attach(ctx context.Context, src, dst fleet.Location) (*sql.Conn
 		}
 		c.close()
 	}
-	return c.conn, release, nil
+	return c, release, nil
 }
 
-// attachTx begins a dst transaction on a connection with src attached;
-// done rolls it back unless committed and releases the connection, which is
-// kept for the next call when the transaction ended cleanly.
-func (t *Target) attachTx(ctx context.Context, src, dst fleet.Location, what string) (*sql.Tx, func(), error) {
-	conn, release, err := t.attach(ctx, src, dst)
+// stmt returns q prepared on the connection.
+func (c *attachedConn) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := c.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := c.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if c.stmts == nil {
+		c.stmts = map[string]*sql.Stmt{}
+	}
+	c.stmts[q] = st
+	return st, nil
+}
+
+// The connection is a querier whose statements run prepared. A statement
+// that does not prepare runs as it is, so that its error is the statement's own.
+
+func (c *attachedConn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return c.conn.ExecContext(ctx, q, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (c *attachedConn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return c.conn.QueryContext(ctx, q, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (c *attachedConn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := c.stmt(ctx, q)
+	if err != nil {
+		return c.conn.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// attachedTx is the transaction attachTx began on an attached connection.
+type attachedTx struct {
+	*attachedConn
+	ctx       context.Context
+	committed bool
+}
+
+// Commit commits the transaction.
+func (tx *attachedTx) Commit() error {
+	_, err := tx.conn.ExecContext(tx.ctx, `COMMIT`)
+	tx.committed = err == nil
+	return err
+}
+
+// attachTx begins a dst transaction on a connection with src attached,
+// whose statements run prepared on that connection; done rolls it back
+// unless committed and releases the connection, which is kept for the next
+// call when the transaction ended cleanly. The transaction is SQL BEGIN
+// IMMEDIATE and COMMIT on the connection: a database/sql transaction would
+// prepare every statement again.
+func (t *Target) attachTx(ctx context.Context, src, dst fleet.Location, what string) (committer, func(), error) {
+	c, release, err := t.attach(ctx, src, dst)
 	if err != nil {
 		return nil, nil, err
 	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
+	if _, err := c.conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		release(false)
 		return nil, nil, sqlErr(what, dst, err)
 	}
+	tx := &attachedTx{attachedConn: c, ctx: ctx}
 	return tx, func() {
-		err := tx.Rollback()
-		release(err == nil || errors.Is(err, sql.ErrTxDone))
+		ok := tx.committed
+		if !ok {
+			_, err := c.conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+			ok = err == nil
+		}
+		release(ok)
 	}, nil
 }

@@ -97,3 +97,43 @@ func TestAttachedConnectionIsKeptOnlyWhileValid(t *testing.T) {
 		t.Fatalf("%d connections kept after Close", n)
 	}
 }
+
+// The statements kept on an attached connection follow a change of either
+// schema between batches.
+func TestAttachedConnectionFollowsSchemaChanges(t *testing.T) {
+	ctx := context.Background()
+	tg := moverFleet(t, 300)
+	src, dst := DemoShards[0], DemoShards[1]
+	copyRange := func(low int64) (fleet.CopyReport, error) {
+		return tg.CopyRangeVerified(ctx, src, dst, demoTables, fleet.KeyRange{Low: low, High: low + 10})
+	}
+	if _, err := copyRange(100); err != nil {
+		t.Fatal(err)
+	}
+	// A column only the source has: its values would not be copied.
+	if err := tg.ApplySQL(ctx, src, `ALTER TABLE customers ADD COLUMN vip INTEGER DEFAULT 1`); err != nil {
+		t.Fatal(err)
+	}
+	var fe *fleet.Error
+	if _, err := copyRange(110); !errors.As(err, &fe) || fe.Op != "verify batch [110, 120)" {
+		t.Fatalf("copy with a column the target lacks: %v, want a failed verify", err)
+	}
+	if n, _ := tg.CountRange(ctx, dst, "customers", "id", fleet.KeyRange{Low: int64(110), High: int64(120)}); n != 0 {
+		t.Fatalf("the failed verify left %d customers", n)
+	}
+	// Both have it: the copy carries it.
+	if err := tg.ApplySQL(ctx, dst, `ALTER TABLE customers ADD COLUMN vip INTEGER DEFAULT 0`); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := copyRange(110); err != nil || rep.Rows["customers"] != 10 {
+		t.Fatalf("copy after both changed: %+v, %v", rep, err)
+	}
+	db, err := tg.db(ctx, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vip int
+	if err := db.QueryRow(`SELECT count(*) FROM customers WHERE id >= 110 AND id < 120 AND vip = 1`).Scan(&vip); err != nil || vip != 10 {
+		t.Fatalf("%d copied customers carry the source's vip column, want 10 (%v)", vip, err)
+	}
+}
