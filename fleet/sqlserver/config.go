@@ -65,7 +65,7 @@ type Config struct {
 	// ElasticDBScripts is a folder holding the Elastic Database library's
 	// own deployment scripts (CreateShardMapManagerGlobal.sql, ...), which
 	// fleetplan runs to create a shard map manager or a shard's local shard
-	// map; empty, it refuses to create either.
+	// map; empty, fleetplan deploys its own procedures of the same contract.
 	ElasticDBScripts string
 }
 

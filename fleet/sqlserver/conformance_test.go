@@ -10,12 +10,18 @@ import (
 )
 
 // TestElasticDBConformance runs the Elastic Database conformance suite over
-// this driver's executor, on a shard map manager the library's own scripts
-// made, with a second target (its own connections) as the second writer.
+// this driver's executor, on a shard map manager made by fleetplan's own
+// procedures (and by the library's scripts when EnvTestScripts names them),
+// with a second target (its own connections) as the second writer.
 func TestElasticDBConformance(t *testing.T) {
-	testServer(t)
+	eachStore(t, func(t *testing.T, open func(t *testing.T, extra ...string) (*Target, []fleet.Location)) {
+		testConformance(t, open)
+	})
+}
+
+func testConformance(t *testing.T, open func(t *testing.T, extra ...string) (*Target, []fleet.Location)) {
 	fleettest.RunElasticDBConformance(t, func(t *testing.T) fleettest.ElasticDBStore {
-		tg, locs := libraryTarget(t, "db_a", "db_b", "db_c")
+		tg, locs := open(t, "db_a", "db_b", "db_c")
 		if err := tg.ensureGlobal(context.Background()); err != nil {
 			t.Fatal(err)
 		}

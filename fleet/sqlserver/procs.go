@@ -106,8 +106,9 @@ func (t *Target) onSession(ctx context.Context, loc fleet.Location, op uuid.UUID
 }
 
 // requireLibrary refuses a write to a shard map manager that lacks the
-// library's procedures (created by another tool): fleetplan writes only
-// through them.
+// store's procedures (the library's, or fleetplan's own of the same
+// contract; a store created by another tool may have neither): fleetplan
+// writes only through them.
 func (t *Target) requireLibrary(ctx context.Context) error {
 	info, err := t.storeState(ctx)
 	if err != nil {
@@ -388,45 +389,54 @@ var (
 		"UpgradeShardMapManagerLocalFrom1.0To1.1.sql", "UpgradeShardMapManagerLocalFrom1.1To1.2.sql", "UpgradeShardMapManagerLocalFrom1000.0To1000.1.sql"}
 )
 
-// deploy runs the library's scripts from options.elasticdbScripts in loc,
-// in one transaction.
-func (t *Target) deploy(ctx context.Context, loc fleet.Location, what string, files []string) error {
+// deployScript is what creates a shard map store in loc: the library's own
+// scripts (files) from options.elasticdbScripts when it is set, fleetplan's
+// own (own, ownstore.go) otherwise.
+func (t *Target) deployScript(loc fleet.Location, what string, files []string, own string) (string, error) {
 	dir := t.cfg.ElasticDBScripts
 	if dir == "" {
-		return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: the database has no %s", fleet.ErrNotFound, what[len("deploy "):]),
-			Hint: "create it with the Elastic Database library (ShardMapManagerFactory.CreateSqlShardMapManager, ShardMap.CreateShard), " +
-				"or set options.elasticdbScripts to the folder of the library's own .sql scripts so fleetplan runs them"}
+		return own, nil
 	}
 	var script string
 	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
-			return &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: %v", fleet.ErrNotFound, err),
-				Hint: "options.elasticdbScripts must name the folder holding the library's " + files[0] + " and its upgrade scripts"}
+			return "", &fleet.Error{Op: what, Target: loc.String(), Err: fmt.Errorf("%w: %v", fleet.ErrNotFound, err),
+				Hint: "options.elasticdbScripts must name the folder holding the library's " + files[0] + " and its upgrade scripts; " +
+					"leave it out and fleetplan deploys its own procedures"}
 		}
 		script += string(b) + "\nGO\n"
 	}
-	_, err := t.runBatches(ctx, loc, what, script, "")
+	return script, nil
+}
+
+// deploy creates the store in loc, in one transaction.
+func (t *Target) deploy(ctx context.Context, loc fleet.Location, what string, files []string, own string) error {
+	script, err := t.deployScript(loc, what, files, own)
+	if err != nil {
+		return err
+	}
+	_, err = t.runBatches(ctx, loc, what, script, "")
 	return err
 }
 
-// ensureGlobal deploys the library's global shard map in a database that
-// has none, then checks the store.
+// ensureGlobal deploys the global shard map in a database that has none
+// (deployScript), then checks the store.
 func (t *Target) ensureGlobal(ctx context.Context) error {
 	info, err := t.readStore(ctx)
 	if err != nil {
 		return err
 	}
 	if !info.deployed {
-		if err := t.deploy(ctx, t.cfg.SMM(), "deploy shard map manager", globalScripts); err != nil {
+		if err := t.deploy(ctx, t.cfg.SMM(), "deploy shard map manager", globalScripts, ownGlobalScript()); err != nil {
 			return err
 		}
 	}
 	return t.requireLibrary(ctx)
 }
 
-// ensureLocal deploys the library's local shard map in a shard database
-// that has none (the library's AddShardOperation does the same).
+// ensureLocal deploys the local shard map in a shard database that has none
+// (the library's AddShardOperation does the same).
 func (t *Target) ensureLocal(ctx context.Context, loc fleet.Location) error {
 	db, err := t.db(loc)
 	if err != nil {
@@ -439,5 +449,5 @@ func (t *Target) ensureLocal(ctx context.Context, loc fleet.Location) error {
 	if ok == 1 {
 		return nil
 	}
-	return t.deploy(ctx, loc, "deploy local shard map", localScripts)
+	return t.deploy(ctx, loc, "deploy local shard map", localScripts, ownLocalScript())
 }

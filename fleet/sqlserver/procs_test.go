@@ -28,12 +28,8 @@ func numberIDs(doc string) string {
 	})
 }
 
-// TestLocalCallsGolden shows, for every operation the driver performs, the
-// local procedures it calls in which database, in order, with their
-// documents, for the operation and for its undo: the library's sequence
-// (source before target; undo target before source; routing sessions
-// killed after a mapping goes offline).
-func TestLocalCallsGolden(t *testing.T) {
+// goldOps is every operation the driver performs, on fixed rows.
+func goldOps() map[string]*elasticdb.Operation {
 	m := goldMap
 	a := fleet.Shard{ID: gid(2), Version: gid(3), MapID: m.ID, Location: fleet.Location{Server: "sql-1.database.windows.net", Database: "customers_0"}, Status: 1}
 	b := fleet.Shard{ID: gid(12), Version: gid(13), MapID: m.ID, Location: fleet.Location{Server: "sql-2.database.windows.net", Database: "customers_1"}, Status: 1}
@@ -43,7 +39,7 @@ func TestLocalCallsGolden(t *testing.T) {
 	right := fleet.Mapping{ID: gid(5), MapID: m.ID, ShardID: a.ID, Min: []byte{0x80, 0, 0, 0, 0, 0, 0x27, 0x10}, Online: true, Location: a.Location}
 	online.Max = right.Min
 	lock := uuid.MustParse("11111111-2222-3333-4444-555555555555")
-	ops := map[string]*elasticdb.Operation{
+	return map[string]*elasticdb.Operation{
 		"add shard":       elasticdb.AddShardOp(m, b.Location),
 		"remove shard":    elasticdb.RemoveShardOp(m, b),
 		"add mapping":     elasticdb.AddMappingOp(m, a, right.Min, nil),
@@ -55,6 +51,15 @@ func TestLocalCallsGolden(t *testing.T) {
 		"merge":           elasticdb.MergeOp(m, a, online, right, lock),
 		"remove mapping":  elasticdb.RemoveMappingOp(m, a, offline, lock),
 	}
+}
+
+// TestLocalCallsGolden shows, for every operation the driver performs, the
+// local procedures it calls in which database, in order, with their
+// documents, for the operation and for its undo: the library's sequence
+// (source before target; undo target before source; routing sessions
+// killed after a mapping goes offline).
+func TestLocalCallsGolden(t *testing.T) {
+	ops := goldOps()
 	got := map[string]string{}
 	for name, op := range ops {
 		for _, undo := range []bool{false, true} {

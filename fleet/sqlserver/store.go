@@ -64,7 +64,7 @@ func (t *Target) storeState(ctx context.Context) (*storeInfo, error) {
 // errNoStore is a read of a fleet without a shard map manager.
 func (t *Target) errNoStore(what string) error {
 	return elasticdb.StoreErr(what, t.cfg.SMM().String(), fleet.ResultShardMapDoesNotExist,
-		"the database has no shard map manager yet; a ShardLayout plan creates one (with options.elasticdbScripts), or create it with the Elastic Database library")
+		"the database has no shard map manager yet; a ShardLayout plan creates one, or create it with the Elastic Database library")
 }
 
 func scanMap(sc interface{ Scan(...any) error }) (fleet.ShardMap, error) {
@@ -277,8 +277,9 @@ func (t *Target) checkKey(what string, m fleet.ShardMap, name string, b []byte) 
 }
 
 // CreateShardMap implements fleet.ShardMapStore through
-// spAddShardMapGlobal. A database without a shard map manager gets one
-// from the library's own scripts (options.elasticdbScripts).
+// spAddShardMapGlobal. A database without a shard map manager gets one:
+// fleetplan's own tables and procedures, or the library's own scripts when
+// options.elasticdbScripts names them (deployScript).
 func (t *Target) CreateShardMap(ctx context.Context, name string, mt fleet.MapType, k fleet.KeyType) (fleet.ShardMap, error) {
 	const what = "create shard map"
 	switch {
@@ -315,8 +316,8 @@ func (t *Target) CreateShardMap(ctx context.Context, name string, mt fleet.MapTy
 	return m, nil
 }
 
-// AddShard implements fleet.ShardMapStore (op 1). The database must have
-// the library's local shard map, or options.elasticdbScripts to deploy it.
+// AddShard implements fleet.ShardMapStore (op 1). A database without a
+// local shard map gets one first (ensureLocal).
 func (t *Target) AddShard(ctx context.Context, mapName string, loc fleet.Location) (fleet.Shard, error) {
 	const what = "add shard"
 	m, err := t.ShardMap(ctx, mapName)
