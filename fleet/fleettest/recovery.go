@@ -158,6 +158,38 @@ var recoveryTests = map[string]func(t *testing.T, f *fixture){
 		f.consistent(t)
 		f.routes(t, 55, f.dbs[0])
 	},
+	"RecoveryDuplicatedMappingInGSMNamesTheDuplicate": func(t *testing.T, f *fixture) {
+		// [90, 200) on the first shard overlaps its own [0, 100) and the
+		// second shard's [100, +inf), which starts later: every overlap names
+		// the duplicate (no LSM holds it) and its shard, never the mapping
+		// its shard's LSM holds.
+		a, b := f.rangeMap(t)
+		s0 := f.shard(t, "M", f.dbs[0])
+		dup := elasticdb.GSMMapping{MappingRow: elasticdb.MappingRow{ID: uuid.New(), MapID: a.MapID, Min: key(t, 90), Max: key(t, 200), Status: 1}, ShardID: s0.ID, Readable: true}
+		f.gsmBreak(t, func(ctx context.Context, tx elasticdb.GSMTx) error { return tx.InsertMapping(ctx, dup) })
+		lay := must(f.s.Observe(f.ctx, "M"))
+		overlaps := 0
+		for _, d := range lay.Maps[0].Differences {
+			if d.Kind != fleet.DiffGSMMappingsOverlap {
+				continue
+			}
+			overlaps++
+			if !d.Shard.Equal(f.dbs[0]) || d.MappingID != dup.ID {
+				t.Errorf("overlap [%x, %x) on %s names mapping %s, want the duplicate %s on %s", d.Min, d.Max, d.Shard, d.MappingID, dup.ID, f.dbs[0])
+			}
+		}
+		if overlaps != 2 {
+			t.Errorf("%d GSMMappingsOverlap differences, want 2 (with [0, 100) and with [100, +inf))", overlaps)
+		}
+		wantKinds(t, f.differences(t, f.dbs[1]), fleet.DiffMappingOverlapsOtherShard)
+		f.resolve(t, f.dbs[0], elasticdb.KeepShardMapping)
+		f.consistent(t)
+		f.routes(t, 95, f.dbs[0])
+		f.routes(t, 150, f.dbs[1])
+		if got := must(f.s.Mappings(f.ctx, "M")); len(got) != 2 || got[0].ID != a.ID || got[1].ID != b.ID {
+			t.Errorf("mappings after the repair: %+v, want only %s and %s", got, a.ID, b.ID)
+		}
+	},
 	"RecoveryDetachAttach": func(t *testing.T, f *fixture) {
 		f.rangeMap(t)
 		f.recover(t, func(ex elasticdb.Executor, m fleet.ShardMap) error {
