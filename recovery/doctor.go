@@ -264,6 +264,8 @@ func diagnoseMap(ctx context.Context, dm fleet.DataMover, ml *fleet.MapLayout, o
 		add(Finding{Severity: SevWarning, Kind: "PlacementNotChecked", Detail: "row placement was not checked: the global shard map has overlapping mappings that doctor does not repair",
 			Fix: "repair the overlapping mappings (see their findings), then run doctor again"})
 	} else if dm != nil && len(tables) > 0 {
+		conflicts := 0
+		var moves []int // indexes of the RowsMisplaced findings the move would fix
 		for _, s := range ml.Shards {
 			if !s.Exists || skip[locKey(s.Shard.Location)] {
 				continue
@@ -286,9 +288,17 @@ func diagnoseMap(ctx context.Context, dm fleet.DataMover, ml *fleet.MapLayout, o
 				keys, these := x.keysText()
 				if x.To != nil {
 					f.Detail = fmt.Sprintf("%s of %s %s %s on %s, but the global shard map sends %s to %s", fmtRows(x.Rows), x.Table, keys, isAre(x.Rows, "is", "are"), loc, these, x.To)
-					f.Fix, f.Planned = fmt.Sprintf("moveMisplacedRows: true (copy %s to %s where missing, then delete the copies here; rows that differ there are kept and reported)",
-						itThem(x.Rows), x.To), true
+					f.Fix, f.Planned = fmt.Sprintf("moveMisplacedRows: true (copy %s to %s where missing, then delete the copies here)", itThem(x.Rows), x.To), true
 					plan.MoveMisplacedRows = true
+					d, err := differing(ctx, dm, m, tables, x)
+					if err != nil {
+						return err
+					}
+					if d != nil {
+						add(*d)
+						conflicts++
+					}
+					moves = append(moves, len(rep.Findings))
 				} else {
 					f.Kind = "RowsUnmapped"
 					f.Detail = fmt.Sprintf("%s of %s %s %s on %s, but no mapping holds %s (elastic-db-tools #65)", fmtRows(x.Rows), x.Table, keys, isAre(x.Rows, "is", "are"), loc, these)
@@ -296,6 +306,14 @@ func diagnoseMap(ctx context.Context, dm fleet.DataMover, ml *fleet.MapLayout, o
 						x.Low, x.High, loc, isAre(x.Rows, "row", "rows"), isAre(x.Rows, "it is a stray", "they are strays"))
 				}
 				add(f)
+			}
+		}
+		if conflicts > 0 {
+			// The move keeps rows that differ and fails: plan none, say why.
+			plan.MoveMisplacedRows = false
+			for _, i := range moves {
+				rep.Findings[i].Planned = false
+				rep.Findings[i].Fix = "not planned while rows differ between shards (see RowsDiffer): settle those by hand, then run doctor again, which plans moveMisplacedRows"
 			}
 		}
 	} else if len(ml.Shards) > 0 && len(tables) == 0 {

@@ -211,3 +211,49 @@ func (x Misplaced) keysText() (string, string) {
 	}
 	return "with keys in [" + x.Low + ", " + x.High + ")", "these keys"
 }
+
+// rowDiffer is a DataMover that can count rows that another database holds
+// under the same primary key with other values (the local driver).
+type rowDiffer interface {
+	DifferingRows(ctx context.Context, src, dst fleet.Location, table, keyCol string, r fleet.KeyRange) (n int64, min, max any, err error)
+}
+
+// differing returns the RowsDiffer finding for the misplaced rows x whose
+// shard's copy differs from the row with the same primary key on the shard
+// their key routes to, or nil when there are none (or dm cannot tell).
+// Doctor cannot tell which copy is right, so it plans no move over them.
+func differing(ctx context.Context, dm fleet.DataMover, m fleet.ShardMap, tables []fleet.ShardedTable, x Misplaced) (*Finding, error) {
+	rd, ok := dm.(rowDiffer)
+	if !ok || x.To == nil {
+		return nil, nil
+	}
+	var t fleet.ShardedTable
+	for _, tb := range tables {
+		if tb.Table == x.Table {
+			t = tb
+		}
+	}
+	r, err := shardkey.Range(m.KeyType, x.Min, x.Max)
+	if err != nil {
+		return nil, err
+	}
+	n, lo, hi, err := rd.DifferingRows(ctx, *x.To, x.Shard, t.Table, t.KeyColumn, r)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	d := Misplaced{Shard: x.Shard, Table: x.Table, To: x.To, Rows: n, Min: x.Min, Max: x.Max}
+	if first, err1 := shardkey.Encode(m.KeyType, lo); err1 == nil {
+		if last, err2 := shardkey.Encode(m.KeyType, hi); err2 == nil {
+			d.first, d.last = first, last
+		}
+	}
+	d.Low, d.High = shardkey.FormatBound(m.KeyType, d.Min), shardkey.FormatBound(m.KeyType, d.Max)
+	if d.first != nil {
+		d.Low, d.High = shardkey.FormatBound(m.KeyType, d.first), shardkey.FormatBound(m.KeyType, shardkey.Next(m.KeyType, d.last))
+	}
+	keys, _ := d.keysText()
+	return &Finding{Severity: SevError, Kind: "RowsDiffer", ShardMap: m.Name, Shard: x.Shard, Low: d.Low, High: d.High,
+		Detail: fmt.Sprintf("%s of %s %s on %s %s from the %s with the same primary key on %s, where %s: doctor cannot tell which copy is right",
+			fmtRows(n), x.Table, keys, x.Shard, isAre(n, "differs", "differ"), isAre(n, "row", "rows"), x.To, isAre(n, "its key routes", "their keys route")),
+		Fix: fmt.Sprintf("compare the copies and delete the stale one by hand (here, or on %s after copying this one there), then run doctor again", x.To)}, nil
+}

@@ -147,6 +147,14 @@ func TestRecoveryHandBreaksRefused(t *testing.T) {
 				SELECT '`+id+`', ShardId, ShardMapId, `+keySQL(60000)+`, `+keySQL(70000)+`, 1 FROM __ShardManagement_ShardsLocal`)
 		}, want: []string{"GSMMappingsOverlap sql-1/customers_2 [60000, 70000)",
 			"not planned: the local shard maps of both shards hold their mapping of [60000, 70000), so doctor cannot tell which shard the keys belong to"}},
+		{name: "the same key on two shards with other values", brk: func(t *testing.T, ws string) {
+			// customers_0 holds another version of customer 60010 (which
+			// customers_1 holds), and the only copy of customer 60020.
+			sqlExec(t, shardFile(ws, "sql-1", "customers_1"), `ATTACH '`+shardFile(ws, "sql-1", "customers_0")+`' AS c0;
+				INSERT INTO c0.customers SELECT * FROM customers WHERE id IN (60010, 60020); UPDATE c0.customers SET name = 'edited' WHERE id = 60010;
+				DELETE FROM orders WHERE customer_id = 60020; DELETE FROM customers WHERE id = 60020`)
+		}, want: []string{"RowsDiffer sql-1/customers_0 [60010, 60011): 1 row of customers with key 60010 on sql-1/customers_0 differs from the row with the same primary key on sql-1/customers_1, where its key routes: doctor cannot tell which copy is right",
+			"fix: not planned while rows differ between shards (see RowsDiffer)"}},
 		{name: "rows with keys no mapping holds", brk: func(t *testing.T, ws string) {
 			sqlExec(t, shardFile(ws, "sql-1", "customers_0"), `INSERT INTO customers(id, region_id, name) VALUES(-5, 1, 'nowhere'), (-3, 1, 'nowhere')`)
 		}, want: []string{"RowsUnmapped sql-1/customers_0 [-5, -2)", "2 rows of customers with keys in [-5, -2) are on sql-1/customers_0, but no mapping holds these keys"}},
