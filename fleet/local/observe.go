@@ -72,29 +72,18 @@ func (t *Target) pendingOps(ctx context.Context, g *sql.DB) ([]elasticdb.Pending
 }
 
 func (t *Target) observeMap(ctx context.Context, g *sql.DB, m fleet.ShardMap, pending []elasticdb.Pending) (fleet.MapLayout, error) {
-	ml := fleet.MapLayout{Map: m, Shards: []fleet.ShardState{}, Pending: []fleet.PendingOperation{}, Differences: []fleet.Difference{}}
 	shards, err := t.shardsOf(ctx, g, m.ID)
 	if err != nil {
-		return ml, err
+		return fleet.MapLayout{Map: m}, err
 	}
-	if ml.Mappings, err = t.mappingsOf(ctx, g, m.ID); err != nil {
-		return ml, err
+	mps, err := t.mappingsOf(ctx, g, m.ID)
+	if err != nil {
+		return fleet.MapLayout{Map: m}, err
 	}
-	if ml.Mappings == nil {
-		ml.Mappings = []fleet.Mapping{}
-	}
+	ml, byShard := elasticdb.NewMapLayout(m, mps, pending)
 	ml.Tables, err = t.schemaInfo(ctx, g, m.Name)
 	if err != nil && !errors.Is(err, fleet.ErrNotFound) {
 		return ml, err
-	}
-	for _, p := range pending {
-		if p.MapID == m.ID || p.MapID == uuid.Nil {
-			ml.Pending = append(ml.Pending, p.Op)
-		}
-	}
-	byShard := map[uuid.UUID][]fleet.Mapping{}
-	for _, mp := range ml.Mappings {
-		byShard[mp.ShardID] = append(byShard[mp.ShardID], mp)
 	}
 	lsm := map[uuid.UUID][]fleet.Mapping{}
 	for _, s := range shards {

@@ -59,27 +59,17 @@ func (t *Target) Observe(ctx context.Context, mapName string) (*fleet.Layout, er
 }
 
 func (t *Target) observeMap(ctx context.Context, m fleet.ShardMap, pending []elasticdb.Pending) (fleet.MapLayout, error) {
-	ml := fleet.MapLayout{Map: m, Shards: []fleet.ShardState{}, Mappings: []fleet.Mapping{}, Pending: []fleet.PendingOperation{}, Differences: []fleet.Difference{}}
 	shards, err := t.shards(ctx, m)
 	if err != nil {
-		return ml, err
+		return fleet.MapLayout{Map: m}, err
 	}
 	mps, err := t.mappings(ctx, m)
 	if err != nil {
-		return ml, err
+		return fleet.MapLayout{Map: m}, err
 	}
-	ml.Mappings = append(ml.Mappings, mps...)
+	ml, byShard := elasticdb.NewMapLayout(m, mps, pending)
 	if ml.Tables, err = t.SchemaInfo(ctx, m.Name); err != nil && !errors.Is(err, fleet.ErrNotFound) {
 		return ml, err
-	}
-	for _, p := range pending {
-		if p.MapID == m.ID || p.MapID == uuid.Nil {
-			ml.Pending = append(ml.Pending, p.Op)
-		}
-	}
-	byShard := map[uuid.UUID][]fleet.Mapping{}
-	for _, mp := range ml.Mappings {
-		byShard[mp.ShardID] = append(byShard[mp.ShardID], mp)
 	}
 	for _, s := range shards {
 		st, local, err := t.observeShard(ctx, m, s, ml.Tables)
