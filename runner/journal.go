@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/fleetplan/fleetplan/atomicfile"
 	"github.com/fleetplan/fleetplan/steps"
 )
 
@@ -289,38 +290,9 @@ func appendRecords(dir, runID, target string, recs ...Record) error {
 	return err
 }
 
-// writeFileAtomic writes data to path via a temporary file, fsync, rename and
-// a directory fsync, so a crash leaves either the old file or the new one.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
+// writeFileAtomic writes data to path so that a crash leaves either the
+// old file or the new one (atomicfile.Write).
+func writeFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data) }
 
 // syncDir fsyncs a directory so entries created or renamed in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fleetplan/fleetplan/atomicfile"
 	"github.com/fleetplan/fleetplan/fleet"
 )
 
@@ -169,32 +170,11 @@ func (s *State) Pull(ctx context.Context, runsDir, runID string) (int, error) {
 		return 0, &fleet.Error{Op: what, Target: runID, Err: err}
 	}
 	for name, data := range map[string][]byte{runPlanFile: []byte(plan), runJournalFile: remote.Bytes()} {
-		if err := writeAtomic(filepath.Join(dir, name), data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, name), data); err != nil {
 			return 0, &fleet.Error{Op: what, Target: runID, Err: err}
 		}
 	}
 	return n, nil
-}
-
-// writeAtomic writes a file through a temporary one, fsync and rename.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // Runs lists the stored runs, oldest first.
