@@ -21,8 +21,10 @@ geo-failover, a point-in-time restore or a deleted database does, so that
 recovery (fleetplan doctor, ShardMapRecovery plans) can be rehearsed on real
 inconsistencies. The global shard map is not told.
 
-Every run (apply, resume) keeps a copy of each database at its start in
-DIR.restore-points, beside the fleet's folder (the last 10 runs); restore puts one of them back.`,
+Every run (apply, resume) keeps, in DIR.restore-points beside the fleet's
+folder (the last 10 runs), a copy of the shard map manager database and of
+each database it uses, taken before its first change; restore puts one of
+them back.`,
 		Example: `  fleetplan fleet simulate geo-failover --target local --server sql-1 --to sql-2
   fleetplan fleet simulate restore --target local --database customers_0 --to-point RUN_ID
   fleetplan fleet simulate delete --target local --database sql-1/customers_1`,
@@ -90,8 +92,11 @@ func newSimulateRestoreCmd(a *app) *cobra.Command {
 		Short: "Put an older copy of a database (a shard, or the shard map manager) in place",
 		Long: `restore replaces --database with its copy from a restore point, as a
 point-in-time restore renamed to the original name does. --to-point is a run
-id (the copy taken when that run started) or a time in RFC 3339 (the newest
-copy taken at or before it). A deleted database comes back.`,
+id (the copy that run kept, as the database was at the run's start) or a time
+in RFC 3339 (the newest copy among the runs started at or before it). A run
+that never used the database kept no copy of it: the database is as it was
+then, and restore to that run says so and names the earlier runs that have
+one. A deleted database comes back.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if name == "" || point == "" {

@@ -323,6 +323,9 @@ func (t *Target) snapshotInto(ctx context.Context, src fleet.Location, srcPath, 
 	if err := syncFile(tmp); err != nil {
 		return err
 	}
+	if err := t.keepCopy(ctx, dst); err != nil {
+		return err
+	}
 	t.closePools(dst)
 	for _, p := range []string{dst + "-wal", dst + "-shm"} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -716,6 +716,9 @@ func (t *Target) deleteInstance(ctx context.Context, tx *sql.Tx, o *opRow) error
 	backups := filepath.Join(t.dir, "backups", o.instance+"-"+o.id)
 	for _, n := range names {
 		p := t.pathOf(fleet.Location{Server: o.instance, Database: n})
+		if err := t.keepCopy(ctx, p); err != nil {
+			return err
+		}
 		t.closePools(p)
 		if err := os.MkdirAll(backups, 0o755); err != nil {
 			return err

@@ -84,6 +84,8 @@ type Target struct {
 	attached attachedConns // a move's connections with its source attached (attach.go)
 
 	mode fleet.OpenMode // what the fleet was opened for (Ping's check of the mapping set)
+
+	points runPoint // the running run's restore point (restorepoints.go)
 }
 
 // Dir returns the fleet directory.
@@ -465,6 +467,9 @@ func (t *Target) db(ctx context.Context, loc fleet.Location) (*sql.DB, error) {
 	if err := t.failingOver(ctx, c); err != nil {
 		return nil, err // the unavailable moment of an instance operation
 	}
+	if err := t.keepCopy(ctx, p); err != nil {
+		return nil, err // the run's restore point, before its first change
+	}
 	// A read-only database (its setting, or a geo-secondary) is opened with
 	// query_only connections, so no write path of the driver can change it.
 	if ro, err := t.refusesWrites(ctx, c); err != nil {
@@ -576,6 +581,9 @@ func (t *Target) forget(ctx context.Context, loc fleet.Location, op string, remo
 	if smm, err := t.ShardMapManager(ctx); err == nil && smm.Equal(c) {
 		return &fleet.Error{Op: op, Target: c.String(), Err: fmt.Errorf("%w: it holds the global shard map", fleet.ErrInvalidArgument),
 			Hint: "remove the shard maps first; the shard map manager database is never dropped or released by fleetplan"}
+	}
+	if err := t.keepCopy(ctx, p); err != nil {
+		return err
 	}
 	t.closePools(p)
 	if removeFile {

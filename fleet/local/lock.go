@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -27,19 +28,25 @@ var _ fleet.Locker = (*Target)(nil)
 // two locks of one process, released by the kernel when the holder dies.
 // The holder's details are written beside it so a refused run can name it.
 //
-// A run (h.Run set) starts by keeping a copy of every database, which
-// `fleet simulate restore` puts back (see SimulateRestore).
+// A run (h.Run set) keeps a copy of each database before it first uses it,
+// which `fleet simulate restore` puts back (see takeRestorePoint and
+// SimulateRestore).
 func (t *Target) LockFleet(ctx context.Context, h fleet.LockHolder) (func(), error) {
 	unlock, err := lockRunFile(t.dir, h)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.takeRestorePoint(ctx, h.Run); err != nil {
+	endCopies, err := t.takeRestorePoint(ctx, h.Run)
+	if err != nil {
 		unlock()
+		var fe *fleet.Error
+		if errors.As(err, &fe) {
+			return nil, err
+		}
 		return nil, &fleet.Error{Op: "keep restore point", Target: t.dir, Err: err,
-			Hint: "the run keeps a copy of every database at its start; check the free disk space of the fleet directory"}
+			Hint: "a run keeps a copy of each database before it first changes it; check the free disk space beside the fleet directory"}
 	}
-	return unlock, nil
+	return func() { endCopies(); unlock() }, nil
 }
 
 // lockRunFile takes the run lock of the fleet in dir.

@@ -17,10 +17,11 @@ import (
 // The local fleet breaks itself the way real fleets break, so recovery can
 // be rehearsed on real inconsistencies: a geo-failover renames a server's
 // databases, a point-in-time restore puts an older copy of a database in
-// place, a database is deleted. Copies for restores are taken at the start
-// of every run (LockFleet with a run id) into DIR.restore-points, beside
-// the fleet's directory: copies of the shard map manager database and of
-// every shard, which the fleet itself never reads.
+// place, a database is deleted. Copies for restores are kept by every run
+// (LockFleet with a run id) in DIR.restore-points, beside the fleet's
+// directory: of the shard map manager database and of each database the
+// run uses, before its first change (restorepoints.go). The fleet itself
+// never reads them.
 
 const (
 	restorePointsSuffix = ".restore-points"
@@ -29,108 +30,22 @@ const (
 	keepRestorePoints = 10
 )
 
-// RestorePoint is a copy of the fleet's databases taken at a run's start.
+// RestorePoint is the copies of the fleet's databases kept for a run: of
+// each database the run changes, taken before the run's first use of it.
 type RestorePoint struct {
-	Run       string           `json:"run"`
-	Taken     time.Time        `json:"taken"`
+	Run   string    `json:"run"`
+	Taken time.Time `json:"taken"` // the run's start
+	// Databases are the copies kept.
 	Databases []fleet.Location `json:"databases"`
+	// Unchanged are the databases that existed at the run's start and that
+	// the run has not used (so far): no copy is needed, the database is as
+	// it was then.
+	Unchanged []fleet.Location `json:"unchanged,omitempty"`
 	dir       string
-}
-
-// takeRestorePoint copies every database of the fleet for run (once per
-// run: a resumed run keeps the copies of its start). Copies are made with
-// VACUUM INTO, so each is a consistent database even in WAL mode.
-func (t *Target) takeRestorePoint(ctx context.Context, run string) error {
-	if run == "" || checkName("run", run) != nil {
-		return nil
-	}
-	dir := filepath.Join(t.restorePoints(), run)
-	if _, err := os.Stat(filepath.Join(dir, restorePointFile)); err == nil {
-		return nil
-	}
-	dbs, err := t.restorable(ctx)
-	if err != nil {
-		return err
-	}
-	tmp := dir + ".tmp"
-	_ = os.RemoveAll(tmp)
-	rp := RestorePoint{Run: run, Taken: time.Now().UTC()}
-	seen := map[string]bool{}
-	for _, loc := range dbs {
-		if seen[strings.ToLower(loc.String())] {
-			continue
-		}
-		seen[strings.ToLower(loc.String())] = true
-		p := t.pathOf(loc)
-		if _, err := os.Stat(p); err != nil {
-			continue
-		}
-		db, err := t.dbAt(loc, p)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(tmp, loc.Server, loc.Database+".db")
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
-			return sqlErr("copy database for restores", loc, err)
-		}
-		rp.Databases = append(rp.Databases, loc)
-	}
-	b, _ := json.MarshalIndent(rp, "", "  ")
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, restorePointFile), b, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return err
-	}
-	points, err := t.RestorePoints()
-	if err != nil {
-		return err
-	}
-	for len(points) > keepRestorePoints {
-		if err := os.RemoveAll(points[0].dir); err != nil {
-			return err
-		}
-		points = points[1:]
-	}
-	return nil
 }
 
 // restorePoints is the folder of the fleet's restore points.
 func (t *Target) restorePoints() string { return t.dir + restorePointsSuffix }
-
-// restorable lists the databases a restore point copies: the shard map
-// manager's and every shard's.
-func (t *Target) restorable(ctx context.Context) ([]fleet.Location, error) {
-	g, err := t.gsm(ctx, false)
-	if err != nil || g == nil {
-		return nil, err
-	}
-	smm, err := t.ShardMapManager(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := []fleet.Location{smm}
-	maps, err := t.ShardMaps(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range maps {
-		shards, err := t.shardsOf(ctx, g, m.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range shards {
-			out = append(out, s.Location)
-		}
-	}
-	return out, nil
-}
 
 // RestorePoints lists the copies kept, oldest first.
 func (t *Target) RestorePoints() ([]RestorePoint, error) {
@@ -272,26 +187,34 @@ func (t *Target) moveFile(ctx context.Context, op string, from, to fleet.Locatio
 
 // SimulateRestore puts the copy of database loc from a restore point in
 // place of the database (whose file is replaced; a deleted database comes
-// back). point is a run id, or a time (RFC 3339): the newest copy taken at
-// or before it. It returns the restore point used.
+// back). point is a run id, or a time (RFC 3339): the newest copy of the
+// database among the points of runs started at or before it. A run that
+// never used the database kept no copy of it, and a restore to its point is
+// refused with a hint. It returns the restore point used.
 func (t *Target) SimulateRestore(ctx context.Context, loc fleet.Location, point string) (RestorePoint, error) {
 	const op = "simulate restore"
 	points, err := t.RestorePoints()
 	if err != nil {
 		return RestorePoint{}, err
 	}
-	var rp *RestorePoint
-	if at, terr := time.Parse(time.RFC3339, point); terr == nil {
-		for i := range points {
-			if !points[i].Taken.After(at) {
-				rp = &points[i]
+	has := func(list []fleet.Location) (fleet.Location, bool) {
+		for _, l := range list {
+			if l.Equal(loc) {
+				return l, true
 			}
 		}
-	} else {
-		for i := range points {
-			if points[i].Run == point {
+		return fleet.Location{}, false
+	}
+	var rp *RestorePoint
+	at, terr := time.Parse(time.RFC3339, point)
+	for i := range points {
+		if terr == nil {
+			// The newest copy of the database taken at or before the time.
+			if _, ok := has(points[i].Databases); ok && !points[i].Taken.After(at) {
 				rp = &points[i]
 			}
+		} else if points[i].Run == point {
+			rp = &points[i]
 		}
 	}
 	var runs []string
@@ -299,20 +222,29 @@ func (t *Target) SimulateRestore(ctx context.Context, loc fleet.Location, point 
 		runs = append(runs, p.Run+" ("+p.Taken.Format(time.RFC3339)+")")
 	}
 	if rp == nil {
-		return RestorePoint{}, simErr(op, point, fmt.Errorf("%w: no restore point %s", fleet.ErrNotFound, point),
-			"restore points are taken at the start of every run; kept: "+orNothing(strings.Join(runs, ", ")))
+		return RestorePoint{}, simErr(op, point, fmt.Errorf("%w: no restore point %s of %s", fleet.ErrNotFound, point, loc),
+			"a run keeps a copy of each database before it first changes it; kept: "+orNothing(strings.Join(runs, ", ")))
 	}
-	src := ""
-	for _, l := range rp.Databases {
-		if l.Equal(loc) {
-			src = filepath.Join(rp.dir, l.Server, l.Database+".db")
-			loc = l
+	l, ok := has(rp.Databases)
+	if !ok {
+		if _, unchanged := has(rp.Unchanged); unchanged {
+			hint := loc.String() + " is as it was at the run's start, save for what applications wrote since"
+			var earlier []string
+			for _, p := range points {
+				if _, ok := has(p.Databases); ok && p.Taken.Before(rp.Taken) {
+					earlier = append(earlier, p.Run+" ("+p.Taken.Format(time.RFC3339)+")")
+				}
+			}
+			if len(earlier) > 0 {
+				hint += "; to go back further, restore to an earlier run's point: " + strings.Join(earlier, ", ")
+			}
+			return *rp, simErr(op, loc.String(), fmt.Errorf("%w: run %s never changed %s, so its restore point has no copy of it", fleet.ErrNotFound, rp.Run, loc), hint)
 		}
-	}
-	if src == "" {
 		return *rp, simErr(op, loc.String(), fmt.Errorf("%w: run %s's restore point has no copy of %s", fleet.ErrNotFound, rp.Run, loc),
 			"the copy is of the databases that existed when the run started")
 	}
+	loc = l
+	src := filepath.Join(rp.dir, l.Server, l.Database+".db")
 	unlock, err := t.lockWriters(ctx)
 	if err != nil {
 		return *rp, err

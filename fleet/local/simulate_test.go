@@ -2,8 +2,13 @@ package local
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/elasticdb"
@@ -99,8 +104,8 @@ func demoKey(t *testing.T, k int64) []byte {
 	return b
 }
 
-// A restore puts the copy taken at a run's start back: changes made since
-// are gone from that database, which observation reports; a deleted
+// A restore puts the copy a run kept back: the run's changes are gone from
+// that database, which observation reports; a deleted
 // database comes back whole.
 func TestSimulateRestoreAndDelete(t *testing.T) {
 	ctx := context.Background()
@@ -113,7 +118,6 @@ func TestSimulateRestoreAndDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unlock()
 	mp, err := tg.MappingForKey(ctx, DemoShardMap, demoKey(t, 10))
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +125,7 @@ func TestSimulateRestoreAndDelete(t *testing.T) {
 	if _, _, err := tg.SplitMapping(ctx, DemoShardMap, mp.ID, demoKey(t, 20)); err != nil {
 		t.Fatal(err)
 	}
+	unlock()
 	if k := kindsOn(t, tg); len(k) != 0 {
 		t.Fatalf("differences before the restore: %v", k)
 	}
@@ -146,5 +151,128 @@ func TestSimulateRestoreAndDelete(t *testing.T) {
 	}
 	if err := tg.SimulateDelete(ctx, fleet.Location{Server: "sql-1", Database: "smm"}); err == nil {
 		t.Fatal("deleted the shard map manager database")
+	}
+}
+
+// A run keeps copies of the databases it uses only (and of the shard map
+// manager's): restoring each to the run's point gives its state at the
+// run's start, and a database the run never used has no copy, which a
+// restore to that point says, naming the earlier point that has one.
+func TestRestorePointCopiesWhatTheRunUses(t *testing.T) {
+	ctx := context.Background()
+	tg := demoFleet(t)
+	all, err := tg.Databases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := fleet.Location{Server: "sql-1", Database: "customers_1"}
+	b := fleet.Location{Server: "mi-prod", Database: "sales"}
+	c := fleet.Location{Server: "sql-1", Database: "customers_0"}
+	smm := fleet.Location{Server: "sql-1", Database: "smm"}
+	if len(all) < 6 {
+		t.Fatalf("demo fleet has %d databases, want several more than the run uses", len(all))
+	}
+	tables := func(loc fleet.Location) []string {
+		t.Helper()
+		db, err := tg.db(ctx, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	mark := func(loc fleet.Location, name string) {
+		t.Helper()
+		db, err := tg.db(ctx, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `CREATE TABLE `+name+`(v)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(id string, fn func()) {
+		t.Helper()
+		unlock, err := tg.LockFleet(ctx, fleet.LockHolder{Run: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn()
+		unlock()
+	}
+	run("run-1", func() { mark(c, "run1_mark") })
+	atRun1 := time.Now().UTC()
+	before := map[string][]string{}
+	for _, l := range []fleet.Location{a, b, c} {
+		before[l.String()] = tables(l) // opens every pool before the run
+	}
+	run("run-2", func() {
+		mark(a, "run2_mark")
+		mark(b, "run2_mark")
+		mark(a, "run2_again")
+	})
+	mark(c, "after_runs") // no run holds the lock: nothing is copied
+
+	points, err := tg.RestorePoints()
+	if err != nil || len(points) != 2 || points[1].Run != "run-2" {
+		t.Fatalf("restore points %+v, %v", points, err)
+	}
+	rp := points[1]
+	got := map[string]bool{}
+	for _, l := range rp.Databases {
+		got[l.String()] = true
+	}
+	if len(rp.Databases) != 3 || !got[smm.String()] || !got[a.String()] || !got[b.String()] {
+		t.Fatalf("run-2 copied %v, want %s, %s and %s only", rp.Databases, smm, a, b)
+	}
+	if len(rp.Databases)+len(rp.Unchanged) != len(all) {
+		t.Fatalf("run-2's point lists %d copies and %d unchanged of %d databases", len(rp.Databases), len(rp.Unchanged), len(all))
+	}
+	var files []string
+	_ = filepath.WalkDir(rp.dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".db") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 3 {
+		t.Fatalf("run-2's point holds %v, want 3 copies", files)
+	}
+
+	for _, l := range []fleet.Location{a, b} {
+		if _, err := tg.SimulateRestore(ctx, l, "run-2"); err != nil {
+			t.Fatal(err)
+		}
+		if got := tables(l); !slices.Equal(got, before[l.String()]) {
+			t.Fatalf("%s restored to run-2's point has tables %v, want those at its start %v", l, got, before[l.String()])
+		}
+	}
+
+	_, err = tg.SimulateRestore(ctx, c, "run-2")
+	var fe *fleet.Error
+	if !errors.Is(err, fleet.ErrNotFound) || !errors.As(err, &fe) || !strings.Contains(fe.Hint, "as it was at the run's start") || !strings.Contains(fe.Hint, "run-1") {
+		t.Fatalf("restore of a database run-2 never used: %v", err)
+	}
+	if got := tables(c); !slices.Contains(got, "after_runs") {
+		t.Fatalf("a refused restore changed %s: %v", c, got)
+	}
+	// A time after both starts takes the newest copy there is: run-1's.
+	if rp, err := tg.SimulateRestore(ctx, c, time.Now().UTC().Format(time.RFC3339Nano)); err != nil || rp.Run != "run-1" {
+		t.Fatalf("restore by time: %+v, %v", rp, err)
+	}
+	if got := tables(c); slices.Contains(got, "run1_mark") || slices.Contains(got, "after_runs") {
+		t.Fatalf("%s restored to run-1's point (%s) has tables %v", c, atRun1, got)
 	}
 }

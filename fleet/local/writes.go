@@ -285,6 +285,9 @@ func (t *Target) KeepDatabase(ctx context.Context, loc fleet.Location, as string
 	}
 	if _, err := os.Stat(p); err == nil {
 		// Fold the WAL in, so the kept file alone holds every write.
+		if err := t.keepCopy(ctx, p); err != nil {
+			return "", err
+		}
 		if db, err := t.dbAt(c, p); err == nil {
 			_, _ = db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 		}
