@@ -71,15 +71,24 @@ func (t *Target) observeMap(ctx context.Context, m fleet.ShardMap, pending []ela
 	if ml.Tables, err = t.SchemaInfo(ctx, m.Name); err != nil && !errors.Is(err, fleet.ErrNotFound) {
 		return ml, err
 	}
+	lsm := map[uuid.UUID][]fleet.Mapping{}
 	for _, s := range shards {
 		st, local, err := t.observeShard(ctx, m, s, ml.Tables)
 		if err != nil {
 			return ml, err
 		}
+		lsm[s.ID] = local.Mappings
 		ml.Shards = append(ml.Shards, st)
 		ml.Differences = append(ml.Differences, elasticdb.ShardDifferences(m, s, local, byShard[s.ID])...)
 	}
 	elasticdb.ExplainShardOnly(m, ml.Mappings, ml.Differences)
+	// What needs the whole map (an LSM mapping overlapping another shard's
+	// GSM mapping, GSM mappings overlapping each other) and every
+	// difference's recovery token. A shard whose database moved is
+	// reported as missing: databases the GSM does not name are not
+	// searched on a server (a ShardMapRecovery failover or updateLocation
+	// says where it went).
+	ml.Differences = elasticdb.FinishDifferences(m, ml.Mappings, shards, lsm, nil, ml.Differences)
 	return ml, nil
 }
 
