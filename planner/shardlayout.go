@@ -223,15 +223,17 @@ type layoutBuilder struct {
 	createMap   string
 	schemaInfo  string
 	createShard map[string]string // locKey -> step id
-	gates       []string
-	nameByLoc   map[string]string            // locKey -> shard name in the plan
-	liveByLoc   map[string]*fleet.ShardState // locKey -> live shard
-	removed     []fleet.Location             // live shards the plan no longer lists
-	offShard    []addedStep                  // with removed shards: the steps that may take keys off them
-	touched     [][]*stepgraph.Step          // see desiredRange.touched
-	enc         *stepspec.Encoder            // writes every step's inputs
-	shortTables []string                     // fleet.ShortTable of each of tables.Sharded
-	bad         *inconsistency               // GSM/LSM differences; nil when none
+	// createShardAt remembers createShard by location (see createShardOf).
+	createShardAt map[fleet.Location]string
+	gates         []string
+	nameByLoc     map[string]string            // locKey -> shard name in the plan
+	liveByLoc     map[string]*fleet.ShardState // locKey -> live shard
+	removed       []fleet.Location             // live shards the plan no longer lists
+	offShard      []addedStep                  // with removed shards: the steps that may take keys off them
+	touched       [][]*stepgraph.Step          // see desiredRange.touched
+	enc           *stepspec.Encoder            // writes every step's inputs
+	shortTables   []string                     // fleet.ShortTable of each of tables.Sharded
+	bad           *inconsistency               // GSM/LSM differences; nil when none
 }
 
 // addedStep is a step add put in the graph with the typed inputs it was made of.
@@ -460,8 +462,10 @@ func (b *layoutBuilder) liveShard(loc fleet.Location) *fleet.ShardState {
 	return b.liveByLoc[locKey(loc)]
 }
 
-func (b *layoutBuilder) metaNeeds() []string {
-	var n []string
+func (b *layoutBuilder) metaNeeds() []string { return b.appendMetaNeeds(nil) }
+
+// appendMetaNeeds appends to n the steps that make the map and its schema info.
+func (b *layoutBuilder) appendMetaNeeds(n []string) []string {
 	if b.createMap != "" {
 		n = append(n, b.createMap)
 	}
@@ -927,7 +931,10 @@ func (b *layoutBuilder) planRanges() {
 		}
 		return ids
 	}
-	// 2. moves, adds and removals over maximal runs of like pieces.
+	// 2. moves, adds and removals over maximal runs of like pieces: first
+	// the runs that make a step, so the graph's lists grow once.
+	type run struct{ i, j int32 }
+	var runs []run
 	for i := 0; i < len(ps); {
 		p := &ps[i]
 		j := i + 1
@@ -946,7 +953,16 @@ func (b *layoutBuilder) planRanges() {
 		for j < len(ps) && same(&ps[j]) {
 			j++
 		}
-		min, max := bounds[p.at], upper(bounds, ps[j-1].at)
+		if p.live == nil || p.desired == nil || !p.live.Location.Equal(*p.desired.shard) {
+			runs = append(runs, run{int32(i), int32(j)})
+		}
+		i = j
+	}
+	b.reserve(len(runs))
+	b.touched = slices.Grow(b.touched, len(runs))
+	for _, r := range runs {
+		p := &ps[r.i]
+		min, max := bounds[p.at], upper(bounds, ps[r.j-1].at)
 		switch {
 		case p.live != nil && p.desired == nil:
 			b.planUnmapped(p.live.Location, min, max, splitsWithin(min, max))
@@ -955,7 +971,6 @@ func (b *layoutBuilder) planRanges() {
 		case !p.live.Location.Equal(*p.desired.shard):
 			b.touch(p.desired, b.planMove(p.live.Location, p.desired, min, max, splitsWithin(min, max)))
 		}
-		i = j
 	}
 	// 3. merges: each desired range ends as exactly one mapping.
 	for i := range ps {
@@ -963,15 +978,19 @@ func (b *layoutBuilder) planRanges() {
 			ps[i].desired.pieces++
 		}
 	}
+	merges := 0
+	for i := range desired {
+		if b.needsMerge(&desired[i]) {
+			merges++
+		}
+	}
+	b.reserve(merges)
 	for i := range desired {
 		d := &desired[i]
-		n, touched := d.pieces, b.touchesOf(d)
-		if n <= 1 && len(touched) == 0 {
+		if !b.needsMerge(d) {
 			continue
 		}
-		if n <= 1 && len(touched) == 1 && touched[0] != nil && touched[0].Action == stepspec.AddMappingName {
-			continue // a single added mapping is already whole
-		}
+		touched := b.touchesOf(d)
 		var needs []string
 		for _, st := range touched {
 			if st != nil {
@@ -988,6 +1007,23 @@ func (b *layoutBuilder) planRanges() {
 			b.change(stepgraph.Update, "merge "+b.rangeText(d.min, d.max), "metadata only, on "+d.name)
 		}
 	}
+}
+
+// needsMerge reports whether desired range d ends as more than one mapping
+// once its pieces are mapped: unless it is one piece, left as it is or
+// added whole.
+func (b *layoutBuilder) needsMerge(d *desiredRange) bool {
+	touched := b.touchesOf(d)
+	if d.pieces <= 1 && len(touched) == 0 {
+		return false
+	}
+	return d.pieces > 1 || len(touched) != 1 || touched[0] == nil || touched[0].Action != stepspec.AddMappingName
+}
+
+// reserve makes room in the graph for n more steps and changes.
+func (b *layoutBuilder) reserve(n int) {
+	b.g.Steps = slices.Grow(b.g.Steps, n)
+	b.g.Changes = slices.Grow(b.g.Changes, n)
 }
 
 // touch records that step st (nil when it could not be planned) maps keys of d.
@@ -1007,14 +1043,28 @@ func (b *layoutBuilder) touchesOf(d *desiredRange) []*stepgraph.Step {
 	return b.touched[d.touched-1]
 }
 
+// createShardOf is the id of the step that creates the shard at l, or "";
+// remembered by location, as 100,000 steps may ask it of one shard each.
+func (b *layoutBuilder) createShardOf(l fleet.Location) string {
+	id, ok := b.createShardAt[l]
+	if !ok {
+		id = b.createShard[locKey(l)]
+		if b.createShardAt == nil {
+			b.createShardAt = map[fleet.Location]string{}
+		}
+		b.createShardAt[l] = id
+	}
+	return id
+}
+
 func (b *layoutBuilder) shardNeeds(locs ...fleet.Location) []string {
-	var n []string
+	n := make([]string, 0, len(locs)+2) // + the map's and its schema info's
 	for _, l := range locs {
-		if id, ok := b.createShard[locKey(l)]; ok {
+		if id := b.createShardOf(l); id != "" {
 			n = append(n, id)
 		}
 	}
-	return append(n, b.metaNeeds()...)
+	return b.appendMetaNeeds(n)
 }
 
 // planUnmapped handles keys mapped live that no desired range covers: allowed
