@@ -6,6 +6,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/fleet/shardkey"
 )
 
@@ -64,6 +65,35 @@ func TestBoundsOfMatchesSortingAll(t *testing.T) {
 		for i := range got {
 			if !bytes.Equal(got[i], want[i]) || (got[i] == nil) != (want[i] == nil) {
 				t.Fatalf("round %d: %v and %v: got %v, want %v", round, a, b, got, want)
+			}
+		}
+	}
+}
+
+// TestContainingWithAHint: whatever the hint, containing finds what a
+// binary search over the mappings finds, duplicate Mins included.
+func TestContainingWithAHint(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 300 {
+		var ms []fleet.Mapping
+		lo := 0
+		for range rng.IntN(6) {
+			lo += rng.IntN(3) // 0: a duplicate Min
+			m := fleet.Mapping{Min: []byte{byte(lo)}, Max: []byte{byte(lo + 1 + rng.IntN(3))}}
+			if rng.IntN(5) == 0 {
+				m.Max = nil
+			}
+			ms = append(ms, m)
+		}
+		for range 10 {
+			x := []byte{byte(rng.IntN(16))}
+			want := sort.Search(len(ms), func(i int) bool { return shardkey.Compare(ms[i].Min, x) > 0 }) - 1
+			if want >= 0 && cmpMax(x, ms[want].Max) >= 0 {
+				want = -1
+			}
+			hint := rng.IntN(len(ms)+3) - 1
+			if got := containing(ms, x, &hint); got != want {
+				t.Fatalf("round %d: %v in %v: got %d, want %d", round, x, ms, got, want)
 			}
 		}
 	}

@@ -678,9 +678,24 @@ func (b *layoutBuilder) liveMappings() []fleet.Mapping {
 	return ms
 }
 
-// containing returns the index of the mapping (ordered by Min) that holds key x, or -1.
-func containing(ms []fleet.Mapping, x []byte) int {
-	i := sort.Search(len(ms), func(i int) bool { return shardkey.Compare(ms[i].Min, x) > 0 }) - 1
+// containing returns the index of the mapping (ordered by Min) that holds
+// key x, or -1. hint is where the last mapping with a Min at or below x may
+// be, as it is when keys are asked in ascending order (the bounds of a
+// plan): that mapping and the next are tried before a binary search, and
+// *hint is set to where it was.
+func containing(ms []fleet.Mapping, x []byte, hint *int) int {
+	atOrBelow := func(i int) bool { return shardkey.Compare(ms[i].Min, x) <= 0 }
+	i := -1
+	for j := max(*hint, 0); j < len(ms) && j <= *hint+1; j++ {
+		if atOrBelow(j) && (j+1 == len(ms) || !atOrBelow(j+1)) {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		i = sort.Search(len(ms), func(i int) bool { return !atOrBelow(i) }) - 1
+	}
+	*hint = i
 	if i >= 0 && cmpMax(x, ms[i].Max) < 0 {
 		return i
 	}
@@ -891,13 +906,14 @@ func (b *layoutBuilder) planRanges() {
 	splitAt := map[string]string{} // bound -> step id
 	var splitBounds [][]byte       // sorted, for splitsWithin
 	lastSplit := map[string]string{}
+	hint := 0
 	for i := range desired {
 		d := &desired[i]
 		for _, x := range [2][]byte{d.min, d.max} {
 			if x == nil {
 				continue
 			}
-			i := containing(live, x)
+			i := containing(live, x, &hint)
 			if i < 0 || shardkey.Compare(live[i].Min, x) == 0 {
 				continue
 			}
