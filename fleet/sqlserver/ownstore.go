@@ -64,7 +64,7 @@ var resultCodes = map[string]fleet.StoreResult{
 	"ShardLocationExists": fleet.ResultShardLocationExists, "MappingDoesNotExist": fleet.ResultMappingDoesNotExist,
 	"MappingRangeMapped": fleet.ResultMappingRangeMapped, "MappingPointMapped": fleet.ResultMappingPointMapped,
 	"MappingNotFoundForKey": fleet.ResultMappingNotFoundForKey, "UnableToKillSessions": fleet.ResultUnableToKillSessions,
-	"MappingNotOffline": fleet.ResultMappingNotOffline, "MappingLockOwnerIDDiff": fleet.ResultMappingLockOwnerIDDiff,
+	"MappingNotOffline": fleet.ResultMappingNotOffline, "MappingIsOffline": fleet.ResultMappingIsOffline, "MappingLockOwnerIDDiff": fleet.ResultMappingLockOwnerIDDiff,
 	"MappingAlreadyLocked": fleet.ResultMappingAlreadyLocked, "SchemaInfoNameMissing": fleet.ResultSchemaInfoNameMissing,
 	"SchemaInfoNameConflict": fleet.ResultSchemaInfoNameConflict,
 }

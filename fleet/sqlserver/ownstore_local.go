@@ -11,6 +11,41 @@ var localProcs = []storeProc{
 	FROM __ShardManagement.ShardsLocal;
 	SET @result = {Success};`},
 
+	// The library's data-dependent routing validates a connection against
+	// these two (ConnectionOptions.Validate): the shard's version and the
+	// mapping's presence and status as its global cache knows them.
+	{name: "spValidateShardLocal", root: "ValidateShardLocal", body: `
+	DECLARE @mapId uniqueidentifier, @shardId uniqueidentifier, @shardVersion uniqueidentifier, @current uniqueidentifier;
+	SELECT @mapId = r.value('(ShardMapId)[1]', 'uniqueidentifier'),
+		@shardId = r.value('(ShardId)[1]', 'uniqueidentifier'),
+		@shardVersion = r.value('(ShardVersion)[1]', 'uniqueidentifier')
+	FROM {doc};
+	IF @mapId IS NULL OR @shardId IS NULL OR @shardVersion IS NULL {missing}
+	IF NOT EXISTS (SELECT 1 FROM __ShardManagement.ShardMapsLocal WHERE ShardMapId = @mapId)
+	BEGIN SET @result = {ShardMapDoesNotExist}; RETURN; END;
+	SELECT @current = Version FROM __ShardManagement.ShardsLocal WHERE ShardMapId = @mapId AND ShardId = @shardId;
+	IF @current IS NULL
+	BEGIN SET @result = {ShardDoesNotExist}; RETURN; END;
+	IF @current <> @shardVersion
+	BEGIN SET @result = {ShardVersionMismatch}; RETURN; END;
+	SET @result = {Success};`},
+
+	{name: "spValidateShardMappingLocal", root: "ValidateShardMappingLocal", body: `
+	DECLARE @mapId uniqueidentifier, @mappingId uniqueidentifier, @status int;
+	SELECT @mapId = r.value('(ShardMapId)[1]', 'uniqueidentifier'),
+		@mappingId = r.value('(MappingId)[1]', 'uniqueidentifier')
+	FROM {doc};
+	IF @mapId IS NULL OR @mappingId IS NULL {missing}
+	IF NOT EXISTS (SELECT 1 FROM __ShardManagement.ShardMapsLocal WHERE ShardMapId = @mapId)
+	BEGIN SET @result = {ShardMapDoesNotExist}; RETURN; END;
+	SELECT @status = Status FROM __ShardManagement.ShardMappingsLocal WHERE ShardMapId = @mapId AND MappingId = @mappingId;
+	IF @status IS NULL
+	BEGIN SET @result = {MappingDoesNotExist}; RETURN; END;
+	-- Status 1 is online; a move takes the mapping offline first.
+	IF @status <> 1
+	BEGIN SET @result = {MappingIsOffline}; RETURN; END;
+	SET @result = {Success};`},
+
 	{name: "spAddShardLocal", root: "AddShardLocal", body: `
 	DECLARE @operationId uniqueidentifier, @undo int, @mapId uniqueidentifier, @name nvarchar(50), @kind int, @keyKind int,
 		@shardId uniqueidentifier, @version uniqueidentifier, @protocol int, @server nvarchar(128), @port int,

@@ -180,45 +180,95 @@ func TestOwnStoreProcedureContract(t *testing.T) {
 	_, local := parseStore(t, ownLocalScript())
 	docs := driverDocs(t)
 	for full, isLocal := range driverProcs {
-		name := strings.TrimPrefix(full, "__ShardManagement.")
-		procs, other := global, local
-		if isLocal {
-			procs, other = local, global
-		}
-		p, ok := procs[name]
-		if !ok {
-			_, elsewhere := other[name]
-			t.Errorf("%s: not in fleetplan's scripts (in the other side's: %v)", name, elsewhere)
+		checkContract(t, full, isLocal, global, local, docs[full])
+	}
+}
+
+// libraryRequests reads testdata/library_requests.txt: request documents
+// of calls a client of the library makes and the driver does not, written
+// from the library's request builder (StoreOperationRequestBuilder), one
+// "side procedure document" line each.
+func libraryRequests(t *testing.T) (docs map[string][]string, isLocal map[string]bool) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "library_requests.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, isLocal = map[string][]string{}, map[string]bool{}
+	for i, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if want := []string{"@input xml", "@result int OUTPUT"}; !cmp.Equal(p.params, want) {
-			t.Errorf("%s parameters = %q, want %q", name, p.params, want)
+		f := strings.SplitN(line, " ", 3)
+		if len(f) != 3 || (f[0] != "global" && f[0] != "local") {
+			t.Fatalf("library_requests.txt:%d: want \"global|local procedure document\", got %q", i+1, line)
 		}
-		var args []string
-		for _, m := range callArgRe.FindAllStringSubmatch(callProcSQL(full), -1) {
-			args = append(args, m[1]+m[2])
-		}
-		if want := []string{"@input", "@result OUTPUT"}; !cmp.Equal(args, want) {
-			t.Errorf("callProcSQL(%s) passes %q, the procedure takes %q", name, args, want)
-		}
-		if len(docs[full]) == 0 {
-			t.Errorf("%s: no driver document to check it against", name)
-		}
-		for _, d := range docs[full] {
-			doc := parseDoc(t, d)
-			if doc.name != p.root {
-				t.Errorf("%s reads /%s, the driver sends <%s>", name, p.root, doc.name)
-			}
-			version := "GsmVersion"
-			if isLocal {
-				version = "LsmVersion"
-			}
-			if doc.child(version) == nil {
-				t.Errorf("%s: the driver's document has no %s: %.120s", name, version, d)
-			}
-		}
-		checkPaths(t, name, p.text, docs[full])
+		full := "__ShardManagement." + f[1]
+		docs[full] = append(docs[full], f[2])
+		isLocal[full] = f[0] == "local"
 	}
+	return docs, isLocal
+}
+
+// TestOwnStoreLibraryContract checks the procedures only the library's
+// clients call (data-dependent routing's validation, the RecoveryManager,
+// the lookups) the way TestOwnStoreProcedureContract checks the driver's:
+// present on the right side, the parameters callProcSQL passes, and only
+// element paths of the documents the library sends.
+func TestOwnStoreLibraryContract(t *testing.T) {
+	_, global := parseStore(t, ownGlobalScript())
+	_, local := parseStore(t, ownLocalScript())
+	docs, isLocal := libraryRequests(t)
+	for full, l := range isLocal {
+		if _, ok := driverProcs[full]; ok {
+			t.Errorf("%s is a driver call; its documents come from the driver, not library_requests.txt", full)
+		}
+		checkContract(t, full, l, global, local, docs[full])
+	}
+}
+
+// checkContract checks one procedure against the documents its callers
+// send.
+func checkContract(t *testing.T, full string, isLocal bool, global, local map[string]parsedProc, docs []string) {
+	t.Helper()
+	name := strings.TrimPrefix(full, "__ShardManagement.")
+	procs, other := global, local
+	if isLocal {
+		procs, other = local, global
+	}
+	p, ok := procs[name]
+	if !ok {
+		_, elsewhere := other[name]
+		t.Errorf("%s: not in fleetplan's scripts (in the other side's: %v)", name, elsewhere)
+		return
+	}
+	if want := []string{"@input xml", "@result int OUTPUT"}; !cmp.Equal(p.params, want) {
+		t.Errorf("%s parameters = %q, want %q", name, p.params, want)
+	}
+	var args []string
+	for _, m := range callArgRe.FindAllStringSubmatch(callProcSQL(full), -1) {
+		args = append(args, m[1]+m[2])
+	}
+	if want := []string{"@input", "@result OUTPUT"}; !cmp.Equal(args, want) {
+		t.Errorf("callProcSQL(%s) passes %q, the procedure takes %q", name, args, want)
+	}
+	if len(docs) == 0 {
+		t.Errorf("%s: no request document to check it against", name)
+	}
+	for _, d := range docs {
+		doc := parseDoc(t, d)
+		if doc.name != p.root {
+			t.Errorf("%s reads /%s, the caller sends <%s>", name, p.root, doc.name)
+		}
+		version := "GsmVersion"
+		if isLocal {
+			version = "LsmVersion"
+		}
+		if doc.child(version) == nil {
+			t.Errorf("%s: the caller's document has no %s: %.120s", name, version, d)
+		}
+	}
+	checkPaths(t, name, p.text, docs)
 }
 
 // xnode is a parsed request document.
@@ -320,7 +370,7 @@ func checkPaths(t *testing.T, name, text string, docs []string) {
 			}
 		}
 		if !found {
-			t.Errorf("%s reads %s (%s) that no document of the driver has", name, m[2], map[string]string{"r": "root", "st": "step"}[m[1]])
+			t.Errorf("%s reads %s (%s) that no document of its callers has", name, m[2], map[string]string{"r": "root", "st": "step"}[m[1]])
 		}
 	}
 }
