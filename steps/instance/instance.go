@@ -223,26 +223,37 @@ func poll(ctx context.Context, env *steps.Env, im fleet.InstanceManager, op flee
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			if errors.Is(context.Cause(ctx), steps.ErrCancelRequested) {
-				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-				err := im.CancelInstanceOperation(cctx, op.ID)
-				cancel()
-				if err != nil {
-					env.Logf("cancel of operation %s refused: %v", op.ID, err)
-				} else {
-					env.Logf("operation %s cancelled; %s keeps its old configuration", op.ID, op.Instance)
-				}
-			}
-			return op, context.Cause(ctx)
+			return op, stopped(ctx, env, im, op)
 		case <-t.C:
 		}
 		interval = min(interval*2, maxPoll)
 		next, err := im.InstanceOperation(ctx, op.ID)
 		if err != nil {
+			if ctx.Err() != nil {
+				// Stopped while reading: the same as while waiting.
+				return op, stopped(ctx, env, im, op)
+			}
 			return op, err
 		}
 		op = next
 	}
+}
+
+// stopped handles the end of a step's context while poll follows op: a
+// `fleetplan cancel` asks the service to cancel the operation; any other
+// interruption leaves it running, to be re-attached to on resume.
+func stopped(ctx context.Context, env *steps.Env, im fleet.InstanceManager, op fleet.InstanceOperation) error {
+	if errors.Is(context.Cause(ctx), steps.ErrCancelRequested) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err := im.CancelInstanceOperation(cctx, op.ID)
+		cancel()
+		if err != nil {
+			env.Logf("cancel of operation %s refused: %v", op.ID, err)
+		} else {
+			env.Logf("operation %s cancelled; %s keeps its old configuration", op.ID, op.Instance)
+		}
+	}
+	return context.Cause(ctx)
 }
 
 // checkTransactions is the built-in guard: the failover cancels in-flight
