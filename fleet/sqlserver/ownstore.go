@@ -107,6 +107,29 @@ func (s storeSide) render(root, text string) string {
 		@port = r.value('(Shard/Location/Port)[1]', 'int'),
 		@database = r.value('(Shard/Location/DatabaseName)[1]', 'nvarchar(128)'),
 		@status = r.value('(Shard/Status)[1]', 'int')`,
+		// A map row of a document: its id, name, kind and key kind.
+		"{mapFields}", `@mapId = r.value('(ShardMap/Id)[1]', 'uniqueidentifier'),
+		@name = r.value('(ShardMap/Name)[1]', 'nvarchar(50)'),
+		@kind = r.value('(ShardMap/Kind)[1]', 'int'),
+		@keyKind = r.value('(ShardMap/KeyKind)[1]', 'int')`,
+		"{shardVars}", "@shardId uniqueidentifier, @version uniqueidentifier, @protocol int, @server nvarchar(128), @port int,\n\t\t@database nvarchar(128), @status int",
+		// The columns of rowset 3 (a mapping and its shard) and the tables
+		// they come from, after "SELECT 3 AS RowsetKind, ".
+		"{mappingRows}", `m.MappingId, m.ShardMapId, m.MinValue, m.MaxValue, m.Status, m.LockOwnerId,
+		s.ShardId, s.Version, s.ShardMapId, s.Protocol, s.ServerName, s.Port, s.DatabaseName, s.Status
+	FROM __ShardManagement.ShardMappings` + s.kind() + ` AS m
+	JOIN __ShardManagement.Shards` + s.kind() + ` AS s ON s.ShardId = m.ShardId`,
+		// The mappings holding @key: a list map's at that point, a range
+		// map's whose range holds it.
+		"{keyMatch}", "((@mapType = 1 AND m.MinValue = @key) OR (@mapType <> 1 AND m.MinValue <= @key AND (m.MaxValue IS NULL OR m.MaxValue > @key)))",
+		// An added mapping of a step (the column st of its nodes()): its
+		// bounds (MaxValue NULL for +infinity) and status.
+		"{stepMapping}", `CONVERT(varbinary(128), st.value('(Mapping/MinValue)[1]', 'varchar(258)'), 1),
+		CONVERT(varbinary(128), st.value('(Mapping/MaxValue[@Null="0"])[1]', 'varchar(258)'), 1),
+		st.value('(Mapping/Status)[1]', 'int')`,
+		// The map's type, 102 when the map is not there.
+		"{mapType}", "SELECT @mapType = " + map[bool]string{false: "ShardMapType", true: "MapType"}[s.local] +
+			" FROM __ShardManagement.ShardMaps" + s.kind() + " WHERE ShardMapId = @mapId;\n\tIF @mapType IS NULL\n\tBEGIN SET @result = " + code("ShardMapDoesNotExist") + "; RETURN; END;",
 		"{StoreMajor}", strconv.Itoa(elasticdb.StoreVersionMajor), "{StoreMinor}", strconv.Itoa(elasticdb.StoreVersionMinor),
 	}
 	names := make([]string, 0, len(resultCodes)+len(opCodes))
@@ -303,4 +326,22 @@ BEGIN
 	SELECT 5 AS RowsetKind, StoreVersionMajor, StoreVersionMinor FROM ` + table + `;
 END`},
 	}
+}
+
+// findMappingByKey is a side's spFindShardMappingByKey<kind>: the mappings
+// holding Key/Value (rowset 3), 304 when none does. top, filter and order
+// are what the side adds to the query.
+func findMappingByKey(kind, top, filter, order string) storeProc {
+	return storeProc{name: "spFindShardMappingByKey" + kind, root: "FindShardMappingByKey" + kind, body: `
+	DECLARE @mapId uniqueidentifier, @key varbinary(128), @mapType int;
+	SELECT @mapId = r.value('(ShardMap/Id)[1]', 'uniqueidentifier'),
+		@key = CONVERT(varbinary(128), r.value('(Key/Value)[1]', 'varchar(258)'), 1)
+	FROM {doc};
+	IF @mapId IS NULL OR @key IS NULL {missing}
+	{mapType}
+	SELECT ` + top + `3 AS RowsetKind, {mappingRows}
+	WHERE m.ShardMapId = @mapId` + filter + ` AND {keyMatch}` + order + `;
+	IF @@ROWCOUNT = 0
+	BEGIN SET @result = {MappingNotFoundForKey}; RETURN; END;
+	SET @result = {Success};`}
 }

@@ -29,10 +29,7 @@ END`},
 
 	{name: "spAddShardMapGlobal", root: "AddShardMapGlobal", body: `
 	DECLARE @mapId uniqueidentifier, @name nvarchar(50), @kind int, @keyKind int;
-	SELECT @mapId = r.value('(ShardMap/Id)[1]', 'uniqueidentifier'),
-		@name = r.value('(ShardMap/Name)[1]', 'nvarchar(50)'),
-		@kind = r.value('(ShardMap/Kind)[1]', 'int'),
-		@keyKind = r.value('(ShardMap/KeyKind)[1]', 'int')
+	SELECT {mapFields}
 	FROM {doc};
 	IF @mapId IS NULL OR @name IS NULL OR @kind IS NULL OR @keyKind IS NULL {missing}
 	-- A map with this id or this name (names compare case-insensitively) exists.
@@ -79,6 +76,14 @@ END`},
 	WHERE ShardMapId = @mapId AND Readable = 1 AND Protocol = @protocol AND ServerName = @server AND Port = @port AND DatabaseName = @database;
 	SET @result = {Success};`},
 
+	// Every location some map has a readable shard at (the library's
+	// ShardMapManager.GetDistinctShardLocations, RecoveryManager).
+	{name: "spGetAllDistinctShardLocationsGlobal", root: "GetAllDistinctShardLocationsGlobal", body: `
+	SELECT DISTINCT 4 AS RowsetKind, Protocol, ServerName, Port, DatabaseName
+	FROM __ShardManagement.ShardsGlobal
+	WHERE Readable = 1;
+	SET @result = {Success};`},
+
 	{name: "spGetAllShardMappingsGlobal", root: "GetAllShardMappingsGlobal", body: `
 	-- All readable mappings of a map, or of one of its shards, or those
 	-- meeting a range [Range/MinValue, Range/MaxValue).
@@ -89,16 +94,11 @@ END`},
 		@hi = CONVERT(varbinary(128), r.value('(Range[@Null="0"]/MaxValue[@Null="0"])[1]', 'varchar(258)'), 1)
 	FROM {doc};
 	IF @mapId IS NULL {missing}
-	SELECT @mapType = ShardMapType FROM __ShardManagement.ShardMapsGlobal WHERE ShardMapId = @mapId;
-	IF @mapType IS NULL
-	BEGIN SET @result = {ShardMapDoesNotExist}; RETURN; END;
+	{mapType}
 	IF @shardId IS NOT NULL AND NOT EXISTS (SELECT 1 FROM __ShardManagement.ShardsGlobal WHERE ShardMapId = @mapId AND ShardId = @shardId AND Readable = 1)
 	BEGIN SET @result = {ShardDoesNotExist}; RETURN; END;
 	SET @lo = ISNULL(@lo, 0x);
-	SELECT 3 AS RowsetKind, m.MappingId, m.ShardMapId, m.MinValue, m.MaxValue, m.Status, m.LockOwnerId,
-		s.ShardId, s.Version, s.ShardMapId, s.Protocol, s.ServerName, s.Port, s.DatabaseName, s.Status
-	FROM __ShardManagement.ShardMappingsGlobal AS m
-	JOIN __ShardManagement.ShardsGlobal AS s ON s.ShardId = m.ShardId
+	SELECT 3 AS RowsetKind, {mappingRows}
 	WHERE m.ShardMapId = @mapId AND m.Readable = 1 AND (@shardId IS NULL OR m.ShardId = @shardId)
 		AND (@hi IS NULL OR m.MinValue < @hi)
 		AND ((@mapType = 1 AND m.MinValue >= @lo) OR (@mapType <> 1 AND (m.MaxValue IS NULL OR m.MaxValue > @lo)))
@@ -111,33 +111,15 @@ END`},
 	IF @mapId IS NULL OR @mappingId IS NULL {missing}
 	IF NOT EXISTS (SELECT 1 FROM __ShardManagement.ShardMapsGlobal WHERE ShardMapId = @mapId)
 	BEGIN SET @result = {ShardMapDoesNotExist}; RETURN; END;
-	SELECT 3 AS RowsetKind, m.MappingId, m.ShardMapId, m.MinValue, m.MaxValue, m.Status, m.LockOwnerId,
-		s.ShardId, s.Version, s.ShardMapId, s.Protocol, s.ServerName, s.Port, s.DatabaseName, s.Status
-	FROM __ShardManagement.ShardMappingsGlobal AS m
-	JOIN __ShardManagement.ShardsGlobal AS s ON s.ShardId = m.ShardId
+	SELECT 3 AS RowsetKind, {mappingRows}
 	WHERE m.ShardMapId = @mapId AND m.MappingId = @mappingId AND m.Readable = 1;
 	IF @@ROWCOUNT = 0
 	BEGIN SET @result = {MappingDoesNotExist}; RETURN; END;
 	SET @result = {Success};`},
 
-	{name: "spFindShardMappingByKeyGlobal", root: "FindShardMappingByKeyGlobal", body: `
-	DECLARE @mapId uniqueidentifier, @key varbinary(128), @mapType int;
-	SELECT @mapId = r.value('(ShardMap/Id)[1]', 'uniqueidentifier'),
-		@key = CONVERT(varbinary(128), r.value('(Key/Value)[1]', 'varchar(258)'), 1)
-	FROM {doc};
-	IF @mapId IS NULL OR @key IS NULL {missing}
-	SELECT @mapType = ShardMapType FROM __ShardManagement.ShardMapsGlobal WHERE ShardMapId = @mapId;
-	IF @mapType IS NULL
-	BEGIN SET @result = {ShardMapDoesNotExist}; RETURN; END;
-	SELECT TOP (1) 3 AS RowsetKind, m.MappingId, m.ShardMapId, m.MinValue, m.MaxValue, m.Status, m.LockOwnerId,
-		s.ShardId, s.Version, s.ShardMapId, s.Protocol, s.ServerName, s.Port, s.DatabaseName, s.Status
-	FROM __ShardManagement.ShardMappingsGlobal AS m
-	JOIN __ShardManagement.ShardsGlobal AS s ON s.ShardId = m.ShardId
-	WHERE m.ShardMapId = @mapId AND m.Readable = 1
-		AND ((@mapType = 1 AND m.MinValue = @key) OR (@mapType <> 1 AND m.MinValue <= @key AND (m.MaxValue IS NULL OR m.MaxValue > @key)));
-	IF @@ROWCOUNT = 0
-	BEGIN SET @result = {MappingNotFoundForKey}; RETURN; END;
-	SET @result = {Success};`},
+	// The library's lookup of a key's mapping; data-dependent routing
+	// reads it when its cache has no mapping for the key.
+	findMappingByKey("Global", "TOP (1) ", " AND m.Readable = 1", ""),
 
 	{name: "spFindAndUpdateOperationLogEntryByIdGlobal", root: "FindAndUpdateOperationLogEntryByIdGlobal", body: `
 	-- The first step of an undo: record where it starts, and give the entry back.
@@ -307,9 +289,7 @@ END`},
 	INSERT INTO @steps (StepId, Kind, MappingId, LockId, Validate, MinValue, MaxValue, Status, LockOwnerId, NewStatus)
 	SELECT st.value('(@Id)[1]', 'int'), st.value('(@Kind)[1]', 'int'), st.value('(Mapping/Id)[1]', 'uniqueidentifier'),
 		st.value('(Lock/Id)[1]', 'uniqueidentifier'), st.value('(@Validate)[1]', 'bit'),
-		CONVERT(varbinary(128), st.value('(Mapping/MinValue)[1]', 'varchar(258)'), 1),
-		CONVERT(varbinary(128), st.value('(Mapping/MaxValue[@Null="0"])[1]', 'varchar(258)'), 1),
-		st.value('(Mapping/Status)[1]', 'int'), st.value('(Mapping/LockOwnerId)[1]', 'uniqueidentifier'),
+		{stepMapping}, st.value('(Mapping/LockOwnerId)[1]', 'uniqueidentifier'),
 		st.value('(Update/Mapping/Status)[1]', 'int')
 	FROM @input.nodes('/BulkOperationShardMappingsGlobal/Steps/Step') AS x(st)
 	WHERE st.value('(@Id)[1]', 'int') BETWEEN 1 AND @stepsCount;
@@ -520,5 +500,127 @@ END`},
 	UPDATE __ShardManagement.ShardedDatabaseSchemaInfosGlobal SET SchemaInfo = @info WHERE Name = @name;
 	IF @@ROWCOUNT = 0
 	BEGIN SET @result = {SchemaInfoNameMissing}; RETURN; END;
+	SET @result = {Success};`},
+
+	{name: "spGetAllShardingSchemaInfosGlobal", root: "GetAllShardingSchemaInfosGlobal", body: `
+	SELECT 7 AS RowsetKind, Name, SchemaInfo FROM __ShardManagement.ShardedDatabaseSchemaInfosGlobal;
+	SET @result = {Success};`},
+
+	// The library's request for this procedure is rooted at
+	// FindShardingSchemaInfoGlobal, without "ByName".
+	{name: "spFindShardingSchemaInfoByNameGlobal", root: "FindShardingSchemaInfoGlobal", body: `
+	DECLARE @name nvarchar(128);
+	SELECT @name = r.value('(SchemaInfo/Name)[1]', 'nvarchar(128)') FROM {doc};
+	IF @name IS NULL {missing}
+	SELECT 7 AS RowsetKind, Name, SchemaInfo FROM __ShardManagement.ShardedDatabaseSchemaInfosGlobal WHERE Name = @name;
+	IF @@ROWCOUNT = 0
+	BEGIN SET @result = {SchemaInfoNameMissing}; RETURN; END;
+	SET @result = {Success};`},
+
+	{name: "spRemoveShardingSchemaInfoGlobal", root: "RemoveShardingSchemaInfoGlobal", body: `
+	DECLARE @name nvarchar(128);
+	SELECT @name = r.value('(SchemaInfo/Name)[1]', 'nvarchar(128)') FROM {doc};
+	IF @name IS NULL {missing}
+	DELETE FROM __ShardManagement.ShardedDatabaseSchemaInfosGlobal WHERE Name = @name;
+	IF @@ROWCOUNT = 0
+	BEGIN SET @result = {SchemaInfoNameMissing}; RETURN; END;
+	SET @result = {Success};`},
+
+	// The RecoveryManager's procedures write the global map directly,
+	// without the operation log.
+
+	// Attach: the map (added when missing; 101 when its id or its name is
+	// another map's) and a readable shard row (205 when the shard id or its
+	// location in the map is taken). Nothing is written on an error.
+	{name: "spAttachShardGlobal", root: "AttachShardGlobal", body: `
+	DECLARE @mapId uniqueidentifier, @name nvarchar(50), @kind int, @keyKind int,
+		{shardVars};
+	SELECT {mapFields},
+		{shardFields}
+	FROM {doc};
+	IF @mapId IS NULL OR @name IS NULL OR @kind IS NULL OR @keyKind IS NULL OR @shardId IS NULL
+		OR @version IS NULL OR @protocol IS NULL OR @server IS NULL OR @port IS NULL OR @database IS NULL OR @status IS NULL {missing}
+	IF EXISTS (SELECT 1 FROM __ShardManagement.ShardMapsGlobal WITH (UPDLOCK, HOLDLOCK)
+		WHERE (ShardMapId = @mapId AND Name <> @name) OR (ShardMapId <> @mapId AND Name = @name))
+	BEGIN SET @result = {ShardMapExists}; RETURN; END;
+	IF EXISTS (SELECT 1 FROM __ShardManagement.ShardsGlobal WITH (UPDLOCK, HOLDLOCK)
+		WHERE ShardId = @shardId
+			OR (ShardMapId = @mapId AND Protocol = @protocol AND ServerName = @server AND Port = @port AND DatabaseName = @database))
+	BEGIN SET @result = {ShardLocationExists}; RETURN; END;
+	IF NOT EXISTS (SELECT 1 FROM __ShardManagement.ShardMapsGlobal WHERE ShardMapId = @mapId)
+		INSERT INTO __ShardManagement.ShardMapsGlobal (ShardMapId, Name, ShardMapType, KeyType) VALUES (@mapId, @name, @kind, @keyKind);
+	INSERT INTO __ShardManagement.ShardsGlobal (ShardId, Readable, Version, ShardMapId, OperationId, Protocol, ServerName, Port, DatabaseName, Status)
+	VALUES (@shardId, 1, @version, @mapId, NULL, @protocol, @server, @port, @database, @status);
+	SET @result = {Success};`},
+
+	// Detach: the shard rows at a location, in the named map or (ShardMap
+	// Null="1") in every map, and their mappings. The maps stay. The
+	// library's own procedure reads the name from "Shardmap", which its
+	// request never has, so it always detaches from every map; this one
+	// reads the element the request has.
+	{name: "spDetachShardGlobal", root: "DetachShardGlobal", body: `
+	DECLARE @protocol int, @server nvarchar(128), @port int, @database nvarchar(128), @name nvarchar(50);
+	SELECT @protocol = r.value('(Location/Protocol)[1]', 'int'),
+		@server = r.value('(Location/ServerName)[1]', 'nvarchar(128)'),
+		@port = r.value('(Location/Port)[1]', 'int'),
+		@database = r.value('(Location/DatabaseName)[1]', 'nvarchar(128)'),
+		@name = r.value('(ShardMap[@Null="0"]/Name)[1]', 'nvarchar(50)')
+	FROM {doc};
+	IF @protocol IS NULL OR @server IS NULL OR @port IS NULL OR @database IS NULL {missing}
+	DECLARE @detach TABLE (ShardId uniqueidentifier NOT NULL PRIMARY KEY, ShardMapId uniqueidentifier NOT NULL);
+	INSERT INTO @detach (ShardId, ShardMapId)
+	SELECT s.ShardId, s.ShardMapId
+	FROM __ShardManagement.ShardsGlobal AS s WITH (UPDLOCK, HOLDLOCK)
+	JOIN __ShardManagement.ShardMapsGlobal AS m ON m.ShardMapId = s.ShardMapId
+	WHERE s.Protocol = @protocol AND s.ServerName = @server AND s.Port = @port AND s.DatabaseName = @database
+		AND (@name IS NULL OR m.Name = @name);
+	DELETE g
+	FROM __ShardManagement.ShardMappingsGlobal AS g JOIN @detach AS d ON d.ShardId = g.ShardId AND d.ShardMapId = g.ShardMapId;
+	DELETE g
+	FROM __ShardManagement.ShardsGlobal AS g JOIN @detach AS d ON d.ShardId = g.ShardId;
+	SET @result = {Success};`},
+
+	// Replace (RecoveryManager.ResolveMappingDifferences keeping the
+	// shard's mappings): delete the RemoveSteps' mappings and insert the
+	// AddSteps' ones readable, on AddSteps/Shard, with no lock owner. A
+	// removed mapping goes whichever shard it is on (the library's own
+	// procedure deletes it only on RemoveSteps/Shard, which leaves a
+	// clashing mapping of another shard in place).
+	{name: "spReplaceShardMappingsGlobal", root: "ReplaceShardMappingsGlobal", body: `
+	DECLARE @removeCount int, @addCount int, @mapId uniqueidentifier, @removesShard uniqueidentifier, @addsShard uniqueidentifier;
+	SELECT @removeCount = r.value('(@RemoveStepsCount)[1]', 'int'),
+		@addCount = r.value('(@AddStepsCount)[1]', 'int'),
+		@mapId = r.value('(ShardMap/Id)[1]', 'uniqueidentifier'),
+		@removesShard = r.value('(RemoveSteps/Shard/Id)[1]', 'uniqueidentifier'),
+		@addsShard = r.value('(AddSteps/Shard/Id)[1]', 'uniqueidentifier')
+	FROM {doc};
+	IF @removeCount IS NULL OR @addCount IS NULL OR @mapId IS NULL {missing}
+	IF NOT EXISTS (SELECT 1 FROM __ShardManagement.ShardMapsGlobal WITH (UPDLOCK) WHERE ShardMapId = @mapId)
+	BEGIN SET @result = {ShardMapDoesNotExist}; RETURN; END;
+	IF (@removeCount > 0 AND @removesShard IS NULL) OR (@addCount > 0 AND @addsShard IS NULL) {missing}
+
+	DECLARE @removes TABLE (StepId int NOT NULL, MappingId uniqueidentifier NULL);
+	INSERT INTO @removes (StepId, MappingId)
+	SELECT rm.value('(@Id)[1]', 'int'), rm.value('(Mapping/Id)[1]', 'uniqueidentifier')
+	FROM @input.nodes('/ReplaceShardMappingsGlobal/RemoveSteps/Step') AS x(rm)
+	WHERE rm.value('(@Id)[1]', 'int') BETWEEN 1 AND @removeCount;
+	DECLARE @adds TABLE (StepId int NOT NULL, MappingId uniqueidentifier NULL, MinValue varbinary(128) NULL,
+		MaxValue varbinary(128) NULL, Status int NULL);
+	INSERT INTO @adds (StepId, MappingId, MinValue, MaxValue, Status)
+	SELECT st.value('(@Id)[1]', 'int'), st.value('(Mapping/Id)[1]', 'uniqueidentifier'),
+		{stepMapping}
+	FROM @input.nodes('/ReplaceShardMappingsGlobal/AddSteps/Step') AS x(st)
+	WHERE st.value('(@Id)[1]', 'int') BETWEEN 1 AND @addCount;
+	IF (SELECT COUNT(DISTINCT StepId) FROM @removes) <> @removeCount
+		OR (SELECT COUNT(DISTINCT StepId) FROM @adds) <> @addCount
+		OR EXISTS (SELECT 1 FROM @removes WHERE MappingId IS NULL)
+		OR EXISTS (SELECT 1 FROM @adds WHERE MappingId IS NULL OR MinValue IS NULL OR Status IS NULL)
+	{missing}
+
+	DELETE m
+	FROM __ShardManagement.ShardMappingsGlobal AS m JOIN @removes AS s ON s.MappingId = m.MappingId
+	WHERE m.ShardMapId = @mapId;
+	INSERT INTO __ShardManagement.ShardMappingsGlobal (MappingId, Readable, ShardId, ShardMapId, OperationId, MinValue, MaxValue, Status)
+	SELECT MappingId, 1, @addsShard, @mapId, NULL, MinValue, MaxValue, Status FROM @adds;
 	SET @result = {Success};`},
 }

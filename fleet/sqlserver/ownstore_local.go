@@ -48,14 +48,10 @@ var localProcs = []storeProc{
 
 	{name: "spAddShardLocal", root: "AddShardLocal", body: `
 	DECLARE @operationId uniqueidentifier, @undo int, @mapId uniqueidentifier, @name nvarchar(50), @kind int, @keyKind int,
-		@shardId uniqueidentifier, @version uniqueidentifier, @protocol int, @server nvarchar(128), @port int,
-		@database nvarchar(128), @status int;
+		{shardVars};
 	SELECT @operationId = r.value('(@OperationId)[1]', 'uniqueidentifier'),
 		@undo = r.value('(@Undo)[1]', 'int'),
-		@mapId = r.value('(ShardMap/Id)[1]', 'uniqueidentifier'),
-		@name = r.value('(ShardMap/Name)[1]', 'nvarchar(50)'),
-		@kind = r.value('(ShardMap/Kind)[1]', 'int'),
-		@keyKind = r.value('(ShardMap/KeyKind)[1]', 'int'),
+		{mapFields},
 		{shardFields}
 	FROM {doc};
 	IF @operationId IS NULL OR @mapId IS NULL OR @name IS NULL OR @kind IS NULL OR @keyKind IS NULL OR @shardId IS NULL
@@ -119,19 +115,18 @@ var localProcs = []storeProc{
 		@hi = CONVERT(varbinary(128), r.value('(Range[@Null="0"]/MaxValue[@Null="0"])[1]', 'varchar(258)'), 1)
 	FROM {doc};
 	IF @mapId IS NULL OR @shardId IS NULL {missing}
-	SELECT @mapType = MapType FROM __ShardManagement.ShardMapsLocal WHERE ShardMapId = @mapId;
-	IF @mapType IS NULL
-	BEGIN SET @result = {ShardMapDoesNotExist}; RETURN; END;
+	{mapType}
 	SET @lo = ISNULL(@lo, 0x);
-	SELECT 3 AS RowsetKind, m.MappingId, m.ShardMapId, m.MinValue, m.MaxValue, m.Status, m.LockOwnerId,
-		s.ShardId, s.Version, s.ShardMapId, s.Protocol, s.ServerName, s.Port, s.DatabaseName, s.Status
-	FROM __ShardManagement.ShardMappingsLocal AS m
-	JOIN __ShardManagement.ShardsLocal AS s ON s.ShardId = m.ShardId
+	SELECT 3 AS RowsetKind, {mappingRows}
 	WHERE m.ShardMapId = @mapId AND m.ShardId = @shardId
 		AND (@hi IS NULL OR m.MinValue < @hi)
 		AND ((@mapType = 1 AND m.MinValue >= @lo) OR (@mapType <> 1 AND (m.MaxValue IS NULL OR m.MaxValue > @lo)))
 	ORDER BY m.MinValue;
 	SET @result = {Success};`},
+
+	// The RecoveryManager's lookup of the local mappings holding a key
+	// (every one: a damaged local map may have more than one).
+	findMappingByKey("Local", "", "", "\n\tORDER BY m.MinValue"),
 
 	{name: "spBulkOperationShardMappingsLocal", root: "BulkOperationShardMappingsLocal", body: `
 	-- The shard takes the document's version; removes (Kind 1) go, adds
@@ -155,9 +150,7 @@ var localProcs = []storeProc{
 		MinValue varbinary(128) NULL, MaxValue varbinary(128) NULL, Status int NULL);
 	INSERT INTO @steps (StepId, Kind, MappingId, MinValue, MaxValue, Status)
 	SELECT st.value('(@Id)[1]', 'int'), st.value('(@Kind)[1]', 'int'), st.value('(Mapping/Id)[1]', 'uniqueidentifier'),
-		CONVERT(varbinary(128), st.value('(Mapping/MinValue)[1]', 'varchar(258)'), 1),
-		CONVERT(varbinary(128), st.value('(Mapping/MaxValue[@Null="0"])[1]', 'varchar(258)'), 1),
-		st.value('(Mapping/Status)[1]', 'int')
+		{stepMapping}
 	FROM @input.nodes('/BulkOperationShardMappingsLocal/Steps/Step') AS x(st)
 	WHERE st.value('(@Id)[1]', 'int') BETWEEN 1 AND @stepsCount;
 	IF (SELECT COUNT(DISTINCT StepId) FROM @steps) <> @stepsCount

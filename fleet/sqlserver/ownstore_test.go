@@ -210,20 +210,106 @@ func libraryRequests(t *testing.T) (docs map[string][]string, isLocal map[string
 	return docs, isLocal
 }
 
-// TestOwnStoreLibraryContract checks the procedures only the library's
-// clients call (data-dependent routing's validation, the RecoveryManager,
-// the lookups) the way TestOwnStoreProcedureContract checks the driver's:
-// present on the right side, the parameters callProcSQL passes, and only
-// element paths of the documents the library sends.
+// TestOwnStoreLibraryContract checks the procedures the library's clients
+// call the way TestOwnStoreProcedureContract checks the driver's: present
+// on the right side, the parameters callProcSQL passes, the root and the
+// version element of the documents the library sends, and only element
+// paths its documents (and, for a procedure the driver calls too, the
+// driver's) have.
 func TestOwnStoreLibraryContract(t *testing.T) {
 	_, global := parseStore(t, ownGlobalScript())
 	_, local := parseStore(t, ownLocalScript())
 	docs, isLocal := libraryRequests(t)
+	driver := driverDocs(t)
 	for full, l := range isLocal {
-		if _, ok := driverProcs[full]; ok {
-			t.Errorf("%s is a driver call; its documents come from the driver, not library_requests.txt", full)
+		if dl, ok := driverProcs[full]; ok && dl != l {
+			t.Errorf("%s: library_requests.txt puts it on the other side of the store than the driver", full)
 		}
-		checkContract(t, full, l, global, local, docs[full])
+		checkContract(t, full, l, global, local, append(docs[full], driver[full]...))
+	}
+}
+
+// TestOwnStoreLibraryProcedures checks fleetplan's store against every
+// procedure the library's client names (testdata/library_procedures.txt,
+// taken from its StoreOperationRequestBuilder): each is in the script of
+// its side with @input xml and @result int OUTPUT, so a .NET client never
+// gets "Could not find stored procedure" from a store fleetplan made. And
+// every procedure of the store that reads a request document is checked
+// against documents of its callers (the driver's, or the library's in
+// library_requests.txt).
+func TestOwnStoreLibraryProcedures(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "library_procedures.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, global := parseStore(t, ownGlobalScript())
+	_, local := parseStore(t, ownLocalScript())
+	n := 0
+	for i, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 || (f[0] != "global" && f[0] != "local") {
+			t.Fatalf("library_procedures.txt:%d: want \"global|local procedure\", got %q", i+1, line)
+		}
+		n++
+		procs := map[string]map[string]parsedProc{"global": global, "local": local}[f[0]]
+		p, ok := procs[f[1]]
+		if !ok {
+			t.Errorf("%s: the library's client calls it, fleetplan's %s store does not create it", f[1], f[0])
+			continue
+		}
+		if want := []string{"@input xml", "@result int OUTPUT"}; p.kind != "PROCEDURE" || !cmp.Equal(p.params, want) {
+			t.Errorf("%s: %s with %q, the library calls a procedure with %q", f[1], p.kind, p.params, want)
+		}
+	}
+	if n == 0 {
+		t.Fatal("library_procedures.txt names no procedure")
+	}
+	lib, _ := libraryRequests(t)
+	driver := driverDocs(t)
+	for _, procs := range []map[string]parsedProc{global, local} {
+		for name, p := range procs {
+			full := "__ShardManagement." + name
+			if p.root != "" && len(lib[full]) == 0 && len(driver[full]) == 0 {
+				t.Errorf("%s reads /%s, and no request document of the driver or the library is checked against it", name, p.root)
+			}
+		}
+	}
+}
+
+// rowsetColumn is the second column of each rowset kind: the library's
+// clients tell a rowset by that column's name (SqlResults).
+var rowsetColumn = map[string]string{
+	"1": "ShardMapId", "2": "ShardId", "3": "MappingId", "4": "Protocol",
+	"5": "StoreVersionMajor", "6": "OperationId", "7": "Name",
+}
+
+var rowsetRe = regexp.MustCompile(`SELECT (?:DISTINCT )?(?:TOP \(1\) )?(\d+) AS RowsetKind, (?:\w+\.)?(\w+)`)
+
+// TestOwnStoreRowsets checks that every rowset the store's procedures give
+// has the second column the library reads its kind from.
+func TestOwnStoreRowsets(t *testing.T) {
+	seen := map[string]bool{}
+	for _, script := range []string{ownGlobalScript(), ownLocalScript()} {
+		_, procs := parseStore(t, script)
+		for name, p := range procs {
+			for _, m := range rowsetRe.FindAllStringSubmatch(p.text, -1) {
+				seen[m[1]] = true
+				if want, ok := rowsetColumn[m[1]]; !ok || m[2] != want {
+					t.Errorf("%s: rowset %s starts with %s, the library tells it by %q", name, m[1], m[2], want)
+				}
+			}
+			if strings.Count(p.text, "AS RowsetKind") != len(rowsetRe.FindAllString(p.text, -1)) {
+				t.Errorf("%s: a rowset whose columns this test cannot read", name)
+			}
+		}
+	}
+	for k := range rowsetColumn {
+		if !seen[k] {
+			t.Errorf("no procedure gives rowset %s", k)
+		}
 	}
 }
 
@@ -341,36 +427,61 @@ func (n *xnode) has(steps []string) bool {
 	return false
 }
 
-var valuePathRe = regexp.MustCompile(`\b(r|st)\.value\('\(([^)]*)\)\[1\]'`)
+var (
+	valuePathRe = regexp.MustCompile(`\b(\w+)\.value\('\(([^)]*)\)\[1\]'`)
+	nodesRe     = regexp.MustCompile(`@input\.nodes\('/([^']*)'\) AS \w+\((\w+)\)`)
+)
+
+// at lists the nodes a path of elements from n (its first step n itself)
+// reaches; [..] predicates are ignored.
+func (n *xnode) at(steps []string) []*xnode {
+	if len(steps) == 0 || steps[0] != n.name {
+		return nil
+	}
+	nodes := []*xnode{n}
+	for _, s := range steps[1:] {
+		var next []*xnode
+		for _, m := range nodes {
+			for _, c := range m.children {
+				if c.name == s {
+					next = append(next, c)
+				}
+			}
+		}
+		nodes = next
+	}
+	return nodes
+}
 
 // checkPaths checks that each path a procedure reads with value() is in
-// the driver's documents: a header path (r, from the root) in every
-// document that has its parent, a step path (st) in some step.
+// its callers' documents: read from a column of @input.nodes('/path'),
+// some element at that path of some document has it.
 func checkPaths(t *testing.T, name, text string, docs []string) {
 	t.Helper()
+	columns := map[string][]string{}
+	for _, m := range nodesRe.FindAllStringSubmatch(text, -1) {
+		columns[m[2]] = strings.Split(m[1], "/")
+	}
 	for _, m := range valuePathRe.FindAllStringSubmatch(text, -1) {
 		steps := strings.Split(m[2], "/")
 		if strings.HasPrefix(steps[0], "GsmVersion") || strings.HasPrefix(steps[0], "LsmVersion") {
 			continue // checked above
 		}
+		from, ok := columns[m[1]]
+		if !ok {
+			t.Errorf("%s reads %s from %s, which is no column of @input.nodes", name, m[2], m[1])
+			continue
+		}
 		found := false
 		for _, d := range docs {
-			root := parseDoc(t, d)
-			if m[1] == "r" && root.has(steps) {
-				found = true
-			}
-			if m[1] == "st" {
-				if s := root.child("Steps"); s != nil {
-					for _, step := range s.children {
-						if step.has(steps) {
-							found = true
-						}
-					}
+			for _, n := range parseDoc(t, d).at(from) {
+				if n.has(steps) {
+					found = true
 				}
 			}
 		}
 		if !found {
-			t.Errorf("%s reads %s (%s) that no document of its callers has", name, m[2], map[string]string{"r": "root", "st": "step"}[m[1]])
+			t.Errorf("%s reads %s (under /%s) that no document of its callers has", name, m[2], strings.Join(from, "/"))
 		}
 	}
 }
@@ -533,7 +644,7 @@ func TestOwnStoreResultCodes(t *testing.T) {
 		for _, p := range side.procs {
 			for _, m := range placeholder.FindAllStringSubmatch(p.body+p.helper, -1) {
 				switch m[1] {
-				case "doc", "missing", "pending", "root", "shardFields":
+				case "doc", "missing", "pending", "root", "shardFields", "shardVars", "mapFields", "mappingRows", "keyMatch", "mapType", "stepMapping":
 					continue
 				}
 				if _, ok := resultCodes[m[1]]; !ok {
