@@ -15,12 +15,7 @@ import (
 // in a new process follows the same operation (its resume token in the run
 // journal) and starts no other. Rolling the run back fails the group back.
 func TestRunResumesTheFailoverAndRollsBack(t *testing.T) {
-	s := newService()
-	s.polls = 3
-	s.addGroup("fog-app", "sql-1", "sql-2", "app", "orders")
-	spec := stepspec.FailoverGroup{Group: "fog-app", Server: "sql-2"}
-	g := &stepgraph.Graph{FormatVersion: stepgraph.FormatVersion, Kind: "RollingUpgrade", Plan: "region-switch", Target: "azure-test",
-		Steps: []*stepgraph.Step{{ID: "switch-region", Action: stepspec.FailoverGroupName, With: stepspec.With(spec)}}}
+	s, g := regionSwitch()
 	dir := t.TempDir()
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -43,6 +38,17 @@ func TestRunResumesTheFailoverAndRollsBack(t *testing.T) {
 	if err != nil || res.Status != runner.StatusRolledBack || s.groups["fog-app"].primary != "sql-1" {
 		t.Fatalf("rollback: %v %+v; primary %s", err, res, s.groups["fog-app"].primary)
 	}
+}
+
+// regionSwitch is a service with a caught-up group fog-app (sql-1 primary,
+// polled three times per operation) and a run that fails it over to sql-2.
+func regionSwitch() (*service, *stepgraph.Graph) {
+	s := newService()
+	s.polls = 3
+	s.addGroup("fog-app", "sql-1", "sql-2", "app", "orders")
+	spec := stepspec.FailoverGroup{Group: "fog-app", Server: "sql-2"}
+	return s, &stepgraph.Graph{FormatVersion: stepgraph.FormatVersion, Kind: "RollingUpgrade", Plan: "region-switch", Target: "azure-test",
+		Steps: []*stepgraph.Step{{ID: "switch-region", Action: stepspec.FailoverGroupName, With: stepspec.With(spec)}}}
 }
 
 // A forced failover is a point of no return: a rollback across it is

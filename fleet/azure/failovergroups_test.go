@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	azfake "github.com/Azure/azure-sdk-for-go/sdk/azcore/fake"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -83,11 +84,15 @@ func (s *service) failoverGroupsServer() sqlfake.FailoverGroupsServer {
 		}
 		s.begun[api]++
 		v := g.view(s, server)
+		op := &fakeOp{left: s.polls + 1, op: &armsql.ServerOperation{Name: to.Ptr("op-" + api), Properties: &armsql.ServerOperationProperties{
+			Operation: to.Ptr("FailoverGroupFailover"), State: to.Ptr(armsql.ManagementOperationStateInProgress), StartTime: to.Ptr(time.Now().UTC())}}}
 		if strings.EqualFold(server, g.secondary) {
 			// The roles change when the operation ends (lroEnd).
-			s.ending = append(s.ending, func() { g.primary, g.secondary = server, g.primary })
+			op.end = func() { g.primary, g.secondary = server, g.primary }
 			v.Properties.ReplicationRole = to.Ptr(armsql.FailoverGroupReplicationRolePrimary)
 		}
+		s.ending = append(s.ending, op)
+		s.serverOps[strings.ToLower(server)] = append(s.serverOps[strings.ToLower(server)], op)
 		s.mu.Unlock()
 		return &v, azfake.ErrorResponder{}, true
 	}
@@ -135,6 +140,45 @@ func (s *service) failoverGroupsServer() sqlfake.FailoverGroupsServer {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			return lro(s, armsql.FailoverGroupsClientForceFailoverAllowDataLossResponse{FailoverGroup: *v}), errResp
+		},
+	}
+}
+
+// fakeOp is an operation of the service on a server, as ServerOperations
+// lists it.
+type fakeOp struct {
+	op   *armsql.ServerOperation
+	end  func() // what it changes when it ends
+	left int    // lists of the server's operations before it ends by itself
+	done bool
+}
+
+// finish ends the operation (s.mu held).
+func (o *fakeOp) finish() {
+	if o.done {
+		return
+	}
+	o.done = true
+	if o.end != nil {
+		o.end()
+	}
+	o.op.Properties.State = to.Ptr(armsql.ManagementOperationStateSucceeded)
+}
+
+func (s *service) serverOperationsServer() sqlfake.ServerOperationsServer {
+	return sqlfake.ServerOperationsServer{
+		NewListByServerPager: func(rg, server string, _ *armsql.ServerOperationsClientListByServerOptions) (resp azfake.PagerResponder[armsql.ServerOperationsClientListByServerResponse]) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			var page armsql.ServerOperationListResult
+			for _, op := range s.serverOps[strings.ToLower(server)] {
+				if op.left--; op.left <= 0 {
+					op.finish()
+				}
+				page.Value = append(page.Value, op.op)
+			}
+			resp.AddPage(http.StatusOK, armsql.ServerOperationsClientListByServerResponse{ServerOperationListResult: page}, nil)
+			return resp
 		},
 	}
 }
@@ -320,8 +364,8 @@ func (e *lroEnd) Do(req *http.Request) (*http.Response, error) {
 	resp, err := e.next.Do(req)
 	if err == nil && req.Method == http.MethodGet && resp.StatusCode == http.StatusOK && (api == apiFailover || api == apiForceFailover) {
 		e.s.mu.Lock()
-		for _, f := range e.s.ending {
-			f()
+		for _, op := range e.s.ending {
+			op.finish()
 		}
 		e.s.ending = nil
 		e.s.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/sql/armsql"
 	"github.com/google/uuid"
 
+	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
 )
 
@@ -42,7 +43,27 @@ type record struct {
 	Token    string    `json:"token,omitempty"`        // the poller's resume token; "" when it ended at once
 	Started  time.Time `json:"started"`                // when Begin returned
 	ARMOp    string    `json:"armOperation,omitempty"` // the service's operation id, once known
+	// Pending marks an intent: the record is written before the Begin
+	// request is sent and replaced once Begin returned, so a record still
+	// pending after a restart means the request may or may not have reached
+	// Azure. Resuming it reads the resource instead of sending again.
+	Pending bool `json:"pending,omitempty"`
+	// Before is what the resource was before the request (a failover
+	// group's primary), for the reading a pending record resumes with.
+	Before string `json:"before,omitempty"`
+	// Follow, when set, says the operation is followed through the
+	// service's own operation record (followARMOperation), found after a
+	// restart without a resume token, rather than through a poller.
+	Follow string `json:"follow,omitempty"`
 }
+
+// FaultBegun is the fault point (package faults) between an operation's
+// Begin request and the checkpoint of its resume token: a process killed
+// there started the operation in Azure and recorded only its intent.
+const FaultBegun = "azure.operation.begun"
+
+// begunHook runs at FaultBegun; tests replace it to stop a session there.
+var begunHook = func(ctx context.Context) error { return faults.Hit(FaultBegun) }
 
 // poller is what the driver needs of a runtime.Poller, whatever its result
 // type.
@@ -164,9 +185,49 @@ func (o *operations) byRequest(ctx context.Context, request string) (string, boo
 	return o.load(ctx, requestKeyPrefix+request)
 }
 
+// intend checkpoints that a request for an operation is about to be sent
+// (a pending record under the client request id), so that a process killed
+// after the request and before the resume token's checkpoint leaves a trace
+// resume can act on. Without a client request id nothing could find it
+// again, and nothing is written.
+func (o *operations) intend(ctx context.Context, kind, typ, resource, request, before string) (record, error) {
+	rec := record{ID: uuid.NewString(), Kind: kind, Type: typ, Resource: resource, Request: request, Started: time.Now().UTC(), Pending: true, Before: before}
+	if request == "" {
+		return rec, nil
+	}
+	if err := o.save(ctx, rec); err != nil {
+		return rec, fmt.Errorf("checkpoint the operation's intent: %w", err)
+	}
+	return rec, nil
+}
+
+// pending returns the pending record (an intent with no outcome) that a
+// client request id left, if any.
+func (o *operations) pending(ctx context.Context, request string) (record, bool, error) {
+	id, ok := o.byRequest(ctx, request)
+	if !ok {
+		return record{}, false, nil
+	}
+	rec, ok, err := o.record(ctx, id)
+	if err != nil || !ok || !rec.Pending {
+		return record{}, false, err
+	}
+	return rec, true, nil
+}
+
 // start records a new operation begun with p and returns it.
 func (o *operations) start(ctx context.Context, kind, typ, resource, request string, p poller) (*live, error) {
 	rec := record{ID: uuid.NewString(), Kind: kind, Type: typ, Resource: resource, Request: request, Started: time.Now().UTC()}
+	return o.begun(ctx, rec, p)
+}
+
+// begun records the operation rec (an intent, or a new record) as begun
+// with p: its resume token replaces the intent.
+func (o *operations) begun(ctx context.Context, rec record, p poller) (*live, error) {
+	if err := begunHook(ctx); err != nil {
+		return nil, err
+	}
+	rec.Pending, rec.Before = false, ""
 	l := &live{rec: rec, p: p, state: fleet.OpInProgress}
 	if p.Done() {
 		// The service finished at once (a no-op update): nothing to resume.
@@ -188,6 +249,14 @@ func (o *operations) start(ctx context.Context, kind, typ, resource, request str
 	return l, nil
 }
 
+// settled records a pending operation as ended without this process
+// following it (the resource shows its effect): resuming it again finds
+// it done.
+func (o *operations) settled(ctx context.Context, rec record) error {
+	rec.Pending, rec.Before, rec.Token = false, "", ""
+	return o.save(ctx, rec)
+}
+
 // attach returns the operation id follows, rebuilding its poller from the
 // checkpointed resume token after a restart; nil when there is none.
 func (o *operations) attach(ctx context.Context, id string, resume func(rec record) (poller, error)) (*live, error) {
@@ -201,8 +270,13 @@ func (o *operations) attach(ctx context.Context, id string, resume func(rec reco
 	if err != nil || !ok {
 		return nil, err
 	}
+	if rec.Pending {
+		// An intent: only the caller can tell, from the resource, what
+		// became of it (see intend).
+		return nil, fmt.Errorf("%w: operation %s was being started when the process stopped", errPending, id)
+	}
 	l = &live{rec: rec, state: fleet.OpInProgress}
-	if rec.Token == "" {
+	if rec.Token == "" && rec.Follow == "" {
 		l.state = fleet.OpSucceeded
 	} else if l.p, err = resume(rec); err != nil {
 		return nil, err
@@ -216,6 +290,9 @@ func (o *operations) attach(ctx context.Context, id string, resume func(rec reco
 	o.mu.Unlock()
 	return l, nil
 }
+
+// errPending is attach's error for an intent (see intend).
+var errPending = errors.New("the operation's start was not recorded")
 
 // refresh asks the service for the operation's status unless it did less
 // than every ago or the operation ended.

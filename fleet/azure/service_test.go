@@ -59,9 +59,13 @@ type service struct {
 
 	groups map[string]*fakeGroup            // failover groups by name
 	epools map[string][]*armsql.ElasticPool // server -> its elastic pools
-	// ending are what failovers in flight change once their last poll is
-	// answered.
-	ending []func()
+	// ending are the failovers in flight: they change the group once their
+	// last poll is answered, or, when nobody polls, once the server's
+	// operations were listed as many times as an operation answers polls
+	// (the service goes on without the client).
+	ending []*fakeOp
+	// serverOps are the operations ServerOperations lists, by server.
+	serverOps map[string][]*fakeOp
 
 	tm *trafficService
 
@@ -80,7 +84,7 @@ type errorReply struct {
 func newService() *service {
 	s := &service{instances: map[string]*armsql.ManagedInstance{}, databases: map[string][]string{}, pools: map[string]*armsql.InstancePool{},
 		ops: map[string][]*armsql.ManagedInstanceOperation{}, servers: map[string]string{}, dbs: map[string]*armsql.Database{},
-		links: map[string][]*armsql.ReplicationLink{}, groups: map[string]*fakeGroup{}, epools: map[string][]*armsql.ElasticPool{}, errs: map[string]errorReply{}, begun: map[string]int{}, polls: 2}
+		links: map[string][]*armsql.ReplicationLink{}, groups: map[string]*fakeGroup{}, epools: map[string][]*armsql.ElasticPool{}, serverOps: map[string][]*fakeOp{}, errs: map[string]errorReply{}, begun: map[string]int{}, polls: 2}
 	s.tm = newTrafficService()
 	s.sqlSrv = sqlfake.ServerFactory{
 		ManagedInstancesServer:          s.managedInstancesServer(),
@@ -91,6 +95,7 @@ func newService() *service {
 		DatabasesServer:                 s.databasesServer(),
 		ReplicationLinksServer:          s.linksServer(),
 		FailoverGroupsServer:            s.failoverGroupsServer(),
+		ServerOperationsServer:          s.serverOperationsServer(),
 		ElasticPoolsServer:              s.elasticPoolsServer(),
 	}
 	s.tmSrv = s.tm.factory()
