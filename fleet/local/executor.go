@@ -77,6 +77,19 @@ func (t *Target) openLSM(ctx context.Context, loc fleet.Location) (*sql.DB, bool
 	if err != nil {
 		return nil, false, err
 	}
+	return t.checkLSM(ctx, loc, db)
+}
+
+// observeLSM is openLSM for reads only (see observeDB).
+func (t *Target) observeLSM(ctx context.Context, loc fleet.Location) (*sql.DB, bool, error) {
+	db, err := t.observeDB(ctx, loc)
+	if err != nil {
+		return nil, false, err
+	}
+	return t.checkLSM(ctx, loc, db)
+}
+
+func (t *Target) checkLSM(ctx context.Context, loc fleet.Location, db *sql.DB) (*sql.DB, bool, error) {
 	has, err := tableExists(ctx, t.pq(db), tSMMLocal)
 	if err != nil {
 		return nil, false, sqlErr("open local shard map", loc, err)

@@ -457,6 +457,20 @@ func (t *Target) DatabaseExists(ctx context.Context, loc fleet.Location) (bool, 
 
 // db returns the (cached) connection pool of an existing database.
 func (t *Target) db(ctx context.Context, loc fleet.Location) (*sql.DB, error) {
+	return t.pool(ctx, loc, true)
+}
+
+// observeDB is db for reads only (observing a layout, validating a
+// mapping): it takes no restore point copy, as a read changes nothing of the
+// database. A later write-capable use (db) copies it first; the pool is the
+// same, so nothing may write through the pool observeDB returns.
+func (t *Target) observeDB(ctx context.Context, loc fleet.Location) (*sql.DB, error) {
+	return t.pool(ctx, loc, false)
+}
+
+// pool returns the connection pool of an existing database, keeping the
+// run's restore point copy of it first when keep is true.
+func (t *Target) pool(ctx context.Context, loc fleet.Location, keep bool) (*sql.DB, error) {
 	if err := faults.Unavailable(loc.String()); err != nil {
 		return nil, err // an injected failover
 	}
@@ -467,8 +481,10 @@ func (t *Target) db(ctx context.Context, loc fleet.Location) (*sql.DB, error) {
 	if err := t.failingOver(ctx, c); err != nil {
 		return nil, err // the unavailable moment of an instance operation
 	}
-	if err := t.keepCopy(ctx, p); err != nil {
-		return nil, err // the run's restore point, before its first change
+	if keep {
+		if err := t.keepCopy(ctx, p); err != nil {
+			return nil, err // the run's restore point, before its first change
+		}
 	}
 	// A read-only database (its setting, or a geo-secondary) is opened with
 	// query_only connections, so no write path of the driver can change it.

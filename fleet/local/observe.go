@@ -132,7 +132,7 @@ func (t *Target) strayShards(ctx context.Context, m fleet.ShardMap, shards []fle
 		if ok, err := t.DatabaseExists(ctx, loc); err != nil || !ok {
 			continue // a missing file is not a shard of anything
 		}
-		db, hasLSM, err := t.openLSM(ctx, loc)
+		db, hasLSM, err := t.observeLSM(ctx, loc)
 		if err != nil || !hasLSM {
 			continue // not a shard (or not readable as one): nothing to compare
 		}
@@ -193,7 +193,7 @@ func (t *Target) readShard(ctx context.Context, m fleet.ShardMap, s fleet.Shard,
 		return st, local, err
 	}
 	st.Exists, local.Exists = true, true
-	db, hasLSM, err := t.openLSM(ctx, s.Location)
+	db, hasLSM, err := t.observeLSM(ctx, s.Location)
 	if err != nil {
 		return st, local, err
 	}
@@ -297,7 +297,7 @@ func (t *Target) ValidateMapping(ctx context.Context, mapName string, mp fleet.M
 			Err:  fmt.Errorf("%w: the global shard map sends %s to %s, whose database is missing", fleet.ErrNoDatabase, bounds, loc),
 			Hint: "restore the database from a backup (or re-create it and its rows), then check with `fleetplan layout --shard-map " + mapName + "`"}
 	}
-	db, hasLSM, err := t.openLSM(ctx, loc)
+	db, hasLSM, err := t.observeLSM(ctx, loc)
 	if err != nil {
 		return err
 	}

@@ -20,9 +20,11 @@ import (
 // A run's restore point costs what the run touches. At the run's start
 // (LockFleet with a run id) the point lists the databases of the catalog
 // and copies the shard map manager's; every other database is copied the
-// first time the run uses it (opens it, drops it, or replaces its file),
-// before anything of the run can change it. A database the run never uses
-// gets no copy: it stays listed as unchanged, and a restore to that run's
+// first time the run uses it in a way that can change it (opens its pool for
+// writes, drops it, or replaces its file), before anything of the run can
+// change it. Reads that only observe (Observe, ValidateMapping: the run's
+// guards) take no copy (observeDB). A database the run never changes gets
+// no copy: it stays listed as unchanged, and a restore to that run's
 // point says so (see SimulateRestore). Each copy is an online backup in one
 // read transaction, so it is consistent while applications write.
 

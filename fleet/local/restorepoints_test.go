@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -113,5 +114,73 @@ func TestRestorePointIsConsistentWhileAWriterWrites(t *testing.T) {
 		if check != "ok" || na != nb || na < 3000 || na > written {
 			t.Fatalf("%s's copy: integrity %q, %d rows in a and %d in b (the writer wrote %d pairs)", rp.Run, check, na, nb, written)
 		}
+	}
+}
+
+// An observe only reads: the databases a run observes and never writes keep
+// no copy and stay listed as unchanged, while one it observes and then
+// writes is copied before the write, so a restore to the run's point gives
+// its state at the run's start.
+func TestObserveTakesNoRestorePointCopy(t *testing.T) {
+	ctx := context.Background()
+	tg := demoFleet(t)
+	all, err := tg.Databases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := fleet.Location{Server: "sql-1", Database: "customers_1"}
+	observed := fleet.Location{Server: "sql-1", Database: "customers_0"}
+	smm := fleet.Location{Server: "sql-1", Database: "smm"}
+	schema := func(loc fleet.Location) string {
+		t.Helper()
+		db, err := tg.observeDB(ctx, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s string
+		if err := db.QueryRowContext(ctx, `SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master ORDER BY name)`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := schema(written)
+	unlock, err := tg.LockFleet(ctx, fleet.LockHolder{Run: "run-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lay, err := tg.Observe(ctx, DemoShardMap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lay.Maps) != 1 || len(lay.Maps[0].Shards) < 2 {
+		t.Fatalf("observed %+v, want the demo map's shards", lay.Maps)
+	}
+	if err := tg.ApplySQL(ctx, written, `CREATE TABLE run1_mark(v)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.Observe(ctx, DemoShardMap); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+
+	points, err := tg.RestorePoints()
+	if err != nil || len(points) != 1 {
+		t.Fatalf("restore points %+v, %v", points, err)
+	}
+	rp := points[0]
+	if len(rp.Databases) != 2 || !slices.ContainsFunc(rp.Databases, smm.Equal) || !slices.ContainsFunc(rp.Databases, written.Equal) {
+		t.Fatalf("run-1 copied %v, want %s and %s only", rp.Databases, smm, written)
+	}
+	if !slices.ContainsFunc(rp.Unchanged, observed.Equal) || len(rp.Databases)+len(rp.Unchanged) != len(all) {
+		t.Fatalf("run-1 lists %v unchanged, want every database but its copies (%d), %s among them", rp.Unchanged, len(all), observed)
+	}
+	if _, err := tg.SimulateRestore(ctx, observed, "run-1"); !errors.Is(err, fleet.ErrNotFound) {
+		t.Fatalf("restore of %s, which run-1 only observed, to its point: %v, want not found", observed, err)
+	}
+	if _, err := tg.SimulateRestore(ctx, written, "run-1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := schema(written); got != before {
+		t.Fatalf("%s restored to run-1's point has %s, want its schema at the run's start %s", written, got, before)
 	}
 }
