@@ -41,7 +41,8 @@ func (t *Target) DropDatabase(ctx context.Context, loc fleet.Location) error {
 }
 
 func (t *Target) closePool(loc fleet.Location) {
-	key := strings.ToLower(loc.Server + "/" + loc.Database)
+	key := poolKey(loc)
+	t.forget(loc)
 	t.mu.Lock()
 	db := t.dbs[key]
 	delete(t.dbs, key)

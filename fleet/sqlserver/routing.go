@@ -42,20 +42,54 @@ var _ fleet.ShardConnector = (*Target)(nil)
 const RoutedMappingQuery = `SELECT MinValue, MaxValue, Status FROM __ShardManagement.ShardMappingsLocal WITH (HOLDLOCK)
 WHERE MappingId = @id AND ShardMapId = @map`
 
+// errCannotOpenDatabase is "Cannot open database requested by the
+// login": the database is gone (or, on Azure SQL, away for a moment).
+const errCannotOpenDatabase = 4060
+
+// databaseMissing reports an error saying the database is not there.
+func databaseMissing(err error) bool {
+	return hasNumber(err, errCannotOpenDatabase) || hasNumber(err, errNoDatabase)
+}
+
 // ShardDB implements fleet.ShardConnector: the target's pool of the
 // database. Its sessions carry fleetplan's application name, which the
 // library's session kill does not match (see RoutedMappingQuery for why
 // the check holds without it).
+//
+// It asks the server's master whether the database exists the first time
+// only: routing opens a connection per key, and the answer stays true
+// until a connection of the pool fails saying the database is not there
+// (4060, 911) or the target drops the database, which make the next call
+// ask again.
 func (t *Target) ShardDB(ctx context.Context, loc fleet.Location) (*sql.DB, error) {
-	ok, err := t.databaseExists(ctx, loc)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, &fleet.Error{Op: "open shard", Target: loc.String(), Err: fleet.ErrNoDatabase,
-			Hint: "the global shard map names a database the server does not have; `fleetplan doctor` checks the shard map"}
+	key := poolKey(loc)
+	t.mu.Lock()
+	seen, gen := t.exists[key], t.existsGen
+	t.mu.Unlock()
+	if !seen {
+		ok, err := t.databaseExists(ctx, loc)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &fleet.Error{Op: "open shard", Target: loc.String(), Err: fleet.ErrNoDatabase,
+				Hint: "the global shard map names a database the server does not have; `fleetplan doctor` checks the shard map"}
+		}
+		t.mu.Lock()
+		if t.existsGen == gen {
+			t.exists[key] = true
+		}
+		t.mu.Unlock()
 	}
 	return t.db(loc)
+}
+
+// forget drops what ShardDB knows of a database.
+func (t *Target) forget(loc fleet.Location) {
+	t.mu.Lock()
+	delete(t.exists, poolKey(loc))
+	t.existsGen++
+	t.mu.Unlock()
 }
 
 // BeginRoutedTx implements fleet.ShardConnector: it begins the
@@ -63,11 +97,18 @@ func (t *Target) ShardDB(ctx context.Context, loc fleet.Location) (*sql.DB, erro
 // lock, inside the transaction.
 func (t *Target) BeginRoutedTx(ctx context.Context, conn *sql.Conn, opts *sql.TxOptions, m fleet.ShardMap, loc fleet.Location, mp fleet.Mapping) (*sql.Tx, error) {
 	tx, err := conn.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, t.red.wrap("begin transaction", loc.String(), err)
+	if err == nil {
+		err = t.validateRouted(ctx, tx, m, loc, mp)
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	} else {
+		err = t.red.wrap("begin transaction", loc.String(), err)
 	}
-	if err := t.validateRouted(ctx, tx, m, loc, mp); err != nil {
-		_ = tx.Rollback()
+	if err != nil {
+		if databaseMissing(err) {
+			t.forget(loc)
+		}
 		return nil, err
 	}
 	return tx, nil

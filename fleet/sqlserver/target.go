@@ -3,8 +3,10 @@ package sqlserver
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -34,7 +36,17 @@ type Target struct {
 	red *redactor
 
 	mu  sync.Mutex
-	dbs map[string]*sql.DB // by lower-case server/database
+	dbs map[string]*sql.DB // by poolKey
+	// driverName is the database/sql driver the pools use
+	// (Config.DriverName; a test's fake).
+	driverName string
+	// exists holds the databases ShardDB found on their server, by
+	// poolKey, so a routed connection asks master only the first time;
+	// an error saying a database is not there drops its entry (forget).
+	// existsGen counts the drops, so an answer read before one is not
+	// kept after it.
+	exists    map[string]bool
+	existsGen uint64
 
 	storeMu sync.Mutex
 	store   *storeInfo // what Ping found, nil before
@@ -65,7 +77,8 @@ func Open(ctx context.Context, tc fleet.TargetConfig) (*Target, error) {
 }
 
 func newTarget(cfg Config) *Target {
-	return &Target{cfg: cfg, red: newRedactor(cfg.Secrets()...), dbs: map[string]*sql.DB{}}
+	return &Target{cfg: cfg, red: newRedactor(cfg.Secrets()...), dbs: map[string]*sql.DB{},
+		driverName: cfg.DriverName(), exists: map[string]bool{}}
 }
 
 // Name implements fleet.Target.
@@ -92,13 +105,17 @@ func (t *Target) Close() error {
 // db returns the pool of a database, opening it on first use. sql.Open
 // does not connect, so this never fails for a database that is down.
 func (t *Target) db(loc fleet.Location) (*sql.DB, error) {
-	key := strings.ToLower(loc.Server + "/" + loc.Database)
+	key := poolKey(loc)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if db, ok := t.dbs[key]; ok {
 		return db, nil
 	}
-	db, err := sql.Open(t.cfg.DriverName(), t.cfg.DSN(loc))
+	db, err := openWatched(t.driverName, t.cfg.DSN(loc), func(err error) {
+		if databaseMissing(err) {
+			t.forget(loc)
+		}
+	})
 	if err != nil {
 		return nil, t.red.wrap("open database", loc.String(), err)
 	}
@@ -107,6 +124,60 @@ func (t *Target) db(loc fleet.Location) (*sql.DB, error) {
 	db.SetConnMaxIdleTime(time.Minute)
 	t.dbs[key] = db
 	return db, nil
+}
+
+// poolKey is a database's key in Target.dbs and Target.exists.
+func poolKey(loc fleet.Location) string { return strings.ToLower(loc.Server + "/" + loc.Database) }
+
+// openWatched opens a pool as sql.Open does, with onConnectErr called
+// with every error of opening one of its connections (where a login to a
+// database that is gone fails).
+func openWatched(driverName, dsn string, onConnectErr func(error)) (*sql.DB, error) {
+	probe, err := sql.Open(driverName, dsn) // does not connect
+	if err != nil {
+		return nil, err
+	}
+	drv := probe.Driver()
+	_ = probe.Close()
+	var c driver.Connector = dsnConnector{drv: drv, dsn: dsn}
+	if dc, ok := drv.(driver.DriverContext); ok {
+		if c, err = dc.OpenConnector(dsn); err != nil {
+			return nil, err
+		}
+	}
+	return sql.OpenDB(watchedConnector{Connector: c, onErr: onConnectErr}), nil
+}
+
+// dsnConnector is the connector of a driver without one of its own (the
+// azuresql driver), as database/sql makes it.
+type dsnConnector struct {
+	drv driver.Driver
+	dsn string
+}
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
+
+// watchedConnector reports the errors of Connect.
+type watchedConnector struct {
+	driver.Connector
+	onErr func(error)
+}
+
+func (c watchedConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		c.onErr(err)
+	}
+	return conn, err
+}
+
+// Close closes the connector when it holds anything (sql.DB.Close calls it).
+func (c watchedConnector) Close() error {
+	if cl, ok := c.Connector.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
 }
 
 // master is the master database of a server (ALTER DATABASE, the
