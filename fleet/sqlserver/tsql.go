@@ -510,15 +510,23 @@ WHEN NOT MATCHED THEN INSERT (Resource, Holder) VALUES (n.Resource, n.Holder);`
 )
 
 // Database administration, run in master of the database's server; the
-// name is a parameter and QUOTENAME quotes it server-side.
+// name is a parameter and QUOTENAME quotes it server-side. EXECUTE
+// ('string') takes only literals and variables, so the statement is built
+// in a variable first.
 const (
-	CreateDatabaseSQL = `IF DB_ID(@name) IS NULL EXEC(N'CREATE DATABASE ' + QUOTENAME(@name))`
+	CreateDatabaseSQL = `IF DB_ID(@name) IS NULL
+BEGIN
+	DECLARE @create nvarchar(max) = N'CREATE DATABASE ' + QUOTENAME(@name);
+	EXEC(@create);
+END`
 	// DropDatabaseSQL ends other sessions first where the server allows
 	// it (SQL Server; Azure SQL Database ends them itself).
 	DropDatabaseSQL = `IF DB_ID(@name) IS NOT NULL
 BEGIN
-	BEGIN TRY EXEC(N'ALTER DATABASE ' + QUOTENAME(@name) + N' SET SINGLE_USER WITH ROLLBACK IMMEDIATE') END TRY BEGIN CATCH END CATCH;
-	EXEC(N'DROP DATABASE ' + QUOTENAME(@name));
+	DECLARE @single nvarchar(max) = N'ALTER DATABASE ' + QUOTENAME(@name) + N' SET SINGLE_USER WITH ROLLBACK IMMEDIATE',
+		@drop nvarchar(max) = N'DROP DATABASE ' + QUOTENAME(@name);
+	BEGIN TRY EXEC(@single) END TRY BEGIN CATCH END CATCH;
+	EXEC(@drop);
 END`
 	// EnsureScriptsSQL creates the table, in fleetplan's schema of the
 	// database a script runs in, that records scripts by digest.

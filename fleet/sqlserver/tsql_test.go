@@ -1,6 +1,9 @@
 package sqlserver
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -128,4 +131,68 @@ func TestSplitBatches(t *testing.T) {
 			t.Errorf("error without a line: %v", err)
 		}
 	}
+}
+
+var (
+	execStringRe = regexp.MustCompile(`(?i)\bEXEC(?:UTE)?\s*\(`)
+	// execPartRe is what EXECUTE ('string') may concatenate: string
+	// literals and variables.
+	execPartRe = regexp.MustCompile(`^\s*(?:N?'(?:[^']|'')*'|@\w+)\s*$`)
+)
+
+// TestExecStringArguments reads every EXECUTE ('string') of the T-SQL
+// golden files as SQL Server parses it: the string may be built only of
+// string literals and variables joined with +; a function call there
+// (QUOTENAME, CAST) is a syntax error, so such a string is built in a
+// variable first.
+func TestExecStringArguments(t *testing.T) {
+	for _, file := range []string{"tsql.golden", "ownstore.golden", "state.golden", "routing.golden"} {
+		data, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		for _, loc := range execStringRe.FindAllStringIndex(text, -1) {
+			// The argument: up to the parenthesis that closes it, outside strings.
+			depth, end, inString := 1, -1, false
+			for i := loc[1]; i < len(text) && end < 0; i++ {
+				switch c := text[i]; {
+				case c == '\'':
+					inString = !inString
+				case inString:
+				case c == '(':
+					depth++
+				case c == ')':
+					if depth--; depth == 0 {
+						end = i
+					}
+				}
+			}
+			if end < 0 {
+				t.Fatalf("%s: EXEC( at offset %d is not closed", file, loc[0])
+			}
+			arg := text[loc[1]:end]
+			for _, part := range splitConcat(arg) {
+				if !execPartRe.MatchString(part) {
+					t.Errorf("%s: EXEC(%s) concatenates %q; only string literals and variables may be", file, arg, strings.TrimSpace(part))
+				}
+			}
+		}
+	}
+}
+
+// splitConcat splits a T-SQL expression on the + signs outside strings.
+func splitConcat(expr string) []string {
+	var parts []string
+	start, inString := 0, false
+	for i := 0; i < len(expr); i++ {
+		switch c := expr[i]; {
+		case c == '\'':
+			inString = !inString
+		case c == '+' && !inString:
+			parts = append(parts, expr[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, expr[start:])
 }
