@@ -700,3 +700,80 @@ func TestDeployScriptChoice(t *testing.T) {
 		t.Fatalf("a folder without the scripts: %v, want an error whose hint names elasticdbScripts and %s", err, globalScripts[0])
 	}
 }
+
+var (
+	missingIfRe = regexp.MustCompile(`\bIF ([^;]*?) BEGIN SET @result = 50;`)
+	rootValueRe = regexp.MustCompile(`(@\w+) = (?:CONVERT\(varbinary\(128\), )?r\.value\('\(([^)]*)\)\[1\]'`)
+	isNullRe    = regexp.MustCompile(`^\s*(@\w+) IS NULL\s*$`)
+)
+
+// requiredPaths lists the element paths (from the root) a procedure
+// answers 50 without: the value() reads of variables its "missing
+// parameters" checks test for NULL unconditionally.
+func requiredPaths(text string) []string {
+	paths := map[string]string{}
+	for _, m := range rootValueRe.FindAllStringSubmatch(text, -1) {
+		paths[m[1]] = m[2]
+	}
+	var out []string
+	for _, m := range missingIfRe.FindAllStringSubmatch(text, -1) {
+		for _, term := range splitTopLevel(m[1], " OR ") {
+			if v := isNullRe.FindStringSubmatch(strings.Join(strings.Fields(term), " ")); v != nil && paths[v[1]] != "" {
+				out = append(out, paths[v[1]])
+			}
+		}
+	}
+	return out
+}
+
+// splitTopLevel splits s on sep outside parentheses.
+func splitTopLevel(s, sep string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		}
+		if depth == 0 && strings.HasPrefix(s[i:], sep) {
+			parts = append(parts, s[start:i])
+			start = i + len(sep)
+		}
+	}
+	return append(parts, s[start:])
+}
+
+// TestOwnStoreRequiredPaths checks every request document of the driver
+// and of the library against what the procedure it goes to requires: each
+// element it answers 50 (missing parameters) without is in the document,
+// so a well-formed request of either is never refused.
+func TestOwnStoreRequiredPaths(t *testing.T) {
+	lib, _ := libraryRequests(t)
+	driver := driverDocs(t)
+	checked := 0
+	for _, script := range []string{ownGlobalScript(), ownLocalScript()} {
+		_, procs := parseStore(t, script)
+		for name, p := range procs {
+			full := "__ShardManagement." + name
+			required := requiredPaths(p.text)
+			if p.root != "" && len(required) == 0 && strings.Contains(p.text, "(ShardMap/Id)[1]") {
+				t.Errorf("%s: found no required element, though it reads ShardMap/Id (has the test lost track of its checks?)", name)
+			}
+			for _, d := range append(append([]string(nil), driver[full]...), lib[full]...) {
+				root := parseDoc(t, d)
+				for _, path := range required {
+					checked++
+					if !root.has(strings.Split(path, "/")) {
+						t.Errorf("%s requires %s, which this request lacks: %.160s", name, path, d)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d required elements checked", checked)
+	if checked == 0 {
+		t.Fatal("no required element checked")
+	}
+}
