@@ -44,27 +44,6 @@ var (
 	_ steps.Gate          = WaitSeeded{}
 )
 
-var (
-	_ steps.Action        = CreateSecondary{}
-	_ steps.LossChecker   = CreateSecondary{}
-	_ steps.LiveEstimator = CreateSecondary{}
-	_ steps.Referrer      = CreateSecondary{}
-	_ steps.Action        = WaitSeeded{}
-	_ steps.Gate          = WaitSeeded{}
-	_ steps.Referrer      = WaitSeeded{}
-	_ steps.Action        = SetReadOnly{}
-	_ steps.Referrer      = SetReadOnly{}
-	_ steps.Action        = Disconnect{}
-	_ steps.Referrer      = Disconnect{}
-	_ steps.Action        = RunScript{}
-	_ steps.FileUser      = RunScript{}
-	_ steps.Referrer      = RunScript{}
-	_ steps.Action        = Drop{}
-	_ steps.Irreversible  = Drop{}
-	_ steps.LossChecker   = Drop{}
-	_ steps.Referrer      = Drop{}
-)
-
 // lookup returns a database's control-plane view; ok is false when it does
 // not exist (which Observe reports as "not live", not as an error).
 func lookup(ctx context.Context, cp fleet.ControlPlane, loc fleet.Location) (fleet.DatabaseInfo, bool, error) {
