@@ -1,8 +1,6 @@
 package planner
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,18 +16,7 @@ import (
 // loadInstanceChange loads an InstanceChange whose spec lines are spec.
 func loadInstanceChange(t *testing.T, spec string) *plans.Document {
 	t.Helper()
-	dir := t.TempDir()
-	src := "apiVersion: fleetplan/v1\nkind: InstanceChange\nmetadata: {name: ic}\nspec:\n  target: local\n" + spec
-	for name, body := range map[string]string{"plan.yaml": src, "fleetplan.yaml": "targets:\n  local: {driver: local, path: fleet}\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	set, diags := plans.Load(filepath.Join(dir, "plan.yaml"))
-	if diags.HasErrors() {
-		t.Fatalf("load: %v", diags.Err())
-	}
-	return set.Documents[0]
+	return loadPlan(t, "apiVersion: fleetplan/v1\nkind: InstanceChange\nmetadata: {name: ic}\nspec:\n  target: local\n"+spec)
 }
 
 // instanceLive is the demo fleet's instances on a Wednesday morning.

@@ -146,6 +146,9 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 		diags = append(diags, d...)
 		st.Needs = keptNeeds(s, byID, pruned)
 		g.Steps = append(g.Steps, st)
+		if c, ok := failoverChange(s); ok && st.LiveAtPlan == "" {
+			g.Changes = append(g.Changes, c)
+		}
 	}
 	if diags.HasErrors() {
 		return nil, diags
@@ -160,6 +163,26 @@ func PlanRollingUpgrade(ctx context.Context, doc *plans.Document, live UpgradeLi
 	g.ReadOnly = readOnlyWindow(g, facts, spec.ReadOnlyEstimate)
 	g.Rollbacks = rollbackStages(g)
 	return g, diags
+}
+
+// failoverChange is the change a failover-group step makes: the group's
+// other server takes its writes. A step whose group is on its server
+// already at plan time (kept, LiveAtPlan) is not counted.
+func failoverChange(s *plans.StepSpec) (stepgraph.Change, bool) {
+	var in stepspec.FailoverGroup
+	if s.Action != in.Action() {
+		return stepgraph.Change{}, false
+	}
+	get := func(field any) string {
+		v, _ := s.With[stepspec.KeyOf(&in, field)].(string)
+		return v
+	}
+	mode := cmp.Or(get(&in.Mode), stepspec.FieldOf(&in, &in.Mode).Default)
+	detail := fmt.Sprintf("%s failover to %s", mode, get(&in.Server))
+	if mode == stepspec.FailoverForced {
+		detail += ", losing what has not replicated"
+	}
+	return stepgraph.Change{Op: stepgraph.Update, Object: "failover group " + get(&in.Group), Detail: detail}, true
 }
 
 func desiredText(d plans.UpgradeDesired) string {

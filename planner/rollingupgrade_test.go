@@ -3,8 +3,6 @@ package planner
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -131,21 +129,11 @@ func loadUpgrade(t *testing.T, with string) *plans.Document {
 
 func loadUpgradeOf(t *testing.T, template, with string) *plans.Document {
 	t.Helper()
-	dir := t.TempDir()
 	src := strings.Replace(strings.Replace(upgradePlan, "TEMPLATE", template, 1), "WITH", with, 1)
 	if template == "geo-rolling-upgrade-geo-dr" {
 		src = strings.Replace(src, "to: contoso-2}", "to: contoso-2, standby: contoso-3}\n    stagingDR: {server: contoso-dr, slot: contoso-3}", 1)
 	}
-	for name, body := range map[string]string{"plan.yaml": src, "fleetplan.yaml": "targets:\n  local: {driver: local, path: fleet}\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	set, diags := plans.Load(filepath.Join(dir, "plan.yaml"))
-	if diags.HasErrors() {
-		t.Fatalf("load: %v", diags.Err())
-	}
-	return set.Documents[0]
+	return loadPlan(t, src)
 }
 
 func ids(g *stepgraph.Graph) []string {
