@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -102,7 +103,8 @@ func (r *run) undoSteps(ctx context.Context, ids []string, reason string) (pr ph
 // steps that need it, and only the steps in ids have something to do, with
 // priority by their place in ids. The step that opened the read-only window
 // waits for the step that closes it alone, so production is restored as
-// soon as traffic is back on it.
+// soon as traffic is back on it; the steps it needed still wait on the
+// steps that needed it.
 func (r *run) reverseWalker(ids []string) *walker {
 	n := len(r.g.Steps)
 	waitsOn := make([][]int, n)
@@ -114,6 +116,17 @@ func (r *run) reverseWalker(ids []string) *walker {
 	}
 	if w := r.g.ReadOnly; w != nil && w.From != "" {
 		if from, ok := r.index[w.From]; ok {
+			// What the step needed still waits on the steps that needed it
+			// (the staging copy is not dropped while the steps after the
+			// freeze are still undone on it).
+			for _, need := range r.g.Steps[from].Needs {
+				j := r.index[need]
+				for _, d := range waitsOn[from] {
+					if !slices.Contains(waitsOn[j], d) {
+						waitsOn[j] = append(waitsOn[j], d)
+					}
+				}
+			}
 			waitsOn[from] = nil
 			if to, ok := r.index[w.To]; ok && to != from {
 				waitsOn[from] = []int{to}
