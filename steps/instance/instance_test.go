@@ -139,22 +139,45 @@ func TestReattach(t *testing.T) {
 }
 
 // `fleetplan cancel` (the cause of the step's context) cancels the
-// operation in the service; the instance keeps its settings.
+// operation in the service; the instance keeps its settings. The request
+// arrives while the step waits between reads of the operation, or while it
+// reads it (the context ends inside the driver's call).
 func TestCancelRequest(t *testing.T) {
-	ctx := context.Background()
-	tg, env, l := setup(t, 1)
-	actx, cancel := context.WithCancelCause(ctx)
-	done := make(chan error, 1)
-	go func() { _, err := Change{}.Apply(actx, env, stepspec.With(update(nil))); done <- err }()
-	waitFor(t, func() bool { return strings.Contains(l.text(), "started operation") })
-	cancel(steps.ErrCancelRequested)
-	if err := <-done; !errors.Is(err, steps.ErrCancelRequested) {
-		t.Errorf("Apply: %v", err)
+	for name, duringRead := range map[string]bool{"while waiting": false, "while reading": true} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			tg, env, _ := setup(t, 1)
+			actx, cancel := context.WithCancelCause(ctx)
+			env.Target = &cancelOnRead{Target: tg, cancel: func() { cancel(steps.ErrCancelRequested) }, duringRead: duringRead}
+			if _, err := (Change{}).Apply(actx, env, stepspec.With(update(nil))); !errors.Is(err, steps.ErrCancelRequested) {
+				t.Errorf("Apply: %v", err)
+			}
+			op, _, _ := tg.FindInstanceOperation(ctx, "conformance/s")
+			if op.State != fleet.OpCancelled {
+				t.Errorf("operation %s", op.State)
+			}
+		})
 	}
-	op, _, _ := tg.FindInstanceOperation(ctx, "conformance/s")
-	if op.State != fleet.OpCancelled {
-		t.Errorf("operation %s", op.State)
+}
+
+// cancelOnRead is a fleet whose first read of an instance operation sends
+// the cancel request: before the read (which then ends with the context)
+// with duringRead, else right after it (the step is waiting when it lands).
+type cancelOnRead struct {
+	*local.Target
+	cancel     func()
+	duringRead bool
+	once       sync.Once
+}
+
+func (c *cancelOnRead) InstanceOperation(ctx context.Context, id string) (fleet.InstanceOperation, error) {
+	if c.duringRead {
+		c.once.Do(c.cancel)
+		return c.Target.InstanceOperation(ctx, id)
 	}
+	op, err := c.Target.InstanceOperation(ctx, id)
+	c.once.Do(c.cancel)
+	return op, err
 }
 
 func waitFor(t *testing.T, cond func() bool) {
