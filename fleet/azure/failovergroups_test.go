@@ -113,6 +113,10 @@ func (s *service) failoverGroupsServer() sqlfake.FailoverGroupsServer {
 		NewListByServerPager: func(rg, server string, _ *armsql.FailoverGroupsClientListByServerOptions) (resp azfake.PagerResponder[armsql.FailoverGroupsClientListByServerResponse]) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
+			if r, ok := s.errs["FailoverGroupsClient.NewListByServerPager"]; ok {
+				resp.AddResponseError(r.status, r.code)
+				return resp
+			}
 			var page armsql.FailoverGroupListResult
 			for name := range s.groups {
 				if g, ok := s.member(server, name); ok {
@@ -170,6 +174,10 @@ func (s *service) serverOperationsServer() sqlfake.ServerOperationsServer {
 		NewListByServerPager: func(rg, server string, _ *armsql.ServerOperationsClientListByServerOptions) (resp azfake.PagerResponder[armsql.ServerOperationsClientListByServerResponse]) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
+			if r, ok := s.errs["ServerOperationsClient.NewListByServerPager"]; ok {
+				resp.AddResponseError(r.status, r.code)
+				return resp
+			}
 			var page armsql.ServerOperationListResult
 			for _, op := range s.serverOps[strings.ToLower(server)] {
 				if op.left--; op.left <= 0 {

@@ -342,10 +342,12 @@ type throttle struct {
 	seen       atomic.Int32
 	// api, when set, is the only API throttled ("FailoverGroupsClient.BeginFailover"); seen counts its requests.
 	api string
+	// method, when set, is the only method throttled (GET: an operation's polls).
+	method string
 }
 
 func (th *throttle) Do(req *http.Request) (*http.Response, error) {
-	if api, _ := req.Context().Value(runtime.CtxAPINameKey{}).(string); th.api != "" && api != th.api {
+	if api, _ := req.Context().Value(runtime.CtxAPINameKey{}).(string); th.api != "" && api != th.api || th.method != "" && req.Method != th.method {
 		return th.next.Do(req)
 	}
 	th.seen.Add(1)
