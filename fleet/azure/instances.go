@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -339,14 +340,18 @@ func (t *Target) BeginInstanceOperation(ctx context.Context, req fleet.InstanceR
 				"the service takes one operation at a time per instance; wait for it to end (or cancel it), then resume")
 		}
 	}
-	var (
-		p    poller
-		kind string
-	)
+	kind, ok := instanceKinds[req.Type]
+	if !ok {
+		return invalid(fmt.Errorf("%w: unknown operation %q", fleet.ErrInvalidArgument, req.Type), "use create, update, delete, move-into-pool or move-out-of-pool")
+	}
+	rec, err := t.ops.intend(ctx, kind, req.Type, req.Instance, req.ClientRequestID, "")
+	if err != nil {
+		return invalid(err, "nothing was sent to Azure; the step can be retried")
+	}
+	var p poller
 	s := req.Settings
 	switch req.Type {
 	case fleet.InstanceCreate:
-		kind = kindInstanceCreate
 		mi, err := t.createRequest(req)
 		if err != nil {
 			return invalid(err, "an instance create names its subnet (resource id), tier, hardware, vCores and storage; the target names its location and auth.user/auth.password for the administrator")
@@ -356,13 +361,11 @@ func (t *Target) BeginInstanceOperation(ctx context.Context, req fleet.InstanceR
 			return fleet.InstanceOperation{}, c.wrap(err)
 		}
 	case fleet.InstanceDelete:
-		kind = kindInstanceDelete
 		p, err = wrapPoller(mis.BeginDelete(ctx, t.cfg.ResourceGroup, req.Instance, nil))
 		if err != nil {
 			return fleet.InstanceOperation{}, c.wrap(err)
 		}
 	case fleet.InstanceUpdate, fleet.InstanceMoveIntoPool, fleet.InstanceMoveOutOfPool:
-		kind = kindInstanceUpdate
 		upd := armsql.ManagedInstanceUpdate{Properties: &armsql.ManagedInstanceProperties{}}
 		if req.Type == fleet.InstanceMoveOutOfPool {
 			s.Pool, s.PoolSet = "", true
@@ -386,13 +389,17 @@ func (t *Target) BeginInstanceOperation(ctx context.Context, req fleet.InstanceR
 	default:
 		return invalid(fmt.Errorf("%w: unknown operation %q", fleet.ErrInvalidArgument, req.Type), "use create, update, delete, move-into-pool or move-out-of-pool")
 	}
-	l, err := t.ops.start(ctx, kind, req.Type, req.Instance, req.ClientRequestID, p)
+	l, err := t.ops.begun(ctx, rec, p)
 	if err != nil {
 		return fleet.InstanceOperation{}, &fleet.Error{Op: c.op, Target: c.target, Err: err,
-			Hint: "the operation was started in Azure but could not be recorded; it shows in `az sql mi op list` — wait for it to end before resuming"}
+			Hint: "the operation was started in Azure but its resume token could not be recorded; resuming follows it through the service's operation record (`az sql mi op list`) and sends nothing again"}
 	}
 	return t.status(ctx, l)
 }
+
+// instanceKinds is the SDK call each instance operation type begins.
+var instanceKinds = map[string]string{fleet.InstanceCreate: kindInstanceCreate, fleet.InstanceDelete: kindInstanceDelete,
+	fleet.InstanceUpdate: kindInstanceUpdate, fleet.InstanceMoveIntoPool: kindInstanceUpdate, fleet.InstanceMoveOutOfPool: kindInstanceUpdate}
 
 func cmpOr(a, b string) string {
 	if a != "" {
@@ -437,6 +444,9 @@ func (t *Target) createRequest(req fleet.InstanceRequest) (armsql.ManagedInstanc
 
 // resume rebuilds the poller of a checkpointed operation from its token.
 func (t *Target) resume(rec record) (poller, error) {
+	if rec.Follow == followARMOperation {
+		return &armPoller{t: t, instance: rec.Resource, id: rec.ARMOp}, nil
+	}
 	mis := t.sql.NewManagedInstancesClient()
 	ctx := context.Background() // resuming from a token sends no request
 	switch rec.Kind {
@@ -557,6 +567,11 @@ func (t *Target) armOperation(ctx context.Context, l *live, fresh bool) *armsql.
 // FindInstanceOperation implements fleet.InstanceManager: the operation a
 // client request id started, found through the run's checkpoints.
 func (t *Target) FindInstanceOperation(ctx context.Context, clientRequestID string) (fleet.InstanceOperation, bool, error) {
+	if rec, ok, err := t.ops.pending(ctx, clientRequestID); err != nil {
+		return fleet.InstanceOperation{}, false, &fleet.Error{Op: "find operation", Target: clientRequestID, Err: err}
+	} else if ok {
+		return t.adoptInstanceOperation(ctx, rec)
+	}
 	id, ok := t.ops.byRequest(ctx, clientRequestID)
 	if !ok {
 		return fleet.InstanceOperation{}, false, nil
@@ -567,6 +582,92 @@ func (t *Target) FindInstanceOperation(ctx context.Context, clientRequestID stri
 	}
 	return op, true, nil
 }
+
+// adoptInstanceOperation resumes an instance operation of which only the
+// intent was checkpointed (the process stopped between Begin and the
+// resume token's checkpoint): the service's operation record on the
+// instance that started since the intent is taken for it, and followed
+// through ManagedInstanceOperations.Get. With no such record the request
+// never reached Azure (found is false; Begin sends it, once the instance
+// has no operation in flight).
+func (t *Target) adoptInstanceOperation(ctx context.Context, rec record) (fleet.InstanceOperation, bool, error) {
+	ops, err := t.armOperations(ctx, rec.Resource)
+	if errors.Is(err, fleet.ErrNotFound) {
+		return fleet.InstanceOperation{}, false, nil
+	}
+	if err != nil {
+		return fleet.InstanceOperation{}, false, err
+	}
+	var mine *armsql.ManagedInstanceOperation
+	for _, op := range ops { // newest first: the oldest since the intent is the one it began
+		if !startOf(op).Before(rec.Started.Add(-time.Minute)) {
+			mine = op
+		}
+	}
+	if mine == nil {
+		return fleet.InstanceOperation{}, false, nil
+	}
+	rec.Pending, rec.Follow, rec.ARMOp = false, followARMOperation, str(mine.Name)
+	if err := t.ops.save(ctx, rec); err != nil {
+		return fleet.InstanceOperation{}, false, &fleet.Error{Op: "follow " + rec.Type, Target: "managed instance " + rec.Resource, Err: err}
+	}
+	op, err := t.InstanceOperation(ctx, rec.ID)
+	return op, err == nil, err
+}
+
+// followARMOperation: a record followed through the service's operation
+// record (ARMOp) rather than a poller's resume token.
+const followARMOperation = "armOperation"
+
+// armPoller follows an instance operation through the service's record of
+// it (ManagedInstanceOperations.Get), for an operation whose resume token
+// was never checkpointed.
+type armPoller struct {
+	t            *Target
+	instance, id string
+	op           *armsql.ManagedInstanceOperation
+}
+
+func (p *armPoller) Done() bool {
+	switch armState(p.opOrNil()) {
+	case armsql.ManagementOperationStateSucceeded, armsql.ManagementOperationStateFailed, armsql.ManagementOperationStateCancelled:
+		return true
+	}
+	return false
+}
+
+func (p *armPoller) opOrNil() *armsql.ManagedInstanceOperation {
+	if p.op == nil {
+		return &armsql.ManagedInstanceOperation{}
+	}
+	return p.op
+}
+
+func (p *armPoller) Poll(ctx context.Context) (*http.Response, error) {
+	got, err := p.t.sql.NewManagedInstanceOperationsClient().Get(ctx, p.t.cfg.ResourceGroup, p.instance, p.id, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.op = &got.ManagedInstanceOperation
+	return nil, nil
+}
+
+func (p *armPoller) Result(context.Context) error {
+	op := p.opOrNil()
+	switch armState(op) {
+	case armsql.ManagementOperationStateSucceeded:
+		return nil
+	case armsql.ManagementOperationStateCancelled:
+		return &azcore.ResponseError{ErrorCode: "OperationCancelled", StatusCode: http.StatusOK}
+	}
+	desc := "no description"
+	if op.Properties != nil && op.Properties.ErrorDescription != nil {
+		desc = *op.Properties.ErrorDescription
+	}
+	return fmt.Errorf("the service's operation %s ended %s: %s", p.id, armState(op), desc)
+}
+
+func (p *armPoller) ResumeToken() (string, error) { return "", nil }
 
 // CancelInstanceOperation implements fleet.InstanceManager through the
 // service's cancel of managed-instance operations, which it allows until

@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/sql/armsql"
+
 	"github.com/fleetplan/fleetplan/faults"
 	"github.com/fleetplan/fleetplan/fleet"
 	"github.com/fleetplan/fleetplan/runner"
@@ -155,5 +158,63 @@ func TestRunKilledBeforeFailoverCheckpoint(t *testing.T) {
 	}
 	if n := s.begun[sent+apiFailover]; n != 1 || s.groups["fog-app"].primary != "sql-2" {
 		t.Fatalf("%d failovers sent, primary %s; want exactly one", n, s.groups["fog-app"].primary)
+	}
+}
+
+// A session stops between an instance update's Begin and the checkpoint
+// of its resume token. The next session finds the intent, takes the
+// service's operation record on the instance for the update and follows
+// it to its end; no second update is sent. Before, it refused with the
+// operation in flight and sent the update again once it had ended.
+func TestInstanceUpdateKilledBeforeCheckpointIsFollowed(t *testing.T) {
+	s := newService()
+	s.addInstance("mi-prod", "GeneralPurpose", "Gen5", 8, 256)
+	journal := &memCheckpoints{}
+	ctx, stop := context.WithCancel(fleet.WithCheckpoints(context.Background(), journal))
+	defer stop()
+	killAtBegun(t, stop)
+	req := fleet.InstanceRequest{Instance: "mi-prod", Type: fleet.InstanceUpdate, Settings: fleet.InstanceSettings{VCores: 16}, ClientRequestID: "run-i/scale"}
+	if _, err := s.target(t).BeginInstanceOperation(ctx, req); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first session: %v; want it stopped", err)
+	}
+	// The service runs the update on its own and lists it.
+	s.addOperation("mi-prod", "arm-op-1", armsql.ManagementOperationStateInProgress, true, 2, 6)
+
+	ctx = fleet.WithCheckpoints(context.Background(), journal)
+	tgt := s.target(t)
+	op, found, err := tgt.FindInstanceOperation(ctx, req.ClientRequestID)
+	if err != nil || !found || op.State != fleet.OpInProgress || op.Phase != "Virtual cluster resize/creation" {
+		t.Fatalf("after a restart: %+v, %v, %v; want the service's operation, in progress", op, found, err)
+	}
+	if again, err := tgt.BeginInstanceOperation(ctx, req); err != nil || again.ID != op.ID {
+		t.Fatalf("Begin again: %+v, %v; want the same operation", again, err)
+	}
+	s.mu.Lock()
+	s.ops["mi-prod"][0].Properties.State = to.Ptr(armsql.ManagementOperationStateSucceeded)
+	s.mu.Unlock()
+	// A third process follows it from the journal.
+	done, err := s.target(t).InstanceOperation(ctx, op.ID)
+	if err != nil || done.State != fleet.OpSucceeded {
+		t.Fatalf("followed: %+v, %v", done, err)
+	}
+	if s.begun["update"] != 1 {
+		t.Fatalf("%d updates sent; want exactly one", s.begun["update"])
+	}
+}
+
+// An intent with no operation of the service behind it (the request never
+// reached Azure) does not block the step: Begin sends the update.
+func TestInstanceIntentWithoutOperationIsSent(t *testing.T) {
+	s := newService()
+	s.addInstance("mi-prod", "GeneralPurpose", "Gen5", 8, 256)
+	journal := &memCheckpoints{}
+	ctx := fleet.WithCheckpoints(context.Background(), journal)
+	tgt := s.target(t)
+	if _, err := tgt.ops.intend(ctx, kindInstanceUpdate, fleet.InstanceUpdate, "mi-prod", "run-j/scale", ""); err != nil {
+		t.Fatal(err)
+	}
+	op, err := s.target(t).BeginInstanceOperation(ctx, fleet.InstanceRequest{Instance: "mi-prod", Type: fleet.InstanceUpdate, Settings: fleet.InstanceSettings{VCores: 16}, ClientRequestID: "run-j/scale"})
+	if err != nil || s.begun["update"] != 1 || op.State != fleet.OpInProgress {
+		t.Fatalf("Begin after a lone intent: %+v, %v; %d updates sent", op, err, s.begun["update"])
 	}
 }
