@@ -188,7 +188,7 @@ func (t *Target) closePools(p string) {
 	t.dropAttached(p, t.dbs[p], t.dbs[p+readOnlySuffix])
 	for _, key := range []string{p, p + readOnlySuffix} {
 		if db, ok := t.dbs[key]; ok {
-			db.Close()
+			t.closeDB(db)
 			delete(t.dbs, key)
 		}
 	}

@@ -104,11 +104,11 @@ func (t *Target) Close() error {
 	defer t.mu.Unlock()
 	var errs []error
 	for p, db := range t.dbs {
-		errs = append(errs, db.Close())
+		errs = append(errs, t.closeDB(db))
 		delete(t.dbs, p)
 	}
 	if t.catalog != nil {
-		errs = append(errs, t.catalog.Close())
+		errs = append(errs, t.closeDB(t.catalog))
 		t.catalog = nil
 	}
 	return errors.Join(errs...)

@@ -28,6 +28,22 @@ func (t *Target) stmts(db *sql.DB) *stmtSet {
 	return s.(*stmtSet)
 }
 
+// closeDB closes db and the statements prepared on it, so that a pool
+// closed by a read-only switch, a failover or a replaced file leaves no
+// statement set behind.
+func (t *Target) closeDB(db *sql.DB) error {
+	if s, ok := t.prepared.LoadAndDelete(db); ok {
+		set := s.(*stmtSet)
+		set.mu.Lock()
+		for q, st := range set.m {
+			st.Close()
+			delete(set.m, q)
+		}
+		set.mu.Unlock()
+	}
+	return db.Close()
+}
+
 func (s *stmtSet) get(ctx context.Context, q string) (*sql.Stmt, error) {
 	s.mu.Lock()
 	st, ok := s.m[q]

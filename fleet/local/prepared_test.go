@@ -69,3 +69,60 @@ func preparedFollowSchema(t *testing.T, inTx bool) {
 		t.Fatalf("after the table changed: count = %d, %v; want 3", n, err)
 	}
 }
+
+// A closed pool's prepared statements go with it: closing a database's
+// pools (a read-only switch, a failover, a replaced file) and closing the
+// target leave no statement set behind, so a long watch does not collect
+// one per pool it ever opened.
+func TestClosedPoolsForgetTheirStatements(t *testing.T) {
+	ctx := context.Background()
+	tg, err := CreateDemo(ctx, t.TempDir(), DemoOptions{Customers: 20, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	sets := func() (n int) {
+		tg.prepared.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	if _, err := tg.Observe(ctx, DemoShardMap); err != nil {
+		t.Fatal(err)
+	}
+	before := sets()
+	if before == 0 {
+		t.Fatal("an observe prepared no statements; the test checks nothing")
+	}
+	tg.mu.Lock()
+	var paths []string
+	for p := range tg.dbs {
+		if _, ok := tg.prepared.Load(tg.dbs[p]); ok {
+			paths = append(paths, p)
+		}
+	}
+	if len(paths) == 0 {
+		tg.mu.Unlock()
+		t.Fatal("no open pool holds prepared statements")
+	}
+	held := 0 // the sets of the path's pools, read-write and read-only
+	for _, key := range []string{paths[0], paths[0] + readOnlySuffix} {
+		if db, ok := tg.dbs[key]; ok {
+			if _, ok := tg.prepared.Load(db); ok {
+				held++
+			}
+		}
+	}
+	tg.mu.Unlock()
+	tg.closePools(paths[0])
+	if got := sets(); got != before-held {
+		t.Fatalf("after closing one database's pools: %d statement sets, want %d", got, before-held)
+	}
+	if _, err := tg.Observe(ctx, DemoShardMap); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := sets(); got != 0 {
+		t.Fatalf("after Close: %d statement sets, want 0", got)
+	}
+}
