@@ -298,7 +298,8 @@ func bumpGeneration(ctx context.Context, tx *sql.Tx, loc fleet.Location) error {
 }
 
 // snapshotInto writes a transactionally consistent copy of src (which may be
-// written meanwhile) to dst: VACUUM INTO a temporary file, then an atomic
+// written meanwhile) to dst: an online backup (a page copy in one read
+// transaction, see backupInto) into a temporary file, then an atomic
 // rename over dst after this process's pools of dst are closed and its WAL
 // files removed. A crash leaves either the old dst or the new one.
 func (t *Target) snapshotInto(ctx context.Context, src fleet.Location, srcPath, dst string) error {
@@ -311,13 +312,11 @@ func (t *Target) snapshotInto(ctx context.Context, src fleet.Location, srcPath, 
 			return err
 		}
 	}
-	// The read-write pool: VACUUM INTO writes a new file, which query_only
-	// connections refuse even though the source is only read.
 	db, err := t.dbAt(src, srcPath)
 	if err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, tmp); err != nil {
+	if err := backupInto(ctx, db, tmp); err != nil {
 		return sqlErr("copy database", src, err)
 	}
 	if err := syncFile(tmp); err != nil {
