@@ -257,14 +257,5 @@ func ControlPlaneOf(env *Env) (fleet.ControlPlane, error) {
 	return cp, nil
 }
 
-// Sleep waits d or until ctx is done.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
-}
+// Sleep waits d or until ctx is done (fleet.Sleep).
+func Sleep(ctx context.Context, d time.Duration) error { return fleet.Sleep(ctx, d) }

@@ -330,21 +330,9 @@ func (t *Target) wait(ctx context.Context, c call, l *live) error {
 		if state.Ended() {
 			return c.wrap(opErr)
 		}
-		if err := sleep(ctx, t.cfg.PollInterval); err != nil {
+		if err := fleet.Sleep(ctx, t.cfg.PollInterval); err != nil {
 			return err
 		}
-	}
-}
-
-// sleep waits d, or until ctx ends (its cause).
-func sleep(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-timer.C:
-		return nil
 	}
 }
 

@@ -205,7 +205,7 @@ func (t *Target) recoverFailover(ctx context.Context, req fleet.FailoverRequest,
 			ended = true
 			continue
 		}
-		if err := sleep(ctx, t.cfg.PollInterval); err != nil {
+		if err := fleet.Sleep(ctx, t.cfg.PollInterval); err != nil {
 			return g, false, err
 		}
 	}

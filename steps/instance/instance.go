@@ -310,14 +310,7 @@ type realClock struct{}
 
 func (realClock) Now(context.Context) (time.Time, error) { return time.Now(), nil }
 func (realClock) SleepUntil(ctx context.Context, t time.Time) error {
-	timer := time.NewTimer(time.Until(t))
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-timer.C:
-		return nil
-	}
+	return fleet.Sleep(ctx, time.Until(t))
 }
 
 func clockOf(env *steps.Env) fleet.Clock {
